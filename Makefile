@@ -1,0 +1,117 @@
+# shmets — one non-recursive GNU Makefile (CONVENTIONS.md item 11).
+#
+#   make                      libshmets.a, libshmets.so and the programs, in build/
+#   make check                every test (installs missing Debian packages first, see tools/deps.sh)
+#   make check SANITIZE=address,undefined     the same under ASan+UBSan, in build/san-address-undefined/
+#   make demo                 the main job: the term layer at work
+#   make install PREFIX=...   headers, libraries, shmets.pc, programs, man pages, systemd units
+#   make clean
+#
+# Every build first runs `tools/deps.sh`, which installs what is missing (as root) or says
+# what to install.  Products go to build/ (or build/san-*/ with SANITIZE); nothing else is written.
+
+PREFIX     ?= /usr/local
+DESTDIR    ?=
+SANITIZE   ?=
+CC         ?= cc
+CXX        ?= c++
+VERSION    := 0.1.0
+SOVERSION  := 0
+
+comma := ,
+ifeq ($(SANITIZE),)
+  B := build
+  OPT := -O2
+else
+  B := build/san-$(subst $(comma),-,$(SANITIZE))
+  OPT := -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+  SAN_LDFLAGS := -fsanitize=$(SANITIZE)
+endif
+
+WARN     := -Wall -Wextra -Wstrict-prototypes -Werror
+CFLAGS   ?= -g
+ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(CFLAGS) -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP
+LIBS     := -lxxhash -lgmp -lz -lm
+LDFLAGS  ?=
+ALL_LDFLAGS := $(SAN_LDFLAGS) $(LDFLAGS)
+
+LIB_SRC  := $(sort $(wildcard shm/*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+TOOL_SRC := tools/shmets.c
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+PROGRAMS := $(B)/shmets
+
+.PHONY: all deps test-deps check demo install clean headers-check
+.DEFAULT_GOAL := all
+
+all: $(B)/libshmets.a $(B)/libshmets.so $(PROGRAMS)
+
+# The dependency check runs before anything is compiled (order-only: it never forces a rebuild).
+deps:
+	@tools/deps.sh build
+test-deps:
+	@tools/deps.sh test
+
+$(B)/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/libshmets.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libshmets.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libshmets.so.$(SOVERSION) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/shmets: $(B)/tools/shmets.o $(B)/libshmets.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/%: $(B)/tests/%.o $(B)/libshmets.a | test-deps
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+
+$(B)/tests/%.o: tests/%.c | test-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+# Each public header compiles on its own, as C and as C++.
+headers-check: | deps
+	@mkdir -p $(B)
+	@for h in include/*.h; do \
+	  echo "#include \"$$h\"" | $(CC) -std=gnu11 $(WARN) -Iinclude -x c -fsyntax-only - || exit 1; \
+	  echo "#include \"$$h\"" | $(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only - || exit 1; \
+	done
+	@echo "headers-check: include/*.h compile standalone as C and C++"
+
+# Every test program runs from the repository root; tests/run.sh prints one summary line.
+check: all headers-check $(TESTS) | test-deps
+	@tests/run.sh $(TESTS)
+
+demo: all
+	@tools/demo.sh $(B)/shmets
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/bin
+	install -m 0644 include/*.h $(DESTDIR)$(PREFIX)/include/
+	install -m 0644 $(B)/libshmets.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 0755 $(B)/libshmets.so $(DESTDIR)$(PREFIX)/lib/libshmets.so.$(VERSION)
+	ln -sf libshmets.so.$(VERSION) $(DESTDIR)$(PREFIX)/lib/libshmets.so.$(SOVERSION)
+	ln -sf libshmets.so.$(SOVERSION) $(DESTDIR)$(PREFIX)/lib/libshmets.so
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' tools/shmets.pc.in \
+	    > $(DESTDIR)$(PREFIX)/lib/pkgconfig/shmets.pc
+	install -m 0755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/bin/
+	for m in man/*.[1-8]; do \
+	  [ -e "$$m" ] || continue; s=$${m##*.}; \
+	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+	  install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; \
+	done
+	for u in systemd/*; do \
+	  [ -e "$$u" ] || continue; \
+	  install -d $(DESTDIR)$(PREFIX)/lib/systemd/system; \
+	  install -m 0644 $$u $(DESTDIR)$(PREFIX)/lib/systemd/system/; \
+	done
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJ:.o=.d) $(B)/tools/shmets.d $(TEST_SRC:tests/%.c=$(B)/tests/%.d)

@@ -1,0 +1,338 @@
+/*
+ * shmets.h — Erlang ETS tables for Linux processes, in POSIX shared memory.
+ *
+ * OVERVIEW
+ * ========
+ * shmets gives C programs on one host what ETS gives Erlang processes: tables of terms
+ * (set, ordered_set, bag, duplicate_bag) that any number of OS processes share.  Objects are
+ * Erlang terms, exchanged in Erlang's External Term Format (ETF, the bytes of
+ * erlang:term_to_binary/1), so every Erlang or Elixir system reads and writes them.
+ *
+ * This header is the manual.  It is in parts:
+ *
+ *   1. Errors          — one convention for every call: 0 or a negative SHMETS_E... code.
+ *   2. Terms           — validated, canonical ETF values; how to make, read and compare them.
+ *   3. The builder     — making terms from C values.
+ *   4. Accessors       — reading C values out of terms.
+ *   5. Text            — Erlang term syntax in ({a, "b", <<"c">>}), ~w-style text out.
+ *
+ * TERMS IN ONE PARAGRAPH
+ * ----------------------
+ * A shmets_term is a view: a pointer and a length naming one *canonical* ETF encoding
+ * (without the leading version byte 131).  Every term that enters the library — from ETF bytes,
+ * from text, from the builder — is validated (bounds, nesting depth, sizes, UTF-8) and rewritten
+ * into the one canonical encoding of its value, the encoding erlang:term_to_binary(T,
+ * [{minor_version,2}]) gives for map-free terms.  Hence two terms are exactly equal (=:=) if and
+ * only if their bytes are equal, and a hash of the bytes is a hash of the value.  Terms made by
+ * shmets_term_from_etf(), shmets_term_parse() or shmets_builder_finish() own their bytes (free
+ * them with shmets_term_free()); terms handed out by accessors point into a parent term and live
+ * as long as it does.  A shmets_term whose bytes did not come from this library is not a term:
+ * pass foreign bytes through shmets_term_from_etf() first.
+ *
+ * CAVEATS
+ * -------
+ * - Limits.  A term may nest SHMETS_TERM_MAX_DEPTH containers deep (lists count one level for
+ *   their elements, none for their tails, so long lists are fine), its canonical encoding may be
+ *   SHMETS_TERM_MAX_SIZE bytes, and an integer may have SHMETS_BIG_MAX_BYTES bytes of magnitude.
+ *   Larger input is refused with SHMETS_ETOODEEP or SHMETS_ETOOBIG, never truncated.
+ * - 0.0 and -0.0 are different terms (=:= is false, == is true), as in OTP 27 and later;
+ *   OTP 25 and 26 treat them as =:=.
+ * - Maps: canonical maps list their keys in Erlang's map-key order (the order maps:to_list/1
+ *   gives for maps of up to 32 keys).  For larger maps Erlang's own encoding uses hash order, so
+ *   shmets' bytes differ from term_to_binary's while denoting the same (=:=) map.  Comparison of
+ *   two maps follows the manual's rule (size, then keys in order, then values) for every size.
+ * - Pids, references, ports and funs are opaque: validated and canonicalised, compared as OTP
+ *   compares them, but not interpreted.  The text form <0.N.0> denotes a pid of node
+ *   nonode@nohost with number N; shmets uses it for OS process N.
+ * - Text output prints pids, ports and references of other nodes with node number 1, as lossy as
+ *   Erlang's own ~w.
+ *
+ * THREAD AND PROCESS SAFETY
+ * -------------------------
+ * Every function in this part is reentrant: it touches only its arguments and thread-local
+ * error detail.  A shmets_builder must not be used by two threads at once.
+ */
+#ifndef SHMETS_H
+#define SHMETS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ====================================================================================== */
+/* 1. Errors                                                                              */
+/* ====================================================================================== */
+
+/*
+ * Every call returns 0 on success or one of these codes, negated.  shmets_strerror() turns a
+ * code into words; shmets_errdetail() adds what the last failing call in this thread knew
+ * (the byte offset of a bad tag, the line and column of a syntax error, ...).
+ */
+enum shmets_error {
+    SHMETS_OK = 0,
+    SHMETS_EINVAL,      /* an argument is invalid (NULL pointer, bad flag, ...) */
+    SHMETS_ENOMEM,      /* out of memory */
+    SHMETS_EBADTERM,    /* malformed External Term Format input */
+    SHMETS_ETOODEEP,    /* term nests deeper than SHMETS_TERM_MAX_DEPTH */
+    SHMETS_ETOOBIG,     /* term, atom or integer larger than its limit */
+    SHMETS_ESYNTAX,     /* term text does not parse */
+    SHMETS_ETYPE,       /* the term is not of the type the call needs */
+    SHMETS_ERANGE,      /* the value does not fit the C type asked for */
+    SHMETS_EBADPOS,     /* position out of range (tuple element, keypos) */
+    SHMETS_EBUILD,      /* builder misuse: term incomplete, or more terms than announced */
+    SHMETS_ECOUNT       /* number of codes; not an error */
+};
+
+/* Words for a code (positive or negative).  Never NULL; unknown codes get "unknown error". */
+const char *shmets_strerror(int err);
+
+/* Detail of the last error in this thread, or "" if the last failing call left none.
+ * The string lives until the next failing call in the same thread. */
+const char *shmets_errdetail(void);
+
+/* ====================================================================================== */
+/* 2. Terms                                                                               */
+/* ====================================================================================== */
+
+#define SHMETS_TERM_MAX_DEPTH 1000              /* containers inside containers */
+#define SHMETS_TERM_MAX_SIZE  (64u << 20)       /* bytes of one canonical encoding */
+#define SHMETS_BIG_MAX_BYTES  65536u            /* bytes of one integer's magnitude */
+#define SHMETS_ATOM_MAX_CHARS 255               /* characters of one atom (Erlang's limit) */
+
+/* A view of one canonical term encoding (no leading 131).  See OVERVIEW. */
+typedef struct shmets_term {
+    const unsigned char *ptr;
+    size_t len;
+} shmets_term;
+
+/* Types, listed in Erlang's term order: number < atom < reference < fun < port < pid < tuple
+ * < map < [] < list < bitstring.  Integers and floats are both numbers in that order. */
+enum shmets_type {
+    SHMETS_T_INTEGER = 1,
+    SHMETS_T_FLOAT,
+    SHMETS_T_ATOM,
+    SHMETS_T_REF,
+    SHMETS_T_FUN,
+    SHMETS_T_PORT,
+    SHMETS_T_PID,
+    SHMETS_T_TUPLE,
+    SHMETS_T_MAP,
+    SHMETS_T_NIL,
+    SHMETS_T_LIST,      /* a non-empty list, proper or improper */
+    SHMETS_T_BINARY     /* a binary or bitstring */
+};
+
+/* Flags for shmets_term_from_etf(). */
+#define SHMETS_ETF_NO_VERSION 0x1u  /* input has no leading 131 version byte */
+
+/*
+ * Validate ETF input and make it a canonical term.
+ *   buf, len  the encoding: 131 then one term (or just the term with SHMETS_ETF_NO_VERSION);
+ *             the whole buffer must be consumed.  A compressed encoding (131, 80, ...) is
+ *             accepted and inflated.
+ *   out       receives a term that owns its bytes; free it with shmets_term_free().
+ * Accepts every tag that can denote a storable term: integers of every size, both float
+ * encodings, atoms in Latin-1 and UTF-8, tuples, lists (including improper ones and the string
+ * form), binaries and bitstrings, maps, pids, ports, references, funs and exports.  Refuses tags
+ * that only make sense inside the distribution protocol (atom cache references,
+ * LOCAL_EXT) and the FUN_EXT removed in OTP 23.
+ * Returns 0, or -SHMETS_EINVAL (NULL argument), -SHMETS_EBADTERM (malformed: unknown tag, length
+ * past the end, trailing bytes, invalid UTF-8 atom, NaN or infinite float, duplicate map key,
+ * ...), -SHMETS_ETOODEEP, -SHMETS_ETOOBIG, -SHMETS_ENOMEM.  On error *out is {NULL, 0}.
+ */
+int shmets_term_from_etf(const void *buf, size_t len, unsigned flags, shmets_term *out);
+
+/* Copy a term into a malloc'd buffer with the leading 131: the bytes binary_to_term/1 reads.
+ * Free *buf with free().  Returns 0, -SHMETS_EINVAL or -SHMETS_ENOMEM. */
+int shmets_term_to_etf(shmets_term t, unsigned char **buf, size_t *len);
+
+/* Copy a term into memory of its own (for a view into a parent or into a table).
+ * Returns 0, -SHMETS_EINVAL or -SHMETS_ENOMEM. */
+int shmets_term_dup(shmets_term t, shmets_term *out);
+
+/* Free a term made by this library (from_etf, parse, dup, builder_finish).  Accepts {NULL,0}.
+ * Sets *t to {NULL, 0}.  Never call it on a view handed out by an accessor. */
+void shmets_term_free(shmets_term *t);
+
+/* The type of a term. */
+enum shmets_type shmets_term_type(shmets_term t);
+
+/*
+ * Erlang's term order, with == as its equality: returns <0, 0 or >0 as a < b, a == b, a > b.
+ * Integers and floats compare by value (1 == 1.0, and a float compares exactly with any
+ * integer).  This is the order of ordered_set keys.
+ */
+int shmets_term_compare(shmets_term a, shmets_term b);
+
+/* a == b: shmets_term_compare(a, b) == 0. */
+bool shmets_term_equal(shmets_term a, shmets_term b);
+
+/* a =:= b: the same term (1 =/= 1.0).  The equality of set, bag and duplicate_bag keys.
+ * Because terms are canonical this is a byte comparison. */
+bool shmets_term_exact_equal(shmets_term a, shmets_term b);
+
+/*
+ * A total order consistent with =:=: Erlang's map-key order, in which every integer sorts
+ * before every float and -0.0 before 0.0; otherwise as shmets_term_compare().
+ */
+int shmets_term_compare_exact(shmets_term a, shmets_term b);
+
+/* A 64-bit hash of the term's canonical bytes (XXH3), keyed by seed: equal terms (=:=) hash
+ * equally for equal seeds.  Tables use a random seed each, against hash flooding. */
+uint64_t shmets_term_hash(shmets_term t, uint64_t seed);
+
+/*
+ * The key of an object for {keypos, Pos}: element Pos (1-based) of tuple obj, as a view into
+ * obj.  Returns 0, -SHMETS_ETYPE (obj is not a tuple) or -SHMETS_EBADPOS (Pos is 0 or past the
+ * tuple's arity) — the cases where ets:insert/2 raises badarg.
+ */
+int shmets_term_key(shmets_term obj, unsigned pos, shmets_term *key);
+
+/* ====================================================================================== */
+/* 3. The builder                                                                         */
+/* ====================================================================================== */
+
+/*
+ * A builder makes one term from C values, in prefix order: announce a container with its size,
+ * then give its parts.  For example {rufsen, dog, 7}:
+ *
+ *     shmets_builder *b;  shmets_term t;
+ *     shmets_builder_create(&b);
+ *     shmets_build_tuple(b, 3);
+ *     shmets_build_atom(b, "rufsen", 6);
+ *     shmets_build_atom(b, "dog", 3);
+ *     shmets_build_int(b, 7);
+ *     if (shmets_builder_finish(b, &t) == 0) { ...; shmets_term_free(&t); }
+ *     shmets_builder_destroy(b);
+ *
+ * Errors are sticky: every build call returns the first error met so far (0 if none) and,
+ * after an error, does nothing; shmets_builder_finish() reports it, so a caller may check only
+ * there.  Finish validates and canonicalises the whole term and resets the builder for reuse.
+ * Build calls return 0, -SHMETS_EINVAL (bad argument: NULL text with a length, a float that is
+ * NaN or infinite, bits not in 1..7, ...), -SHMETS_ETOOBIG, -SHMETS_ENOMEM or -SHMETS_EBUILD (a
+ * part given after the term was complete).
+ */
+typedef struct shmets_builder shmets_builder;
+
+int  shmets_builder_create(shmets_builder **b);
+void shmets_builder_destroy(shmets_builder *b);
+
+/* Finish: the term must be complete (else -SHMETS_EBUILD, naming what is missing).
+ * *out owns its bytes.  The builder is empty again afterwards, whatever the result. */
+int  shmets_builder_finish(shmets_builder *b, shmets_term *out);
+
+int shmets_build_int(shmets_builder *b, int64_t v);
+int shmets_build_uint(shmets_builder *b, uint64_t v);
+/* An integer of any size: sign (0 for >= 0, 1 for < 0) and magnitude, little-endian bytes. */
+int shmets_build_bigint(shmets_builder *b, int negative, const void *mag_le, size_t n);
+int shmets_build_float(shmets_builder *b, double v);
+/* An atom from UTF-8 text (at most SHMETS_ATOM_MAX_CHARS characters). */
+int shmets_build_atom(shmets_builder *b, const char *utf8, size_t len);
+int shmets_build_binary(shmets_builder *b, const void *bytes, size_t len);
+/* A bitstring of nbytes bytes whose last byte holds only its `bits` high bits (1..7). */
+int shmets_build_bitstring(shmets_builder *b, const void *bytes, size_t nbytes, unsigned bits);
+/* Containers: give `arity` elements next. */
+int shmets_build_tuple(shmets_builder *b, size_t arity);
+/* A list: give n elements, then its tail (shmets_build_nil() for a proper list). n >= 1. */
+int shmets_build_list(shmets_builder *b, size_t n);
+int shmets_build_nil(shmets_builder *b);
+/* A proper list of the code points of UTF-8 text, as Erlang's "..." denotes ([] if empty). */
+int shmets_build_string(shmets_builder *b, const char *utf8, size_t len);
+/* A map: give 2*npairs terms next, key then value.  Duplicate keys make finish fail. */
+int shmets_build_map(shmets_builder *b, size_t npairs);
+/* The pid written <0.N.0>: OS process N. */
+int shmets_build_pid(shmets_builder *b, uint32_t ospid);
+/* Any term, copied in. */
+int shmets_build_term(shmets_builder *b, shmets_term t);
+
+/* ====================================================================================== */
+/* 4. Accessors                                                                           */
+/* ====================================================================================== */
+
+/*
+ * Each returns 0, -SHMETS_ETYPE when the term is of another type, or as noted.  Views handed
+ * out point into t and live as long as t's bytes do.
+ */
+
+/* An integer as int64_t: -SHMETS_ERANGE if it does not fit. */
+int shmets_term_get_int64(shmets_term t, int64_t *v);
+/* A non-negative integer as uint64_t: -SHMETS_ERANGE if negative or too large. */
+int shmets_term_get_uint64(shmets_term t, uint64_t *v);
+int shmets_term_get_double(shmets_term t, double *v);
+/* An atom's text, UTF-8, not NUL-terminated. */
+int shmets_term_get_atom(shmets_term t, const char **utf8, size_t *len);
+/* A binary's bytes: -SHMETS_ETYPE also for a bitstring whose size is not whole bytes. */
+int shmets_term_get_binary(shmets_term t, const void **bytes, size_t *len);
+/* Any bitstring: its bytes, and the number of valid high bits of the last byte (8 if whole). */
+int shmets_term_get_bitstring(shmets_term t, const void **bytes, size_t *nbytes, unsigned *bits);
+/* A pid's number (for <0.N.0>, the OS pid N), serial and node (as an atom view). */
+int shmets_term_get_pid(shmets_term t, uint32_t *number, uint32_t *serial, shmets_term *node);
+
+int shmets_term_tuple_arity(shmets_term t, size_t *arity);
+/* Element i of a tuple, 1-based as erlang:element/2: -SHMETS_EBADPOS if i is 0 or > arity. */
+int shmets_term_tuple_element(shmets_term t, size_t i, shmets_term *el);
+
+/*
+ * Walking a list.  shmets_list_begin() accepts [] and non-empty lists; each
+ * shmets_list_next() yields the next element and returns 1, or returns 0 at the end of the
+ * list, with it->tail set to the tail ([] for a proper list).  An element view is valid until
+ * the next call on the same iterator (elements of the compact string form are made in the
+ * iterator's own buffer).
+ */
+typedef struct shmets_list_iter {
+    shmets_term tail;               /* after the walk: the list's tail */
+    /* private */
+    const unsigned char *p, *end;
+    size_t left;
+    int is_string;
+    unsigned char tmp[2];
+} shmets_list_iter;
+
+int shmets_list_begin(shmets_term list, shmets_list_iter *it);
+int shmets_list_next(shmets_list_iter *it, shmets_term *el);
+/* Number of elements of a proper list; -SHMETS_ETYPE for an improper one. */
+int shmets_term_list_length(shmets_term t, size_t *len);
+
+/* Walking a map, in key order: 1 with *key and *value set, 0 at the end. */
+typedef struct shmets_map_iter {
+    const unsigned char *p;
+    size_t left;
+} shmets_map_iter;
+
+int shmets_map_begin(shmets_term map, shmets_map_iter *it, size_t *size);
+int shmets_map_next(shmets_map_iter *it, shmets_term *key, shmets_term *value);
+
+/* ====================================================================================== */
+/* 5. Text                                                                                */
+/* ====================================================================================== */
+
+/*
+ * Parse one term written in Erlang syntax, optionally followed by a full stop:
+ *   atoms (rufsen, 'quoted atom'), integers (-7, 16#ff, 1_000, $a), floats (-1.5e3),
+ *   strings ("str", a list of code points), binaries (<<"bin">>, <<1,2,3>>, <<"é"/utf8>>,
+ *   <<5:3>>), tuples, lists ([1,2|3]), maps (#{a => 1}, later keys win as in Erlang), pids
+ *   (<0.N.0> and <0.N.S>), references (#Ref<0.A.B.C>) and ports (#Port<0.N>).
+ * Comments (% to end of line) and white space are skipped.  Variables, operators and
+ * expressions are not terms and are refused.
+ * Returns 0, -SHMETS_ESYNTAX (with line and column in shmets_errdetail()), -SHMETS_ETOODEEP,
+ * -SHMETS_ETOOBIG, -SHMETS_EINVAL or -SHMETS_ENOMEM.  *out owns its bytes.
+ */
+int shmets_term_parse(const char *text, size_t len, shmets_term *out);
+
+/*
+ * Write a term as io_lib:format("~w", [T]) does (UTF-8 out), into a malloc'd NUL-terminated
+ * string; free it with free().  *len (if not NULL) gets its length.  Erlang parses the text of
+ * any term but pids, ports, references and funs of other nodes back to the same term.
+ * Returns 0, -SHMETS_EINVAL or -SHMETS_ENOMEM.
+ */
+int shmets_term_format(shmets_term t, char **text, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMETS_H */

@@ -1,0 +1,38 @@
+/*
+ * util.h — private to libshmets (not installed): error helpers, byte order, invariants.
+ */
+#ifndef SHMETS_UTIL_H
+#define SHMETS_UTIL_H
+
+#include <stdint.h>
+#include <string.h>
+
+/* Record what went wrong in the thread's detail buffer and return -code. */
+int err_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void err_clear(void);
+
+/* A broken internal invariant: print file, line and the invariant, then abort. */
+void die(const char *file, int line, const char *what) __attribute__((noreturn));
+#define INVARIANT(c) ((c) ? (void)0 : die(__FILE__, __LINE__, #c))
+/* SQLite's ALWAYS/NEVER: conditions believed impossible, checked in every build. */
+#define ALWAYS(c) ((c) ? 1 : (die(__FILE__, __LINE__, "ALWAYS(" #c ")"), 0))
+#define NEVER(c)  ((c) ? (die(__FILE__, __LINE__, "NEVER(" #c ")"), 1) : 0)
+
+static inline uint16_t get_be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
+static inline uint32_t get_be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+static inline uint64_t get_be64(const unsigned char *p)
+{
+    return (uint64_t)get_be32(p) << 32 | get_be32(p + 4);
+}
+static inline void put_be16(unsigned char *p, uint16_t v) { p[0] = (unsigned char)(v >> 8); p[1] = (unsigned char)v; }
+static inline void put_be32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char)(v >> 24); p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);  p[3] = (unsigned char)v;
+}
+static inline void put_be64(unsigned char *p, uint64_t v) { put_be32(p, (uint32_t)(v >> 32)); put_be32(p + 4, (uint32_t)v); }
+
+#endif

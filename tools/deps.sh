@@ -1,0 +1,42 @@
+#!/bin/sh
+# tools/deps.sh — make sure the Debian packages shmets needs are installed.
+#
+#   tools/deps.sh build    what building libshmets and its programs needs
+#   tools/deps.sh test     that, plus what the tests need (cmocka, Erlang as the oracle)
+#
+# Each package is checked with dpkg-query.  When something is missing and we are root, the
+# script runs `apt-get update` (a new machine's package lists may be empty or old) and then
+# `apt-get install`; otherwise it prints the one apt-get line to run and fails, so that make
+# stops before a confusing compiler error.  With everything present it does nothing and is quick.
+set -eu
+
+build_pkgs="gcc make pkg-config libc6-dev liburcu-dev libxxhash-dev libgmp-dev zlib1g-dev"
+test_pkgs="libcmocka-dev erlang-base erlang-dev"
+
+case "${1:-build}" in
+    build) want="$build_pkgs" ;;
+    test)  want="$build_pkgs $test_pkgs" ;;
+    *) echo "usage: tools/deps.sh build|test" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$st" in
+        *"install ok installed"*) ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+[ -z "$missing" ] && exit 0
+
+echo "shmets: missing Debian packages:$missing" >&2
+if [ "$(id -u)" -ne 0 ]; then
+    echo "shmets: run this, then make again:" >&2
+    echo "    sudo apt-get update && sudo apt-get install -y --no-install-recommends$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q >&2
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing >&2
+echo "shmets: installed$missing" >&2
