@@ -84,6 +84,12 @@ enum shmets_error {
     SHMETS_ERANGE,      /* the value does not fit the C type asked for */
     SHMETS_EBADPOS,     /* position out of range (tuple element, keypos) */
     SHMETS_EBUILD,      /* builder misuse: term incomplete, or more terms than announced */
+    SHMETS_EEXIST,      /* a segment or table of that name exists already */
+    SHMETS_ENOENT,      /* no segment or table of that name */
+    SHMETS_EACCES,      /* the kernel refused access (protection, uid) */
+    SHMETS_EBADSEG,     /* not a shmets segment, or a damaged one */
+    SHMETS_EVERSION,    /* a segment of another layout version or library ABI */
+    SHMETS_ESYS,        /* an unexpected system call failure; the detail names it */
     SHMETS_ECOUNT       /* number of codes; not an error */
 };
 

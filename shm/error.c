@@ -28,6 +28,12 @@ static const char *const error_words[] = {
     [SHMETS_ERANGE]   = "value out of range",
     [SHMETS_EBADPOS]  = "position out of range",
     [SHMETS_EBUILD]   = "term builder misused",
+    [SHMETS_EEXIST]   = "already exists",
+    [SHMETS_ENOENT]   = "no such segment or table",
+    [SHMETS_EACCES]   = "permission denied",
+    [SHMETS_EBADSEG]  = "not a shmets segment, or a damaged one",
+    [SHMETS_EVERSION] = "segment of another layout version or library ABI",
+    [SHMETS_ESYS]     = "system call failed",
 };
 static_assert(sizeof error_words / sizeof error_words[0] == SHMETS_ECOUNT,
               "every shmets_error code needs words in error_words[]");
