@@ -39,10 +39,12 @@ LIB_SRC  := $(sort $(wildcard shm/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 TOOL_SRC := tools/shmets.c
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC := $(sort $(wildcard bench/*.c))
+BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 PROGRAMS := $(B)/shmets
 
-.PHONY: all deps test-deps check demo install clean headers-check
+.PHONY: all deps test-deps check demo bench install clean headers-check
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmets.a $(B)/libshmets.so $(PROGRAMS)
@@ -73,6 +75,13 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/libshmets.a | test-deps
 $(B)/tests/%.o: tests/%.c | test-deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/bench/%: $(B)/bench/%.o $(B)/libshmets.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+
+# Benchmarks print figures (TSV on stdout, a sentence on stderr); they never fail on speed.
+bench: $(BENCHES)
+	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 
 # Each public header compiles on its own, as C and as C++.
 headers-check: | deps
@@ -114,4 +123,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(B)/tools/shmets.d $(TEST_SRC:tests/%.c=$(B)/tests/%.d)
+-include $(LIB_OBJ:.o=.d) $(B)/tools/shmets.d $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d)

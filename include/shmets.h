@@ -90,6 +90,7 @@ enum shmets_error {
     SHMETS_EBADSEG,     /* not a shmets segment, or a damaged one */
     SHMETS_EVERSION,    /* a segment of another layout version or library ABI */
     SHMETS_ESYS,        /* an unexpected system call failure; the detail names it */
+    SHMETS_EAGAIN,      /* a shared resource is exhausted for now (reader slots); retry later */
     SHMETS_ECOUNT       /* number of codes; not an error */
 };
 

@@ -34,6 +34,7 @@ static const char *const error_words[] = {
     [SHMETS_EBADSEG]  = "not a shmets segment, or a damaged one",
     [SHMETS_EVERSION] = "segment of another layout version or library ABI",
     [SHMETS_ESYS]     = "system call failed",
+    [SHMETS_EAGAIN]   = "resource temporarily exhausted",
 };
 static_assert(sizeof error_words / sizeof error_words[0] == SHMETS_ECOUNT,
               "every shmets_error code needs words in error_words[]");

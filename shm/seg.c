@@ -83,7 +83,8 @@ static size_t page_up(size_t n)
 }
 
 int seg_create(const char *name, enum seg_kind kind, uint32_t header_size, size_t size_max,
-               size_t commit, mode_t mode, struct seg *s)
+               size_t commit, mode_t mode, void (*init)(unsigned char *base, void *arg), void *arg,
+               struct seg *s)
 {
     int rc;
     if ((rc = name_ok(name)))
@@ -120,6 +121,8 @@ int seg_create(const char *name, enum seg_kind kind, uint32_t header_size, size_
     h->size_max = size_max;
     atomic_store_explicit(&h->committed, commit, memory_order_relaxed);
     h->created_ns = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (init)
+        init(base, arg);
     __atomic_store_n(&h->magic, SEG_MAGIC, __ATOMIC_RELEASE);
     s->fd = fd;
     s->base = base;

@@ -54,11 +54,13 @@ uint32_t seg_abi(void);
 
 /*
  * Create a segment: shm_open(O_CREAT|O_EXCL) with `mode`, reserve size_max bytes, back the
- * first `commit` bytes, write the header.  Returns 0, -SHMETS_EEXIST, -SHMETS_ENOMEM (no room in
+ * first `commit` bytes, write the header, call init(base, arg) (if not NULL) to fill in the
+ * kind's header, and only then publish the magic: nobody attaches a half-made segment.  Returns 0, -SHMETS_EEXIST, -SHMETS_ENOMEM (no room in
  * /dev/shm, or address space), -SHMETS_EACCES, -SHMETS_EINVAL, -SHMETS_ESYS.
  */
 int seg_create(const char *name, enum seg_kind kind, uint32_t header_size, size_t size_max,
-               size_t commit, mode_t mode, struct seg *s);
+               size_t commit, mode_t mode, void (*init)(unsigned char *base, void *arg), void *arg,
+               struct seg *s);
 
 /* Attach read-write or read-only (PROT_READ: a stray write faults in this process only).
  * Returns 0, -SHMETS_ENOENT, -SHMETS_EACCES, -SHMETS_EBADSEG (not a shmets segment, wrong

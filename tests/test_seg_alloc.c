@@ -42,7 +42,7 @@ struct heap_seg {
 
 static void heap_seg_create(struct heap_seg *hs, size_t max, uint64_t obj_max)
 {
-    assert_int_equal(seg_create(fresh_name(), SEG_TABLE, 4096, max, 4096, 0600, &hs->s), 0);
+    assert_int_equal(seg_create(fresh_name(), SEG_TABLE, 4096, max, 4096, 0600, NULL, NULL, &hs->s), 0);
     hs->h = (struct alloc_heap *)(hs->s.base + sizeof(struct seg_header));
     assert_int_equal(alloc_init(hs->h, &hs->s, 4096, obj_max), 0);
 }
@@ -64,9 +64,9 @@ static void test_create_attach(void **state)
 {
     (void)state;
     struct seg a, b, r;
-    assert_int_equal(seg_create(fresh_name(), SEG_TABLE, 4096, 1 << 20, 8192, 0600, &a), 0);
+    assert_int_equal(seg_create(fresh_name(), SEG_TABLE, 4096, 1 << 20, 8192, 0600, NULL, NULL, &a), 0);
     strcpy((char *)a.base + 5000, "hello");
-    assert_int_equal(seg_create(a.name, SEG_TABLE, 4096, 1 << 20, 8192, 0600, &b), -SHMETS_EEXIST);
+    assert_int_equal(seg_create(a.name, SEG_TABLE, 4096, 1 << 20, 8192, 0600, NULL, NULL, &b), -SHMETS_EEXIST);
     assert_int_equal(seg_attach(a.name, SEG_TABLE, 1, &b), 0);
     assert_string_equal((char *)b.base + 5000, "hello");
     assert_int_equal(seg_attach(a.name, SEG_TABLE, 0, &r), 0);
@@ -90,7 +90,7 @@ static void test_create_attach(void **state)
 static void attach_damaged(size_t off, const void *bytes, size_t n, off_t truncate_to, int want)
 {
     struct seg a, r;
-    assert_int_equal(seg_create(fresh_name(), SEG_TABLE, 4096, 1 << 20, 8192, 0600, &a), 0);
+    assert_int_equal(seg_create(fresh_name(), SEG_TABLE, 4096, 1 << 20, 8192, 0600, NULL, NULL, &a), 0);
     if (bytes)
         memcpy(a.base + off, bytes, n);
     if (truncate_to >= 0)

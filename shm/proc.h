@@ -1,0 +1,18 @@
+/*
+ * proc.h — private to libshmets (not installed): telling a live process from a dead one whose
+ * pid was reused.  A process is named by (pid, incarnation); see proc.c.
+ */
+#ifndef SHMETS_PROC_H
+#define SHMETS_PROC_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+/* The incarnation of a live process: 0 on success, -SHMETS_ENOENT if no such process. */
+int proc_incarnation(pid_t pid, uint64_t *inc);
+/* 1 if (pid, inc) names a live process, 0 if it died (its pid may now be another's). */
+int proc_alive(pid_t pid, uint64_t inc);
+/* This process's incarnation, computed once per process (and again after fork). */
+uint64_t proc_self_incarnation(void);
+
+#endif
