@@ -370,8 +370,10 @@ static int canon_old_float(struct cctx *c, const unsigned char *at, const unsign
     char *e;
     errno = 0;
     double d = strtod_l(txt, &e, c_locale);
-    if (n == 0 || *e != '\0' || errno == ERANGE)
+    if (n == 0 || *e != '\0')
         return BAD(c, at, "float text \"%s\" is not a float", txt);
+    if (errno == ERANGE && isinf(d))    /* underflow to a subnormal or zero is a float */
+        return BAD(c, at, "float text \"%s\" is out of range", txt);
     return put_float(c, at, d);
 }
 
@@ -852,11 +854,15 @@ int term_canon(const unsigned char *in, size_t len, unsigned flags, shmets_term 
         if (!raw)
             return err_set(SHMETS_ENOMEM, "allocating %u bytes to inflate a term", size);
         uLongf got = size;
-        int z = uncompress(raw, &got, in + 5, (uLong)(len - 5));
+        uLong used = (uLong)(len - 5);
+        int z = uncompress2(raw, &got, in + 5, &used);
         int rc;
         if (z != Z_OK || got != size)
             rc = err_set(SHMETS_EBADTERM, "compressed term is corrupt (zlib: %s, %lu of %u bytes)",
                          z == Z_OK ? "size mismatch" : zError(z), (unsigned long)got, size);
+        else if (used != (uLong)(len - 5))
+            rc = err_set(SHMETS_EBADTERM, "%lu bytes after the end of the compressed term",
+                         (unsigned long)(len - 5 - used));
         else
             rc = canon_whole(raw, size, flags, out, raw);
         free(raw);
@@ -874,11 +880,11 @@ int shmets_term_from_etf(const void *buf, size_t len, unsigned flags, shmets_ter
         return err_set(SHMETS_EINVAL, "out is NULL");
     out->ptr = NULL;
     out->len = 0;
-    if (!buf && len)
+    if (!buf)
         return err_set(SHMETS_EINVAL, "buf is NULL");
     if (flags & ~SHMETS_ETF_NO_VERSION)
         return err_set(SHMETS_EINVAL, "unknown flags 0x%x", flags);
-    return term_canon(buf ? buf : "", len, flags, out);
+    return term_canon(buf, len, flags, out);
 }
 
 int shmets_term_to_etf(shmets_term t, unsigned char **buf, size_t *len)

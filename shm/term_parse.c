@@ -253,21 +253,44 @@ static int digit_value(int c)
     return 99;
 }
 
-/* Append the digits of `base` at ps->p to buf (a '_' may stand between two digits). */
-static int digits(struct parser *ps, char *buf, size_t *k, size_t max, int base)
+/* The characters of a number literal, grown as needed up to a limit. */
+struct numbuf { char *p; size_t n, cap, max; int heap; };
+
+static int numbuf_put(struct parser *ps, struct numbuf *b, char c)
 {
-    size_t start = *k;
+    if (b->n + 1 >= b->cap) {
+        if (b->n >= b->max)
+            return ps->err = err_set(SHMETS_ETOOBIG, "number literal longer than %zu digits", b->max);
+        size_t cap = 2 * b->cap;
+        char *q = b->heap ? realloc(b->p, cap) : malloc(cap);
+        if (!q)
+            return ps->err = err_set(SHMETS_ENOMEM, "allocating a number");
+        if (!b->heap)
+            memcpy(q, b->p, b->n);
+        b->heap = 1;
+        b->p = q;
+        b->cap = cap;
+    }
+    b->p[b->n++] = c;
+    b->p[b->n] = '\0';
+    return 0;
+}
+
+/* Append the digits of `base` at ps->p to b (a '_' may stand between two digits). */
+static int digits(struct parser *ps, struct numbuf *b, int base)
+{
+    size_t start = b->n;
+    int rc;
     while (!at_end(ps)) {
         int c = *ps->p;
-        if (c == '_' && *k > start && ps->p + 1 < ps->end && digit_value(ps->p[1]) < base) {
+        if (c == '_' && b->n > start && ps->p + 1 < ps->end && digit_value(ps->p[1]) < base) {
             ps->p++;
             continue;
         }
         if (digit_value(c) >= base)
             break;
-        if (*k >= max)
-            return ps->err = err_set(SHMETS_ETOOBIG, "number literal longer than %zu digits", max);
-        buf[(*k)++] = (char)c;
+        if ((rc = numbuf_put(ps, b, (char)c)))
+            return rc;
         ps->p++;
     }
     return 0;
@@ -277,53 +300,52 @@ static int digits(struct parser *ps, char *buf, size_t *k, size_t max, int base)
 static int number(struct parser *ps, int negative)
 {
     const unsigned char *start = ps->p;
-    size_t max_digits = 8 * (size_t)SHMETS_BIG_MAX_BYTES + 64;
-    char *buf = malloc(max_digits + 8);
-    if (!buf)
-        return ps->err = err_set(SHMETS_ENOMEM, "allocating a number");
-    size_t k = 0;
+    char small[72];
+    struct numbuf nb = { small, 0, sizeof small, 8 * (size_t)SHMETS_BIG_MAX_BYTES + 64, 0 };
+    char *buf;
     int base = 10, is_float = 0, rc = 0;
-    if (negative)
-        buf[k++] = '-';
-    if ((rc = digits(ps, buf, &k, max_digits, 10)))
+    if (negative && (rc = numbuf_put(ps, &nb, '-')))
+        goto out;
+    if ((rc = digits(ps, &nb, 10)))
         goto out;
     if (peek(ps) == '#') {
-        buf[k] = '\0';
-        long b = strtol(buf + negative, NULL, 10);
+        long b = nb.n - (size_t)negative > 2 ? 99 : strtol(nb.p + negative, NULL, 10);
         if (b < 2 || b > 36) {
-            rc = perr(ps, start, "base %ld is not in 2..36", b);
+            rc = perr(ps, start, "base %.*s is not in 2..36", (int)(nb.n - (size_t)negative), nb.p + negative);
             goto out;
         }
         base = (int)b;
         ps->p++;
-        k = (size_t)negative;
-        if ((rc = digits(ps, buf, &k, max_digits, base)))
+        nb.n = (size_t)negative;
+        nb.p[nb.n] = '\0';
+        if ((rc = digits(ps, &nb, base)))
             goto out;
-        if (k == (size_t)negative) {
+        if (nb.n == (size_t)negative) {
             rc = perr(ps, ps->p, "digits expected after %d#", base);
             goto out;
         }
     } else if (peek(ps) == '.' && peek2(ps) >= '0' && peek2(ps) <= '9') {
         is_float = 1;
-        buf[k++] = (char)*ps->p++;
-        if ((rc = digits(ps, buf, &k, max_digits, 10)))
+        if ((rc = numbuf_put(ps, &nb, (char)*ps->p++)) || (rc = digits(ps, &nb, 10)))
             goto out;
         if (peek(ps) == 'e' || peek(ps) == 'E') {
             const unsigned char *save = ps->p;
-            size_t ksave = k;
-            buf[k++] = (char)*ps->p++;
-            if (peek(ps) == '+' || peek(ps) == '-')
-                buf[k++] = (char)*ps->p++;
-            size_t before = k;
-            if ((rc = digits(ps, buf, &k, max_digits, 10)))
+            size_t ksave = nb.n;
+            if ((rc = numbuf_put(ps, &nb, (char)*ps->p++)))
                 goto out;
-            if (k == before) {          /* "1.5e" then something else: not an exponent */
+            if ((peek(ps) == '+' || peek(ps) == '-') && (rc = numbuf_put(ps, &nb, (char)*ps->p++)))
+                goto out;
+            size_t before = nb.n;
+            if ((rc = digits(ps, &nb, 10)))
+                goto out;
+            if (nb.n == before) {       /* "1.5e" then something else: not an exponent */
                 ps->p = save;
-                k = ksave;
+                nb.n = ksave;
+                nb.p[nb.n] = '\0';
             }
         }
     }
-    buf[k] = '\0';
+    buf = nb.p;
     if (is_float) {
         static locale_t cl;
         if (!cl)
@@ -384,7 +406,8 @@ static int number(struct parser *ps, int negative)
     mpz_clear(z);
     rc = ps->out.err;
 out:
-    free(buf);
+    if (nb.heap)
+        free(nb.p);
     return rc;
 }
 
@@ -430,6 +453,23 @@ static int elements(struct parser *ps, int depth, const char *close, uint32_t *n
             return 0;
         ps->p++;
     }
+}
+
+/* Small unsigned decimal for pids, refs and ports. */
+static int small_uint(struct parser *ps, uint64_t max, uint64_t *v)
+{
+    skip_ws(ps);
+    const unsigned char *at = ps->p;
+    uint64_t x = 0;
+    if (!(peek(ps) >= '0' && peek(ps) <= '9'))
+        return perr(ps, at, "number expected");
+    while (peek(ps) >= '0' && peek(ps) <= '9') {
+        x = x * 10 + (uint64_t)(*ps->p++ - '0');
+        if (x > max)
+            return perr(ps, at, "number too large (at most %llu)", (unsigned long long)max);
+    }
+    *v = x;
+    return 0;
 }
 
 /* Bits of a binary under construction. */
@@ -520,14 +560,13 @@ static int binary(struct parser *ps)
         if (peek(ps) == ':') {
             ps->p++;
             skip_ws(ps);
-            char *e;
-            errno = 0;
-            size = strtol((const char *)ps->p, &e, 10);
-            if ((const unsigned char *)e == ps->p || size < 0 || size > 64 || errno) {
+            uint64_t sz;
+            if ((rc = small_uint(ps, 64, &sz))) {
+                ps->err = 0;
                 rc = perr(ps, ps->p, "segment size must be an integer from 0 to 64");
                 goto done;
             }
-            ps->p = (const unsigned char *)e;
+            size = (long)sz;
             skip_ws(ps);
         }
         if (peek(ps) == '/') {
@@ -607,23 +646,6 @@ done:
     free(b.p);
     free(cps);
     return rc;
-}
-
-/* Small unsigned decimal for pids, refs and ports. */
-static int small_uint(struct parser *ps, uint64_t max, uint64_t *v)
-{
-    skip_ws(ps);
-    const unsigned char *at = ps->p;
-    uint64_t x = 0;
-    if (!(peek(ps) >= '0' && peek(ps) <= '9'))
-        return perr(ps, at, "number expected");
-    while (peek(ps) >= '0' && peek(ps) <= '9') {
-        x = x * 10 + (uint64_t)(*ps->p++ - '0');
-        if (x > max)
-            return perr(ps, at, "number too large (at most %llu)", (unsigned long long)max);
-    }
-    *v = x;
-    return 0;
 }
 
 static int local_node(struct parser *ps, const unsigned char *at)
@@ -710,27 +732,47 @@ static int term(struct parser *ps, int depth)
         return ps->out.err;
     }
     if (c == '[') {
+        /* [A,B|[C|[D]]] is one list: a tail written as a list continues it (a loop, not
+         * recursion, so a long chain of tails costs no depth; the closing brackets are
+         * counted and expected at the end). */
         if ((rc = check_depth(ps, depth)))
             return rc;
         ps->p++;
-        size_t h = open_hdr(ps, ETF_LIST);
-        if ((rc = elements(ps, depth, "]", &n)))
-            return rc;
-        skip_ws(ps);
-        if (n == 0) {
-            ps->out.len = h;
-            tbuf_byte(&ps->out, ETF_NIL);
-        } else if (peek(ps) == '|') {
+        size_t h = open_hdr(ps, ETF_LIST), closes = 1;
+        uint64_t total = 0;
+        int tail_written = 0;
+        for (;;) {
+            if ((rc = elements(ps, depth, "]", &n)))
+                return rc;
+            total += n;
+            if (total > UINT32_MAX)
+                return ps->err = err_set(SHMETS_ETOOBIG, "list of more than 2^32-1 elements");
+            skip_ws(ps);
+            if (n == 0 || peek(ps) != '|')
+                break;
             ps->p++;
+            skip_ws(ps);
+            if (peek(ps) == '[') {
+                ps->p++;
+                closes++;
+                continue;
+            }
             if ((rc = term(ps, depth)))
                 return rc;
-        } else {
-            tbuf_byte(&ps->out, ETF_NIL);
+            tail_written = 1;
+            break;
         }
-        if ((rc = expect(ps, "]")))
-            return rc;
-        if (n)
-            patch_count(ps, h, n);
+        while (closes--)
+            if ((rc = expect(ps, "]")))
+                return rc;
+        if (total == 0) {
+            ps->out.len = h;
+            tbuf_byte(&ps->out, ETF_NIL);
+            return ps->out.err;
+        }
+        if (!tail_written)
+            tbuf_byte(&ps->out, ETF_NIL);
+        patch_count(ps, h, (uint32_t)total);
         return ps->out.err;
     }
     if (c == '#' && peek2(ps) == '{') {

@@ -64,7 +64,41 @@ static void print_int(struct tbuf *o, const unsigned char *p)
     mpz_clear(z);
 }
 
-/* P.2 */
+/* Does the decimal [-]D.DDDe<exp10> (n digits) read back as d? */
+static int reads_back(int neg, const char *digits, int n, int exp10, double d)
+{
+    char t[48];
+    snprintf(t, sizeof t, "%s%c.%.*se%d", neg ? "-" : "", digits[0], n - 1, digits + 1, exp10);
+    return strtod(t, NULL) == d;
+}
+
+/* Add delta (+1 or -1) to the last of n digits; 0 if the result leaves n digits. */
+static int step_digits(char *digits, int n, int *exp10, int delta)
+{
+    int i = n - 1;
+    if (delta > 0) {
+        while (i >= 0 && digits[i] == '9')
+            digits[i--] = '0';
+        if (i < 0) {                        /* 99..9 + 1 = 100..0: one more power of ten */
+            digits[0] = '1';
+            ++*exp10;
+            return 1;
+        }
+        digits[i]++;
+    } else {
+        while (i >= 0 && digits[i] == '0')
+            digits[i--] = '9';
+        if (i < 0 || (i == 0 && digits[0] == '1'))
+            return 0;                       /* would lose its leading digit */
+        digits[i]--;
+    }
+    return 1;
+}
+
+/* P.2: the shortest digit string in d's rounding interval (what Ryu and OTP's
+ * float_to_list(F, [short]) find): for each length, the correctly rounded string, and failing
+ * that its neighbours one unit in the last place away, which can lie inside an interval that
+ * the correctly rounded one misses (at powers of two the interval is lopsided). */
 void term_format_float(double d, char out[40])
 {
     if (d == 0) {
@@ -72,22 +106,48 @@ void term_format_float(double d, char out[40])
         return;
     }
     char e[40];
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
-        snprintf(e, sizeof e, "%.*e", prec - 1, d);
-        if (strtod(e, NULL) == d)
-            break;
-    }
-    /* e is "[-]D[.DDD]e[+-]XX": take its digits and exponent. */
+    int prec, neg = d < 0, found = 0;
     char digits[24];
-    int n = 0, neg = e[0] == '-';
-    const char *s = e + neg;
-    for (; *s && *s != 'e'; s++)
-        if (*s != '.')
-            digits[n++] = *s;
-    digits[n] = '\0';
-    int exp10 = atoi(s + 1);
-
+    int n = 0, exp10 = 0;
+    for (prec = 1; prec <= 17 && !found; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, d);
+        n = 0;
+        const char *s = e + neg;
+        for (; *s && *s != 'e'; s++)
+            if (*s != '.')
+                digits[n++] = *s;
+        digits[n] = '\0';
+        exp10 = atoi(s + 1);
+        if (reads_back(neg, digits, n, exp10, d)) {
+            found = 1;
+            break;
+        }
+        /* Neighbours; if both read back, the one nearer d (Ryu's choice). */
+        char best[24];
+        int best_exp = 0;
+        long double best_dist = 0;
+        for (int delta = -1; delta <= 1; delta += 2) {
+            char cand[24], t[48];
+            int cexp = exp10;
+            memcpy(cand, digits, (size_t)n + 1);
+            if (!step_digits(cand, n, &cexp, delta) || !reads_back(neg, cand, n, cexp, d))
+                continue;
+            snprintf(t, sizeof t, "%s%c.%.*se%d", neg ? "-" : "", cand[0], n - 1, cand + 1, cexp);
+            long double dist = fabsl(strtold(t, NULL) - (long double)d);
+            if (!found || dist < best_dist) {
+                memcpy(best, cand, (size_t)n + 1);
+                best_exp = cexp;
+                best_dist = dist;
+                found = 1;
+            }
+        }
+        if (found) {
+            memcpy(digits, best, (size_t)n + 1);
+            exp10 = best_exp;
+        }
+    }
+    while (n > 1 && digits[n - 1] == '0')   /* a carry can leave trailing zeros */
+        digits[--n] = '\0';
     char sci[40], fix[400];
     snprintf(sci, sizeof sci, "%s%c.%se%d", neg ? "-" : "", digits[0], n > 1 ? digits + 1 : "0", exp10);
     size_t k = 0;
