@@ -6,7 +6,8 @@
 #
 # Each package is checked with dpkg-query.  When something is missing and we are root, the
 # script runs `apt-get update` (a new machine's package lists may be empty or old) and then
-# `apt-get install`; otherwise it prints the one apt-get line to run and fails, so that make
+# `apt-get install` (waiting up to 10 minutes for the dpkg lock, which a new machine's
+# unattended upgrades may hold); otherwise it prints the one apt-get line to run and fails, so that make
 # stops before a confusing compiler error.  With everything present it does nothing and is quick.
 set -eu
 
@@ -36,7 +37,7 @@ if [ "$(id -u)" -ne 0 ]; then
     exit 1
 fi
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -q >&2
+apt-get -o DPkg::Lock::Timeout=600 update -q >&2
 # shellcheck disable=SC2086
-apt-get install -y -q --no-install-recommends $missing >&2
+apt-get -o DPkg::Lock::Timeout=600 install -y -q --no-install-recommends $missing >&2
 echo "shmets: installed$missing" >&2
