@@ -43,7 +43,9 @@
  *   two maps follows the manual's rule (size, then keys in order, then values) for every size.
  * - Pids, references, ports and funs are opaque: validated and canonicalised, compared as OTP
  *   compares them, but not interpreted.  The text form <0.N.0> denotes a pid of node
- *   nonode@nohost with number N; shmets uses it for OS process N.
+ *   nonode@nohost with number N; shmets uses it for OS process N.  Erlang nodes that are not
+ *   distributed refuse to decode such pids with N >= 32768 (OTP 25); distributed nodes accept
+ *   them.
  * - Text output prints pids, ports and references of other nodes with node number 1, as lossy as
  *   Erlang's own ~w.
  *
