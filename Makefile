@@ -37,6 +37,8 @@ ALL_LDFLAGS := $(SAN_LDFLAGS) $(LDFLAGS)
 
 LIB_SRC  := $(sort $(wildcard shm/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
+# Test builds of the library compile the crash points in (-DSHMETS_TEST); the product never has them.
+TLIB_OBJ := $(LIB_SRC:%.c=$(B)/test-lib/%.o)
 TOOL_SRC := tools/shmets.c
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -59,6 +61,14 @@ $(B)/%.o: %.c | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(B)/test-lib/%.o: %.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DSHMETS_TEST -c $< -o $@
+
+$(B)/libshmets-test.a: $(TLIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
 $(B)/libshmets.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -69,8 +79,8 @@ $(B)/libshmets.so: $(LIB_OBJ)
 $(B)/shmets: $(B)/tools/shmets.o $(B)/libshmets.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/tests/%: $(B)/tests/%.o $(B)/libshmets.a | test-deps
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka
+$(B)/tests/%: $(B)/tests/%.o $(B)/libshmets-test.a | test-deps
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka -lpthread
 
 $(B)/tests/%.o: tests/%.c | test-deps
 	@mkdir -p $(dir $@)
@@ -123,4 +133,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(B)/tools/shmets.d $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d)
+-include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(B)/tools/shmets.d $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d)
