@@ -84,7 +84,7 @@ $(B)/tests/%: $(B)/tests/%.o $(B)/libshmets-test.a | test-deps
 
 $(B)/tests/%.o: tests/%.c | test-deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -DSHMETS_TEST -c $< -o $@
 
 $(B)/bench/%: $(B)/bench/%.o $(B)/libshmets.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lpthread
