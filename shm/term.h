@@ -8,6 +8,7 @@
 #define SHMETS_TERM_H
 
 #include "shmets.h"
+#include <locale.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -105,6 +106,10 @@ static inline const char *term_atom_text(const unsigned char *p, size_t *len)
 
 /* Map-key order is Erlang's term order except that all integers sort before all floats. */
 int term_cmp(const unsigned char *a, const unsigned char *b, int exact);
+
+/* The "C" locale, made once per process (thread-safe): floats are read and written with a
+ * '.' whatever LC_NUMERIC the calling program set.  NULL only if newlocale() failed. */
+locale_t term_c_locale(void);
 
 /* Text helpers shared by the printer and the parser (term_print.c). */
 void term_format_float(double d, char out[40]);

@@ -338,6 +338,12 @@ static locale_t c_locale;
 static pthread_once_t c_locale_once = PTHREAD_ONCE_INIT;
 static void c_locale_init(void) { c_locale = newlocale(LC_ALL_MASK, "C", (locale_t)0); }
 
+locale_t term_c_locale(void)
+{
+    pthread_once(&c_locale_once, c_locale_init);
+    return c_locale;
+}
+
 static int put_float(struct cctx *c, const unsigned char *at, double d)
 {
     if (!isfinite(d))
@@ -364,12 +370,12 @@ static int canon_old_float(struct cctx *c, const unsigned char *at, const unsign
     for (size_t i = 0; i < n; i++)
         if (!strchr("0123456789+-.eE", txt[i]))
             return BAD(c, at, "float text has a character '%c' that is not a digit", txt[i]);
-    pthread_once(&c_locale_once, c_locale_init);
-    if (!c_locale)
+    locale_t cl = term_c_locale();
+    if (!cl)
         return err_set(SHMETS_ENOMEM, "cannot make the C locale for reading floats");
     char *e;
     errno = 0;
-    double d = strtod_l(txt, &e, c_locale);
+    double d = strtod_l(txt, &e, cl);
     if (n == 0 || *e != '\0')
         return BAD(c, at, "float text \"%s\" is not a float", txt);
     if (errno == ERANGE && isinf(d))    /* underflow to a subnormal or zero is a float */

@@ -23,7 +23,6 @@
 
 #include <errno.h>
 #include <gmp.h>
-#include <locale.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -347,9 +346,7 @@ static int number(struct parser *ps, int negative)
     }
     buf = nb.p;
     if (is_float) {
-        static locale_t cl;
-        if (!cl)
-            cl = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+        locale_t cl = term_c_locale();
         if (!cl) {
             rc = ps->err = err_set(SHMETS_ENOMEM, "cannot make the C locale");
             goto out;

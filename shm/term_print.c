@@ -99,7 +99,19 @@ static int step_digits(char *digits, int n, int *exp10, int delta)
  * float_to_list(F, [short]) find): for each length, the correctly rounded string, and failing
  * that its neighbours one unit in the last place away, which can lie inside an interval that
  * the correctly rounded one misses (at powers of two the interval is lopsided). */
+static void format_float_c(double d, char out[40]);
+
+/* snprintf("%e") and strtod() follow the thread's LC_NUMERIC: run under the C locale. */
 void term_format_float(double d, char out[40])
+{
+    locale_t cl = term_c_locale();
+    locale_t old = cl ? uselocale(cl) : (locale_t)0;
+    format_float_c(d, out);
+    if (cl)
+        uselocale(old);
+}
+
+static void format_float_c(double d, char out[40])
 {
     if (d == 0) {
         strcpy(out, signbit(d) ? "-0.0" : "0.0");
