@@ -18,6 +18,7 @@
 #include <cmocka.h>
 
 #include "shmets.h"
+#include "testutil.h"
 #include "../shm/alloc.h"
 #include "../shm/proc.h"
 #include "../shm/rcu.h"
@@ -50,14 +51,6 @@ static int teardown(void **state)
     ctl_unlink(inst);
     shm_unlink(tseg);
     return 0;
-}
-
-/* A forked child must not fall back into cmocka's handlers if it crashes. */
-static void child_init(void)
-{
-    int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        signal(sigs[i], SIG_DFL);
 }
 
 static void open_ctl(struct ctl *c)

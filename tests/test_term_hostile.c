@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include "shmets.h"
+#include "testutil.h"
 
 #define E(...) ((const unsigned char[]){__VA_ARGS__}), sizeof((const unsigned char[]){__VA_ARGS__})
 #define NONODE_UTF8 119, 13, 'n', 'o', 'n', 'o', 'd', 'e', '@', 'n', 'o', 'h', 'o', 's', 't'
@@ -30,58 +31,6 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Helpers                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
-
-struct buf {
-    unsigned char *p;
-    size_t n, cap;
-};
-
-static void buf_put(struct buf *b, const void *src, size_t n)
-{
-    if (b->n + n > b->cap) {
-        size_t cap = b->cap ? b->cap : 64;
-        while (cap < b->n + n)
-            cap *= 2;
-        b->p = realloc(b->p, cap);
-        assert_non_null(b->p);
-        b->cap = cap;
-    }
-    memcpy(b->p + b->n, src, n);
-    b->n += n;
-}
-
-static void buf_u8(struct buf *b, unsigned v)
-{
-    unsigned char c = (unsigned char)v;
-    buf_put(b, &c, 1);
-}
-
-static void buf_u32(struct buf *b, uint32_t v)
-{
-    buf_u8(b, v >> 24);
-    buf_u8(b, (v >> 16) & 0xff);
-    buf_u8(b, (v >> 8) & 0xff);
-    buf_u8(b, v & 0xff);
-}
-
-static void buf_fill(struct buf *b, unsigned v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        buf_u8(b, v);
-}
-
-static void buf_rep(struct buf *b, const void *pat, size_t n, size_t times)
-{
-    for (size_t i = 0; i < times; i++)
-        buf_put(b, pat, n);
-}
-
-static void buf_free(struct buf *b)
-{
-    free(b->p);
-    b->p = NULL;
-    b->n = b->cap = 0;
-}
 
 static void dump(const char *what, const unsigned char *p, size_t n)
 {

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "shmets.h"
+#include "testutil.h"
 #include "../shm/wlock.h"
 
 #include <signal.h>
@@ -56,13 +57,6 @@ static int recover(void *arg)
     if (x->recover_result == 0)
         x->b = x->a;
     return x->recover_result;
-}
-
-static void child_init(void)
-{
-    int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
-        signal(sigs[i], SIG_DFL);
 }
 
 static void write_once(void)
