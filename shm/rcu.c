@@ -167,6 +167,9 @@ int rcu_reader_register(struct ctl *c, struct rcu_reader *rd)
                 atomic_compare_exchange_strong(&sl->pid, &zero, me)) {
                 atomic_store(&sl->epoch, 0);
                 atomic_store(&sl->incarnation, inc);
+                uint32_t hw = atomic_load(&reg->hiwater);
+                while (hw < i + 1 && !atomic_compare_exchange_weak(&reg->hiwater, &hw, i + 1))
+                    ;
                 rd->slot = sl;
                 rd->nest = 0;
                 return 0;
@@ -217,7 +220,8 @@ static int clear_slot(struct rcu_registry *reg, struct rcu_slot *sl, int32_t pid
 unsigned rcu_clear_dead(struct rcu_registry *reg)
 {
     unsigned n = 0;
-    for (uint32_t i = 0; i < reg->nslots; i++) {
+    uint32_t hw = atomic_load(&reg->hiwater);
+    for (uint32_t i = 0; i < hw && i < reg->nslots; i++) {
         struct rcu_slot *sl = &reg->slots[i];
         int32_t pid = atomic_load(&sl->pid);
         if (pid != 0 && slot_dead(sl, pid))
@@ -234,7 +238,10 @@ int rcu_safe_epoch(struct ctl *c, uint64_t *safe)
     if (cmd == 0 || membarrier(cmd, 0) != 0)
         return err_set(SHMETS_ESYS, "membarrier: %s", cmd ? strerror(errno) : "not supported");
     uint64_t min = now;
-    for (uint32_t i = 0; i < reg->nslots; i++) {
+    /* A slot claimed after we read hiwater entered after the increment above: it cannot
+     * hold memory retired before it (R.3), so stopping at hiwater is safe. */
+    uint32_t hw = atomic_load(&reg->hiwater);
+    for (uint32_t i = 0; i < hw && i < reg->nslots; i++) {
         struct rcu_slot *sl = &reg->slots[i];
         uint64_t e = atomic_load_explicit(&sl->epoch, memory_order_acquire);
         if (e == 0 || e >= min)

@@ -35,6 +35,7 @@ struct rcu_registry {
     uint32_t nslots;
     uint32_t membarrier_cmd;        /* what writers call (rcu.c, R.3) */
     _Atomic uint64_t stale_cleared; /* slots of dead readers cleared, for info */
+    _Atomic uint32_t hiwater;       /* slots [0, hiwater) have ever been claimed: scans stop there */
     struct rcu_slot slots[] __attribute__((aligned(64)));
 };
 

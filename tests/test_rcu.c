@@ -292,6 +292,8 @@ static void test_dead_and_reused_slots(void **state)
     atomic_store(&reg->slots[1].pid, getpid());
     atomic_store(&reg->slots[2].incarnation, proc_self_incarnation());
     atomic_store(&reg->slots[2].pid, getpid());
+    if (atomic_load(&reg->hiwater) < 3)
+        atomic_store(&reg->hiwater, 3);     /* as rcu_reader_register() does on a claim */
     assert_int_equal(rcu_clear_dead(reg), 2);
     assert_int_equal(atomic_load(&reg->slots[0].pid), 0);
     assert_int_equal(atomic_load(&reg->slots[1].pid), 0);
