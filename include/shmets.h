@@ -15,6 +15,7 @@
  *   3. The builder     — making terms from C values.
  *   4. Accessors       — reading C values out of terms.
  *   5. Text            — Erlang term syntax in ({a, "b", <<"c">>}), ~w-style text out.
+ *   6. Instances and tables — shared tables: create, attach, insert, lookup, delete, check.
  *
  * TERMS IN ONE PARAGRAPH
  * ----------------------
@@ -88,11 +89,12 @@ enum shmets_error {
     SHMETS_EBUILD,      /* builder misuse: term incomplete, or more terms than announced */
     SHMETS_EEXIST,      /* a segment or table of that name exists already */
     SHMETS_ENOENT,      /* no segment or table of that name */
-    SHMETS_EACCES,      /* the kernel refused access (protection, uid) */
+    SHMETS_EACCES,      /* the kernel refused access (file mode, uid) */
     SHMETS_EBADSEG,     /* not a shmets segment, or a damaged one */
     SHMETS_EVERSION,    /* a segment of another layout version or library ABI */
     SHMETS_ESYS,        /* an unexpected system call failure; the detail names it */
     SHMETS_EAGAIN,      /* a shared resource is exhausted for now (reader slots); retry later */
+    SHMETS_EOWNER,      /* the table's protection allows this only to its owner */
     SHMETS_ECOUNT       /* number of codes; not an error */
 };
 
@@ -339,6 +341,160 @@ int shmets_term_parse(const char *text, size_t len, shmets_term *out);
  * Returns 0, -SHMETS_EINVAL or -SHMETS_ENOMEM.
  */
 int shmets_term_format(shmets_term t, char **text, size_t *len);
+
+/* ====================================================================================== */
+/* 6. Instances and tables                                                                */
+/* ====================================================================================== */
+
+/*
+ * An INSTANCE is a namespace of tables on the host (etsmgr's Inst_name): one control segment,
+ * /dev/shm/shmets.<instance>, holding the catalog of tables and the registry of readers, and
+ * one segment per table, /dev/shm/shmets.<instance>.<id>.  A process opens an instance once
+ * (shmets_open) and shares the handle among its threads.
+ *
+ * A TABLE has a kind (set, bag, duplicate_bag; ordered_set is not yet implemented), a
+ * protection, a key position, an owner (the OS process that made it, identified by pid and
+ * incarnation so that a reused pid is never taken for it) and a name.  As in ETS, a name
+ * finds a table only if it was made with `named`.  Every process that attaches a table gets
+ * a handle (shmets_tab) of its own.
+ *
+ * PROTECTION, as in ETS, with the kernel's help:
+ *   public     every process of the instance reads and writes.  The segment is mode 0644:
+ *              processes of other uids can read, not write.
+ *   protected  only the owner writes.  Other processes map the segment read-only, so a
+ *              stray store faults in that process instead of corrupting the table.
+ *   private    only the owner reads or writes; the segment is mode 0600, and the library
+ *              refuses other processes of the same uid.
+ * Between processes of one uid the owner rule is enforced by the library (a process of the
+ * same uid could open the segment itself); between uids by the kernel.
+ *
+ * READS never lock and never write into the table: a lookup costs a bucket line and the
+ * object.  WRITES take the table's writer lock, a robust process-shared mutex.  A writer that
+ * dies at any point, even in the middle of a write, leaves the table for the next writer (or
+ * shmets_check) to repair before it does anything else: an intent record is replayed,
+ * memory nobody reaches is reclaimed, counts are recomputed.  A write that returned 0 is
+ * never lost; a write that had not returned is either whole or absent.
+ *
+ * CAVEATS
+ * - A handle and the memory behind the terms a lookup returns are process-local; fork() a
+ *   child and let it shmets_open() again.
+ * - Memory a write replaces is reclaimed once no reader can hold it (epoch-based RCU across
+ *   processes).  A reader killed inside a lookup holds nothing: its slot is cleared when a
+ *   writer finds it dead.
+ * - The ordered_set kind, heirs, give_away, match specifications and the rest of the ETS API
+ *   are not yet in this version of the header.
+ */
+
+typedef struct shmets shmets;
+typedef struct tab shmets_tab;
+
+enum shmets_kind { SHMETS_SET = 1, SHMETS_ORDERED_SET, SHMETS_BAG, SHMETS_DUPLICATE_BAG };
+enum shmets_access { SHMETS_PUBLIC = 1, SHMETS_PROTECTED, SHMETS_PRIVATE };
+
+/* Options of a new table; start from shmets_opts_init(). */
+typedef struct shmets_opts {
+    enum shmets_kind kind;          /* SHMETS_SET */
+    enum shmets_access access;      /* SHMETS_PROTECTED, as in ETS */
+    unsigned keypos;                /* 1 */
+    bool named;                     /* false: the name does not find the table */
+    bool read_concurrency;          /* accepted; readers never lock anyway */
+    bool write_concurrency;         /* accepted; the writer lock is not yet striped */
+    uint64_t max_bytes;             /* the segment's reservation: the most the table can use;
+                                       0: 4 GiB.  Between 1 MiB and 8 TiB. */
+    uint64_t max_object_bytes;      /* the largest object; 0: 64 MiB */
+} shmets_opts;
+
+void shmets_opts_init(shmets_opts *o);
+
+/*
+ * Open an instance, creating its control segment if it does not exist.
+ *   instance  1 to 64 of [A-Za-z0-9_.-]; NULL means "default".
+ * Returns 0, -SHMETS_EINVAL, -SHMETS_EACCES, -SHMETS_EBADSEG, -SHMETS_EVERSION (a control
+ * segment of another layout), -SHMETS_ENOMEM, -SHMETS_ESYS.  Thread-safe handle.
+ */
+int shmets_open(const char *instance, shmets **db);
+/* Close an instance: detaches every table handle still open through it. */
+void shmets_close(shmets *db);
+/* Remove an instance: every table segment it lists and its control segment (tools, tests).
+ * Processes that have them mapped keep their mappings.  Returns 0 or -SHMETS_ENOENT. */
+int shmets_destroy_instance(const char *instance);
+
+/*
+ * ets:new/2.  Makes a table owned by the calling process and attaches it.
+ *   name  the table's name (an atom's text, UTF-8, at most 1020 bytes).
+ * Returns 0, -SHMETS_EINVAL (bad option: kind, access, keypos 0, sizes), -SHMETS_EEXIST (a
+ * named table of that name exists), -SHMETS_ENOMEM (no room in /dev/shm, address space, or
+ * the instance's catalog), -SHMETS_ESYS; -SHMETS_EINVAL for SHMETS_ORDERED_SET in this version.
+ */
+int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab **t);
+
+/* Attach a table by id, or by name if it was made named (ets:whereis/1, then a handle).
+ * Returns 0, -SHMETS_ENOENT (no such table), -SHMETS_EOWNER (a private table of another
+ * process), -SHMETS_EACCES, -SHMETS_EBADSEG, -SHMETS_EVERSION, -SHMETS_ENOMEM. */
+int shmets_attach(shmets *db, uint64_t id, shmets_tab **t);
+int shmets_attach_name(shmets *db, const char *name, shmets_tab **t);
+/* Release a handle (the table stays). */
+void shmets_detach(shmets_tab *t);
+/* The table's id: stable for its life, never reused in an instance. */
+uint64_t shmets_id(const shmets_tab *t);
+
+/* ets:delete/1: delete the table and release the handle.  Every other handle on it then gets
+ * -SHMETS_ENOENT.  Returns 0, -SHMETS_EOWNER (not public and not the owner), -SHMETS_ENOENT. */
+int shmets_delete(shmets_tab *t);
+
+/*
+ * ets:insert/2 and ets:insert_new/2.  `objects` is one tuple or a proper list of tuples, each
+ * with at least keypos elements.  A list is inserted atomically and in isolation: readers see
+ * all of it or none of it.  A set keeps one object a key (the last given); a bag keeps distinct
+ * objects of a key in insertion order; a duplicate_bag keeps them all.
+ * Returns 0, -SHMETS_ETYPE (not a tuple or a list of them), -SHMETS_EBADPOS (a tuple shorter
+ * than keypos), -SHMETS_EOWNER, -SHMETS_ENOENT (table deleted), -SHMETS_ETOOBIG (an object
+ * larger than the table's max_object_bytes), -SHMETS_ENOMEM (the table is at its max_bytes,
+ * or /dev/shm is full: nothing was inserted), -SHMETS_EBADSEG (the table is damaged beyond
+ * repair), -SHMETS_ESYS.
+ */
+int shmets_insert(shmets_tab *t, shmets_term objects);
+/* As insert, but only if no key of `objects` is in the table: *inserted is 1 if the objects
+ * were inserted, 0 if a key existed (nothing was inserted). */
+int shmets_insert_new(shmets_tab *t, shmets_term objects, int *inserted);
+
+/*
+ * ets:lookup/2: *objects receives a list term (owning its bytes; free with shmets_term_free)
+ * of the objects with this key, [] if none; a bag's in insertion order.
+ * Returns 0, -SHMETS_EOWNER (private table of another process), -SHMETS_ENOENT, -SHMETS_ENOMEM,
+ * -SHMETS_EAGAIN (no reader slot free).  Lock-free; thread-safe.
+ */
+int shmets_lookup(shmets_tab *t, shmets_term key, shmets_term *objects);
+/* ets:member/2: *found is 1 or 0.  Errors as shmets_lookup. */
+int shmets_member(shmets_tab *t, shmets_term key, int *found);
+/* ets:delete/2: delete every object with this key (none is not an error).  Errors as insert. */
+int shmets_delete_key(shmets_tab *t, shmets_term key);
+
+/* ets:info(T, size): objects in the table. */
+int shmets_size(shmets_tab *t, uint64_t *objects);
+
+/* ets:info(T, memory), in bytes: what the table's heap uses (objects, index, memory waiting
+ * for readers) and the bytes it holds free for reuse. */
+int shmets_memory(shmets_tab *t, uint64_t *used, uint64_t *free_bytes);
+
+/*
+ * Verify every invariant of the table's segment — the heap tiles and its counters agree, the
+ * free lists hold exactly the free blocks, the index reaches only stored objects, each a
+ * canonical term whose key is at keypos and hashed into the right bucket, counts agree, and the
+ * memory in use is exactly what the index and the retired list reach — and of the instance's
+ * control segment.  Takes the writer lock (repairing the table first if its last writer died).
+ * Returns 0, -SHMETS_EBADSEG with the broken invariant in shmets_errdetail(), -SHMETS_EOWNER
+ * (a protected or private table not mapped for writing by this process), -SHMETS_ENOENT.
+ */
+int shmets_check(shmets_tab *t);
+
+/*
+ * Give memory back that readers have finished with: runs one grace period and frees up to
+ * `max` retired blocks (0: all that are ready).  Writers do this on their own as retired
+ * memory builds up; call it to return memory at once (tests, tools).  *freed (may be NULL)
+ * gets the count.  Returns 0 or an error of shmets_insert.
+ */
+int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed);
 
 #ifdef __cplusplus
 }

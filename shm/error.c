@@ -35,6 +35,7 @@ static const char *const error_words[] = {
     [SHMETS_EVERSION] = "segment of another layout version or library ABI",
     [SHMETS_ESYS]     = "system call failed",
     [SHMETS_EAGAIN]   = "resource temporarily exhausted",
+    [SHMETS_EOWNER]   = "not the table's owner",
 };
 static_assert(sizeof error_words / sizeof error_words[0] == SHMETS_ECOUNT,
               "every shmets_error code needs words in error_words[]");

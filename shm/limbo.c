@@ -29,9 +29,9 @@ static struct limbo_chunk *chunk_at(const struct seg *s, uint64_t off)
     return (struct limbo_chunk *)(s->base + off);
 }
 
-static uint32_t room(const struct limbo *l, const struct seg *s)
+static uint64_t room(const struct limbo *l, const struct seg *s)
 {
-    uint32_t r = l->spare ? LIMBO_CHUNK : 0;
+    uint64_t r = l->spares * LIMBO_CHUNK;
     if (l->tail)
         r += LIMBO_CHUNK - chunk_at(s, l->tail)->n;
     return r;
@@ -39,17 +39,17 @@ static uint32_t room(const struct limbo *l, const struct seg *s)
 
 int limbo_reserve(struct limbo *l, struct alloc_heap *h, struct seg *s, uint32_t n)
 {
-    INVARIANT(n <= LIMBO_CHUNK);
-    if (room(l, s) >= n)
-        return 0;
-    uint64_t off;
-    int rc = alloc_alloc(h, s, sizeof(struct limbo_chunk), &off);
-    if (rc)
-        return rc;
-    struct limbo_chunk *c = chunk_at(s, off);
-    c->next = 0;
-    c->first = c->n = 0;
-    l->spare = off;
+    while (room(l, s) < n) {
+        uint64_t off;
+        int rc = alloc_alloc(h, s, sizeof(struct limbo_chunk), &off);
+        if (rc)
+            return rc;
+        struct limbo_chunk *c = chunk_at(s, off);
+        c->first = c->n = 0;
+        c->next = l->spare;
+        l->spare = off;                     /* linked: from here on it is reachable */
+        l->spares++;
+    }
     return 0;
 }
 
@@ -58,7 +58,9 @@ void limbo_retire(struct limbo *l, struct alloc_heap *h, struct seg *s, uint64_t
     if (!l->tail || chunk_at(s, l->tail)->n == LIMBO_CHUNK) {
         INVARIANT(l->spare != 0);           /* L.4: the caller reserved */
         uint64_t c = l->spare;
-        l->spare = 0;
+        l->spare = chunk_at(s, c)->next;
+        l->spares--;
+        chunk_at(s, c)->next = 0;
         if (l->tail)
             chunk_at(s, l->tail)->next = c;
         else
@@ -88,10 +90,10 @@ uint64_t limbo_reclaim(struct limbo *l, struct alloc_heap *h, struct seg *s, uin
             break;                          /* entries still too young, or the last chunk */
         uint64_t done = l->head;
         l->head = c->next;
-        if (l->spare)
+        if (l->spares)
             alloc_free(h, s, done);
         else
-            l->spare = done, c->next = 0, c->first = c->n = 0;
+            c->first = c->n = 0, c->next = 0, l->spare = done, l->spares = 1;
     }
     if (l->head && l->head == l->tail) {    /* an emptied last chunk starts over */
         struct limbo_chunk *c = chunk_at(s, l->head);
@@ -101,26 +103,68 @@ uint64_t limbo_reclaim(struct limbo *l, struct alloc_heap *h, struct seg *s, uin
     return freed;
 }
 
-int limbo_reaches(const struct limbo *l, const struct seg *s, uint64_t off)
+void limbo_mark(const struct limbo *l, const struct seg *s, void (*mark)(void *arg, uint64_t off), void *arg)
 {
-    if (off == l->spare)
-        return 1;
+    for (uint64_t c = l->spare; c; c = chunk_at(s, c)->next)
+        mark(arg, c);
     for (uint64_t c = l->head; c; c = chunk_at(s, c)->next) {
-        if (c == off)
-            return 1;
+        mark(arg, c);
         const struct limbo_chunk *k = chunk_at(s, c);
         for (uint32_t i = k->first; i < k->n; i++)
-            if (k->e[i].off == off)
-                return 1;
+            mark(arg, k->e[i].off);
     }
-    return 0;
+}
+
+/* Follow a chain from *link, cutting it at the first link that is not a whole chunk or that
+ * would loop; returns the last chunk kept and counts chunks and entries. */
+static uint64_t repair_chain(uint64_t *link, const struct alloc_heap *h, const struct seg *s,
+                             uint64_t *chunks, uint64_t *entries)
+{
+    uint64_t last = 0;
+    *chunks = *entries = 0;
+    while (*link) {
+        uint64_t c = *link;
+        if (!alloc_is_block(h, s, c, BLK_USED) || alloc_capacity(s, c) < sizeof(struct limbo_chunk) ||
+            *chunks >= h->blocks) {
+            *link = 0;
+            break;
+        }
+        struct limbo_chunk *k = chunk_at(s, c);
+        if (k->n > LIMBO_CHUNK)
+            k->n = LIMBO_CHUNK;
+        if (k->first > k->n)
+            k->first = k->n;
+        (*chunks)++;
+        *entries += k->n - k->first;
+        last = c;
+        link = &k->next;
+    }
+    return last;
+}
+
+void limbo_repair(struct limbo *l, const struct alloc_heap *h, const struct seg *s)
+{
+    uint64_t chunks, entries, spare_entries;
+    repair_chain(&l->spare, h, s, &l->spares, &spare_entries);
+    for (uint64_t c = l->spare; c; c = chunk_at(s, c)->next)
+        chunk_at(s, c)->first = chunk_at(s, c)->n = 0;
+    l->tail = repair_chain(&l->head, h, s, &chunks, &entries);
+    l->entries = entries;
 }
 
 int limbo_check(const struct limbo *l, const struct alloc_heap *h, const struct seg *s, uint64_t *bytes)
 {
     uint64_t n = 0, b = 0, chunks = 0;
-    if (l->spare && !alloc_is_block(h, s, l->spare, BLK_USED))
-        return err_set(SHMETS_EBADSEG, "L.1 limbo spare chunk at %llu is not a used block", (unsigned long long)l->spare);
+    uint64_t spares = 0;
+    for (uint64_t c = l->spare; c; c = chunk_at(s, c)->next) {
+        if (!alloc_is_block(h, s, c, BLK_USED) || ++spares > h->blocks)
+            return err_set(SHMETS_EBADSEG, "L.1 limbo spare chunk at %llu is not a used block", (unsigned long long)c);
+        if (chunk_at(s, c)->n != 0)
+            return err_set(SHMETS_EBADSEG, "L.1 limbo spare chunk at %llu holds entries", (unsigned long long)c);
+    }
+    if (spares != l->spares)
+        return err_set(SHMETS_EBADSEG, "L.1 limbo counts %llu spare chunks, holds %llu",
+                       (unsigned long long)l->spares, (unsigned long long)spares);
     for (uint64_t c = l->head; c; c = chunk_at(s, c)->next) {
         if (!alloc_is_block(h, s, c, BLK_USED))
             return err_set(SHMETS_EBADSEG, "L.1 limbo chunk at %llu is not a used block", (unsigned long long)c);

@@ -72,11 +72,29 @@ static size_t ctl_size(uint32_t nslots)
            (size_t)nslots * sizeof(struct rcu_slot);
 }
 
+/* Where the catalog's entries start, and the whole reservation. */
+static size_t ctl_entries_off(uint32_t nslots)
+{
+    return (ctl_size(nslots) + SEG_PAGE - 1) & ~(size_t)(SEG_PAGE - 1);
+}
+
+static size_t ctl_size_max(uint32_t nslots, uint32_t cap)
+{
+    return ctl_entries_off(nslots) + (size_t)cap * sizeof(struct cat_entry);
+}
+
+struct ctl_init_arg { uint32_t nslots, cap; int rc; };
+
 static void ctl_init(unsigned char *base, void *arg)
 {
+    struct ctl_init_arg *a = arg;
     struct ctl_hdr *h = (struct ctl_hdr *)base;
-    h->reg.nslots = *(uint32_t *)arg;
+    h->reg.nslots = a->nslots;
     atomic_store(&h->reg.epoch, 1);
+    h->cat.next_id = 1;
+    h->cat.entries_off = ctl_entries_off(a->nslots);
+    h->cat.cap = a->cap;
+    a->rc = wlock_init(&h->cat.lock);
 }
 
 int ctl_open(const char *inst, struct ctl *c)
@@ -89,25 +107,34 @@ int ctl_open(const char *inst, struct ctl *c)
         rc = seg_attach(name, SEG_CONTROL, 1, &c->s);
         if (rc == 0) {
             c->h = (struct ctl_hdr *)c->s.base;
-            if (c->h->reg.nslots == 0 || ctl_size(c->h->reg.nslots) > c->s.size) {
+            const struct cat_hdr *k = &c->h->cat;
+            if (c->h->reg.nslots == 0 || ctl_size(c->h->reg.nslots) > c->s.size ||
+                k->entries_off != ctl_entries_off(c->h->reg.nslots) ||
+                ctl_size_max(c->h->reg.nslots, k->cap) > c->s.size || k->hiwater > k->cap) {
                 seg_detach(&c->s);
-                return err_set(SHMETS_EBADSEG, "control segment %s: registry of %u slots does not fit",
-                               name, c->h->reg.nslots);
+                return err_set(SHMETS_EBADSEG, "control segment %s: its registry or catalog does not fit", name);
             }
             return 0;
         }
         if (rc != -SHMETS_ENOENT)
             return rc;
-        uint32_t nslots = RCU_SLOTS_DEFAULT;
-        size_t size = ctl_size(nslots);
+        struct ctl_init_arg a = { RCU_SLOTS_DEFAULT, CAT_MAX_DEFAULT, 0 };
+        /* The registry is backed whole (it is small and sparse use is not worth a lock); the
+         * catalog's entries are backed as tables are made (cat_add). */
+        size_t commit = ctl_entries_off(a.nslots);
         /* Losers of a creation race get EEXIST and attach on the next round. */
         struct seg s;
-        rc = seg_create(name, SEG_CONTROL, (uint32_t)offsetof(struct ctl_hdr, reg) + 64, size, size,
-                        0644, ctl_init, &nslots, &s);
+        rc = seg_create(name, SEG_CONTROL, (uint32_t)sizeof(struct ctl_hdr), ctl_size_max(a.nslots, a.cap),
+                        commit, 0644, ctl_init, &a, &s);
         if (rc == -SHMETS_EEXIST)
             continue;
         if (rc)
             return rc;
+        if (a.rc) {
+            seg_detach(&s);
+            seg_unlink(name);
+            return a.rc;
+        }
         c->s = s;
         c->h = (struct ctl_hdr *)s.base;
         return 0;

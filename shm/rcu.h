@@ -12,6 +12,7 @@
 #ifndef SHMETS_RCU_H
 #define SHMETS_RCU_H
 
+#include "catalog.h"
 #include "seg.h"
 #include <stdatomic.h>
 #include <stdint.h>
@@ -39,9 +40,11 @@ struct rcu_registry {
     struct rcu_slot slots[] __attribute__((aligned(64)));
 };
 
-/* The instance control segment: the reader registry now; the table catalog joins it. */
+/* The instance control segment: the table catalog's header, the reader registry, and (from
+ * cat.entries_off, page-aligned after the registry) the catalog's entries (catalog.c). */
 struct ctl_hdr {
     struct seg_header seg;
+    struct cat_hdr cat __attribute__((aligned(64)));
     struct rcu_registry reg __attribute__((aligned(64)));
 };
 

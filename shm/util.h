@@ -18,6 +18,16 @@ void die(const char *file, int line, const char *what) __attribute__((noreturn))
 #define ALWAYS(c) ((c) ? 1 : (die(__FILE__, __LINE__, "ALWAYS(" #c ")"), 0))
 #define NEVER(c)  ((c) ? (die(__FILE__, __LINE__, "NEVER(" #c ")"), 1) : 0)
 
+/* A spin-wait hint to the CPU. */
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 static inline uint16_t get_be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static inline uint32_t get_be32(const unsigned char *p)
 {

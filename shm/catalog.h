@@ -1,0 +1,69 @@
+/*
+ * catalog.h — private to libshmets (not installed): the table catalog in the instance's
+ * control segment (DESIGN.md §3).  See catalog.c.
+ */
+#ifndef SHMETS_CATALOG_H
+#define SHMETS_CATALOG_H
+
+#include "wlock.h"
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define CAT_MAX_DEFAULT  16384          /* tables per instance */
+#define CAT_NAME_MAX     1020           /* bytes of a name: 255 characters of 4 UTF-8 bytes */
+
+enum cat_state { CAT_FREE = 0, CAT_CREATING = 1, CAT_LIVE = 2 };
+
+#define CAT_NAMED       0x1u
+#define CAT_COMPRESSED  0x2u
+#define CAT_WRITE_CONC  0x4u
+#define CAT_READ_CONC   0x8u
+
+struct cat_entry {
+    _Atomic uint32_t state;     /* enum cat_state */
+    uint32_t kind, access, keypos;
+    uint64_t id;
+    uint32_t flags;             /* CAT_NAMED ... */
+    uint32_t owner_uid;
+    int32_t owner_pid, heir_pid;
+    uint64_t owner_inc, heir_inc;
+    uint64_t created_ns;
+    uint32_t name_len;
+    char name[CAT_NAME_MAX + 1];
+} __attribute__((aligned(64)));
+
+struct cat_hdr {
+    struct wlock lock;          /* every change, and every lookup by name or id */
+    uint64_t next_id;           /* ids start at 1 and are never reused in an instance */
+    uint64_t entries_off;       /* offset of entry 0 in the control segment */
+    uint32_t cap;               /* entries the segment reserves room for */
+    uint32_t hiwater;           /* entries [0, hiwater) have been used */
+    uint32_t live;              /* entries LIVE or CREATING */
+    uint32_t pad;
+};
+
+struct ctl;
+
+/* The segment name of table `id` of the instance whose control segment is `ctl_name`:
+ * "<ctl_name>.<id>".  out has SEG_NAME_MAX bytes. */
+void cat_seg_name(const char *ctl_name, uint64_t id, char *out);
+
+/* Everything below takes the catalog lock itself. */
+
+/* Reserve an entry for a new table: fills in e's id and returns its index through *idx, in
+ * state CREATING.  A named table whose name a LIVE table has: -SHMETS_EEXIST.  Full:
+ * -SHMETS_ENOMEM. */
+int cat_add(struct ctl *c, struct cat_entry *e, uint32_t *idx);
+/* CREATING -> LIVE. */
+int cat_publish(struct ctl *c, uint32_t idx);
+/* Free the entry of table `id`.  Returns 0 or -SHMETS_ENOENT. */
+int cat_remove(struct ctl *c, uint64_t id);
+/* Copy out the LIVE entry of a named table, or of table `id`.  -SHMETS_ENOENT if none. */
+int cat_find_name(struct ctl *c, const char *name, size_t len, struct cat_entry *out);
+int cat_find_id(struct ctl *c, uint64_t id, struct cat_entry *out);
+/* Ids of LIVE tables, up to max (returns the number of LIVE tables, maybe > max). */
+int cat_list(struct ctl *c, uint64_t *ids, uint32_t max, uint32_t *n);
+/* Invariants of the catalog (C.1 ...). */
+int cat_check(struct ctl *c);
+
+#endif

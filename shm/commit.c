@@ -1,0 +1,375 @@
+/*
+ * commit.c — how a write is published, and how a table is repaired when its writer died
+ * (DESIGN.md §6).  Written once for every index kind: the kinds only plan (index.h).
+ *
+ * THE PUBLISH (tab_commit), with the writer lock held:
+ *   1. The plan is complete: every new object, bucket or array is allocated and written, but
+ *      nothing published refers to it yet.  Room for every retirement is reserved in limbo.
+ *   2. The plan's stores are copied into an intent record (a heap block), and the record's
+ *      offset is stored in tab_hdr.intent.  This store is the commit point.
+ *   3. The stores are made in order, each a release store of one aligned 64-bit word.  A plan
+ *      of more than one store holds index_root.seq odd meanwhile (T.3).
+ *   4. What the stores unlinked goes to limbo, stamped with the RCU epoch.
+ *   5. Counts are updated, the intent is cleared, its record freed.
+ * Every step has a crash point (CRASH_POINT, test builds only) named "commit.<step>".
+ *
+ * GUARANTEES
+ *   T.1 A write that returned 0 is in the table; one that did not return is whole or absent:
+ *       a writer dead before step 2 published nothing, one dead after it has its stores
+ *       replayed by the next writer (replaying is idempotent: each store sets a word to a
+ *       value).
+ *   T.2 Recovery frees nothing a reader could hold: blocks that nothing reaches any more
+ *       (the dead writer's fresh blocks, and what it unlinked but had not yet retired) go to
+ *       limbo like any retired block, and are freed after a grace period.
+ *   T.3 Isolation of multi-word publishes: readers that see index_root.seq odd wait for it
+ *       to turn even (a bounded run of stores, no system call), and retry a lookup during
+ *       which it changed, so no reader sees half of an insert of a list.  A reader that
+ *       finds the lock holder dead stops waiting and reads what is there (recovery will
+ *       complete the write).
+ *
+ * RECOVERY (tab_recover, run by wlock_acquire when pthread_mutex_lock returns EOWNERDEAD):
+ * replay the intent, end an odd seq; repair limbo's chains; MARK every block the index and
+ * limbo reach in a bitmap of the heap (one bit per 8 bytes); SWEEP the heap with
+ * alloc_rebuild, which rebuilds the free lists and counters from the block headers; blocks
+ * that are in use but unmarked are orphans and go to limbo (T.2); recount objects and keys
+ * from the index.  Cost: one walk of the index and one of the heap, O(heap) time and
+ * heap/64 bytes of process memory.  If the heap is too full for limbo to take the orphans,
+ * recovery waits for a grace period and frees them directly.
+ *
+ * RECLAMATION (tab_reclaim): a writer that finds RECLAIM_AT or more entries in limbo runs a
+ * grace period (rcu_safe_epoch: one membarrier) and frees at most RECLAIM_MAX entries, so the
+ * cost of reclamation is spread over writes and bounded per write (CONVENTIONS.md item 8).
+ */
+#include "table.h"
+#include "proc.h"
+#include "util.h"
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define RECLAIM_AT   64
+#define RECLAIM_MAX  512
+
+static inline _Atomic uint64_t *word_at(const struct tab *t, uint64_t off)
+{
+    return (_Atomic uint64_t *)(t->s.base + off);
+}
+
+void tab_abandon(struct tab *t, struct plan *p)
+{
+    for (size_t i = p->nfresh; i-- > 0;)
+        alloc_free(&t->h->heap, &t->s, p->fresh[i]);
+    p->nfresh = 0;
+}
+
+int tab_commit(struct tab *t, struct plan *p)
+{
+    struct tab_hdr *h = t->h;
+    struct seg *s = &t->s;
+    int rc = p->err;
+    uint64_t log = 0;
+    if (!rc && p->nst == 0 && p->nretire == 0) {
+        tab_abandon(t, p);              /* nothing to publish (an insert of [] ...) */
+        return 0;
+    }
+    if (!rc)
+        rc = limbo_reserve(&h->limbo, &h->heap, s, (uint32_t)p->nretire);
+    if (!rc)
+        rc = alloc_alloc(&h->heap, s, sizeof(struct intent) + p->nst * sizeof(struct plan_store), &log);
+    if (rc) {
+        tab_abandon(t, p);
+        return rc;
+    }
+    CRASH_POINT("commit.prepared");
+    struct intent *in = (struct intent *)(s->base + log);
+    in->magic = INTENT_MAGIC;
+    in->nst = p->nst;
+    in->multi = p->nst > 1;
+    if (p->nst)
+        memcpy(in->st, p->st, p->nst * sizeof *p->st);
+    atomic_store_explicit(&h->intent, log, memory_order_release);        /* the commit point */
+    CRASH_POINT("commit.intent");
+    uint64_t seq = atomic_load_explicit(&h->root.seq, memory_order_relaxed);
+    if (in->multi) {
+        atomic_store_explicit(&h->root.seq, seq + 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+    }
+    for (size_t i = 0; i < p->nst; i++) {
+        atomic_store_explicit(word_at(t, p->st[i].off), p->st[i].val, memory_order_release);
+        if (i == 0)
+            CRASH_POINT("commit.publishing");
+    }
+    if (in->multi)
+        atomic_store_explicit(&h->root.seq, seq + 2, memory_order_release);
+    CRASH_POINT("commit.published");
+    uint64_t stamp = rcu_retire_stamp(&t->db->c.h->reg);
+    for (size_t i = 0; i < p->nretire; i++) {
+        limbo_retire(&h->limbo, &h->heap, s, p->retire[i], stamp);
+        if (i == 0)
+            CRASH_POINT("commit.retiring");
+    }
+    atomic_fetch_add_explicit(&h->objs, (uint64_t)p->dobjs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->keys, (uint64_t)p->dkeys, memory_order_relaxed);
+    CRASH_POINT("commit.counted");
+    atomic_store_explicit(&h->intent, 0, memory_order_release);
+    alloc_free(&h->heap, s, log);
+    atomic_fetch_add_explicit(&h->writes, 1, memory_order_relaxed);
+    p->nfresh = 0;                      /* published: no longer ours to free */
+    CRASH_POINT("commit.done");
+    if (h->limbo.entries >= RECLAIM_AT)
+        tab_reclaim(t, RECLAIM_MAX, NULL);      /* best effort: an error here loses nothing */
+    return 0;
+}
+
+int tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed)
+{
+    uint64_t safe;
+    int rc = rcu_safe_epoch(&t->db->c, &safe);
+    if (rc)
+        return rc;
+    uint64_t n = limbo_reclaim(&t->h->limbo, &t->h->heap, &t->s, safe, max ? max : UINT64_MAX);
+    if (freed)
+        *freed = n;
+    return 0;
+}
+
+/* ---- readers' side of T.3 ---------------------------------------------------------------- */
+
+uint64_t tab_seq_begin(const struct tab *t)
+{
+    for (unsigned spins = 1;; spins++) {
+        uint64_t s = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
+        if (!(s & 1))
+            return s;
+        if (spins % 1024 == 0) {
+            int32_t pid = atomic_load_explicit(&t->h->lock.holder, memory_order_relaxed);
+            if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH))
+                return s;               /* its writer died: read what is there (T.3) */
+            sched_yield();
+        } else {
+            cpu_relax();
+        }
+    }
+}
+
+/* ---- marking -------------------------------------------------------------------------------- */
+
+struct marks {
+    const struct tab *t;
+    uint64_t start, top;
+    uint64_t *bits;
+    uint64_t bytes;             /* bytes of the blocks marked (headers included) */
+    uint64_t twice;             /* blocks reached twice (a damaged index, for check) */
+};
+
+static int marks_init(struct marks *m, const struct tab *t)
+{
+    memset(m, 0, sizeof *m);
+    m->t = t;
+    m->start = t->h->heap.start;
+    m->top = t->h->heap.top;
+    size_t words = (size_t)((m->top - m->start) / 8 / 64 + 1);
+    m->bits = calloc(words, sizeof *m->bits);
+    return m->bits ? 0 : err_set(SHMETS_ENOMEM, "out of process memory for the mark bitmap");
+}
+
+static void mark(void *arg, uint64_t off)
+{
+    struct marks *m = arg;
+    if (off < m->start + ALLOC_HDR || off >= m->top)
+        return;
+    uint64_t bit = (off - m->start) / 8;
+    if (m->bits[bit / 64] & (1ull << (bit % 64))) {
+        m->twice++;
+        return;
+    }
+    m->bits[bit / 64] |= 1ull << (bit % 64);
+    m->bytes += alloc_capacity(&m->t->s, off) + ALLOC_HDR;
+}
+
+static int marked(const struct marks *m, uint64_t off)
+{
+    uint64_t bit = (off - m->start) / 8;
+    return (m->bits[bit / 64] >> (bit % 64)) & 1;
+}
+
+/* ---- recovery ------------------------------------------------------------------------------- */
+
+struct sweep {
+    struct marks *m;
+    uint64_t *orphans;
+    size_t n, cap;
+    int err;
+};
+
+static int sweep_live(void *arg, uint64_t off, uint32_t tag)
+{
+    struct sweep *w = arg;
+    (void)tag;
+    if (marked(w->m, off))
+        return 1;
+    if (w->n == w->cap) {
+        size_t c = w->cap ? w->cap * 2 : 64;
+        uint64_t *o = realloc(w->orphans, c * sizeof *o);
+        if (!o) {
+            w->err = 1;
+            return 1;           /* kept: a leak until the next repair, never a wrong free */
+        }
+        w->orphans = o;
+        w->cap = c;
+    }
+    w->orphans[w->n++] = off;
+    return 1;
+}
+
+static int replay_intent(struct tab *t)
+{
+    struct tab_hdr *h = t->h;
+    uint64_t log = atomic_load(&h->intent);
+    if (log) {
+        uint64_t committed = atomic_load(&seg_hdr(&t->s)->committed);
+        if (!alloc_is_block(&h->heap, &t->s, log, BLK_USED) || alloc_capacity(&t->s, log) < sizeof(struct intent))
+            return err_set(SHMETS_EBADSEG, "the intent record at %llu is not a block", (unsigned long long)log);
+        const struct intent *in = (const struct intent *)(t->s.base + log);
+        if (in->magic != INTENT_MAGIC ||
+            in->nst > (alloc_capacity(&t->s, log) - sizeof *in) / sizeof(struct plan_store))
+            return err_set(SHMETS_EBADSEG, "the intent record at %llu is damaged", (unsigned long long)log);
+        for (uint64_t i = 0; i < in->nst; i++) {
+            uint64_t off = in->st[i].off;
+            if ((off & 7) || off < offsetof(struct tab_hdr, root) || off > committed - 8)
+                return err_set(SHMETS_EBADSEG, "the intent record stores out of bounds (%llu)", (unsigned long long)off);
+        }
+        for (uint64_t i = 0; i < in->nst; i++)
+            atomic_store_explicit(word_at(t, in->st[i].off), in->st[i].val, memory_order_release);
+        atomic_store(&h->intent, 0);
+    }
+    uint64_t seq = atomic_load(&h->root.seq);
+    if (seq & 1)
+        atomic_store_explicit(&h->root.seq, seq + 1, memory_order_release);
+    return 0;
+}
+
+/* Wait until no reader can hold memory unlinked before now. */
+static int grace_period(struct tab *t)
+{
+    uint64_t now = rcu_retire_stamp(&t->db->c.h->reg), safe;
+    for (;;) {
+        int rc = rcu_safe_epoch(&t->db->c, &safe);
+        if (rc)
+            return rc;
+        if (safe > now)
+            return 0;
+        struct timespec ts = { 0, 1000000 };
+        nanosleep(&ts, NULL);
+    }
+}
+
+static int tab_recover(void *arg)
+{
+    struct tab *t = arg;
+    struct tab_hdr *h = t->h;
+    int rc = replay_intent(t);
+    if (rc)
+        return rc;
+    limbo_repair(&h->limbo, &h->heap, &t->s);
+    struct marks m;
+    if ((rc = marks_init(&m, t)))
+        return rc;
+    uint64_t objs, keys;
+    if ((rc = t->ops->mark(t, mark, &m, &objs, &keys))) {
+        free(m.bits);
+        return rc;
+    }
+    limbo_mark(&h->limbo, &t->s, mark, &m);
+    struct sweep w = { .m = &m };
+    long r = alloc_rebuild(&h->heap, &t->s, sweep_live, &w);
+    free(m.bits);
+    if (r < 0) {
+        free(w.orphans);
+        return (int)r;
+    }
+    atomic_store(&h->objs, objs);
+    atomic_store(&h->keys, keys);
+    /* Orphans: in use, reached by nothing.  A reader may still hold what the dead writer
+     * unlinked, so they go through limbo (T.2). */
+    for (size_t i = 0; i < w.n; i++) {
+        struct blk *k = (struct blk *)(t->s.base + w.orphans[i] - ALLOC_HDR);
+        k->tag = BLK_USED;          /* a block caught halfway into limbo */
+    }
+    if (limbo_reserve(&h->limbo, &h->heap, &t->s, (uint32_t)w.n) == 0) {
+        uint64_t stamp = rcu_retire_stamp(&t->db->c.h->reg);
+        for (size_t i = 0; i < w.n; i++)
+            limbo_retire(&h->limbo, &h->heap, &t->s, w.orphans[i], stamp);
+    } else if ((rc = grace_period(t)) == 0) {
+        for (size_t i = 0; i < w.n; i++)
+            alloc_free(&h->heap, &t->s, w.orphans[i]);
+    }
+    free(w.orphans);
+    return rc;
+}
+
+int tab_lock(struct tab *t)
+{
+    if (!t->writable)
+        return err_set(SHMETS_EOWNER, "table %llu is %s and this process is not its owner",
+                       (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
+    int rc = wlock_acquire(&t->h->lock, tab_recover, t);
+    if (rc)
+        return rc;
+    if (atomic_load(&t->h->root.deleted)) {
+        wlock_release(&t->h->lock);
+        return err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
+    }
+    return 0;
+}
+
+void tab_unlock(struct tab *t)
+{
+    wlock_release(&t->h->lock);
+}
+
+/* ---- check -------------------------------------------------------------------------------- */
+
+int tab_check(struct tab *t)
+{
+    struct tab_hdr *h = t->h;
+    uint64_t used, limbo_tagged, limbo_listed;
+    int rc;
+    if (atomic_load(&h->intent) != 0)
+        return err_set(SHMETS_EBADSEG, "T.1 an intent record is pending with the lock free");
+    if (atomic_load(&h->root.seq) & 1)
+        return err_set(SHMETS_EBADSEG, "T.3 the publish sequence is odd with the lock free");
+    if ((rc = alloc_check(&h->heap, &t->s, &used, &limbo_tagged)))
+        return rc;
+    if ((rc = limbo_check(&h->limbo, &h->heap, &t->s, &limbo_listed)))
+        return rc;
+    if (limbo_listed != limbo_tagged)
+        return err_set(SHMETS_EBADSEG, "L.2 %llu bytes are in limbo blocks, limbo lists %llu",
+                       (unsigned long long)limbo_tagged, (unsigned long long)limbo_listed);
+    if ((rc = t->ops->check(t)))
+        return rc;
+    /* Accounting: the blocks in use are exactly those the index and limbo's chunks reach. */
+    struct marks m;
+    if ((rc = marks_init(&m, t)))
+        return rc;
+    uint64_t objs, keys;
+    rc = t->ops->mark(t, mark, &m, &objs, &keys);
+    for (uint64_t c = h->limbo.spare; !rc && c; c = ((struct limbo_chunk *)(t->s.base + c))->next)
+        mark(&m, c);
+    for (uint64_t c = h->limbo.head; !rc && c; c = ((struct limbo_chunk *)(t->s.base + c))->next)
+        mark(&m, c);
+    free(m.bits);
+    if (rc)
+        return rc;
+    if (m.twice)
+        return err_set(SHMETS_EBADSEG, "A.1 %llu blocks are reached twice", (unsigned long long)m.twice);
+    if (m.bytes != used)
+        return err_set(SHMETS_EBADSEG, "A.2 %llu bytes are in use but the index and limbo reach %llu (%s)",
+                       (unsigned long long)used, (unsigned long long)m.bytes, m.bytes < used ? "a leak" : "damage");
+    return 0;
+}

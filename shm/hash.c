@@ -1,0 +1,499 @@
+/*
+ * hash.c — the hash index of set, bag and duplicate_bag tables, read under RCU.
+ *
+ * WHY OUR OWN: the index lives in shared memory, is addressed by offsets, is read by processes
+ * that take no lock, and must be rebuilt by whoever finds its writer dead.  liburcu's rculfhash
+ * and DPDK's rte_hash are the models (split buckets; cache-line buckets with signatures), but
+ * neither works over offsets across processes with our crash recovery, so we write it.
+ *
+ * LAYOUT
+ * The root word (index_root.word, one atomic 64-bit load for a reader) holds the offset of the
+ * bucket array, 64-byte aligned, with log2 of its bucket count in the low 6 bits.  A bucket is
+ * one cache line: seven entries and the offset of an overflow bucket (0: none).  An entry is
+ * one 64-bit word, 0 when empty, else
+ *         fingerprint (the hash's top 24 bits) << 40  |  object offset / 8   (40 bits)
+ * so a lookup reads one bucket line and touches an object only when a fingerprint matches: a
+ * miss costs one cache miss in the common case, a hit two (DESIGN.md §5).  The word before the
+ * array holds the payload offset of the block it lives in (for retiring and marking).
+ * Objects of one key in a bag or duplicate_bag hang off the entry as a chain through
+ * sobj.next, in insertion order.
+ *
+ * READERS (no lock, inside a read section)
+ *   load the root word (acquire); bucket = hash & mask; compare fingerprints of the seven
+ *   entries; on a match check the object's hash and key bytes; follow the overflow link.
+ *   Every offset is bounds-checked against the mapping and every walk is bounded, so a
+ *   damaged segment gives wrong answers at worst, never a wild read or an endless loop.
+ *
+ * WRITERS plan (index.h): an insert stores the new entry into a free slot (or links a fresh
+ * overflow bucket holding it), a replacement stores the new entry over the old one, an append
+ * stores the new chain into the last object's `next`, a delete stores 0 into the entry.  Each
+ * of these is one aligned 64-bit store, so a reader sees the old state or the new, whole.
+ *
+ * GUARANTEES
+ *   H.1 Every published entry names a whole object: objects are written before the store
+ *       that publishes them (release), and read after the load that found them (acquire).
+ *   H.2 Resizing never blocks readers: the new array is built from the live entries, then
+ *       published by one store of the root word; the old array and its overflow buckets are
+ *       retired through RCU, so a reader still walking them finishes undisturbed.  Objects do
+ *       not move.
+ *   H.3 A bag's objects of one key are in insertion order: appends go to the tail.
+ *
+ * COSTS AND BOUNDS: a lookup reads 1 bucket + (rarely) overflow buckets + matching objects.
+ * The array doubles when keys exceed 4 per bucket and halves below 1 per 2 buckets, aiming at
+ * 2 keys per bucket after a resize; a resize is O(keys) for the writer that triggers it
+ * (amortised O(1) per insert).  This departs from CONVENTIONS.md item 8 (bounded steps):
+ * an incremental migration (readers check the old array and then the new, writers move a few
+ * buckets per write) keeps readers lock-free too and is the planned refinement; until then a
+ * writer that doubles a 100-million-key table pays that rehash once.  Readers never wait.
+ *
+ * CRASH SAFETY: nothing here is published except through the plan (table.c's intent record);
+ * a writer that dies while planning leaves only fresh, unreachable blocks, which recovery's
+ * sweep frees.  mark() and check() walk only what the root word reaches.
+ */
+#include "index.h"
+#include "table.h"
+#include "shmets.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HB_SLOTS     7
+#define LG_MIN       3
+#define LG_MAX       40
+#define FP_SHIFT     40
+#define OFF_MASK     ((1ull << FP_SHIFT) - 1)
+#define GROW_LOAD    4          /* keys per bucket that make the array double */
+#define HOPS_MAX     (1u << 20) /* overflow buckets a walk follows before it calls the chain damaged */
+
+struct hbucket {
+    _Atomic uint64_t e[HB_SLOTS];
+    _Atomic uint64_t next;      /* payload offset of an overflow bucket, 0: none */
+};
+
+_Static_assert(sizeof(struct hbucket) == 64, "a bucket is one cache line");
+
+static inline uint64_t entry_make(uint64_t hash, uint64_t off)
+{
+    return (hash >> FP_SHIFT) << FP_SHIFT | off >> 3;
+}
+
+static inline uint64_t entry_off(uint64_t e) { return (e & OFF_MASK) << 3; }
+static inline int entry_fp_is(uint64_t e, uint64_t hash) { return (e >> FP_SHIFT) == (hash >> FP_SHIFT); }
+
+static inline uint64_t root_base(uint64_t w) { return w & ~(uint64_t)63; }
+static inline unsigned root_lg(uint64_t w) { return (unsigned)(w & 63); }
+
+/* A bucket at `off`, or NULL when [off, off+64) is outside the mapping. */
+static inline struct hbucket *bucket_at(const struct seg *s, uint64_t off)
+{
+    if (off < SEG_PAGE || off > s->size - sizeof(struct hbucket) || (off & 7))
+        return NULL;
+    return (struct hbucket *)(s->base + off);
+}
+
+static inline int key_is(const struct sobj *o, uint64_t hash, const unsigned char *key, uint32_t klen)
+{
+    return o->hash == hash && o->klen == klen && memcmp(o->etf + o->koff, key, klen) == 0;
+}
+
+/* ---- readers -------------------------------------------------------------------------- */
+
+static uint64_t hash_lookup(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
+{
+    const struct seg *s = &t->s;
+    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
+    unsigned lg = root_lg(w);
+    if (lg > LG_MAX)
+        return 0;
+    uint64_t boff = root_base(w) + (hash & ((1ull << lg) - 1)) * sizeof(struct hbucket);
+    for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
+        const struct hbucket *b = bucket_at(s, boff);
+        if (!b)
+            return 0;
+        for (int i = 0; i < HB_SLOTS; i++) {
+            uint64_t e = atomic_load_explicit(&b->e[i], memory_order_acquire);
+            if (e && entry_fp_is(e, hash)) {
+                const struct sobj *o = sobj_at(s, entry_off(e));
+                if (o && key_is(o, hash, key, klen))
+                    return entry_off(e);
+            }
+        }
+        boff = atomic_load_explicit(&b->next, memory_order_acquire);
+    }
+    return 0;
+}
+
+/* ---- writers -------------------------------------------------------------------------- */
+
+/* Where a key's entry is (*slot: offset of the entry word, *val its planned value), or where
+ * a new one could go (*slot of the first free entry, *val 0; or *slot 0 and *last the last
+ * bucket of the chain).  Returns 1 if the key is there. */
+static int find_slot(const struct tab *t, const struct plan *p, const unsigned char *key, uint32_t klen,
+                     uint64_t hash, uint64_t *slot, uint64_t *val, uint64_t *last)
+{
+    const struct seg *s = &t->s;
+    uint64_t w = plan_word(p, s, offsetof(struct tab_hdr, root.word));
+    uint64_t boff = root_base(w) + (hash & ((1ull << root_lg(w)) - 1)) * sizeof(struct hbucket);
+    uint64_t free_slot = 0;
+    for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
+        for (int i = 0; i < HB_SLOTS; i++) {
+            uint64_t at = boff + (uint64_t)i * 8;
+            uint64_t e = plan_word(p, s, at);
+            if (!e) {
+                if (!free_slot)
+                    free_slot = at;
+            } else if (entry_fp_is(e, hash)) {
+                const struct sobj *o = sobj_at(s, entry_off(e));
+                if (o && key_is(o, hash, key, klen)) {
+                    *slot = at;
+                    *val = e;
+                    return 1;
+                }
+            }
+        }
+        *last = boff;
+        boff = plan_word(p, s, boff + offsetof(struct hbucket, next));
+    }
+    *slot = free_slot;
+    *val = 0;
+    return 0;
+}
+
+static uint64_t chain_len(const struct seg *s, uint64_t off)
+{
+    uint64_t n = 0;
+    for (; off; off = atomic_load_explicit(&((const struct sobj *)(s->base + off))->next, memory_order_relaxed))
+        n++;
+    return n;
+}
+
+/* Place entry value `e` into a free slot found by find_slot(), or into a fresh overflow
+ * bucket linked after `last`. */
+static int place(struct tab *t, struct plan *p, uint64_t slot, uint64_t last, uint64_t e)
+{
+    if (slot) {
+        plan_store(p, slot, e);
+        return p->err;
+    }
+    uint64_t ob;
+    int rc = plan_alloc(p, t, sizeof(struct hbucket), &ob);
+    if (rc)
+        return rc;
+    memset(t->s.base + ob, 0, sizeof(struct hbucket));
+    plan_store(p, ob, e);                                           /* fresh: a plain write */
+    plan_store(p, last + offsetof(struct hbucket, next), ob);       /* the publish */
+    return p->err;
+}
+
+static void retire_chain(struct tab *t, struct plan *p, uint64_t off)
+{
+    const struct seg *s = &t->s;
+    while (off) {
+        plan_retire(p, off);
+        p->dobjs--;
+        off = plan_word(p, s, off + offsetof(struct sobj, next));
+    }
+}
+
+static int hash_put(struct tab *t, struct plan *p, const struct wobj *objs, size_t n, enum put_mode mode)
+{
+    const struct seg *s = &t->s;
+    for (size_t k = 0; k < n; k++) {
+        const struct wobj *o = &objs[k];
+        uint64_t slot, val, last = 0;
+        int found = find_slot(t, p, o->key, o->klen, o->hash, &slot, &val, &last);
+        uint64_t e = entry_make(o->hash, o->off);
+        int rc;
+        if (!found) {
+            if ((rc = place(t, p, slot, last, e)))
+                return rc;
+            p->dkeys++;
+            p->dobjs += (int64_t)chain_len(s, o->off);
+        } else if (mode == PUT_NEW) {
+            return -SHMETS_EEXIST;
+        } else if (mode == PUT_REPLACE) {
+            retire_chain(t, p, entry_off(val));
+            plan_store(p, slot, e);
+            p->dobjs += (int64_t)chain_len(s, o->off);
+        } else {
+            uint64_t tail = entry_off(val), nx;
+            while ((nx = plan_word(p, s, tail + offsetof(struct sobj, next))))
+                tail = nx;
+            plan_store(p, tail + offsetof(struct sobj, next), o->off);
+            p->dobjs += (int64_t)chain_len(s, o->off);
+        }
+        if (p->err)
+            return p->err;
+    }
+    return 0;
+}
+
+static int hash_del(struct tab *t, struct plan *p, const unsigned char *key, uint32_t klen, uint64_t hash)
+{
+    uint64_t slot, val, last;
+    if (!find_slot(t, p, key, klen, hash, &slot, &val, &last))
+        return 0;
+    retire_chain(t, p, entry_off(val));
+    plan_store(p, slot, 0);
+    p->dkeys--;
+    return p->err ? p->err : 1;
+}
+
+/* A fresh, empty array of 2^lg buckets: returns the root word. */
+static int new_array(struct tab *t, struct plan *p, unsigned lg, uint64_t *word)
+{
+    uint64_t nb = 1ull << lg, blk;
+    int rc = plan_alloc(p, t, nb * sizeof(struct hbucket) + 64, &blk);
+    if (rc)
+        return rc;
+    uint64_t base = (blk + 8 + 63) & ~(uint64_t)63;
+    *(uint64_t *)(t->s.base + base - 8) = blk;
+    memset(t->s.base + base, 0, nb * sizeof(struct hbucket));
+    *word = base | lg;
+    return 0;
+}
+
+static int hash_init(struct tab *t, struct plan *p)
+{
+    uint64_t w;
+    int rc = new_array(t, p, LG_MIN, &w);
+    if (rc)
+        return rc;
+    plan_store(p, offsetof(struct tab_hdr, root.word), w);
+    return p->err;
+}
+
+/* Fresh-memory insert of an entry into a fresh array (no plan stores: nothing is published). */
+static int rehash_entry(struct tab *t, struct plan *p, uint64_t w, uint64_t e, uint64_t hash)
+{
+    struct seg *s = &t->s;
+    uint64_t boff = root_base(w) + (hash & ((1ull << root_lg(w)) - 1)) * sizeof(struct hbucket);
+    for (;;) {
+        struct hbucket *b = (struct hbucket *)(s->base + boff);
+        for (int i = 0; i < HB_SLOTS; i++)
+            if (!atomic_load_explicit(&b->e[i], memory_order_relaxed)) {
+                atomic_store_explicit(&b->e[i], e, memory_order_relaxed);
+                return 0;
+            }
+        uint64_t nx = atomic_load_explicit(&b->next, memory_order_relaxed);
+        if (!nx) {
+            int rc = plan_alloc(p, t, sizeof(struct hbucket), &nx);
+            if (rc)
+                return rc;
+            memset(s->base + nx, 0, sizeof(struct hbucket));
+            b = (struct hbucket *)(s->base + boff);
+            atomic_store_explicit(&b->next, nx, memory_order_relaxed);
+        }
+        boff = nx;
+    }
+}
+
+static int hash_resize(struct tab *t, struct plan *p, uint64_t nkeys)
+{
+    struct seg *s = &t->s;
+    uint64_t w = plan_word(p, s, offsetof(struct tab_hdr, root.word));
+    unsigned lg = root_lg(w);
+    uint64_t nb = 1ull << lg;
+    if (nkeys <= nb * GROW_LOAD && (nkeys >= nb / 2 || lg <= LG_MIN))
+        return 0;
+    unsigned nlg = LG_MIN;
+    while (nlg < LG_MAX && (1ull << nlg) * 2 < nkeys)
+        nlg++;
+    if (nlg == lg)
+        return 0;
+    uint64_t nw;
+    int rc = new_array(t, p, nlg, &nw);
+    if (rc)
+        return rc;
+    uint64_t base = root_base(w);
+    plan_retire(p, *(uint64_t *)(s->base + base - 8));
+    for (uint64_t i = 0; i < nb; i++) {
+        uint64_t boff = base + i * sizeof(struct hbucket);
+        /* Through plan_word: the array as this plan will leave it (a delete planned before
+         * the resize must not be copied into the new array). */
+        for (int first = 1; boff; first = 0) {
+            if (!first)
+                plan_retire(p, boff);
+            for (int k = 0; k < HB_SLOTS; k++) {
+                uint64_t e = plan_word(p, s, boff + (uint64_t)k * 8);
+                if (e && (rc = rehash_entry(t, p, nw, e, ((const struct sobj *)(s->base + entry_off(e)))->hash)))
+                    return rc;
+            }
+            boff = plan_word(p, s, boff + offsetof(struct hbucket, next));
+        }
+    }
+    plan_store(p, offsetof(struct tab_hdr, root.word), nw);
+    return p->err ? p->err : 1;
+}
+
+/* ---- recovery and check ------------------------------------------------------------- */
+
+static int bad(const char *what, uint64_t at)
+{
+    return err_set(SHMETS_EBADSEG, "hash index: %s (at offset %llu)", what, (unsigned long long)at);
+}
+
+/* Walk everything the root reaches.  visit_obj (may be NULL) sees each key's chain head. */
+struct walk {
+    const struct tab *t;
+    index_mark_fn mark;
+    void *arg;
+    uint64_t objs, keys;
+    int (*visit)(struct walk *w, uint64_t bucket_idx, uint64_t head);
+};
+
+static int walk(struct walk *wk)
+{
+    const struct tab *t = wk->t;
+    const struct seg *s = &t->s;
+    const struct alloc_heap *h = &t->h->heap;
+    uint64_t w = atomic_load(&t->h->root.word);
+    uint64_t base = root_base(w);
+    unsigned lg = root_lg(w);
+    if (lg > LG_MAX || base < SEG_PAGE + 8 || base >= s->size)
+        return bad("root word out of bounds", base);
+    uint64_t nb = 1ull << lg;
+    uint64_t blk = *(const uint64_t *)(s->base + base - 8);
+    if (!alloc_is_block(h, s, blk, BLK_USED) || blk > base - 8 ||
+        alloc_capacity(s, blk) < (base - blk) + nb * sizeof(struct hbucket))
+        return bad("bucket array is not inside a used block", blk);
+    if (wk->mark)
+        wk->mark(wk->arg, blk);
+    uint64_t budget = h->blocks;
+    for (uint64_t i = 0; i < nb; i++) {
+        uint64_t boff = base + i * sizeof(struct hbucket);
+        for (int first = 1; boff; first = 0) {
+            if (!first) {
+                if (!alloc_is_block(h, s, boff, BLK_USED) || alloc_capacity(s, boff) < sizeof(struct hbucket))
+                    return bad("overflow bucket is not a used block", boff);
+                if (budget-- == 0)
+                    return bad("overflow chains longer than the heap (a cycle?)", boff);
+                if (wk->mark)
+                    wk->mark(wk->arg, boff);
+            }
+            const struct hbucket *b = (const struct hbucket *)(s->base + boff);
+            for (int k = 0; k < HB_SLOTS; k++) {
+                uint64_t e = atomic_load(&b->e[k]);
+                if (!e)
+                    continue;
+                uint64_t head = entry_off(e);
+                wk->keys++;
+                for (uint64_t o = head; o; o = atomic_load(&((const struct sobj *)(s->base + o))->next)) {
+                    if (!alloc_is_block(h, s, o, BLK_USED) || alloc_capacity(s, o) < SOBJ_HDR ||
+                        ((const struct sobj *)(s->base + o))->len > alloc_capacity(s, o) - SOBJ_HDR)
+                        return bad("an entry or chain names something that is not a stored object", o);
+                    if (budget-- == 0)
+                        return bad("object chains longer than the heap (a cycle?)", o);
+                    if (wk->mark)
+                        wk->mark(wk->arg, o);
+                    wk->objs++;
+                }
+                if (!entry_fp_is(e, ((const struct sobj *)(s->base + head))->hash))
+                    return bad("an entry's fingerprint does not match its object's hash", boff + (uint64_t)k * 8);
+                if (wk->visit) {
+                    int rc = wk->visit(wk, i, head);
+                    if (rc)
+                        return rc;
+                }
+            }
+            boff = atomic_load(&b->next);
+        }
+    }
+    return 0;
+}
+
+static int hash_mark(const struct tab *t, index_mark_fn mark, void *arg, uint64_t *objs, uint64_t *keys)
+{
+    struct walk wk = { .t = t, .mark = mark, .arg = arg };
+    int rc = walk(&wk);
+    if (rc)
+        return rc;
+    *objs = wk.objs;
+    *keys = wk.keys;
+    return 0;
+}
+
+/* Check one key's chain: its objects are valid canonical terms whose key (at keypos) is where
+ * the header says, all with the same key, hashed with the table's seed into this bucket; a
+ * set has one object a key, a bag no two equal objects. */
+static int check_chain(struct walk *wk, uint64_t bucket_idx, uint64_t head)
+{
+    const struct tab *t = wk->t;
+    const struct seg *s = &t->s;
+    uint64_t w = atomic_load(&t->h->root.word);
+    const struct sobj *h0 = (const struct sobj *)(s->base + head);
+    if ((h0->hash & ((1ull << root_lg(w)) - 1)) != bucket_idx)
+        return bad("I.2 a key is in the wrong bucket for its hash", head);
+    uint64_t n = 0;
+    for (uint64_t o = head; o; o = atomic_load(&((const struct sobj *)(s->base + o))->next), n++) {
+        const struct sobj *x = (const struct sobj *)(s->base + o);
+        if ((uint64_t)x->koff + x->klen > x->len)
+            return bad("I.3 an object's key lies outside it", o);
+        shmets_term obj, canon, key;
+        obj.ptr = x->etf;
+        obj.len = x->len;
+        if (shmets_term_from_etf(x->etf, x->len, SHMETS_ETF_NO_VERSION, &canon) != 0)
+            return bad("I.3 an object is not a valid term", o);
+        int same = canon.len == obj.len && memcmp(canon.ptr, obj.ptr, obj.len) == 0;
+        shmets_term_free(&canon);
+        if (!same)
+            return bad("I.3 an object is not in canonical form", o);
+        if (shmets_term_key(obj, t->h->keypos, &key) != 0 || key.ptr != x->etf + x->koff || key.len != x->klen)
+            return bad("I.3 an object's key is not its element keypos", o);
+        if (shmets_term_hash(key, t->h->seed) != x->hash)
+            return bad("I.3 an object's hash is not its key's", o);
+        if (!key_is(h0, x->hash, key.ptr, (uint32_t)key.len))
+            return bad("I.4 a chain holds objects of different keys", o);
+        if (t->h->kind == SHMETS_BAG)
+            for (uint64_t q = head; q != o; q = atomic_load(&((const struct sobj *)(s->base + q))->next)) {
+                const struct sobj *y = (const struct sobj *)(s->base + q);
+                if (y->len == x->len && memcmp(y->etf, x->etf, x->len) == 0)
+                    return bad("I.5 a bag holds the same object twice", o);
+            }
+    }
+    if (t->h->kind == SHMETS_SET && n != 1)
+        return bad("I.5 a set holds more than one object for a key", head);
+    /* I.4: no other entry of this bucket chain has the same key. */
+    uint64_t boff = root_base(w) + bucket_idx * sizeof(struct hbucket);
+    int seen = 0;
+    for (; boff; boff = atomic_load(&((const struct hbucket *)(s->base + boff))->next)) {
+        const struct hbucket *b = (const struct hbucket *)(s->base + boff);
+        for (int k = 0; k < HB_SLOTS; k++) {
+            uint64_t e = atomic_load(&b->e[k]);
+            if (e && key_is((const struct sobj *)(s->base + entry_off(e)), h0->hash, h0->etf + h0->koff, h0->klen))
+                seen++;
+        }
+    }
+    if (seen != 1)
+        return bad("I.4 a key has more than one entry", head);
+    return 0;
+}
+
+static int hash_check(const struct tab *t)
+{
+    struct walk wk = { .t = t };
+    int rc = walk(&wk);
+    if (rc)
+        return rc;
+    wk.objs = wk.keys = 0;
+    wk.visit = check_chain;
+    if ((rc = walk(&wk)))
+        return rc;
+    if (wk.objs != atomic_load(&t->h->objs) || wk.keys != atomic_load(&t->h->keys))
+        return err_set(SHMETS_EBADSEG, "I.6 the table counts %llu objects and %llu keys; its index holds %llu and %llu",
+                       (unsigned long long)atomic_load(&t->h->objs), (unsigned long long)atomic_load(&t->h->keys),
+                       (unsigned long long)wk.objs, (unsigned long long)wk.keys);
+    return 0;
+}
+
+const struct index_ops hash_index_ops = {
+    .name = "hash",
+    .init = hash_init,
+    .lookup = hash_lookup,
+    .put = hash_put,
+    .del = hash_del,
+    .resize = hash_resize,
+    .mark = hash_mark,
+    .check = hash_check,
+};

@@ -1,0 +1,131 @@
+/*
+ * index.h — private to libshmets (not installed): the one method table every index kind
+ * implements (CONVENTIONS.md item 1, on the model of OTP's DbTableMethod), the stored object,
+ * and the write plan through which every index change is published.
+ *
+ * THE SPLIT OF WORK
+ * table.c is the front end: it checks arguments and access, enters RCU for readers, takes the
+ * writer lock, turns terms into stored objects, and commits write plans (prepare, record the
+ * intent, publish, retire).  An index kind (hash.c; skiplist.c later) keeps everything static
+ * and exports one `const struct index_ops`.  Its writer ops never publish anything: they
+ * allocate and fill unpublished memory, and list the single-word stores that would publish it
+ * in a `struct plan`, together with the blocks those stores unlink.  Only table.c executes a
+ * plan, so crash safety (the intent record, DESIGN.md §6) is written once, for every kind.
+ *
+ * A STORED OBJECT is one heap block: a small header, then the object's canonical ETF bytes.
+ * The header keeps the key's hash, place and length, so a lookup compares keys without
+ * walking the term, and `next`, which chains the objects of one key in a bag or duplicate_bag
+ * in insertion order (readers follow it under RCU; a writer publishes a new object by storing
+ * its offset into the last object's `next`).
+ */
+#ifndef SHMETS_INDEX_H
+#define SHMETS_INDEX_H
+
+#include "alloc.h"
+#include "seg.h"
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tab;             /* table.h */
+
+struct sobj {
+    _Atomic uint64_t next;      /* next object of the same key (bags), 0 at the end */
+    uint64_t hash;              /* hash of the key's canonical bytes, with the table's seed */
+    uint32_t len;               /* bytes of etf[] */
+    uint32_t koff;              /* the key is etf[koff .. koff+klen) */
+    uint32_t klen;
+    uint32_t flags;
+    unsigned char etf[];        /* canonical encoding, no leading 131 */
+};
+
+#define SOBJ_HDR ((uint32_t)offsetof(struct sobj, etf))
+
+/* A stored object at `off`, bounds-checked against the mapping (readers may see any offset a
+ * damaged segment holds; a read of a hole of the sparse mapping reads zeros, never faults). */
+static inline const struct sobj *sobj_at(const struct seg *s, uint64_t off)
+{
+    if (off < SEG_PAGE || off > s->size - SOBJ_HDR || (off & 7))
+        return NULL;
+    const struct sobj *o = (const struct sobj *)(s->base + off);
+    if (o->len > s->size - off - SOBJ_HDR || (uint64_t)o->koff + o->klen > o->len)
+        return NULL;
+    return o;
+}
+
+/*
+ * A write plan: the stores that publish a write, in order, and what they unlink.
+ *   st[]      (offset, value) pairs: each value is stored with release order into the 64-bit
+ *             word at that offset.  Replaying them is idempotent (recovery relies on it).
+ *   retire[]  payload offsets of blocks the stores unlink (to limbo after the publish).
+ *   fresh[]   payload offsets of blocks the plan allocated (freed if the plan is abandoned).
+ * The index reads a word through plan_word(), which sees the plan's own pending stores, so
+ * one plan can make several changes to the same bucket or chain.
+ */
+struct plan_store { uint64_t off, val; };
+
+struct plan {
+    struct plan_store *st;
+    size_t nst, cst;
+    uint64_t *retire;
+    size_t nretire, cretire;
+    uint64_t *fresh;
+    size_t nfresh, cfresh;
+    uint64_t *map;              /* open-addressed set of indexes into st[] by offset, +1 */
+    size_t cmap;
+    int64_t dobjs, dkeys;       /* change of the object and key counts */
+    int err;                    /* sticky: 0 or -SHMETS_ENOMEM (process memory) */
+};
+
+void plan_init(struct plan *p);
+void plan_free(struct plan *p);
+/* Record a store (a later store to the same offset replaces the earlier one's value). */
+void plan_store(struct plan *p, uint64_t off, uint64_t val);
+/* The value the word at `off` will have once the plan is published. */
+uint64_t plan_word(const struct plan *p, const struct seg *s, uint64_t off);
+void plan_retire(struct plan *p, uint64_t off);
+/* Allocate a block for the plan (listed in fresh[]).  Returns 0 or an allocator error. */
+int plan_alloc(struct plan *p, struct tab *t, uint64_t size, uint64_t *off);
+
+/* One object being written: where its prepared block is, and its key. */
+struct wobj {
+    uint64_t off;               /* payload offset of the prepared struct sobj (fresh) */
+    uint64_t hash;
+    const unsigned char *key;   /* the key's bytes (in the caller's term) */
+    uint32_t klen;
+    const unsigned char *etf;   /* the whole object */
+    uint32_t len;
+};
+
+enum put_mode { PUT_REPLACE, PUT_APPEND, PUT_NEW };
+
+/* What a call that visits marks: every block the index reaches. */
+typedef void (*index_mark_fn)(void *arg, uint64_t off);
+
+struct index_ops {
+    const char *name;
+    /* Writer: make an empty index (at table creation and by delete_all_objects). */
+    int (*init)(struct tab *t, struct plan *p);
+    /* Reader (inside a read section): offset of the first object with this key, or 0. */
+    uint64_t (*lookup)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
+    /* Writer: plan the insertion of n prepared objects whose keys are all different (the
+     * front end groups an insert by key).  For PUT_APPEND, objs[i] is the head of a chain of
+     * fresh objects of one key, linked through `next`, that goes after the key's existing
+     * objects; for PUT_REPLACE it replaces them (set); PUT_NEW fails with -SHMETS_EEXIST,
+     * planning nothing, when a key exists (insert_new). */
+    int (*put)(struct tab *t, struct plan *p, const struct wobj *objs, size_t n, enum put_mode mode);
+    /* Writer: plan the deletion of every object with this key.  Returns 1 if there was one. */
+    int (*del)(struct tab *t, struct plan *p, const unsigned char *key, uint32_t klen, uint64_t hash);
+    /* Writer: plan a resize when the key count has left the index's comfortable range
+     * (returns 1 when it planned one, 0 when none is needed). */
+    int (*resize)(struct tab *t, struct plan *p, uint64_t nkeys_after);
+    /* Writer (recovery, check): call mark for every block the index reaches; count objects
+     * and keys.  Returns 0 or -SHMETS_EBADSEG for a structure it cannot follow. */
+    int (*mark)(const struct tab *t, index_mark_fn mark, void *arg, uint64_t *objs, uint64_t *keys);
+    /* Writer: every invariant of the index (I.1 ...), on failure -SHMETS_EBADSEG with detail. */
+    int (*check)(const struct tab *t);
+};
+
+extern const struct index_ops hash_index_ops;
+
+#endif

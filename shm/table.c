@@ -1,0 +1,685 @@
+/*
+ * table.c — the table front end (CONVENTIONS.md item 1, as OTP's erl_db.c): argument checks,
+ * access rights, entering RCU or taking the lock, dispatch to the index kind, and ETS's
+ * semantics for insert, insert_new, lookup and delete.
+ *
+ * A TABLE is one segment /dev/shm/shmets.<instance>.<id> (DESIGN.md §3), created sparse at
+ * opts.max_bytes with its first 64 KiB backed, laid out as struct tab_hdr and then the heap.
+ * Its catalog entry (catalog.c) says who owns it; the segment's file mode and the mapping's
+ * protection make the kernel enforce what it can (public and protected 0644, private 0600;
+ * a process that may not write maps PROT_READ).
+ *
+ * INSERT semantics, as OTP 25 gives them (asked of erl, see tests): the objects of an insert
+ * are grouped by key (exact equality, =:=).  A set keeps the last object of each key.  A
+ * duplicate_bag appends every object, in list order.  A bag appends the objects it does not
+ * hold yet, taking the list from its end (OTP's list insert for bags walks the list
+ * backwards: insert(B, [{a,1},{a,2}]) into an empty bag looks up as [{a,2},{a,1}]).
+ * insert_new inserts nothing if any key is present.  The whole insert is one plan, published
+ * atomically and in isolation (commit.c, T.3).
+ *
+ * READS run inside an RCU read section (no lock, nothing written to the table) and copy what
+ * they found into process memory before they leave it.
+ */
+#include "table.h"
+#include "proc.h"
+#include "term.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#define TAB_COMMIT_INITIAL (64u << 10)
+#define CHAIN_MAX          (1ull << 40)     /* a reader stops following a chain this long */
+
+void shmets_opts_init(shmets_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->kind = SHMETS_SET;
+    o->access = SHMETS_PROTECTED;
+    o->keypos = 1;
+}
+
+static const struct index_ops *ops_for(uint32_t kind)
+{
+    switch (kind) {
+    case SHMETS_SET: case SHMETS_BAG: case SHMETS_DUPLICATE_BAG: return &hash_index_ops;
+    default: return NULL;
+    }
+}
+
+static void seg_name_of(const struct shmets *db, uint64_t id, char *out, size_t n)
+{
+    (void)n;
+    cat_seg_name(db->c.s.name, id, out);
+}
+
+static void link_tab(struct tab *t)
+{
+    pthread_mutex_lock(&t->db->mu);
+    t->next = t->db->tabs;
+    if (t->next)
+        t->next->prev = t;
+    t->db->tabs = t;
+    pthread_mutex_unlock(&t->db->mu);
+}
+
+static void unlink_tab(struct tab *t)
+{
+    pthread_mutex_lock(&t->db->mu);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        t->db->tabs = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    pthread_mutex_unlock(&t->db->mu);
+}
+
+struct tab_init_arg {
+    const shmets_opts *o;
+    uint64_t id, seed;
+    int rc;
+};
+
+static void tab_init(unsigned char *base, void *arg)
+{
+    struct tab_init_arg *a = arg;
+    struct tab_hdr *h = (struct tab_hdr *)base;
+    h->kind = a->o->kind;
+    h->access = a->o->access;
+    h->keypos = a->o->keypos;
+    h->id = a->id;
+    h->seed = a->seed;
+    a->rc = wlock_init(&h->lock);
+    /* The heap starts at the first page after the header: readers' bounds checks refuse any
+     * offset below SEG_PAGE (index.h, hash.c). */
+    alloc_init(&h->heap, NULL, (sizeof *h + SEG_PAGE - 1) & ~(uint64_t)(SEG_PAGE - 1), a->o->max_bytes);
+    h->obj_max = a->o->max_object_bytes ? a->o->max_object_bytes : ALLOC_OBJ_MAX_DEFAULT;
+}
+
+int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab **out)
+{
+    shmets_opts o;
+    if (!db || !name || !out)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_new");
+    if (opts)
+        o = *opts;
+    else
+        shmets_opts_init(&o);
+    if (o.kind == SHMETS_ORDERED_SET)
+        return err_set(SHMETS_EINVAL, "ordered_set tables are not implemented in this version");
+    if (!ops_for(o.kind))
+        return err_set(SHMETS_EINVAL, "table kind %d is not set, bag or duplicate_bag", (int)o.kind);
+    if (o.access < SHMETS_PUBLIC || o.access > SHMETS_PRIVATE)
+        return err_set(SHMETS_EINVAL, "access %d is not public, protected or private", (int)o.access);
+    if (o.keypos < 1)
+        return err_set(SHMETS_EINVAL, "keypos must be 1 or more");
+    if (!o.max_bytes)
+        o.max_bytes = TAB_SIZE_MAX_DEFAULT;
+    if (o.max_bytes < TAB_SIZE_MIN || o.max_bytes > TAB_SIZE_LIMIT)
+        return err_set(SHMETS_EINVAL, "max_bytes must be between 1 MiB and 8 TiB");
+    o.max_bytes = (o.max_bytes + SEG_PAGE - 1) & ~(uint64_t)(SEG_PAGE - 1);
+    if (o.max_object_bytes > SHMETS_TERM_MAX_SIZE)
+        return err_set(SHMETS_EINVAL, "max_object_bytes is larger than a term can be (%u bytes)", SHMETS_TERM_MAX_SIZE);
+    size_t nlen = strlen(name);
+    struct cat_entry *e = calloc(1, sizeof *e);
+    struct tab *t = calloc(1, sizeof *t);
+    if (!e || !t) {
+        free(e);
+        free(t);
+        return err_set(SHMETS_ENOMEM, "out of process memory");
+    }
+    e->kind = o.kind;
+    e->access = o.access;
+    e->keypos = o.keypos;
+    e->flags = (o.named ? CAT_NAMED : 0) | (o.read_concurrency ? CAT_READ_CONC : 0) |
+               (o.write_concurrency ? CAT_WRITE_CONC : 0);
+    e->owner_uid = getuid();
+    e->owner_pid = getpid();
+    e->owner_inc = proc_self_incarnation();
+    e->name_len = (uint32_t)(nlen > CAT_NAME_MAX ? CAT_NAME_MAX + 1 : nlen);
+    memcpy(e->name, name, nlen > CAT_NAME_MAX ? CAT_NAME_MAX : nlen);
+    uint32_t idx;
+    int rc = cat_add(&db->c, e, &idx);
+    if (rc)
+        goto fail;
+    char sname[SEG_NAME_MAX];
+    seg_name_of(db, e->id, sname, sizeof sname);
+    struct tab_init_arg a = { &o, e->id, 0, 0 };
+    if (getrandom(&a.seed, sizeof a.seed, 0) != sizeof a.seed)
+        a.seed = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&a;
+    mode_t mode = o.access == SHMETS_PRIVATE ? 0600 : 0644;
+    rc = seg_create(sname, SEG_TABLE, sizeof(struct tab_hdr), o.max_bytes, TAB_COMMIT_INITIAL, mode,
+                    tab_init, &a, &t->s);
+    if (!rc && a.rc) {
+        seg_detach(&t->s);
+        rc = a.rc;
+    }
+    if (rc) {
+        cat_remove(&db->c, e->id);
+        goto fail;
+    }
+    t->db = db;
+    t->h = (struct tab_hdr *)t->s.base;
+    t->ops = ops_for(o.kind);
+    t->id = e->id;
+    t->writable = t->owner = 1;
+    t->access = o.access;
+    struct plan p;
+    plan_init(&p);
+    rc = t->ops->init(t, &p);
+    if (!rc && !p.err) {
+        for (size_t i = 0; i < p.nst; i++)      /* nobody can see the table yet: plain stores */
+            atomic_store((_Atomic uint64_t *)(t->s.base + p.st[i].off), p.st[i].val);
+    }
+    rc = rc ? rc : p.err;
+    plan_free(&p);
+    if (!rc)
+        rc = cat_publish(&db->c, idx);
+    if (rc) {
+        seg_detach(&t->s);
+        seg_unlink(sname);
+        cat_remove(&db->c, e->id);
+        goto fail;
+    }
+    free(e);
+    link_tab(t);
+    *out = t;
+    return 0;
+fail:
+    free(e);
+    free(t);
+    return rc;
+}
+
+static int attach_entry(shmets *db, const struct cat_entry *e, shmets_tab **out)
+{
+    int owner = e->owner_pid == getpid() && e->owner_inc == proc_self_incarnation();
+    if (e->access == SHMETS_PRIVATE && !owner)
+        return err_set(SHMETS_EOWNER, "table \"%s\" is private to process %d", e->name, (int)e->owner_pid);
+    struct tab *t = calloc(1, sizeof *t);
+    if (!t)
+        return err_set(SHMETS_ENOMEM, "out of process memory");
+    char sname[SEG_NAME_MAX];
+    seg_name_of(db, e->id, sname, sizeof sname);
+    t->writable = owner || e->access == SHMETS_PUBLIC;
+    int rc = seg_attach(sname, SEG_TABLE, t->writable, &t->s);
+    if (rc) {
+        free(t);
+        return rc;
+    }
+    t->db = db;
+    t->h = (struct tab_hdr *)t->s.base;
+    t->ops = ops_for(t->h->kind);
+    if (seg_hdr(&t->s)->header_size != sizeof(struct tab_hdr) || t->h->id != e->id || !t->ops ||
+        t->h->kind != e->kind || t->h->keypos != e->keypos || t->h->keypos == 0) {
+        seg_detach(&t->s);
+        free(t);
+        return err_set(SHMETS_EBADSEG, "table segment %s does not match its catalog entry", sname);
+    }
+    t->id = e->id;
+    t->owner = owner;
+    t->access = e->access;
+    link_tab(t);
+    *out = t;
+    return 0;
+}
+
+int shmets_attach(shmets *db, uint64_t id, shmets_tab **out)
+{
+    if (!db || !out)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_attach");
+    struct cat_entry *e = malloc(sizeof *e);
+    if (!e)
+        return err_set(SHMETS_ENOMEM, "out of process memory");
+    int rc = cat_find_id(&db->c, id, e);
+    if (!rc)
+        rc = attach_entry(db, e, out);
+    free(e);
+    return rc;
+}
+
+int shmets_attach_name(shmets *db, const char *name, shmets_tab **out)
+{
+    if (!db || !name || !out)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_attach_name");
+    struct cat_entry *e = malloc(sizeof *e);
+    if (!e)
+        return err_set(SHMETS_ENOMEM, "out of process memory");
+    int rc = cat_find_name(&db->c, name, strlen(name), e);
+    if (!rc)
+        rc = attach_entry(db, e, out);
+    free(e);
+    return rc;
+}
+
+void shmets_detach(shmets_tab *t)
+{
+    if (!t)
+        return;
+    unlink_tab(t);
+    seg_detach(&t->s);
+    free(t);
+}
+
+uint64_t shmets_id(const shmets_tab *t)
+{
+    return t ? t->id : 0;
+}
+
+int shmets_delete(shmets_tab *t)
+{
+    if (!t)
+        return err_set(SHMETS_EINVAL, "NULL table");
+    if (!t->owner && t->access != SHMETS_PUBLIC)
+        return err_set(SHMETS_EOWNER, "only the owner deletes a %s table",
+                       t->access == SHMETS_PRIVATE ? "private" : "protected");
+    int rc = tab_lock(t);
+    if (rc)
+        return rc;
+    atomic_store(&t->h->root.deleted, 1);
+    tab_unlock(t);
+    char sname[SEG_NAME_MAX];
+    seg_name_of(t->db, t->id, sname, sizeof sname);
+    cat_remove(&t->db->c, t->id);
+    seg_unlink(sname);
+    shmets_detach(t);
+    return 0;
+}
+
+/* ---- insert -------------------------------------------------------------------------------- */
+
+struct item {
+    shmets_term obj, key;
+    uint64_t hash;
+    size_t pos;             /* place in the caller's list */
+};
+
+static int item_cmp(const void *a, const void *b)
+{
+    const struct item *x = a, *y = b;
+    if (x->hash != y->hash)
+        return x->hash < y->hash ? -1 : 1;
+    if (x->key.len != y->key.len)
+        return x->key.len < y->key.len ? -1 : 1;
+    int c = memcmp(x->key.ptr, y->key.ptr, x->key.len);
+    if (c)
+        return c;
+    return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int same_key(const struct item *x, const struct item *y)
+{
+    return x->hash == y->hash && x->key.len == y->key.len && memcmp(x->key.ptr, y->key.ptr, x->key.len) == 0;
+}
+
+static int same_obj(const unsigned char *a, size_t alen, const unsigned char *b, size_t blen)
+{
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* The objects of an insert: one tuple, or a proper list of tuples; each has a key. */
+static int collect(struct tab *t, shmets_term objects, struct item **out, size_t *n)
+{
+    enum shmets_type ty = shmets_term_type(objects);
+    size_t cnt = 1;
+    if (ty == SHMETS_T_LIST || ty == SHMETS_T_NIL) {
+        int rc = shmets_term_list_length(objects, &cnt);
+        if (rc)
+            return err_set(SHMETS_ETYPE, "insert: not a proper list of tuples");
+    } else if (ty != SHMETS_T_TUPLE) {
+        return err_set(SHMETS_ETYPE, "insert: the object is not a tuple");
+    }
+    struct item *it = calloc(cnt ? cnt : 1, sizeof *it);
+    if (!it)
+        return err_set(SHMETS_ENOMEM, "out of process memory");
+    if (ty == SHMETS_T_TUPLE) {
+        it[0].obj = objects;
+    } else {
+        shmets_list_iter li;
+        shmets_list_begin(objects, &li);
+        for (size_t i = 0; i < cnt; i++)
+            shmets_list_next(&li, &it[i].obj);
+    }
+    for (size_t i = 0; i < cnt; i++) {
+        int rc = shmets_term_key(it[i].obj, t->h->keypos, &it[i].key);
+        if (rc) {
+            free(it);
+            return err_set(-rc, "insert: object %zu %s", i + 1,
+                           rc == -SHMETS_ETYPE ? "is not a tuple" : "has fewer elements than keypos");
+        }
+        if (it[i].obj.len > t->h->obj_max) {
+            size_t len = it[i].obj.len;
+            free(it);
+            return err_set(SHMETS_ETOOBIG, "insert: object %zu has %zu bytes; this table's largest is %llu",
+                           i + 1, len, (unsigned long long)t->h->obj_max);
+        }
+        it[i].hash = shmets_term_hash(it[i].key, t->h->seed);
+        it[i].pos = i;
+    }
+    *out = it;
+    *n = cnt;
+    return 0;
+}
+
+/* Allocate and fill the stored form of one object. */
+static int store_obj(struct tab *t, struct plan *p, const struct item *it, uint64_t *off)
+{
+    int rc = plan_alloc(p, t, SOBJ_HDR + it->obj.len, off);
+    if (rc)
+        return rc;
+    struct sobj *o = (struct sobj *)(t->s.base + *off);
+    atomic_store_explicit(&o->next, 0, memory_order_relaxed);
+    o->hash = it->hash;
+    o->len = (uint32_t)it->obj.len;
+    o->koff = (uint32_t)(it->key.ptr - it->obj.ptr);
+    o->klen = (uint32_t)it->key.len;
+    o->flags = 0;
+    memcpy(o->etf, it->obj.ptr, it->obj.len);
+    return 0;
+}
+
+/* Is this object (bytes) among the stored objects of its key, or among the group's earlier
+ * survivors?  (bags only) */
+static int bag_has(struct tab *t, uint64_t head, const struct item *it)
+{
+    for (uint64_t o = head; o; o = atomic_load_explicit(&((struct sobj *)(t->s.base + o))->next, memory_order_relaxed)) {
+        const struct sobj *x = (const struct sobj *)(t->s.base + o);
+        if (same_obj(x->etf, x->len, it->obj.ptr, it->obj.len))
+            return 1;
+    }
+    return 0;
+}
+
+/* Plan one key's group it[a..b) (sorted by list position). */
+static int plan_group(struct tab *t, struct plan *p, struct item *it, size_t a, size_t b, struct wobj *w, int *any)
+{
+    uint32_t kind = t->h->kind;
+    *any = 0;
+    if (kind == SHMETS_SET) {
+        const struct item *last = &it[b - 1];
+        int rc = store_obj(t, p, last, &w->off);
+        if (rc)
+            return rc;
+        w->hash = last->hash;
+        w->key = last->key.ptr;
+        w->klen = (uint32_t)last->key.len;
+        *any = 1;
+        return 0;
+    }
+    uint64_t head = 0, tail = 0;
+    uint64_t existing = kind == SHMETS_BAG ? t->ops->lookup(t, it[a].key.ptr, (uint32_t)it[a].key.len, it[a].hash) : 0;
+    for (size_t k = 0; k < b - a; k++) {
+        /* duplicate_bag: list order; bag: from the list's end (OTP's order, see the top). */
+        const struct item *x = kind == SHMETS_BAG ? &it[b - 1 - k] : &it[a + k];
+        if (kind == SHMETS_BAG && (bag_has(t, existing, x) || bag_has(t, head, x)))
+            continue;
+        uint64_t off;
+        int rc = store_obj(t, p, x, &off);
+        if (rc)
+            return rc;
+        if (tail)
+            atomic_store_explicit(&((struct sobj *)(t->s.base + tail))->next, off, memory_order_relaxed);
+        else
+            head = off;
+        tail = off;
+    }
+    if (!head)
+        return 0;
+    w->off = head;
+    w->hash = it[a].hash;
+    w->key = it[a].key.ptr;
+    w->klen = (uint32_t)it[a].key.len;
+    *any = 1;
+    return 0;
+}
+
+static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inserted)
+{
+    struct item *it = NULL;
+    size_t n = 0;
+    int rc = t->writable ? collect(t, objects, &it, &n)
+                         : err_set(SHMETS_EOWNER, "insert: table %llu is %s and this process is not its owner",
+                                   (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
+    if (rc)
+        return rc;
+    qsort(it, n, sizeof *it, item_cmp);
+    struct wobj *w = calloc(n ? n : 1, sizeof *w);
+    if (!w) {
+        free(it);
+        return err_set(SHMETS_ENOMEM, "out of process memory");
+    }
+    if ((rc = tab_lock(t))) {
+        free(it);
+        free(w);
+        return rc;
+    }
+    struct plan p;
+    plan_init(&p);
+    size_t nw = 0, groups = 0;
+    for (size_t a = 0; a < n && !rc;) {
+        size_t b = a + 1;
+        while (b < n && same_key(&it[a], &it[b]))
+            b++;
+        groups++;
+        int any;
+        rc = plan_group(t, &p, it, a, b, &w[nw], &any);
+        nw += (size_t)any;
+        a = b;
+    }
+    CRASH_POINT("insert.prepared");
+    if (!rc) {
+        int r = t->ops->resize(t, &p, atomic_load(&t->h->keys) + groups);
+        rc = r < 0 ? r : 0;
+    }
+    if (!rc)
+        rc = t->ops->put(t, &p, w, nw, newonly ? PUT_NEW : t->h->kind == SHMETS_SET ? PUT_REPLACE : PUT_APPEND);
+    CRASH_POINT("insert.planned");
+    if (rc == -SHMETS_EEXIST && newonly) {
+        tab_abandon(t, &p);
+        *inserted = 0;
+        rc = 0;
+    } else if (rc) {
+        tab_abandon(t, &p);
+    } else {
+        rc = tab_commit(t, &p);
+        if (inserted)
+            *inserted = rc == 0;
+    }
+    tab_unlock(t);
+    plan_free(&p);
+    free(it);
+    free(w);
+    return rc;
+}
+
+int shmets_insert(shmets_tab *t, shmets_term objects)
+{
+    if (!t || !objects.ptr)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_insert");
+    return do_insert(t, objects, 0, NULL);
+}
+
+int shmets_insert_new(shmets_tab *t, shmets_term objects, int *inserted)
+{
+    if (!t || !objects.ptr || !inserted)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_insert_new");
+    return do_insert(t, objects, 1, inserted);
+}
+
+int shmets_delete_key(shmets_tab *t, shmets_term key)
+{
+    if (!t || !key.ptr)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_delete_key");
+    if (key.len > UINT32_MAX)
+        return 0;
+    int rc = tab_lock(t);
+    if (rc)
+        return rc;
+    struct plan p;
+    plan_init(&p);
+    uint64_t hash = shmets_term_hash(key, t->h->seed);
+    rc = t->ops->del(t, &p, key.ptr, (uint32_t)key.len, hash);
+    CRASH_POINT("delete.planned");
+    if (rc == 1) {
+        int r = t->ops->resize(t, &p, atomic_load(&t->h->keys) - 1);
+        rc = r < 0 ? r : tab_commit(t, &p);
+    }
+    if (rc < 0)
+        tab_abandon(t, &p);
+    tab_unlock(t);
+    plan_free(&p);
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- reads ---------------------------------------------------------------------------------- */
+
+static int read_access(struct tab *t)
+{
+    if (t->access == SHMETS_PRIVATE && !t->owner)
+        return err_set(SHMETS_EOWNER, "table %llu is private", (unsigned long long)t->id);
+    return 0;
+}
+
+/* Copy the objects of one key, as a list term, into b.  Inside a read section. */
+static void copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
+{
+    uint64_t n = 0;
+    for (uint64_t o = off; o && n < CHAIN_MAX; n++) {
+        const struct sobj *x = sobj_at(&t->s, o);
+        if (!x)
+            break;
+        o = atomic_load_explicit(&x->next, memory_order_acquire);
+    }
+    if (n == 0) {
+        tbuf_byte(b, ETF_NIL);
+        return;
+    }
+    tbuf_byte(b, ETF_LIST);
+    size_t at = b->len;
+    tbuf_be32(b, 0);
+    uint32_t got = 0;
+    for (uint64_t o = off; o && got < n; got++) {
+        const struct sobj *x = sobj_at(&t->s, o);
+        if (!x)
+            break;
+        tbuf_put(b, x->etf, x->len);
+        o = atomic_load_explicit(&x->next, memory_order_acquire);
+    }
+    if (!b->err)
+        put_be32(b->p + at, got);
+    tbuf_byte(b, ETF_NIL);
+}
+
+/* Run fn inside a read section, retried while a multi-word publish overlapped it (T.3). */
+static int read_key(struct tab *t, shmets_term key, struct tbuf *b, int *found)
+{
+    int rc = read_access(t);
+    if (rc)
+        return rc;
+    struct rcu_reader *rd = tab_reader(t);
+    if (!rd)
+        return -SHMETS_EAGAIN;
+    uint64_t hash = shmets_term_hash(key, t->h->seed);
+    struct rcu_registry *reg = &t->db->c.h->reg;
+    rcu_read_begin(reg, rd);
+    for (;;) {
+        uint64_t seq = tab_seq_begin(t);
+        if (atomic_load_explicit(&t->h->root.deleted, memory_order_relaxed)) {
+            rc = err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
+            break;
+        }
+        uint64_t off = key.len <= UINT32_MAX ? t->ops->lookup(t, key.ptr, (uint32_t)key.len, hash) : 0;
+        if (b) {
+            b->len = 0;
+            b->err = 0;
+            copy_chain(t, off, b);
+        }
+        *found = off != 0;
+        if (!tab_seq_retry(t, seq))
+            break;
+    }
+    rcu_read_end(rd);
+    return rc;
+}
+
+int shmets_lookup(shmets_tab *t, shmets_term key, shmets_term *objects)
+{
+    if (!t || !key.ptr || !objects)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup");
+    struct tbuf b;
+    tbuf_init(&b, (size_t)1 << 62);
+    int found;
+    int rc = read_key(t, key, &b, &found);
+    if (!rc && b.err)
+        rc = b.err;
+    if (rc) {
+        tbuf_free(&b);
+        return rc;
+    }
+    size_t len;
+    objects->ptr = tbuf_take(&b, &len);
+    objects->len = len;
+    return 0;
+}
+
+int shmets_member(shmets_tab *t, shmets_term key, int *found)
+{
+    if (!t || !key.ptr || !found)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_member");
+    return read_key(t, key, NULL, found);
+}
+
+int shmets_size(shmets_tab *t, uint64_t *objects)
+{
+    if (!t || !objects)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_size");
+    int rc = read_access(t);
+    if (rc)
+        return rc;
+    if (atomic_load(&t->h->root.deleted))
+        return err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
+    *objects = atomic_load_explicit(&t->h->objs, memory_order_relaxed);
+    return 0;
+}
+
+int shmets_memory(shmets_tab *t, uint64_t *used, uint64_t *free_bytes)
+{
+    if (!t || !used || !free_bytes)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_memory");
+    int rc = read_access(t);
+    if (rc)
+        return rc;
+    *used = sizeof(struct tab_hdr) + atomic_load(&t->h->heap.used_bytes);
+    *free_bytes = atomic_load(&t->h->heap.free_bytes);
+    return 0;
+}
+
+int shmets_check(shmets_tab *t)
+{
+    if (!t)
+        return err_set(SHMETS_EINVAL, "NULL table");
+    int rc = tab_lock(t);
+    if (rc)
+        return rc;
+    rc = tab_check(t);
+    tab_unlock(t);
+    if (!rc)
+        rc = cat_check(&t->db->c);
+    return rc;
+}
+
+int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed)
+{
+    if (!t)
+        return err_set(SHMETS_EINVAL, "NULL table");
+    int rc = tab_lock(t);
+    if (rc)
+        return rc;
+    rc = tab_reclaim(t, max, freed);
+    tab_unlock(t);
+    return rc;
+}

@@ -1,0 +1,121 @@
+/*
+ * table.h — private to libshmets (not installed): the table segment's header and a process's
+ * handle on a table.  See table.c (front end, write commit, recovery) and catalog.c (names).
+ */
+#ifndef SHMETS_TABLE_H
+#define SHMETS_TABLE_H
+
+#include "alloc.h"
+#include "index.h"
+#include "limbo.h"
+#include "rcu.h"
+#include "seg.h"
+#include "wlock.h"
+#include "shmets.h"
+
+#include <pthread.h>
+#include <sys/types.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#define TAB_SIZE_MAX_DEFAULT  (4ull << 30)     /* bytes reserved per table by default */
+#define TAB_SIZE_MIN          (1ull << 20)
+#define TAB_SIZE_LIMIT        (1ull << 43)     /* offsets are stored in 40 bits of 8 bytes */
+#define INTENT_MAGIC          0x494e54454e54ull
+
+/* The index root: the one cache line every reader reads first. */
+struct index_root {
+    _Atomic uint64_t seq;       /* even: quiet; odd: a multi-word publish is under way (T.3) */
+    _Atomic uint64_t word;      /* the index kind's root word (hash: bucket array | log2) */
+    _Atomic uint64_t deleted;   /* 1 once ets:delete/1 ran: every handle then gets ENOENT */
+    uint64_t spare[5];
+};
+
+/* The redo record of a publish in progress (a heap block named by tab_hdr.intent). */
+struct intent {
+    uint64_t magic;
+    uint64_t nst;               /* stores */
+    uint64_t multi;             /* the publish holds index_root.seq odd */
+    struct plan_store st[];
+};
+
+struct tab_hdr {
+    struct seg_header seg;
+    uint32_t kind;              /* enum shmets_kind */
+    uint32_t access;            /* enum shmets_access */
+    uint32_t keypos;
+    uint32_t flags;
+    uint64_t id;
+    uint64_t seed;              /* hash seed, random per table (hash flooding) */
+    uint64_t obj_max;           /* bytes of the largest object (max_object_bytes) */
+    struct index_root root __attribute__((aligned(64)));
+    struct wlock lock __attribute__((aligned(64)));
+    _Atomic uint64_t intent;    /* offset of the struct intent being published, or 0 */
+    _Atomic uint64_t objs;      /* objects stored (info size) */
+    _Atomic uint64_t keys;      /* distinct keys */
+    _Atomic uint64_t writes;    /* write calls completed, for `shmets top` */
+    struct alloc_heap heap;
+    struct limbo limbo;
+    uint64_t limbo_bytes_hint;
+};
+
+_Static_assert(sizeof(struct tab_hdr) <= SEG_PAGE, "the table header fits in the first page");
+
+/* A process's handle on one attached table. */
+struct tab {
+    struct shmets *db;
+    struct seg s;
+    struct tab_hdr *h;
+    const struct index_ops *ops;
+    uint64_t id;
+    int writable;               /* mapped read-write (owner, or public table) */
+    int owner;                  /* this process owns the table */
+    enum shmets_access access;
+    struct tab *next, *prev;    /* the instance handle's list of open tables */
+};
+
+/* A reading thread's RCU handle, one per thread and instance (inst.c). */
+struct treader {
+    struct rcu_reader rd;
+    pid_t pid;                  /* the process that registered it (a forked child re-registers) */
+    struct treader *next, *prev;
+};
+
+/* An open instance. */
+struct shmets {
+    struct ctl c;
+    char inst[65];
+    pthread_key_t key;          /* the thread's struct treader */
+    pthread_mutex_t mu;         /* guards the two lists */
+    struct tab *tabs;
+    struct treader *readers;
+};
+
+/* The calling thread's reader for t's instance, registered on first use; NULL with the error
+ * detail set when no reader slot is free. */
+struct rcu_reader *tab_reader(struct tab *t);
+
+/* commit.c: the write side's crash safety. */
+/* Take the table's writer lock, repairing the table first if its last holder died. */
+int  tab_lock(struct tab *t);
+void tab_unlock(struct tab *t);
+/* Publish a plan (DESIGN.md §6): reserve limbo room, write the intent record, make the
+ * stores, retire what they unlinked, update counts.  On failure nothing is published and the
+ * plan's fresh blocks are freed.  Returns 0 or an allocator error.  Caller holds the lock. */
+int  tab_commit(struct tab *t, struct plan *p);
+/* Drop a plan that will not be published: free its fresh blocks. */
+void tab_abandon(struct tab *t, struct plan *p);
+/* Reclaim up to max retired blocks after a grace period (caller holds the lock). */
+int  tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed);
+/* Every invariant of the table (caller holds the lock). */
+int  tab_check(struct tab *t);
+
+/* Readers: wait out a multi-word publish, and tell whether one happened meanwhile (T.3). */
+uint64_t tab_seq_begin(const struct tab *t);
+static inline int tab_seq_retry(const struct tab *t, uint64_t s)
+{
+    atomic_thread_fence(memory_order_acquire);
+    return atomic_load_explicit(&t->h->root.seq, memory_order_relaxed) != s;
+}
+
+#endif
