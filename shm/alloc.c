@@ -35,6 +35,7 @@
  * runs) and rebuild/check (a walk of the heap).
  */
 #include "alloc.h"
+#include "wlock.h"
 #include "shmets.h"
 #include "util.h"
 
@@ -109,6 +110,7 @@ static int carve(struct alloc_heap *h, struct seg *s, uint64_t b, uint64_t *blk_
     struct blk *k = blk_at(s, h->top);
     k->size8 = (uint32_t)(b / 8);
     k->tag = BLK_USED;
+    CRASH_POINT("alloc.carve");         /* header written, top not yet moved */
     *blk_off = h->top;
     h->top = need;
     h->blocks++;
@@ -176,6 +178,7 @@ static void push_free(struct alloc_heap *h, struct seg *s, uint64_t blk_off)
     if (alloc_poison)
         memset(s->base + blk_off + ALLOC_HDR, ALLOC_POISON, b - ALLOC_HDR);
     k->tag = BLK_FREE;
+    CRASH_POINT("alloc.free");          /* tagged free, not yet on a list */
     if (b <= ALLOC_SMALL_MAX) {
         unsigned c = class_of(b);
         *next_of(s, blk_off) = h->free_small[c];

@@ -21,6 +21,7 @@
  *       as live (limbo_reaches): nothing retired is freed early, nothing leaks.
  */
 #include "limbo.h"
+#include "wlock.h"
 #include "shmets.h"
 #include "util.h"
 
@@ -71,6 +72,7 @@ void limbo_retire(struct limbo *l, struct alloc_heap *h, struct seg *s, uint64_t
     t->e[t->n].off = off;
     t->e[t->n].stamp = stamp;
     alloc_retire(h, s, off);
+    CRASH_POINT("limbo.retire");            /* tagged, not yet counted */
     t->n++;                                 /* the entry counts once it is whole */
     l->entries++;
 }
@@ -82,6 +84,7 @@ uint64_t limbo_reclaim(struct limbo *l, struct alloc_heap *h, struct seg *s, uin
         struct limbo_chunk *c = chunk_at(s, l->head);
         while (c->first < c->n && freed < max && c->e[c->first].stamp < safe) {
             alloc_free(h, s, c->e[c->first].off);
+            CRASH_POINT("limbo.reclaim");   /* freed, entry not yet dropped */
             c->first++;
             l->entries--;
             freed++;
@@ -134,6 +137,13 @@ static uint64_t repair_chain(uint64_t *link, const struct alloc_heap *h, const s
             k->n = LIMBO_CHUNK;
         if (k->first > k->n)
             k->first = k->n;
+        /* Keep only entries that name a block in limbo: a reclaimer that died between
+         * freeing a block and dropping its entry leaves one naming a free block. */
+        uint32_t keep = k->first;
+        for (uint32_t i = k->first; i < k->n; i++)
+            if (alloc_is_block(h, s, k->e[i].off, BLK_LIMBO))
+                k->e[keep++] = k->e[i];
+        k->n = keep;
         (*chunks)++;
         *entries += k->n - k->first;
         last = c;
