@@ -3,6 +3,7 @@
 #   make                      libshmets.a, libshmets.so and the programs, in build/
 #   make check                every test (installs missing Debian packages first, see tools/deps.sh)
 #   make check SANITIZE=address,undefined     the same under ASan+UBSan, in build/san-address-undefined/
+#   make stress [STRESS=N]    the multi-process and kill tests, N times longer (default 25)
 #   make demo                 the main job: the term layer at work
 #   make install PREFIX=...   headers, libraries, shmets.pc, programs, man pages, systemd units
 #   make clean
@@ -46,7 +47,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 PROGRAMS := $(B)/shmets
 
-.PHONY: all deps test-deps check demo bench install clean headers-check
+.PHONY: all deps test-deps check stress demo bench install clean headers-check
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmets.a $(B)/libshmets.so $(PROGRAMS)
@@ -105,6 +106,13 @@ headers-check: | deps
 # Every test program runs from the repository root; tests/run.sh prints one summary line.
 check: all headers-check $(TESTS) | test-deps
 	@tests/run.sh $(TESTS)
+
+# Longer runs of the multi-process and kill tests (CONVENTIONS.md item 10): STRESS=N makes each
+# N times longer (default 25: about a minute).
+STRESS ?= 25
+STRESS_TESTS := $(filter %/test_crash %/test_table_mp %/test_rcu,$(TESTS))
+stress: all $(STRESS_TESTS) | test-deps
+	@SHMETS_STRESS=$(STRESS) tests/run.sh $(STRESS_TESTS)
 
 demo: all
 	@tools/demo.sh $(B)/shmets

@@ -60,10 +60,30 @@ static inline _Atomic uint64_t *word_at(const struct tab *t, uint64_t off)
     return (_Atomic uint64_t *)(t->s.base + off);
 }
 
+/* ---- the heap lock of striped tables ---------------------------------------------------- */
+
+static int heap_recover(void *arg);
+
+int tab_heap_enter(struct tab *t, struct plan *p)
+{
+    if (p->heap_held)
+        return 0;
+    return wlock_acquire(&t->h->hlock, heap_recover, t);
+}
+
+void tab_heap_leave(struct tab *t, struct plan *p)
+{
+    if (!p->heap_held)
+        wlock_release(&t->h->hlock);
+}
+
 void tab_abandon(struct tab *t, struct plan *p)
 {
-    for (size_t i = p->nfresh; i-- > 0;)
-        alloc_free(&t->h->heap, &t->s, p->fresh[i]);
+    if (p->nfresh && tab_heap_enter(t, p) == 0) {   /* on failure: orphans, for the sweep */
+        for (size_t i = p->nfresh; i-- > 0;)
+            alloc_free(&t->h->heap, &t->s, p->fresh[i]);
+        tab_heap_leave(t, p);
+    }
     p->nfresh = 0;
 }
 
@@ -77,22 +97,26 @@ int tab_commit(struct tab *t, struct plan *p)
         tab_abandon(t, p);              /* nothing to publish (an insert of [] ...) */
         return 0;
     }
-    if (!rc)
+    INVARIANT(!p->multi || p->stripe == TAB_ALL);
+    if (!rc && !(rc = tab_heap_enter(t, p))) {
         rc = limbo_reserve(&h->limbo, &h->heap, s, (uint32_t)p->nretire);
-    if (!rc)
-        rc = alloc_alloc(&h->heap, s, sizeof(struct intent) + p->nst * sizeof(struct plan_store), &log);
+        if (!rc)
+            rc = alloc_alloc(&h->heap, s, sizeof(struct intent) + p->nst * sizeof(struct plan_store), &log);
+        tab_heap_leave(t, p);
+    }
     if (rc) {
         tab_abandon(t, p);
         return rc;
     }
     CRASH_POINT("commit.prepared");
+    _Atomic uint64_t *intent = &h->stripe[p->stripe == TAB_ALL ? 0 : p->stripe].intent;
     struct intent *in = (struct intent *)(s->base + log);
     in->magic = INTENT_MAGIC;
     in->nst = p->nst;
-    in->multi = p->nst > 1;
+    in->multi = p->multi;
     if (p->nst)
         memcpy(in->st, p->st, p->nst * sizeof *p->st);
-    atomic_store_explicit(&h->intent, log, memory_order_release);        /* the commit point */
+    atomic_store_explicit(intent, log, memory_order_release);           /* the commit point */
     CRASH_POINT("commit.intent");
     uint64_t seq = atomic_load_explicit(&h->root.seq, memory_order_relaxed);
     if (in->multi) {
@@ -107,22 +131,30 @@ int tab_commit(struct tab *t, struct plan *p)
     if (in->multi)
         atomic_store_explicit(&h->root.seq, seq + 2, memory_order_release);
     CRASH_POINT("commit.published");
-    uint64_t stamp = rcu_retire_stamp(&t->db->c.h->reg);
-    for (size_t i = 0; i < p->nretire; i++) {
-        limbo_retire(&h->limbo, &h->heap, s, p->retire[i], stamp);
-        if (i == 0)
-            CRASH_POINT("commit.retiring");
-    }
-    atomic_fetch_add_explicit(&h->objs, (uint64_t)p->dobjs, memory_order_relaxed);
-    atomic_fetch_add_explicit(&h->keys, (uint64_t)p->dkeys, memory_order_relaxed);
-    CRASH_POINT("commit.counted");
-    atomic_store_explicit(&h->intent, 0, memory_order_release);
-    alloc_free(&h->heap, s, log);
-    atomic_fetch_add_explicit(&h->writes, 1, memory_order_relaxed);
     p->nfresh = 0;                      /* published: no longer ours to free */
-    CRASH_POINT("commit.done");
-    if (h->limbo.entries >= RECLAIM_AT)
-        tab_reclaim(t, RECLAIM_MAX, NULL);      /* best effort: an error here loses nothing */
+    /* From here on a failure to take the heap leaves orphans for the sweep (T.4): the write
+     * itself is complete, so it is reported done. */
+    if (tab_heap_enter(t, p) == 0) {
+        uint64_t stamp = rcu_retire_stamp(&t->db->c.h->reg);
+        for (size_t i = 0; i < p->nretire; i++) {
+            limbo_retire(&h->limbo, &h->heap, s, p->retire[i], stamp);
+            if (i == 0)
+                CRASH_POINT("commit.retiring");
+        }
+        atomic_fetch_add_explicit(&h->objs, (uint64_t)p->dobjs, memory_order_relaxed);
+        atomic_fetch_add_explicit(&h->keys, (uint64_t)p->dkeys, memory_order_relaxed);
+        CRASH_POINT("commit.counted");
+        atomic_store_explicit(intent, 0, memory_order_release);
+        alloc_free(&h->heap, s, log);
+        atomic_fetch_add_explicit(&h->writes, 1, memory_order_relaxed);
+        CRASH_POINT("commit.done");
+        if (h->limbo.entries >= RECLAIM_AT)
+            tab_reclaim(t, RECLAIM_MAX, NULL);  /* best effort: an error here loses nothing */
+        tab_heap_leave(t, p);
+    } else {
+        atomic_store_explicit(intent, 0, memory_order_release);
+        atomic_store(&h->sweep_needed, 1);
+    }
     return 0;
 }
 
@@ -147,7 +179,7 @@ uint64_t tab_seq_begin(const struct tab *t)
         if (!(s & 1))
             return s;
         if (spins % 1024 == 0) {
-            int32_t pid = atomic_load_explicit(&t->h->lock.holder, memory_order_relaxed);
+            int32_t pid = atomic_load_explicit(&t->h->stripe[0].lock.holder, memory_order_relaxed);
             if (pid <= 0 || (kill(pid, 0) != 0 && errno == ESRCH))
                 return s;               /* its writer died: read what is there (T.3) */
             sched_yield();
@@ -227,10 +259,11 @@ static int sweep_live(void *arg, uint64_t off, uint32_t tag)
     return 1;
 }
 
-static int replay_intent(struct tab *t)
+static int replay_intent(struct tab *t, int i)
 {
     struct tab_hdr *h = t->h;
-    uint64_t log = atomic_load(&h->intent);
+    _Atomic uint64_t *intent = &h->stripe[i].intent;
+    uint64_t log = atomic_load(intent);
     if (log) {
         uint64_t committed = atomic_load(&seg_hdr(&t->s)->committed);
         if (!alloc_is_block(&h->heap, &t->s, log, BLK_USED) || alloc_capacity(&t->s, log) < sizeof(struct intent))
@@ -239,17 +272,18 @@ static int replay_intent(struct tab *t)
         if (in->magic != INTENT_MAGIC ||
             in->nst > (alloc_capacity(&t->s, log) - sizeof *in) / sizeof(struct plan_store))
             return err_set(SHMETS_EBADSEG, "the intent record at %llu is damaged", (unsigned long long)log);
-        for (uint64_t i = 0; i < in->nst; i++) {
-            uint64_t off = in->st[i].off;
+        for (uint64_t k = 0; k < in->nst; k++) {
+            uint64_t off = in->st[k].off;
             if ((off & 7) || off < offsetof(struct tab_hdr, root) || off > committed - 8)
                 return err_set(SHMETS_EBADSEG, "the intent record stores out of bounds (%llu)", (unsigned long long)off);
         }
-        for (uint64_t i = 0; i < in->nst; i++)
-            atomic_store_explicit(word_at(t, in->st[i].off), in->st[i].val, memory_order_release);
-        atomic_store(&h->intent, 0);
+        for (uint64_t k = 0; k < in->nst; k++)
+            atomic_store_explicit(word_at(t, in->st[k].off), in->st[k].val, memory_order_release);
+        atomic_store(intent, 0);
     }
+    /* Only an all-stripes writer (intent in stripe 0) makes the sequence odd. */
     uint64_t seq = atomic_load(&h->root.seq);
-    if (seq & 1)
+    if (i == 0 && (seq & 1))
         atomic_store_explicit(&h->root.seq, seq + 1, memory_order_release);
     return 0;
 }
@@ -269,13 +303,11 @@ static int grace_period(struct tab *t)
     }
 }
 
-static int tab_recover(void *arg)
+/* Mark and sweep (T.4): with every stripe and the heap held, nothing is being written. */
+static int sweep(struct tab *t)
 {
-    struct tab *t = arg;
     struct tab_hdr *h = t->h;
-    int rc = replay_intent(t);
-    if (rc)
-        return rc;
+    int rc;
     limbo_repair(&h->limbo, &h->heap, &t->s);
     struct marks m;
     if ((rc = marks_init(&m, t)))
@@ -310,27 +342,102 @@ static int tab_recover(void *arg)
             alloc_free(&h->heap, &t->s, w.orphans[i]);
     }
     free(w.orphans);
+    if (!rc)
+        atomic_store(&h->sweep_needed, 0);
     return rc;
 }
 
-int tab_lock(struct tab *t)
+struct stripe_arg { struct tab *t; int i; };
+
+/* A stripe's holder died: complete its write.  With one stripe that lock covers the heap
+ * too, so the sweep runs at once; with several it waits for the next all-stripes lock. */
+static int stripe_recover(void *arg)
 {
+    struct stripe_arg *a = arg;
+    int rc = replay_intent(a->t, a->i);
+    if (rc)
+        return rc;
+    if (a->t->h->nstripes == 1)
+        return sweep(a->t);
+    atomic_store(&a->t->h->sweep_needed, 1);
+    return 0;
+}
+
+/* The heap lock's holder died (striped tables): rebuild the free lists from the block tags,
+ * keeping every block in use (whoever holds it may be alive), and leave the sweep for later. */
+static int keep_all(void *arg, uint64_t off, uint32_t tag)
+{
+    (void)arg;
+    (void)off;
+    (void)tag;
+    return 1;
+}
+
+static int heap_recover(void *arg)
+{
+    struct tab *t = arg;
+    limbo_repair(&t->h->limbo, &t->h->heap, &t->s);
+    long r = alloc_rebuild(&t->h->heap, &t->s, keep_all, NULL);
+    if (r < 0)
+        return (int)r;
+    atomic_store(&t->h->sweep_needed, 1);
+    return 0;
+}
+
+static void release_stripes(struct tab *t, int upto)
+{
+    while (upto-- > 0)
+        wlock_release(&t->h->stripe[upto].lock);
+}
+
+int tab_lock(struct tab *t, struct plan *p, int stripe)
+{
+    struct tab_hdr *h = t->h;
     if (!t->writable)
         return err_set(SHMETS_EOWNER, "table %llu is %s and this process is not its owner",
                        (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
-    int rc = wlock_acquire(&t->h->lock, tab_recover, t);
-    if (rc)
-        return rc;
-    if (atomic_load(&t->h->root.deleted)) {
-        wlock_release(&t->h->lock);
+    int n = (int)h->nstripes, rc;
+    if (n == 1 || stripe == TAB_ALL) {
+        for (int i = 0; i < n; i++) {
+            struct stripe_arg a = { t, i };
+            if ((rc = wlock_acquire(&h->stripe[i].lock, stripe_recover, &a))) {
+                release_stripes(t, i);
+                return rc;
+            }
+        }
+        if (n > 1 && (rc = wlock_acquire(&h->hlock, heap_recover, t))) {
+            release_stripes(t, n);
+            return rc;
+        }
+        p->stripe = TAB_ALL;
+        p->heap_held = 1;
+        if (atomic_load(&h->sweep_needed) && (rc = sweep(t))) {
+            tab_unlock(t, p);
+            return rc;
+        }
+    } else {
+        struct stripe_arg a = { t, stripe };
+        if ((rc = wlock_acquire(&h->stripe[stripe].lock, stripe_recover, &a)))
+            return rc;
+        p->stripe = stripe;
+        p->heap_held = 0;
+    }
+    if (atomic_load(&h->root.deleted)) {
+        tab_unlock(t, p);
         return err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
     }
     return 0;
 }
 
-void tab_unlock(struct tab *t)
+void tab_unlock(struct tab *t, struct plan *p)
 {
-    wlock_release(&t->h->lock);
+    if (p->stripe == TAB_ALL) {
+        if (t->h->nstripes > 1)
+            wlock_release(&t->h->hlock);
+        release_stripes(t, (int)t->h->nstripes);
+    } else {
+        wlock_release(&t->h->stripe[p->stripe].lock);
+    }
 }
 
 /* ---- check -------------------------------------------------------------------------------- */
@@ -340,8 +447,9 @@ int tab_check(struct tab *t)
     struct tab_hdr *h = t->h;
     uint64_t used, limbo_tagged, limbo_listed;
     int rc;
-    if (atomic_load(&h->intent) != 0)
-        return err_set(SHMETS_EBADSEG, "T.1 an intent record is pending with the lock free");
+    for (uint32_t i = 0; i < h->nstripes; i++)
+        if (atomic_load(&h->stripe[i].intent) != 0)
+            return err_set(SHMETS_EBADSEG, "T.1 an intent record is pending with the lock free");
     if (atomic_load(&h->root.seq) & 1)
         return err_set(SHMETS_EBADSEG, "T.3 the publish sequence is odd with the lock free");
     if ((rc = alloc_check(&h->heap, &t->s, &used, &limbo_tagged)))

@@ -59,7 +59,7 @@
 #include <string.h>
 
 #define HB_SLOTS     7
-#define LG_MIN       3
+#define LG_MIN       3          /* 8 buckets: at least one per stripe (TAB_STRIPES) */
 #define LG_MAX       40
 #define FP_SHIFT     40
 #define OFF_MASK     ((1ull << FP_SHIFT) - 1)
@@ -72,6 +72,10 @@ struct hbucket {
 };
 
 _Static_assert(sizeof(struct hbucket) == 64, "a bucket is one cache line");
+/* A stripe owns the buckets whose index is the stripe number modulo TAB_STRIPES, with their
+ * overflow chains and their keys' objects; so every array must have TAB_STRIPES buckets or
+ * more. */
+_Static_assert((1u << LG_MIN) >= TAB_STRIPES, "every stripe owns whole buckets");
 
 static inline uint64_t entry_make(uint64_t hash, uint64_t off)
 {
@@ -289,13 +293,25 @@ static int rehash_entry(struct tab *t, struct plan *p, uint64_t w, uint64_t e, u
     }
 }
 
+static int lg_wants_resize(unsigned lg, uint64_t nkeys)
+{
+    uint64_t nb = 1ull << lg;
+    return !(nkeys <= nb * GROW_LOAD && (nkeys >= nb / 2 || lg <= LG_MIN));
+}
+
+static int hash_needs_resize(const struct tab *t, uint64_t nkeys)
+{
+    return lg_wants_resize(root_lg(atomic_load_explicit(&t->h->root.word, memory_order_relaxed)), nkeys);
+}
+
 static int hash_resize(struct tab *t, struct plan *p, uint64_t nkeys)
 {
     struct seg *s = &t->s;
     uint64_t w = plan_word(p, s, offsetof(struct tab_hdr, root.word));
     unsigned lg = root_lg(w);
     uint64_t nb = 1ull << lg;
-    if (nkeys <= nb * GROW_LOAD && (nkeys >= nb / 2 || lg <= LG_MIN))
+    INVARIANT(p->stripe == TAB_ALL);
+    if (!lg_wants_resize(lg, nkeys))
         return 0;
     unsigned nlg = LG_MIN;
     while (nlg < LG_MAX && (1ull << nlg) * 2 < nkeys)
@@ -493,6 +509,7 @@ const struct index_ops hash_index_ops = {
     .lookup = hash_lookup,
     .put = hash_put,
     .del = hash_del,
+    .needs_resize = hash_needs_resize,
     .resize = hash_resize,
     .mark = hash_mark,
     .check = hash_check,

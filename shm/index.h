@@ -75,6 +75,9 @@ struct plan {
     size_t cmap;
     int64_t dobjs, dkeys;       /* change of the object and key counts */
     int err;                    /* sticky: 0 or -SHMETS_ENOMEM (process memory) */
+    int stripe;                 /* the writer lock held: a stripe, or TAB_ALL (table.h) */
+    int heap_held;              /* this writer holds the heap (TAB_ALL, or one stripe of one) */
+    int multi;                  /* the publish changes several keys: readers must see it whole */
 };
 
 void plan_init(struct plan *p);
@@ -116,8 +119,10 @@ struct index_ops {
     int (*put)(struct tab *t, struct plan *p, const struct wobj *objs, size_t n, enum put_mode mode);
     /* Writer: plan the deletion of every object with this key.  Returns 1 if there was one. */
     int (*del)(struct tab *t, struct plan *p, const unsigned char *key, uint32_t klen, uint64_t hash);
-    /* Writer: plan a resize when the key count has left the index's comfortable range
-     * (returns 1 when it planned one, 0 when none is needed). */
+    /* Does the index want a resize for this many keys?  (A resize needs TAB_ALL.) */
+    int (*needs_resize)(const struct tab *t, uint64_t nkeys);
+    /* Writer (TAB_ALL): plan a resize when the key count has left the index's comfortable
+     * range (returns 1 when it planned one, 0 when none is needed). */
     int (*resize)(struct tab *t, struct plan *p, uint64_t nkeys_after);
     /* Writer (recovery, check): call mark for every block the index reaches; count objects
      * and keys.  Returns 0 or -SHMETS_EBADSEG for a structure it cannot follow. */

@@ -135,7 +135,11 @@ int plan_alloc(struct plan *p, struct tab *t, uint64_t size, uint64_t *off)
         return p->err;
     if (grow((void **)&p->fresh, &p->cfresh, p->nfresh + 1, sizeof *p->fresh))
         return p->err = err_set(SHMETS_ENOMEM, "out of process memory planning a write");
-    int rc = alloc_alloc(&t->h->heap, &t->s, size, off);
+    int rc = tab_heap_enter(t, p);
+    if (rc)
+        return rc;
+    rc = alloc_alloc(&t->h->heap, &t->s, size, off);
+    tab_heap_leave(t, p);
     if (rc)
         return rc;
     p->fresh[p->nfresh++] = *off;

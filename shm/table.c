@@ -93,7 +93,10 @@ static void tab_init(unsigned char *base, void *arg)
     h->keypos = a->o->keypos;
     h->id = a->id;
     h->seed = a->seed;
-    a->rc = wlock_init(&h->lock);
+    h->nstripes = a->o->write_concurrency ? TAB_STRIPES : 1;
+    a->rc = wlock_init(&h->hlock);
+    for (int i = 0; i < TAB_STRIPES && !a->rc; i++)
+        a->rc = wlock_init(&h->stripe[i].lock);
     /* The heap starts at the first page after the header: readers' bounds checks refuse any
      * offset below SEG_PAGE (index.h, hash.c). */
     alloc_init(&h->heap, NULL, (sizeof *h + SEG_PAGE - 1) & ~(uint64_t)(SEG_PAGE - 1), a->o->max_bytes);
@@ -277,11 +280,13 @@ int shmets_delete(shmets_tab *t)
     if (!t->owner && t->access != SHMETS_PUBLIC)
         return err_set(SHMETS_EOWNER, "only the owner deletes a %s table",
                        t->access == SHMETS_PRIVATE ? "private" : "protected");
-    int rc = tab_lock(t);
+    struct plan p;
+    plan_init(&p);
+    int rc = tab_lock(t, &p, TAB_ALL);
     if (rc)
         return rc;
     atomic_store(&t->h->root.deleted, 1);
-    tab_unlock(t);
+    tab_unlock(t, &p);
     char sname[SEG_NAME_MAX];
     seg_name_of(t->db, t->id, sname, sizeof sname);
     cat_remove(&t->db->c, t->id);
@@ -452,26 +457,39 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
         free(it);
         return err_set(SHMETS_ENOMEM, "out of process memory");
     }
-    if ((rc = tab_lock(t))) {
-        free(it);
-        free(w);
-        return rc;
-    }
+    size_t groups = 0;
+    for (size_t a = 0; a < n; a++)
+        groups += a == 0 || !same_key(&it[a - 1], &it[a]);
+    /* One key: its stripe (unless the index must grow first); several: every stripe, so that
+     * the whole list is published at once (T.3). */
     struct plan p;
     plan_init(&p);
-    size_t nw = 0, groups = 0;
+    int stripe = groups == 1 && !t->ops->needs_resize(t, atomic_load(&t->h->keys) + 1)
+                 ? tab_stripe(t, it[0].hash) : TAB_ALL;
+    for (;;) {
+        if ((rc = tab_lock(t, &p, stripe))) {
+            free(it);
+            free(w);
+            return rc;
+        }
+        if (p.stripe == TAB_ALL || !t->ops->needs_resize(t, atomic_load(&t->h->keys) + 1))
+            break;
+        tab_unlock(t, &p);          /* the index must grow meanwhile: take everything */
+        stripe = TAB_ALL;
+    }
+    p.multi = groups > 1;
+    size_t nw = 0;
     for (size_t a = 0; a < n && !rc;) {
         size_t b = a + 1;
         while (b < n && same_key(&it[a], &it[b]))
             b++;
-        groups++;
         int any;
         rc = plan_group(t, &p, it, a, b, &w[nw], &any);
         nw += (size_t)any;
         a = b;
     }
     CRASH_POINT("insert.prepared");
-    if (!rc) {
+    if (!rc && p.stripe == TAB_ALL) {
         int r = t->ops->resize(t, &p, atomic_load(&t->h->keys) + groups);
         rc = r < 0 ? r : 0;
     }
@@ -489,7 +507,7 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
         if (inserted)
             *inserted = rc == 0;
     }
-    tab_unlock(t);
+    tab_unlock(t, &p);
     plan_free(&p);
     free(it);
     free(w);
@@ -516,21 +534,22 @@ int shmets_delete_key(shmets_tab *t, shmets_term key)
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_delete_key");
     if (key.len > UINT32_MAX)
         return 0;
-    int rc = tab_lock(t);
-    if (rc)
-        return rc;
+    uint64_t hash = shmets_term_hash(key, t->h->seed);
     struct plan p;
     plan_init(&p);
-    uint64_t hash = shmets_term_hash(key, t->h->seed);
+    int rc = tab_lock(t, &p, tab_stripe(t, hash));
+    if (rc)
+        return rc;
     rc = t->ops->del(t, &p, key.ptr, (uint32_t)key.len, hash);
     CRASH_POINT("delete.planned");
     if (rc == 1) {
-        int r = t->ops->resize(t, &p, atomic_load(&t->h->keys) - 1);
+        /* Shrinking needs every stripe; a striped table shrinks at its next such write. */
+        int r = p.stripe == TAB_ALL ? t->ops->resize(t, &p, atomic_load(&t->h->keys) - 1) : 0;
         rc = r < 0 ? r : tab_commit(t, &p);
     }
     if (rc < 0)
         tab_abandon(t, &p);
-    tab_unlock(t);
+    tab_unlock(t, &p);
     plan_free(&p);
     return rc < 0 ? rc : 0;
 }
@@ -662,11 +681,13 @@ int shmets_check(shmets_tab *t)
 {
     if (!t)
         return err_set(SHMETS_EINVAL, "NULL table");
-    int rc = tab_lock(t);
+    struct plan p;
+    plan_init(&p);
+    int rc = tab_lock(t, &p, TAB_ALL);
     if (rc)
         return rc;
     rc = tab_check(t);
-    tab_unlock(t);
+    tab_unlock(t, &p);
     if (!rc)
         rc = cat_check(&t->db->c);
     return rc;
@@ -676,10 +697,12 @@ int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed)
 {
     if (!t)
         return err_set(SHMETS_EINVAL, "NULL table");
-    int rc = tab_lock(t);
+    struct plan p;
+    plan_init(&p);
+    int rc = tab_lock(t, &p, TAB_ALL);
     if (rc)
         return rc;
     rc = tab_reclaim(t, max, freed);
-    tab_unlock(t);
+    tab_unlock(t, &p);
     return rc;
 }

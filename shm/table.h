@@ -22,6 +22,8 @@
 #define TAB_SIZE_MIN          (1ull << 20)
 #define TAB_SIZE_LIMIT        (1ull << 43)     /* offsets are stored in 40 bits of 8 bytes */
 #define INTENT_MAGIC          0x494e54454e54ull
+#define TAB_STRIPES           8                /* writer locks of a write_concurrency table */
+#define TAB_ALL               (-1)             /* tab_lock(): every stripe, and the heap */
 
 /* The index root: the one cache line every reader reads first. */
 struct index_root {
@@ -39,6 +41,12 @@ struct intent {
     struct plan_store st[];
 };
 
+/* One writer lock and the intent record of the writes it covers (commit.c). */
+struct stripe {
+    struct wlock lock;
+    _Atomic uint64_t intent;    /* offset of the struct intent being published, or 0 */
+} __attribute__((aligned(64)));
+
 struct tab_hdr {
     struct seg_header seg;
     uint32_t kind;              /* enum shmets_kind */
@@ -49,8 +57,11 @@ struct tab_hdr {
     uint64_t seed;              /* hash seed, random per table (hash flooding) */
     uint64_t obj_max;           /* bytes of the largest object (max_object_bytes) */
     struct index_root root __attribute__((aligned(64)));
-    struct wlock lock __attribute__((aligned(64)));
-    _Atomic uint64_t intent;    /* offset of the struct intent being published, or 0 */
+    uint32_t nstripes;          /* 1, or TAB_STRIPES with write_concurrency (commit.c) */
+    _Atomic uint32_t sweep_needed;  /* a striped writer died: mark and sweep at the next
+                                       all-stripes lock (commit.c, T.4) */
+    struct stripe stripe[TAB_STRIPES];
+    struct wlock hlock __attribute__((aligned(64)));   /* the heap and limbo, when striped */
     _Atomic uint64_t objs;      /* objects stored (info size) */
     _Atomic uint64_t keys;      /* distinct keys */
     _Atomic uint64_t writes;    /* write calls completed, for `shmets top` */
@@ -95,19 +106,31 @@ struct shmets {
  * detail set when no reader slot is free. */
 struct rcu_reader *tab_reader(struct tab *t);
 
-/* commit.c: the write side's crash safety. */
-/* Take the table's writer lock, repairing the table first if its last holder died. */
-int  tab_lock(struct tab *t);
-void tab_unlock(struct tab *t);
+/* commit.c: the write side's crash safety.
+ * A write takes one stripe (the one that owns its key's buckets: hash % nstripes) or all of
+ * them (TAB_ALL: multi-key writes, resizes, check, delete).  The plan records which. */
+/* The stripe of a key's hash. */
+static inline int tab_stripe(const struct tab *t, uint64_t hash)
+{
+    return (int)(hash & (t->h->nstripes - 1));
+}
+/* Take stripe `stripe` (or TAB_ALL), repairing first what a dead holder left.
+ * Returns 0, -SHMETS_EOWNER (no write access), -SHMETS_ENOENT (deleted), -SHMETS_EBADSEG. */
+int  tab_lock(struct tab *t, struct plan *p, int stripe);
+void tab_unlock(struct tab *t, struct plan *p);
+/* The heap and limbo, for a writer holding one stripe (no-op when it holds all, or the table
+ * has one stripe).  plan_alloc and tab_commit call them. */
+int  tab_heap_enter(struct tab *t, struct plan *p);
+void tab_heap_leave(struct tab *t, struct plan *p);
 /* Publish a plan (DESIGN.md §6): reserve limbo room, write the intent record, make the
  * stores, retire what they unlinked, update counts.  On failure nothing is published and the
  * plan's fresh blocks are freed.  Returns 0 or an allocator error.  Caller holds the lock. */
 int  tab_commit(struct tab *t, struct plan *p);
 /* Drop a plan that will not be published: free its fresh blocks. */
 void tab_abandon(struct tab *t, struct plan *p);
-/* Reclaim up to max retired blocks after a grace period (caller holds the lock). */
+/* Reclaim up to max retired blocks after a grace period (caller holds the heap). */
 int  tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed);
-/* Every invariant of the table (caller holds the lock). */
+/* Every invariant of the table (caller holds TAB_ALL). */
 int  tab_check(struct tab *t);
 
 /* Readers: wait out a multi-word publish, and tell whether one happened meanwhile (T.3). */

@@ -210,7 +210,7 @@ static void test_hammer_no_use_after_free(void **state)
             if (ctl_open(inst, &cc) || seg_attach(tseg, SEG_TABLE, i == 0, &cs))
                 _exit(6);
             struct hammer *h = (struct hammer *)cs.base;
-            _exit(i == 0 ? writer_main(&cc, h, &cs, 1.5) : reader_main(&cc, h, cs.base));
+            _exit(i == 0 ? writer_main(&cc, h, &cs, 1.5 * stress_factor()) : reader_main(&cc, h, cs.base));
         }
     }
     for (int i = 0; i <= READERS; i++) {

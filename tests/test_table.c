@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -412,6 +413,126 @@ static void test_size_cap(void **s)
     shmets_delete(t);
 }
 
+/* write_concurrency: writers of different keys take different stripes and share the heap
+ * under its own lock; single-key writes, lists (all stripes) and deletes from two processes
+ * at once leave exactly what they acknowledged. */
+static void test_striped_writers(void **s)
+{
+    (void)s;
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.access = SHMETS_PUBLIC;
+    o.write_concurrency = true;
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, "striped", &o, &t), 0);
+    uint64_t id = shmets_id(t);
+    pid_t pids[2];
+    for (int w = 0; w < 2; w++) {
+        pids[w] = fork();
+        assert_true(pids[w] >= 0);
+        if (pids[w] == 0) {
+            child_init();
+            shmets *d;
+            shmets_tab *c;
+            if (shmets_open(inst, &d) || shmets_attach(d, id, &c))
+                _exit(10);
+            char buf[256];
+            for (int i = 0; i < 4000; i++) {
+                int k = w * 100000 + i;
+                if (i % 50 == 0)
+                    snprintf(buf, sizeof buf, "[{%d,%d},{%d,%d},{%d,gone}]", k, k, k + 50000, k, k + 70000);
+                else
+                    snprintf(buf, sizeof buf, "{%d,%d}", k, k);
+                shmets_term x;
+                if (shmets_term_parse(buf, strlen(buf), &x) || shmets_insert(c, x))
+                    _exit(11);
+                shmets_term_free(&x);
+                if (i % 50 == 0) {
+                    snprintf(buf, sizeof buf, "%d", k + 70000);
+                    if (shmets_term_parse(buf, strlen(buf), &x) || shmets_delete_key(c, x))
+                        _exit(12);
+                    shmets_term_free(&x);
+                }
+            }
+            shmets_close(d);
+            _exit(0);
+        }
+    }
+    for (int w = 0; w < 2; w++) {
+        int status;
+        assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(size(t), 2 * (4000 + 80));
+    char key[32], want[64];
+    for (int w = 0; w < 2; w++)
+        for (int i = 0; i < 4000; i += 7) {
+            int k = w * 100000 + i;
+            snprintf(key, sizeof key, "%d", k);
+            snprintf(want, sizeof want, "[{%d,%d}]", k, k);
+            assert_string_equal(look(t, key), want);
+        }
+    check(t);
+    assert_int_equal(shmets_delete(t), 0);
+}
+
+/* A damaged table segment is a clear error at attach, never a crash: wrong magic, another
+ * layout version, a header that does not match the catalog, a truncated file. */
+static void corrupt(const char *path, off_t at, const void *bytes, size_t n)
+{
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    assert_int_equal(pwrite(fd, bytes, n, at), (ssize_t)n);
+    close(fd);
+}
+
+static void test_damaged_segment(void **s)
+{
+    (void)s;
+    shmets_tab *t = mk(SHMETS_SET, SHMETS_PUBLIC, 1);
+    ins(t, "{k,1}");
+    uint64_t id = shmets_id(t);
+    char path[256];
+    snprintf(path, sizeof path, "/dev/shm/shmets.%s.%llu", inst, (unsigned long long)id);
+    struct tab_hdr saved;
+    memcpy(&saved, t->h, sizeof saved);
+    shmets_detach(t);
+    shmets_tab *u;
+    uint64_t junk = 0x4141414141414141ull;
+    corrupt(path, offsetof(struct seg_header, magic), &junk, 8);
+    assert_int_equal(shmets_attach(db, id, &u), -SHMETS_EBADSEG);
+    corrupt(path, 0, &saved, sizeof saved.seg);
+    uint32_t v = SEG_VERSION + 1;
+    corrupt(path, offsetof(struct seg_header, version), &v, 4);
+    assert_int_equal(shmets_attach(db, id, &u), -SHMETS_EVERSION);
+    corrupt(path, 0, &saved, sizeof saved.seg);
+    uint32_t kind = 77;
+    corrupt(path, offsetof(struct tab_hdr, kind), &kind, 4);
+    assert_int_equal(shmets_attach(db, id, &u), -SHMETS_EBADSEG);
+    corrupt(path, 0, &saved, sizeof saved);
+    assert_int_equal(shmets_attach(db, id, &u), 0);         /* repaired by hand: whole again */
+    assert_string_equal(look(u, "k"), "[{k,1}]");
+    shmets_detach(u);
+    assert_int_equal(truncate(path, 100), 0);
+    assert_int_equal(shmets_attach(db, id, &u), -SHMETS_EBADSEG);
+    /* The control segment too. */
+    snprintf(path, sizeof path, "/dev/shm/shmets.%s", inst);
+    struct seg_header ctl;
+    memcpy(&ctl, db->c.s.base, sizeof ctl);
+    corrupt(path, offsetof(struct seg_header, magic), &junk, 8);
+    shmets *d2;
+    assert_int_equal(shmets_open(inst, &d2), -SHMETS_EBADSEG);
+    corrupt(path, 0, &ctl, sizeof ctl);
+    uint32_t big = 1u << 30;
+    corrupt(path, offsetof(struct ctl_hdr, cat.cap), &big, 4);
+    assert_int_equal(shmets_open(inst, &d2), -SHMETS_EBADSEG);
+    uint32_t cap = CAT_MAX_DEFAULT;
+    corrupt(path, offsetof(struct ctl_hdr, cat.cap), &cap, 4);
+    assert_int_equal(shmets_open(inst, &d2), 0);
+    shmets_close(d2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -422,6 +543,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_names_and_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_protection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_cap, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_striped_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_segment, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,8 @@
  *   struct buf    a growable byte buffer for hand-made encodings (big-endian writers)
  *   child_init()  for forked children: restore default crash signals, so a child that crashes
  *                 dies instead of falling back into cmocka's handlers in the parent's test loop
+ *   stress_factor()  1 in `make check`; N under `make stress` (SHMETS_STRESS=N): multi-process
+ *                 tests run N times longer or N times more rounds
  */
 #ifndef SHMETS_TESTUTIL_H
 #define SHMETS_TESTUTIL_H
@@ -77,6 +79,13 @@ static inline void child_init(void)
     int sigs[] = { SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT };
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         signal(sigs[i], SIG_DFL);
+}
+
+static inline unsigned stress_factor(void)
+{
+    const char *s = getenv("SHMETS_STRESS");
+    long v = s ? strtol(s, NULL, 10) : 1;
+    return v > 1 && v < 100000 ? (unsigned)v : 1;
 }
 
 #endif
