@@ -398,7 +398,9 @@ typedef struct shmets_opts {
     unsigned keypos;                /* 1 */
     bool named;                     /* false: the name does not find the table */
     bool read_concurrency;          /* accepted; readers never lock anyway */
-    bool write_concurrency;         /* accepted; the writer lock is not yet striped */
+    bool write_concurrency;         /* eight writer locks by key hash instead of one: writers
+                                       of different keys proceed in parallel; a write of
+                                       several keys still takes them all */
     uint64_t max_bytes;             /* the segment's reservation: the most the table can use;
                                        0: 4 GiB.  Between 1 MiB and 8 TiB. */
     uint64_t max_object_bytes;      /* the largest object; 0: 64 MiB */

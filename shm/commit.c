@@ -36,6 +36,22 @@
  * heap/64 bytes of process memory.  If the heap is too full for limbo to take the orphans,
  * recovery waits for a grace period and frees them directly.
  *
+ * WRITE_CONCURRENCY (striped tables).  A table made with write_concurrency has TAB_STRIPES
+ * writer locks instead of one, and a heap lock.  Stripe i owns the buckets whose index is i
+ * modulo TAB_STRIPES (hash.c: every array has at least that many buckets), with their overflow
+ * chains and their keys' objects, so writers of keys of different stripes never store to the
+ * same word.  A single-key write takes its key's stripe, and the heap lock only around
+ * allocation, limbo and frees; a write of several keys, a resize, check and delete take every
+ * stripe in order, then the heap lock (TAB_ALL).  Lock order is stripes ascending, then the
+ * heap: no cycle.  Each stripe has its own intent record; a TAB_ALL writer uses stripe 0's.
+ *   T.4 A dead stripe holder's intent is replayed by the next holder of that stripe; a dead
+ *       heap holder's free lists are rebuilt from the block tags by the next holder of the
+ *       heap lock, every block in use kept (a live writer may hold it).  Either sets
+ *       sweep_needed, and the next TAB_ALL locker (at the latest shmets_check) runs the mark
+ *       and sweep that finds the dead writer's orphans and recounts.  Until then the orphans
+ *       stay allocated and the counts may be off by that writer's last write; nothing is
+ *       freed that anyone could hold.  A table with one stripe does all of it at once.
+ *
  * RECLAMATION (tab_reclaim): a writer that finds RECLAIM_AT or more entries in limbo runs a
  * grace period (rcu_safe_epoch: one membarrier) and frees at most RECLAIM_MAX entries, so the
  * cost of reclamation is spread over writes and bounded per write (CONVENTIONS.md item 8).
