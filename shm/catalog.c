@@ -22,6 +22,9 @@
  *   C.2 No two LIVE entries share an id, and no two LIVE named tables share a name.
  *   C.3 Every id is below next_id.
  *
+ *   C.4 An entry in state CREATING whose creator died is dropped by the next cat_add (a
+ *       creator holds no lock while it makes the segment, so no lock recovery sees it).
+ *
  * CRASH SAFETY: a process that dies holding the lock leaves at worst one entry half-written or
  * in state CREATING.  Recovery (cat_recover) frees CREATING entries whose creator is dead,
  * together with the table segment the creator may have made, and recounts `live`.  An entry
@@ -104,6 +107,16 @@ int cat_add(struct ctl *c, struct cat_entry *e, uint32_t *idx)
     for (uint32_t i = 0; i < k->hiwater; i++) {
         struct cat_entry *x = entry(c, i);
         uint32_t st = atomic_load(&x->state);
+        if (st == CAT_CREATING && !proc_alive(x->owner_pid, x->owner_inc)) {
+            /* Its creator died between cat_add and cat_publish (C.4): drop it, and the
+             * segment it may have made. */
+            char name[SEG_NAME_MAX];
+            cat_seg_name(c->s.name, x->id, name);
+            seg_unlink(name);
+            atomic_store(&x->state, CAT_FREE);
+            k->live--;
+            st = CAT_FREE;
+        }
         if (st == CAT_FREE) {
             if (free_at == UINT32_MAX)
                 free_at = i;

@@ -40,8 +40,8 @@
  * writer locks instead of one, and a heap lock.  Stripe i owns the buckets whose index is i
  * modulo TAB_STRIPES (hash.c: every array has at least that many buckets), with their overflow
  * chains and their keys' objects, so writers of keys of different stripes never store to the
- * same word.  A single-key write takes its key's stripe, and the heap lock only around
- * allocation, limbo and frees; a write of several keys, a resize, check and delete take every
+ * same word.  A single-key write takes its key's stripe, and the heap lock around each
+ * allocation and from its limbo reservation through its publish to its retirements; a write of several keys, a resize, check and delete take every
  * stripe in order, then the heap lock (TAB_ALL).  Lock order is stripes ascending, then the
  * heap: no cycle.  Each stripe has its own intent record; a TAB_ALL writer uses stripe 0's.
  *   T.4 A dead stripe holder's intent is replayed by the next holder of that stripe; a dead
@@ -50,7 +50,10 @@
  *       sweep_needed, and the next TAB_ALL locker (at the latest shmets_check) runs the mark
  *       and sweep that finds the dead writer's orphans and recounts.  Until then the orphans
  *       stay allocated and the counts may be off by that writer's last write; nothing is
- *       freed that anyone could hold.  A table with one stripe does all of it at once.
+ *       freed that anyone could hold.  A single-stripe locker that finds sweep_needed set
+ *       takes every stripe instead: a dead all-stripes writer's record (stripe 0's) may
+ *       touch its stripe, and must be replayed before anything is written there.  A table
+ *       with one stripe does all of it at once.
  *
  * RECLAMATION (tab_reclaim): a writer that finds RECLAIM_AT or more entries in limbo runs a
  * grace period (rcu_safe_epoch: one membarrier) and frees at most RECLAIM_MAX entries, so the
@@ -114,11 +117,14 @@ int tab_commit(struct tab *t, struct plan *p)
         return 0;
     }
     INVARIANT(!p->multi || p->stripe == TAB_ALL);
+    /* The heap is held from the limbo reservation to the retirements it covers: room in limbo
+     * belongs to nobody, so a writer of another stripe must not use it up in between. */
     if (!rc && !(rc = tab_heap_enter(t, p))) {
         rc = limbo_reserve(&h->limbo, &h->heap, s, (uint32_t)p->nretire);
         if (!rc)
             rc = alloc_alloc(&h->heap, s, sizeof(struct intent) + p->nst * sizeof(struct plan_store), &log);
-        tab_heap_leave(t, p);
+        if (rc)
+            tab_heap_leave(t, p);
     }
     if (rc) {
         tab_abandon(t, p);
@@ -148,29 +154,22 @@ int tab_commit(struct tab *t, struct plan *p)
         atomic_store_explicit(&h->root.seq, seq + 2, memory_order_release);
     CRASH_POINT("commit.published");
     p->nfresh = 0;                      /* published: no longer ours to free */
-    /* From here on a failure to take the heap leaves orphans for the sweep (T.4): the write
-     * itself is complete, so it is reported done. */
-    if (tab_heap_enter(t, p) == 0) {
-        uint64_t stamp = rcu_retire_stamp(&t->db->c.h->reg);
-        for (size_t i = 0; i < p->nretire; i++) {
-            limbo_retire(&h->limbo, &h->heap, s, p->retire[i], stamp);
-            if (i == 0)
-                CRASH_POINT("commit.retiring");
-        }
-        atomic_fetch_add_explicit(&h->objs, (uint64_t)p->dobjs, memory_order_relaxed);
-        atomic_fetch_add_explicit(&h->keys, (uint64_t)p->dkeys, memory_order_relaxed);
-        CRASH_POINT("commit.counted");
-        atomic_store_explicit(intent, 0, memory_order_release);
-        alloc_free(&h->heap, s, log);
-        atomic_fetch_add_explicit(&h->writes, 1, memory_order_relaxed);
-        CRASH_POINT("commit.done");
-        if (h->limbo.entries >= RECLAIM_AT)
-            tab_reclaim(t, RECLAIM_MAX, NULL);  /* best effort: an error here loses nothing */
-        tab_heap_leave(t, p);
-    } else {
-        atomic_store_explicit(intent, 0, memory_order_release);
-        atomic_store(&h->sweep_needed, 1);
+    uint64_t stamp = rcu_retire_stamp(&t->db->c.h->reg);
+    for (size_t i = 0; i < p->nretire; i++) {
+        limbo_retire(&h->limbo, &h->heap, s, p->retire[i], stamp);
+        if (i == 0)
+            CRASH_POINT("commit.retiring");
     }
+    atomic_fetch_add_explicit(&h->objs, (uint64_t)p->dobjs, memory_order_relaxed);
+    atomic_fetch_add_explicit(&h->keys, (uint64_t)p->dkeys, memory_order_relaxed);
+    CRASH_POINT("commit.counted");
+    atomic_store_explicit(intent, 0, memory_order_release);
+    alloc_free(&h->heap, s, log);
+    atomic_fetch_add_explicit(&h->writes, 1, memory_order_relaxed);
+    CRASH_POINT("commit.done");
+    if (h->limbo.entries >= RECLAIM_AT)
+        tab_reclaim(t, RECLAIM_MAX, NULL);      /* best effort: an error here loses nothing */
+    tab_heap_leave(t, p);
     return 0;
 }
 
@@ -435,6 +434,13 @@ int tab_lock(struct tab *t, struct plan *p, int stripe)
         struct stripe_arg a = { t, stripe };
         if ((rc = wlock_acquire(&h->stripe[stripe].lock, stripe_recover, &a)))
             return rc;
+        if (atomic_load(&h->sweep_needed)) {
+            /* A writer died (T.4).  If it held every stripe, its intent is in stripe 0's
+             * record and part of it may touch this stripe: nothing may be written here
+             * before that record is replayed and the sweep has run, so take everything. */
+            wlock_release(&h->stripe[stripe].lock);
+            return tab_lock(t, p, TAB_ALL);
+        }
         p->stripe = stripe;
         p->heap_held = 0;
     }

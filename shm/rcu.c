@@ -30,8 +30,12 @@
  *       process is not mistaken for the dead reader (proc.c).
  *   R.5 Nesting is counted in the process (struct rcu_reader), never in shared memory.
  *
- * CRASH SAFETY: a slot is claimed by CAS on its pid (0 -> mine) and released by storing 0; a
- * process killed at any point leaves at worst a claimed slot, which R.4 clears.
+ *   R.6 A slot is claimed by CAS on its pid from 0 to -1, then its incarnation is written, then
+ *       the claimer's pid: a scanner never pairs a new pid with an old incarnation.
+ *
+ * CRASH SAFETY: a slot is released by storing 0; a process killed at any point leaves at worst
+ * a claimed slot, which R.4 clears — or, if it died in the two stores of R.6, a slot held by
+ * -1, lost for the registry's life (one slot of thousands; etsmgr's restart does not reset it).
  */
 #include "rcu.h"
 #include "proc.h"
@@ -190,10 +194,13 @@ int rcu_reader_register(struct ctl *c, struct rcu_reader *rd)
         for (uint32_t i = 0; i < reg->nslots; i++) {
             struct rcu_slot *sl = &reg->slots[i];
             int32_t zero = 0;
+            /* Claimed as -1 first, so that no scanner pairs our pid with the incarnation of
+             * the slot's previous owner and clears the slot under us (R.6). */
             if (atomic_load_explicit(&sl->pid, memory_order_relaxed) == 0 &&
-                atomic_compare_exchange_strong(&sl->pid, &zero, me)) {
+                atomic_compare_exchange_strong(&sl->pid, &zero, -1)) {
                 atomic_store(&sl->epoch, 0);
                 atomic_store(&sl->incarnation, inc);
+                atomic_store(&sl->pid, me);
                 uint32_t hw = atomic_load(&reg->hiwater);
                 while (hw < i + 1 && !atomic_compare_exchange_weak(&reg->hiwater, &hw, i + 1))
                     ;
@@ -227,6 +234,8 @@ static int slot_dead(struct rcu_slot *sl, int32_t pid)
 {
     /* Between reading pid and incarnation the slot may be released and claimed again;
      * a claimer writes the incarnation after the pid, so re-check the pid afterwards. */
+    if (pid <= 0)
+        return 0;                   /* free, or being claimed (R.6) */
     uint64_t inc = atomic_load(&sl->incarnation);
     if (atomic_load(&sl->pid) != pid || inc == 0)
         return 0;

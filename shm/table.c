@@ -9,12 +9,12 @@
  * protection make the kernel enforce what it can (public and protected 0644, private 0600;
  * a process that may not write maps PROT_READ).
  *
- * INSERT semantics, as OTP 25 gives them (asked of erl, see tests): the objects of an insert
- * are grouped by key (exact equality, =:=).  A set keeps the last object of each key.  A
- * duplicate_bag appends every object, in list order.  A bag appends the objects it does not
- * hold yet, taking the list from its end (OTP's list insert for bags walks the list
- * backwards: insert(B, [{a,1},{a,2}]) into an empty bag looks up as [{a,2},{a,1}]).
- * insert_new inserts nothing if any key is present.  The whole insert is one plan, published
+ * INSERT semantics, as the ETS manual gives them: the objects of an insert are grouped by key
+ * (exact equality, =:=).  A set keeps the last object of each key.  A duplicate_bag appends
+ * every object, in list order.  A bag appends, in list order, the objects it does not hold
+ * yet.  (OTP 23 to 25.2 inserted a bag's list backwards, erlang/otp#6730, fixed in 25.3 by
+ * PR #6752; the erl of Debian 12, 25.2.3, still has that bug, so differential tests must
+ * not take it as the oracle there.)  insert_new inserts nothing if any key is present.  The whole insert is one plan, published
  * atomically and in isolation (commit.c, T.3).
  *
  * READS run inside an RCU read section (no lock, nothing written to the table) and copy what
@@ -147,6 +147,18 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
     memcpy(e->name, name, nlen > CAT_NAME_MAX ? CAT_NAME_MAX : nlen);
     uint32_t idx;
     int rc = cat_add(&db->c, e, &idx);
+    if (rc == -SHMETS_EEXIST) {
+        /* The name may belong to a table whose deleter died before removing it: attaching
+         * finishes such a delete (attach_entry), after which the name is free. */
+        shmets_tab *old;
+        int r = shmets_attach_name(db, name, &old);
+        if (r == 0)
+            shmets_detach(old);
+        else if (r == -SHMETS_ENOENT)
+            rc = cat_add(&db->c, e, &idx);
+        if (rc == -SHMETS_EEXIST)
+            err_set(SHMETS_EEXIST, "a named table \"%s\" exists already", name);
+    }
     if (rc)
         goto fail;
     char sname[SEG_NAME_MAX];
@@ -226,6 +238,14 @@ static int attach_entry(shmets *db, const struct cat_entry *e, shmets_tab **out)
     t->id = e->id;
     t->owner = owner;
     t->access = e->access;
+    if (atomic_load(&t->h->root.deleted)) {
+        /* Deleted by a process that died before it removed the name: finish its work. */
+        seg_detach(&t->s);
+        free(t);
+        cat_remove(&db->c, e->id);
+        seg_unlink(sname);
+        return err_set(SHMETS_ENOENT, "table \"%s\" was deleted", e->name);
+    }
     link_tab(t);
     *out = t;
     return 0;
@@ -400,7 +420,8 @@ static int bag_has(struct tab *t, uint64_t head, const struct item *it)
 }
 
 /* Plan one key's group it[a..b) (sorted by list position). */
-static int plan_group(struct tab *t, struct plan *p, struct item *it, size_t a, size_t b, struct wobj *w, int *any)
+static int plan_group(struct tab *t, struct plan *p, struct item *it, size_t a, size_t b, int newonly,
+                      struct wobj *w, int *any)
 {
     uint32_t kind = t->h->kind;
     *any = 0;
@@ -416,10 +437,11 @@ static int plan_group(struct tab *t, struct plan *p, struct item *it, size_t a, 
         return 0;
     }
     uint64_t head = 0, tail = 0;
-    uint64_t existing = kind == SHMETS_BAG ? t->ops->lookup(t, it[a].key.ptr, (uint32_t)it[a].key.len, it[a].hash) : 0;
+    uint64_t existing = t->ops->lookup(t, it[a].key.ptr, (uint32_t)it[a].key.len, it[a].hash);
+    if (newonly && existing)
+        return -SHMETS_EEXIST;          /* insert_new: the key is there, whatever its objects */
     for (size_t k = 0; k < b - a; k++) {
-        /* duplicate_bag: list order; bag: from the list's end (OTP's order, see the top). */
-        const struct item *x = kind == SHMETS_BAG ? &it[b - 1 - k] : &it[a + k];
+        const struct item *x = &it[a + k];
         if (kind == SHMETS_BAG && (bag_has(t, existing, x) || bag_has(t, head, x)))
             continue;
         uint64_t off;
@@ -484,7 +506,7 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
         while (b < n && same_key(&it[a], &it[b]))
             b++;
         int any;
-        rc = plan_group(t, &p, it, a, b, &w[nw], &any);
+        rc = plan_group(t, &p, it, a, b, newonly, &w[nw], &any);
         nw += (size_t)any;
         a = b;
     }
