@@ -333,10 +333,21 @@ static void crash_points(int write_concurrency)
             int code = WEXITSTATUS(status);
             if (code != 0 && code != CRASH_EXIT)
                 fail_msg("%s at %s: child exited %d", P->name, points[ci], code);
+            /* A write of one key right after the crash, before anything else takes the
+             * lock: it must repair first, and must survive the repair of whatever the dead
+             * writer left (on a striped table its stripe may differ from the dead writer's). */
+            assert_int_equal(ins(t, "{probe,%d}", (int)ci), 0);
             int rc = shmets_check(t);
             if (rc)
                 fail_msg("%s, crashed at %s: shmets_check: %s (%s)", P->name, points[ci], shmets_strerror(rc),
                          shmets_errdetail());
+            char want[32];
+            snprintf(want, sizeof want, "[{probe,%d}]", (int)ci);
+            char *got = look(t, "probe", 0);
+            if (!got || strcmp(got, want) != 0)
+                fail_msg("%s, crashed at %s: the write made after the crash is lost (%s)", P->name, points[ci],
+                         got ? got : "?");
+            free(got);
             int v = P->verify(t);
             if (v < 0)
                 fail_msg("%s, crashed at %s (exit %d): the table holds part of the write, or lost data",

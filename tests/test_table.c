@@ -14,6 +14,7 @@
 #include "shmets.h"
 #include "testutil.h"
 #include "../shm/table.h"       /* the protection test reaches the mapping itself */
+#include "../shm/proc.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -488,6 +489,49 @@ static void test_striped_writers(void **s)
     assert_int_equal(shmets_delete(t), 0);
 }
 
+/* A process that dies while it makes a table (after its catalog entry, before publishing
+ * it) leaves no stuck name behind; nor does one that dies in the middle of a delete. */
+static void test_dead_creator_and_deleter(void **s)
+{
+    (void)s;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        child_init();
+        struct cat_entry e;
+        memset(&e, 0, sizeof e);
+        e.kind = SHMETS_SET;
+        e.access = SHMETS_PUBLIC;
+        e.keypos = 1;
+        e.flags = CAT_NAMED;
+        e.owner_pid = getpid();
+        e.owner_inc = proc_self_incarnation();
+        e.name_len = 5;
+        memcpy(e.name, "users", 5);
+        uint32_t idx;
+        shmets *d;
+        if (shmets_open(inst, &d) || cat_add(&d->c, &e, &idx))
+            _exit(10);
+        _exit(0);                                   /* dies before cat_publish */
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_int_equal(WEXITSTATUS(status), 0);
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.named = true;
+    o.access = SHMETS_PUBLIC;
+    shmets_tab *t, *u;
+    assert_int_equal(shmets_new(db, "users", &o, &t), 0);
+    check(t);
+    /* A deleter that died after marking the table deleted, before removing its name. */
+    atomic_store(&t->h->root.deleted, 1);
+    assert_int_equal(shmets_new(db, "users", &o, &u), 0);
+    assert_int_equal(shmets_attach(db, shmets_id(t), &t), -SHMETS_ENOENT);
+    check(u);
+    assert_int_equal(shmets_delete(u), 0);
+}
+
 /* A damaged table segment is a clear error at attach, never a crash: wrong magic, another
  * layout version, a header that does not match the catalog, a truncated file. */
 static void corrupt(const char *path, off_t at, const void *bytes, size_t n)
@@ -555,6 +599,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_protection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_cap, setup, teardown),
         cmocka_unit_test_setup_teardown(test_striped_writers, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dead_creator_and_deleter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_segment, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
