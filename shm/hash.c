@@ -141,6 +141,8 @@ static int find_slot(const struct tab *t, const struct plan *p, const unsigned c
     uint64_t boff = root_base(w) + (hash & ((1ull << root_lg(w)) - 1)) * sizeof(struct hbucket);
     uint64_t free_slot = 0;
     for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
+        if (!bucket_at(s, boff))
+            break;                      /* damaged: the callers' chain checks report it */
         for (int i = 0; i < HB_SLOTS; i++) {
             uint64_t at = boff + (uint64_t)i * 8;
             uint64_t e = plan_word(p, s, at);
@@ -164,12 +166,23 @@ static int find_slot(const struct tab *t, const struct plan *p, const unsigned c
     return 0;
 }
 
+/* Objects in the chain from off; a chain that leaves the segment or loops (a damaged
+ * segment) counts as UINT64_MAX, which the callers turn into -SHMETS_EBADSEG. */
 static uint64_t chain_len(const struct seg *s, uint64_t off)
 {
-    uint64_t n = 0;
-    for (; off; off = atomic_load_explicit(&((const struct sobj *)(s->base + off))->next, memory_order_relaxed))
-        n++;
+    uint64_t n = 0, cap = s->size / (SOBJ_HDR + ALLOC_HDR);
+    for (; off; n++) {
+        const struct sobj *o = sobj_at(s, off);
+        if (!o || n >= cap)
+            return UINT64_MAX;
+        off = atomic_load_explicit(&o->next, memory_order_relaxed);
+    }
     return n;
+}
+
+static int damaged(const char *what)
+{
+    return err_set(SHMETS_EBADSEG, "hash index: %s (a damaged segment)", what);
 }
 
 /* Place entry value `e` into a free slot found by find_slot(), or into a fresh overflow
@@ -190,14 +203,17 @@ static int place(struct tab *t, struct plan *p, uint64_t slot, uint64_t last, ui
     return p->err;
 }
 
-static void retire_chain(struct tab *t, struct plan *p, uint64_t off)
+static int retire_chain(struct tab *t, struct plan *p, uint64_t off)
 {
     const struct seg *s = &t->s;
+    if (chain_len(s, off) == UINT64_MAX)
+        return damaged("an object chain leaves the segment or loops");
     while (off) {
         plan_retire(p, off);
         p->dobjs--;
         off = plan_word(p, s, off + offsetof(struct sobj, next));
     }
+    return p->err;
 }
 
 static int hash_put(struct tab *t, struct plan *p, const struct wobj *objs, size_t n, enum put_mode mode)
@@ -217,11 +233,14 @@ static int hash_put(struct tab *t, struct plan *p, const struct wobj *objs, size
         } else if (mode == PUT_NEW) {
             return -SHMETS_EEXIST;
         } else if (mode == PUT_REPLACE) {
-            retire_chain(t, p, entry_off(val));
+            if ((rc = retire_chain(t, p, entry_off(val))))
+                return rc;
             plan_store(p, slot, e);
             p->dobjs += (int64_t)chain_len(s, o->off);
         } else {
             uint64_t tail = entry_off(val), nx;
+            if (chain_len(s, tail) == UINT64_MAX)
+                return damaged("an object chain leaves the segment or loops");
             while ((nx = plan_word(p, s, tail + offsetof(struct sobj, next))))
                 tail = nx;
             plan_store(p, tail + offsetof(struct sobj, next), o->off);
@@ -238,7 +257,9 @@ static int hash_del(struct tab *t, struct plan *p, const unsigned char *key, uin
     uint64_t slot, val, last;
     if (!find_slot(t, p, key, klen, hash, &slot, &val, &last))
         return 0;
-    retire_chain(t, p, entry_off(val));
+    int rc = retire_chain(t, p, entry_off(val));
+    if (rc)
+        return rc;
     plan_store(p, slot, 0);
     p->dkeys--;
     return p->err ? p->err : 1;

@@ -32,7 +32,15 @@
 #include <unistd.h>
 
 #define TAB_COMMIT_INITIAL (64u << 10)
-#define CHAIN_MAX          (1ull << 40)     /* a reader stops following a chain this long */
+/* A chain cannot hold more objects than the heap has blocks: a reader of a damaged segment
+ * (a cycle of `next`) stops there instead of looping.  (A racy read of a counter that only
+ * a writer changes: at worst a little stale, never unbounded.) */
+static inline uint64_t chain_max(const struct tab *t)
+{
+    uint64_t b = __atomic_load_n(&t->h->heap.blocks, __ATOMIC_RELAXED);
+    uint64_t most = t->s.size / (SOBJ_HDR + ALLOC_HDR);
+    return b < most ? b : most;
+}
 
 void shmets_opts_init(shmets_opts *o)
 {
@@ -411,10 +419,14 @@ static int store_obj(struct tab *t, struct plan *p, const struct item *it, uint6
  * survivors?  (bags only) */
 static int bag_has(struct tab *t, uint64_t head, const struct item *it)
 {
-    for (uint64_t o = head; o; o = atomic_load_explicit(&((struct sobj *)(t->s.base + o))->next, memory_order_relaxed)) {
-        const struct sobj *x = (const struct sobj *)(t->s.base + o);
+    uint64_t n = 0, cap = chain_max(t);
+    for (uint64_t o = head; o && n < cap; n++) {
+        const struct sobj *x = sobj_at(&t->s, o);
+        if (!x)
+            break;                      /* damaged: the index's own checks report it */
         if (same_obj(x->etf, x->len, it->obj.ptr, it->obj.len))
             return 1;
+        o = atomic_load_explicit(&x->next, memory_order_relaxed);
     }
     return 0;
 }
@@ -589,7 +601,8 @@ static int read_access(struct tab *t)
 static void copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
 {
     uint64_t n = 0;
-    for (uint64_t o = off; o && n < CHAIN_MAX; n++) {
+    uint64_t cap = chain_max(t);
+    for (uint64_t o = off; o && n < cap; n++) {
         const struct sobj *x = sobj_at(&t->s, o);
         if (!x)
             break;

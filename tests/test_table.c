@@ -532,6 +532,31 @@ static void test_dead_creator_and_deleter(void **s)
     assert_int_equal(shmets_delete(u), 0);
 }
 
+/* A damaged chain (a cycle of `next`, as a stray write could make): readers stop, writers
+ * and shmets_check report the damage instead of looping. */
+static void test_damaged_chain(void **s)
+{
+    (void)s;
+    shmets_tab *t = mk(SHMETS_BAG, SHMETS_PUBLIC, 1);
+    ins(t, "[{a,1},{a,2}]");
+    shmets_term k = T("a");
+    uint64_t off = t->ops->lookup(t, k.ptr, (uint32_t)k.len, shmets_term_hash(k, t->h->seed));
+    assert_true(off != 0);
+    atomic_store(&((struct sobj *)(t->s.base + off))->next, off);      /* a one-object cycle */
+    shmets_term r;
+    assert_int_equal(shmets_lookup(t, k, &r), 0);                       /* returns, bounded */
+    shmets_term_free(&r);
+    assert_int_equal(shmets_check(t), -SHMETS_EBADSEG);
+    shmets_term x = T("{a,3}");
+    assert_int_equal(shmets_insert(t, x), -SHMETS_EBADSEG);
+    assert_int_equal(shmets_delete_key(t, k), -SHMETS_EBADSEG);
+    shmets_term_free(&x);
+    shmets_term_free(&k);
+    ins(t, "{b,1}");                                                    /* other keys still work */
+    assert_string_equal(look(t, "b"), "[{b,1}]");
+    assert_int_equal(shmets_delete(t), 0);
+}
+
 /* A damaged table segment is a clear error at attach, never a crash: wrong magic, another
  * layout version, a header that does not match the catalog, a truncated file. */
 static void corrupt(const char *path, off_t at, const void *bytes, size_t n)
@@ -601,6 +626,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_striped_writers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_creator_and_deleter, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_segment, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_chain, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
