@@ -301,6 +301,28 @@ uint64_t shmets_id(const shmets_tab *t)
     return t ? t->id : 0;
 }
 
+/* Run fn with every stripe and the heap held (TAB_ALL). */
+static int with_all(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg)
+{
+    if (!t)
+        return err_set(SHMETS_EINVAL, "NULL table");
+    struct plan p;
+    plan_init(&p);
+    int rc = tab_lock(t, &p, TAB_ALL);
+    if (rc)
+        return rc;
+    rc = fn(t, arg);
+    tab_unlock(t, &p);
+    return rc;
+}
+
+static int mark_deleted(struct tab *t, void *arg)
+{
+    (void)arg;
+    atomic_store(&t->h->root.deleted, 1);
+    return 0;
+}
+
 int shmets_delete(shmets_tab *t)
 {
     if (!t)
@@ -308,13 +330,9 @@ int shmets_delete(shmets_tab *t)
     if (!t->owner && t->access != SHMETS_PUBLIC)
         return err_set(SHMETS_EOWNER, "only the owner deletes a %s table",
                        t->access == SHMETS_PRIVATE ? "private" : "protected");
-    struct plan p;
-    plan_init(&p);
-    int rc = tab_lock(t, &p, TAB_ALL);
+    int rc = with_all(t, mark_deleted, NULL);
     if (rc)
         return rc;
-    atomic_store(&t->h->root.deleted, 1);
-    tab_unlock(t, &p);
     char sname[SEG_NAME_MAX];
     seg_name_of(t->db, t->id, sname, sizeof sname);
     cat_remove(&t->db->c, t->id);
@@ -449,7 +467,9 @@ static int plan_group(struct tab *t, struct plan *p, struct item *it, size_t a, 
         return 0;
     }
     uint64_t head = 0, tail = 0;
-    uint64_t existing = t->ops->lookup(t, it[a].key.ptr, (uint32_t)it[a].key.len, it[a].hash);
+    /* The key's stored objects matter to a bag (no duplicates) and to insert_new only. */
+    uint64_t existing = kind == SHMETS_BAG || newonly
+                        ? t->ops->lookup(t, it[a].key.ptr, (uint32_t)it[a].key.len, it[a].hash) : 0;
     if (newonly && existing)
         return -SHMETS_EEXIST;          /* insert_new: the key is there, whatever its objects */
     for (size_t k = 0; k < b - a; k++) {
@@ -597,34 +617,30 @@ static int read_access(struct tab *t)
     return 0;
 }
 
-/* Copy the objects of one key, as a list term, into b.  Inside a read section. */
+/* Copy the objects of one key, as a list term, into b, in one pass over the chain (the
+ * count is patched in afterwards).  Inside a read section. */
 static void copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
 {
-    uint64_t n = 0;
-    uint64_t cap = chain_max(t);
-    for (uint64_t o = off; o && n < cap; n++) {
-        const struct sobj *x = sobj_at(&t->s, o);
-        if (!x)
-            break;
-        o = atomic_load_explicit(&x->next, memory_order_acquire);
-    }
-    if (n == 0) {
-        tbuf_byte(b, ETF_NIL);
-        return;
-    }
+    size_t start = b->len;
     tbuf_byte(b, ETF_LIST);
     size_t at = b->len;
     tbuf_be32(b, 0);
-    uint32_t got = 0;
-    for (uint64_t o = off; o && got < n; got++) {
+    uint64_t got = 0, cap = chain_max(t);
+    for (uint64_t o = off; o && got < cap; got++) {
         const struct sobj *x = sobj_at(&t->s, o);
         if (!x)
             break;
         tbuf_put(b, x->etf, x->len);
         o = atomic_load_explicit(&x->next, memory_order_acquire);
     }
-    if (!b->err)
-        put_be32(b->p + at, got);
+    if (b->err)
+        return;
+    if (got == 0) {
+        b->len = start;                 /* no object: [] */
+        tbuf_byte(b, ETF_NIL);
+        return;
+    }
+    put_be32(b->p + at, (uint32_t)got);
     tbuf_byte(b, ETF_NIL);
 }
 
@@ -712,32 +728,28 @@ int shmets_memory(shmets_tab *t, uint64_t *used, uint64_t *free_bytes)
     return 0;
 }
 
+static int check_fn(struct tab *t, void *arg)
+{
+    (void)arg;
+    return tab_check(t);
+}
+
 int shmets_check(shmets_tab *t)
 {
-    if (!t)
-        return err_set(SHMETS_EINVAL, "NULL table");
-    struct plan p;
-    plan_init(&p);
-    int rc = tab_lock(t, &p, TAB_ALL);
-    if (rc)
-        return rc;
-    rc = tab_check(t);
-    tab_unlock(t, &p);
-    if (!rc)
-        rc = cat_check(&t->db->c);
-    return rc;
+    int rc = with_all(t, check_fn, NULL);
+    return rc ? rc : cat_check(&t->db->c);
+}
+
+struct reclaim_arg { uint64_t max, *freed; };
+
+static int reclaim_fn(struct tab *t, void *arg)
+{
+    struct reclaim_arg *a = arg;
+    return tab_reclaim(t, a->max, a->freed);
 }
 
 int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed)
 {
-    if (!t)
-        return err_set(SHMETS_EINVAL, "NULL table");
-    struct plan p;
-    plan_init(&p);
-    int rc = tab_lock(t, &p, TAB_ALL);
-    if (rc)
-        return rc;
-    rc = tab_reclaim(t, max, freed);
-    tab_unlock(t, &p);
-    return rc;
+    struct reclaim_arg a = { max, freed };
+    return with_all(t, reclaim_fn, &a);
 }
