@@ -45,25 +45,8 @@ static int after_commit(const char *p)
     return strncmp(p, "commit.", 7) == 0 && strcmp(p, "commit.prepared") != 0;
 }
 
-static char inst[64];
-static shmets *db;
-
-static int setup(void **s)
-{
-    (void)s;
-    static int n;
-    snprintf(inst, sizeof inst, "test_crash.%d.%d", (int)getpid(), n++);
-    assert_int_equal(shmets_open(inst, &db), 0);
-    return 0;
-}
-
-static int teardown(void **s)
-{
-    (void)s;
-    shmets_close(db);
-    assert_int_equal(shmets_destroy_instance(inst), 0);
-    return 0;
-}
+#define TESTINST_PREFIX "test_crash"
+#include "testinst.h"
 
 static shmets_term T(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static shmets_term T(const char *fmt, ...)

@@ -26,25 +26,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static char inst[64];
-static shmets *db;
-
-static int setup(void **s)
-{
-    (void)s;
-    static int n;
-    snprintf(inst, sizeof inst, "test_table.%d.%d", (int)getpid(), n++);
-    assert_int_equal(shmets_open(inst, &db), 0);
-    return 0;
-}
-
-static int teardown(void **s)
-{
-    (void)s;
-    shmets_close(db);
-    assert_int_equal(shmets_destroy_instance(inst), 0);
-    return 0;
-}
+#define TESTINST_PREFIX "test_table"
+#include "testinst.h"
 
 static shmets_term T(const char *text)
 {

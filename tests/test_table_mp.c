@@ -47,25 +47,14 @@
 #include <time.h>
 #include <unistd.h>
 
-static char inst[64];
-static shmets *db;
+#define TESTINST_PREFIX "test_table_mp"
+#include "testinst.h"
 
-static int setup(void **s)
+/* Tests that poison frees leave the process as they found it. */
+static int teardown_unpoison(void **s)
 {
-    (void)s;
-    static int n;
-    snprintf(inst, sizeof inst, "test_table_mp.%d.%d", (int)getpid(), n++);
-    assert_int_equal(shmets_open(inst, &db), 0);
-    return 0;
-}
-
-static int teardown(void **s)
-{
-    (void)s;
     alloc_poison = 0;
-    shmets_close(db);
-    assert_int_equal(shmets_destroy_instance(inst), 0);
-    return 0;
+    return teardown(s);
 }
 
 /* ---- helpers shared by parent and children (no cmocka calls) --------------------------- */
@@ -808,9 +797,9 @@ static void test_killed_reader_is_cleared(void **s)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_readers_never_see_freed_memory, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_insert_is_isolated, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_killed_reader_is_cleared, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_readers_never_see_freed_memory, setup, teardown_unpoison),
+        cmocka_unit_test_setup_teardown(test_list_insert_is_isolated, setup, teardown_unpoison),
+        cmocka_unit_test_setup_teardown(test_killed_reader_is_cleared, setup, teardown_unpoison),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
