@@ -95,6 +95,7 @@ enum shmets_error {
     SHMETS_ESYS,        /* an unexpected system call failure; the detail names it */
     SHMETS_EAGAIN,      /* a shared resource is exhausted for now (reader slots); retry later */
     SHMETS_EOWNER,      /* the table's protection allows this only to its owner */
+    SHMETS_ENOKEY,      /* the key is not in the table (where ETS raises badarg for it) */
     SHMETS_ECOUNT       /* number of codes; not an error */
 };
 
@@ -352,7 +353,7 @@ int shmets_term_format(shmets_term t, char **text, size_t *len);
  * one segment per table, /dev/shm/shmets.<instance>.<id>.  A process opens an instance once
  * (shmets_open) and shares the handle among its threads.
  *
- * A TABLE has a kind (set, bag, duplicate_bag; ordered_set is not yet implemented), a
+ * A TABLE has a kind (set, ordered_set, bag, duplicate_bag), a
  * protection, a key position, an owner (the OS process that made it, identified by pid and
  * incarnation so that a reused pid is never taken for it) and a name.  As in ETS, a name
  * finds a table only if it was made with `named`.  Every process that attaches a table gets
@@ -381,8 +382,9 @@ int shmets_term_format(shmets_term t, char **text, size_t *len);
  * - Memory a write replaces is reclaimed once no reader can hold it (epoch-based RCU across
  *   processes).  A reader killed inside a lookup holds nothing: its slot is cleared when a
  *   writer finds it dead.
- * - The ordered_set kind, heirs, give_away, match specifications and the rest of the ETS API
- *   are not yet in this version of the header.
+ * - Match specifications, give_away and the heir's transfer (etsmgr) are not yet in this
+ *   version of the header.  write_concurrency stripes the writer lock of hash tables only; an
+ *   ordered_set accepts the option and has one writer lock.
  */
 
 typedef struct shmets shmets;
@@ -404,6 +406,9 @@ typedef struct shmets_opts {
     uint64_t max_bytes;             /* the segment's reservation: the most the table can use;
                                        0: 4 GiB.  Between 1 MiB and 8 TiB. */
     uint64_t max_object_bytes;      /* the largest object; 0: 64 MiB */
+    bool compressed;                /* store objects LZ4-compressed but for the key */
+    uint32_t heir_pid;              /* {heir, Pid, Data}: OS pid; 0: {heir, none} */
+    shmets_term heir_data;          /* Data (copied); {NULL, 0}: [] */
 } shmets_opts;
 
 void shmets_opts_init(shmets_opts *o);
@@ -426,7 +431,7 @@ int shmets_destroy_instance(const char *instance);
  *   name  the table's name (an atom's text, UTF-8, at most 1020 bytes).
  * Returns 0, -SHMETS_EINVAL (bad option: kind, access, keypos 0, sizes), -SHMETS_EEXIST (a
  * named table of that name exists), -SHMETS_ENOMEM (no room in /dev/shm, address space, or
- * the instance's catalog), -SHMETS_ESYS; -SHMETS_EINVAL for SHMETS_ORDERED_SET in this version.
+ * the instance's catalog), -SHMETS_ESYS.
  */
 int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab **t);
 
@@ -497,6 +502,148 @@ int shmets_check(shmets_tab *t);
  * gets the count.  Returns 0 or an error of shmets_insert.
  */
 int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed);
+
+/* ---- the rest of the ETS API ------------------------------------------------------------ */
+
+/*
+ * KEYS AND ORDER.  A set, bag or duplicate_bag matches keys by =:= (1 and 1.0 are two keys);
+ * an ordered_set by == (1 and 1.0 are one key, and the object keeps the key it was stored
+ * with).  Traversal (first/next, foldl, tab2list, slot) visits an ordered_set in Erlang term
+ * order, and a hash table in an order of its own that does not change when the table grows
+ * or shrinks: a traversal by first/next visits every key that stays in the table throughout
+ * exactly once, with or without safe_fixtable, and never loops.  For hash tables last/1 is
+ * first/1 and prev/2 is next/2, as in ETS.
+ *
+ * KEYS OUT.  Calls that hand out a key or objects give a term that owns its bytes (free it
+ * with shmets_term_free); "no key" ('$end_of_table') is the term {NULL, 0}.
+ *
+ * ERRORS shared by every call below: -SHMETS_EINVAL (NULL argument), -SHMETS_ENOENT (the
+ * table was deleted), -SHMETS_EOWNER (the table's protection refuses this process: reads of a
+ * private table, writes of a protected one), -SHMETS_EAGAIN (readers: no reader slot free),
+ * -SHMETS_ENOMEM; writers also -SHMETS_EBADSEG and -SHMETS_ESYS as shmets_insert.  Where ETS
+ * raises badarg for a value, the call returns the code named in its comment and changes
+ * nothing.
+ */
+
+/* ets:first/1 and ets:last/1. */
+int shmets_first(shmets_tab *t, shmets_term *key);
+int shmets_last(shmets_tab *t, shmets_term *key);
+/* ets:next/2 and ets:prev/2: the key after (before) `key`.  On an ordered_set `key` need not
+ * be in the table.  On a hash table it must be, unless the table is fixed (safe_fixtable),
+ * else -SHMETS_ENOKEY (ETS: badarg); a fixed table continues after a key deleted meanwhile. */
+int shmets_next(shmets_tab *t, shmets_term key, shmets_term *next);
+int shmets_prev(shmets_tab *t, shmets_term key, shmets_term *prev);
+
+/*
+ * ets:foldl/3 and ets:foldr/3 with a C function: fn is called with each object in traversal
+ * order (foldr: reverse term order for an ordered_set, as foldl for a hash table), outside
+ * any read section, so it may call the table (objects it inserts may or may not be visited).
+ * fn returns 0 to go on; any other value stops the fold and is returned.  The object's bytes
+ * live until fn returns.  Not atomic: like ETS, a fold sees each key as it is when visited.
+ */
+typedef int (*shmets_fold_fn)(shmets_term object, void *arg);
+int shmets_foldl(shmets_tab *t, shmets_fold_fn fn, void *arg);
+int shmets_foldr(shmets_tab *t, shmets_fold_fn fn, void *arg);
+
+/* ets:tab2list/1: every object, as one list term, in traversal order. */
+int shmets_tab2list(shmets_tab *t, shmets_term *list);
+
+/*
+ * ets:slot/2: the objects of slot i (from 0) as a list term.  An ordered_set's slot i is its
+ * i-th object (O(i) steps); a hash table's slot i is its bucket i, so the slots of a table
+ * hold each object once.  *objects is {NULL, 0} ('$end_of_table') when i is the number of
+ * slots; -SHMETS_EBADPOS (ETS: badarg) past it.
+ */
+int shmets_slot(shmets_tab *t, uint64_t i, shmets_term *objects);
+
+/*
+ * ets:lookup_element/3,4: element pos (from 1) of the object with this key (set,
+ * ordered_set), or the list of element pos of each object with the key (bags).  If the key is
+ * absent: *dflt copied when dflt is not NULL (lookup_element/4), else -SHMETS_ENOKEY.
+ * -SHMETS_EBADPOS when pos is 0 or an object is shorter.
+ */
+int shmets_lookup_element(shmets_tab *t, shmets_term key, unsigned pos, const shmets_term *dflt,
+                          shmets_term *out);
+
+/* ets:take/2: the objects with this key, as lookup gives them, removed in the same step. */
+int shmets_take(shmets_tab *t, shmets_term key, shmets_term *objects);
+/* ets:delete_object/2: delete exactly this object (every copy in a duplicate_bag).
+ * -SHMETS_ETYPE / -SHMETS_EBADPOS as insert for something that cannot be an object. */
+int shmets_delete_object(shmets_tab *t, shmets_term object);
+/* ets:delete_all_objects/1: empty the table, atomically and in isolation. */
+int shmets_delete_all_objects(shmets_tab *t);
+
+/*
+ * ets:update_counter/3,4.  `ops` is Incr, {Pos, Incr}, {Pos, Incr, Threshold, SetValue}, or a
+ * list of these (the result is then the list of the new values, in order), as the manual
+ * says: an update that passes the threshold (up: > Threshold, down: < Threshold) stores
+ * SetValue instead.  Integers of any size, as Erlang computes them.  If the key is absent and
+ * dflt (a default object) is given, dflt is inserted first and updated (its key element is
+ * replaced by key).  Set and ordered_set only.  The update is atomic and isolated.
+ * *result: the new value, or the list of them.  Badargs: -SHMETS_ENOKEY (absent, no default),
+ * -SHMETS_ETYPE (a bag, an element that is not an integer, a malformed op or default),
+ * -SHMETS_EBADPOS (pos 0, the key's position, or past the object's arity).
+ */
+int shmets_update_counter(shmets_tab *t, shmets_term key, shmets_term ops, const shmets_term *dflt,
+                          shmets_term *result);
+
+/*
+ * ets:update_element/3: `elems` is {Pos, Value} or a list of them, applied in order to the
+ * object with this key; *updated is 1, or 0 if the key is absent.  Set and ordered_set only
+ * (-SHMETS_ETYPE otherwise); -SHMETS_EBADPOS for pos 0, past the arity, or the key's position.
+ */
+int shmets_update_element(shmets_tab *t, shmets_term key, shmets_term elems, int *updated);
+
+/* ets:safe_fixtable/2: fix (or release one fix of) the table for this process.  Traversals are
+ * safe without it (see KEYS AND ORDER); a fix makes next/prev accept a deleted key and shows in
+ * info (fixed, safe_fixed).  A process's fixes end with it. */
+int shmets_safe_fixtable(shmets_tab *t, bool fix);
+
+/* ets:rename/2: a new name (the table's id does not change).  -SHMETS_EEXIST (ETS: badarg) if
+ * the table is named and a named table of that name exists. */
+int shmets_rename(shmets_tab *t, const char *name);
+
+/* ets:setopts(T, {heir, Pid, Data}) (heir_pid > 0) and {heir, none} (heir_pid 0): only the
+ * owner.  etsmgr gives the table to the heir when the owner dies. */
+int shmets_set_heir(shmets_tab *t, uint32_t heir_pid, const shmets_term *heir_data);
+
+/* What ets:info/1 says, as C values. */
+typedef struct shmets_info {
+    uint64_t id;
+    char name[1024];                /* UTF-8, NUL-terminated */
+    enum shmets_kind kind;
+    enum shmets_access access;
+    unsigned keypos;
+    bool named, read_concurrency, write_concurrency, compressed;
+    uint32_t owner;                 /* OS pid */
+    uint32_t heir;                  /* OS pid, 0: none */
+    uint64_t size;                  /* objects */
+    uint64_t memory_bytes;          /* the table's segment: header, objects, index, memory
+                                       waiting for readers, free blocks it keeps */
+    uint64_t memory_words;          /* memory_bytes / 8, what ets:info(T, memory) reports */
+    uint32_t fixes;                 /* safe_fixtable fixes held by live processes */
+} shmets_info;
+
+int shmets_info(shmets_tab *t, shmets_info *info);
+/* ets:info/1 as the list of {Item, Value} ETS gives (id, decentralized_counters,
+ * read_concurrency, write_concurrency, compressed, memory, owner, heir, name, size, node,
+ * named_table, type, keypos, protection), pids as <0.OSPID.0>, the id as the table's
+ * reference (shmets_tab_term). */
+int shmets_info_term(shmets_tab *t, shmets_term *list);
+/* ets:info/2: one item by name (those above and fixed, safe_fixed, safe_fixed_monotonic_time,
+ * stats is not offered); -SHMETS_EINVAL (ETS: badarg) for an unknown item. */
+int shmets_info_item(shmets_tab *t, const char *item, shmets_term *value);
+
+/* The term ETS uses for a table: its name (an atom) if named, else a reference
+ * #Ref<0.0.0.ID> that shmets_attach_term() takes back. */
+int shmets_tab_term(shmets_tab *t, shmets_term *out);
+/* Attach by such a term: an atom (a named table) or a reference made by shmets_tab_term. */
+int shmets_attach_term(shmets *db, shmets_term tab, shmets_tab **t);
+
+/* ets:all/0: the ids of every table of the instance (*ids malloc'd; free() it). */
+int shmets_all(shmets *db, uint64_t **ids, size_t *n);
+/* ets:whereis/1: the id of the named table, or -SHMETS_ENOENT. */
+int shmets_whereis(shmets *db, const char *name, uint64_t *id);
 
 #ifdef __cplusplus
 }
