@@ -608,7 +608,7 @@ int shmets_rename(shmets_tab *t, const char *name);
 int shmets_set_heir(shmets_tab *t, uint32_t heir_pid, const shmets_term *heir_data);
 
 /* What ets:info/1 says, as C values. */
-typedef struct shmets_info {
+typedef struct shmets_tab_info {
     uint64_t id;
     char name[1024];                /* UTF-8, NUL-terminated */
     enum shmets_kind kind;
@@ -622,9 +622,9 @@ typedef struct shmets_info {
                                        waiting for readers, free blocks it keeps */
     uint64_t memory_words;          /* memory_bytes / 8, what ets:info(T, memory) reports */
     uint32_t fixes;                 /* safe_fixtable fixes held by live processes */
-} shmets_info;
+} shmets_tab_info;
 
-int shmets_info(shmets_tab *t, shmets_info *info);
+int shmets_info(shmets_tab *t, shmets_tab_info *info);
 /* ets:info/1 as the list of {Item, Value} ETS gives (id, decentralized_counters,
  * read_concurrency, write_concurrency, compressed, memory, owner, heir, name, size, node,
  * named_table, type, keypos, protection), pids as <0.OSPID.0>, the id as the table's
