@@ -1,0 +1,335 @@
+#!/usr/bin/env escript
+%% -*- erlang -*-
+%%
+%% compare.escript — compares what `shmets script` printed for a script with what real ETS
+%% gives for it, call by call.
+%%
+%% Usage: escript tests/diff/compare.escript [--max-shown N] [--label NAME] SCRIPT OUTPUT
+%%
+%% SCRIPT is run again here against ETS (the code of ets_run.escript, ets_script.hrl), which
+%% also tells, for each call, what the table held just before it.  OUTPUT holds the other
+%% implementation's lines, one per call.  Both sides' lines are read back as terms (references,
+%% pids and ports become placeholders first: erl_parse has no syntax for them), normalised,
+%% and compared by the rules below.  Every difference is counted; the first N (default 60)
+%% are shown with the call and both results.  The last line is the summary
+%%     diff: N calls, M tables, D differences
+%% and the exit status is 0 only for 0 differences (2 for a usage or script error).
+%%
+%% RULES (the documented differences between ETS and shmets, which are not bugs):
+%%   R1 Exact.  By default the two results must be the same term (=:=) after normalisation.
+%%   R2 Normalisation.  A reference that names a table becomes {'$tab', N}, N counting the
+%%      script's successful ets:new calls; each side learns which of its references names
+%%      table N where the call says so (ets:new of an unnamed table, ets:whereis/1,
+%%      ets:info(T, id), ets:info(T)); a reference never learnt is {'$ref', unknown}.  Pids are
+%%      '$pid' (owners are processes of different systems); ets:info's memory is '$int';
+%%      the times of safe_fixed and safe_fixed_monotonic_time are '$time'.
+%%   R3 ets:all/0: compared as sets; on the ETS side only the script's tables count (erl has
+%%      system tables of its own; ets_run.escript leaves out those that exist before the
+%%      script's first call, this filter catches any made later).
+%%   R4 Hash tables (set, bag, duplicate_bag) order their buckets differently:
+%%      - tab2list/1: the same objects; for each key the same objects in the same order;
+%%      - first/1, last/1: '$end_of_table' and badarg exactly, else any key of the table;
+%%      - next/2, prev/2: badarg exactly, else '$end_of_table' or a key of the table other
+%%        than the argument (with one key in the table this is exact);
+%%      - slot/2: the objects it returns must be objects of the table.  ETS has at least 256
+%%        slots, shmets its own number: for a slot index below 2^32 that ETS answers with
+%%        '$end_of_table' or badarg, any of the three answers is accepted; a negative or
+%%        non-integer index must be badarg on both sides.
+%%   Ordered sets are exact throughout (their order is Erlang's term order).
+
+-mode(compile).
+-include("ets_script.hrl").
+
+-record(side, {refs = #{} :: #{string() => pos_integer()}}).
+
+main(Args) ->
+    try opts(Args, 60, "shmets") of
+        {Max, Label, Script, Output} -> run(Max, Label, Script, Output)
+    catch
+        throw:{script_error, Line, Msg} ->
+            io:format(standard_error, "compare: ~b: ~ts~n", [Line, Msg]),
+            halt(2);
+        throw:usage ->
+            io:format(standard_error,
+                      "usage: compare.escript [--max-shown N] [--label NAME] SCRIPT OUTPUT~n", []),
+            halt(2)
+    end.
+
+opts(["--max-shown", N | Rest], _, L) -> opts(Rest, list_to_integer(N), L);
+opts(["--label", L | Rest], M, _) -> opts(Rest, M, L);
+opts([Script, Output], M, L) -> {M, L, Script, Output};
+opts(_, _, _) -> throw(usage).
+
+run(Max, Label, Script, Output) ->
+    Calls = es_read(es_read_file(Script)),
+    Lines = case file:read_file(Output) of
+                {ok, B} -> split_lines(B);
+                {error, Why} ->
+                    throw({script_error, 0, io_lib:format("cannot read ~ts: ~ts",
+                                                          [Output, file:format_error(Why)])})
+            end,
+    St0 = #{tabs => 0, tab_of => #{}, names => [], erl => #side{}, got => #side{}, diffs => []},
+    St = compare_all(Calls, Lines, St0),
+    NCalls = length(Calls),
+    Diffs = lists:reverse(maps:get(diffs, St)),
+    Missing = max(0, NCalls - length(Lines)),
+    Extra = max(0, length(Lines) - NCalls),
+    show(Diffs, Max, Label),
+    Missing > 0 andalso
+        io:format("diff: ~ts printed ~b lines for ~b calls: no result from line ~b of the script "
+                  "on (~b calls)~n",
+                  [Label, length(Lines), NCalls, line_of(lists:nth(length(Lines) + 1, Calls)),
+                   Missing]),
+    Extra > 0 andalso
+        io:format("diff: ~ts printed ~b lines more than the script has calls (~b)~n",
+                  [Label, Extra, NCalls]),
+    tally(Diffs),
+    D = length(Diffs) + Missing + Extra,
+    io:format("diff: ~b calls, ~b tables, ~b differences~n", [NCalls, maps:get(tabs, St), D]),
+    halt(case D of 0 -> 0; _ -> 1 end).
+
+line_of({Line, _, _}) -> Line.
+
+split_lines(<<>>) -> [];
+split_lines(B) ->
+    Ls = binary:split(B, <<"\n">>, [global]),
+    case lists:last(Ls) of
+        <<>> -> lists:droplast(Ls);
+        _ -> Ls
+    end.
+
+show(Diffs, Max, Label) ->
+    Pad = lists:duplicate(max(0, length(Label) - 3), $\s),
+    lists:foreach(
+      fun({Line, F, Args, ExpText, GotText, Rule}) ->
+              io:format("diff: line ~b: ~ts~n  erl: ~ts~ts~n  ~ts: ~ts~n  rule: ~ts~n",
+                        [Line, clip(call_text(F, Args)), Pad, clip(ExpText), Label,
+                         clip(GotText), Rule])
+      end, lists:sublist(Diffs, Max)),
+    length(Diffs) > Max andalso
+        io:format("diff: ... ~b more differences not shown~n", [length(Diffs) - Max]).
+
+tally([]) -> ok;
+tally(Diffs) ->
+    Count = lists:foldl(fun({_, F, Args, _, _, _}, M) ->
+                                maps:update_with({F, length(Args)}, fun(N) -> N + 1 end, 1, M)
+                        end, #{}, Diffs),
+    io:format("diff: differences by call:~ts~n",
+              [[io_lib:format(" ~w/~b ~b", [F, A, N]) || {{F, A}, N} <- lists:sort(maps:to_list(Count))]]).
+
+call_text(F, Args) ->
+    ["ets:", atom_to_list(F), "(", lists:join(", ", [io_lib:format("~w", [A]) || A <- Args]), ")."].
+
+clip(Chars) ->
+    S = unicode:characters_to_list(iolist_to_binary(
+                                     unicode:characters_to_binary(Chars))),
+    case length(S) > 400 of
+        true -> lists:sublist(S, 400) ++ "...";
+        false -> S
+    end.
+
+%% ------------------------------------------------------------------------------------------
+%% The replay
+
+compare_all([], _, St) -> St;
+compare_all([{_, F, Args} | Calls], [], St) ->
+    %% No line left to compare: run the rest all the same, to count the tables.
+    Ctx = context(F, Args, St),
+    {_, St1} = learn(F, Args, es_apply(F, Args), Ctx, St),
+    compare_all(Calls, [], St1);
+compare_all([{Line, F, Args} | Calls], [GotBin | Lines], St) ->
+    Ctx = context(F, Args, St),
+    R = es_apply(F, Args),
+    {Hint, St1} = learn(F, Args, R, Ctx, St),
+    ExpText = es_format(R),
+    GotText = unicode:characters_to_list(GotBin, utf8),
+    GotText1 = case is_list(GotText) of true -> GotText; false -> binary_to_list(GotBin) end,
+    {Exp, ErlSide} = norm(F, Args, parse_line(ExpText), Hint, maps:get(erl, St1)),
+    {Got, GotSide} = norm(F, Args, parse_line(GotText1), Hint, maps:get(got, St1)),
+    St2 = St1#{erl := ErlSide, got := GotSide},
+    case check(F, Args, Ctx, Exp, Got, St2) of
+        ok -> compare_all(Calls, Lines, St2);
+        {diff, Rule} ->
+            D = {Line, F, Args, ExpText, GotText1, Rule},
+            compare_all(Calls, Lines, St2#{diffs := [D | maps:get(diffs, St2)]})
+    end.
+
+%% What the table named by the call's first argument holds just before the call.
+context(F, [Tab | _], _St) when F =/= new, F =/= whereis ->
+    Type = try ets:info(Tab, type) catch error:badarg -> undefined end,
+    Hash = lists:member(Type, [set, bag, duplicate_bag]),
+    case Hash of
+        true ->
+            KP = ets:info(Tab, keypos),
+            Objs = ets:tab2list(Tab),
+            #{type => Type, hash => true, objs => Objs, keypos => KP,
+              keys => [element(KP, O) || O <- Objs]};
+        false -> #{type => Type, hash => false}
+    end;
+context(_, _, _) -> #{type => undefined, hash => false}.
+
+%% Table numbers: each successful ets:new gets the next; the ETS reference of each is kept
+%% (tab_of) so that later calls know which table a name denotes.  Returns the hint: the number
+%% of the table whose reference this call's result may carry.
+learn(new, [Name, _], {ok, R}, _Ctx, St = #{tabs := N, tab_of := TabOf, names := Names}) ->
+    Ref = case is_reference(R) of true -> R; false -> ets:whereis(Name) end,
+    Names1 = case is_atom(R) of true -> [R | Names]; false -> Names end,
+    {N + 1, St#{tabs := N + 1, tab_of := TabOf#{Ref => N + 1}, names := Names1}};
+learn(rename, [_, New], {ok, _}, _Ctx, St = #{names := Names}) ->
+    {none, St#{names := [New | Names]}};
+learn(F, [Name | Rest], {ok, _}, _Ctx, St = #{tab_of := TabOf})
+  when F =:= whereis; F =:= info andalso (Rest =:= [] orelse Rest =:= [id]) ->
+    Hint = case catch ets:whereis(Name) of
+               Ref when is_reference(Ref) -> maps:get(Ref, TabOf, none);
+               _ -> none
+           end,
+    {Hint, St};
+learn(_, _, _, _, St) -> {none, St}.
+
+%% ------------------------------------------------------------------------------------------
+%% Reading a result line back as a term
+
+parse_line("error:badarg") -> {'$error', badarg};
+parse_line(Text) ->
+    S = lists:flatten(Text),
+    case S of
+        "error:" ++ Rest ->
+            case parse_term(Rest) of
+                {ok, T} -> {'$error', T};
+                error -> {'$unreadable', S}
+            end;
+        _ ->
+            case parse_term(S) of
+                {ok, T} -> T;
+                error -> {'$unreadable', S}
+            end
+    end.
+
+parse_term(S0) ->
+    S1 = re:replace(S0, "#Ref<([0-9.]+)>", "{'$ref',\"\\1\"}", [global, unicode, {return, list}]),
+    S2 = re:replace(S1, "#Port<([0-9.]+)>", "{'$port',\"\\1\"}", [global, unicode, {return, list}]),
+    S3 = re:replace(S2, "<([0-9]+\\.[0-9]+\\.[0-9]+)>", "{'$pid',\"\\1\"}",
+                    [global, unicode, {return, list}]),
+    case erl_scan:string(S3 ++ " .") of
+        {ok, Toks, _} ->
+            case erl_parse:parse_term(Toks) of
+                {ok, T} -> {ok, T};
+                _ -> error
+            end;
+        _ -> error
+    end.
+
+%% ------------------------------------------------------------------------------------------
+%% Normalisation (rule R2)
+
+norm(F, Args, T, Hint, Side) ->
+    {T1, Side1} = walk(T, Hint, Side),
+    {info_norm(F, Args, T1), Side1}.
+
+walk({'$ref', S}, Hint, Side = #side{refs = Refs}) when is_list(S) ->
+    case Refs of
+        #{S := N} -> {{'$tab', N}, Side};
+        _ when is_integer(Hint) -> {{'$tab', Hint}, Side#side{refs = Refs#{S => Hint}}};
+        _ -> {{'$ref', unknown}, Side}
+    end;
+walk({'$pid', S}, _, Side) when is_list(S) -> {'$pid', Side};
+walk({'$port', S}, _, Side) when is_list(S) -> {'$port', Side};
+walk(T, Hint, Side) when is_tuple(T) ->
+    {L, Side1} = walk(tuple_to_list(T), Hint, Side),
+    {list_to_tuple(L), Side1};
+walk([H | Tl], Hint, Side) ->
+    {H1, Side1} = walk(H, Hint, Side),
+    {Tl1, Side2} = walk(Tl, Hint, Side1),
+    {[H1 | Tl1], Side2};
+walk(M, Hint, Side) when is_map(M) ->
+    {L, Side1} = walk(maps:to_list(M), Hint, Side),
+    {maps:from_list(L), Side1};
+walk(T, _, Side) -> {T, Side}.
+
+info_norm(info, [_, memory], N) when is_integer(N) -> '$int';
+info_norm(info, [_, I], {_, L}) when I =:= safe_fixed; I =:= safe_fixed_monotonic_time -> {'$time', L};
+info_norm(info, [_], L) when is_list(L) ->
+    [case E of
+         {memory, N} when is_integer(N) -> {memory, '$int'};
+         _ -> E
+     end || E <- L];
+info_norm(_, _, T) -> T.
+
+%% ------------------------------------------------------------------------------------------
+%% The rules
+
+check(all, [], _Ctx, Exp, Got, #{names := Names}) when is_list(Exp), is_list(Got) ->
+    Mine = [E || E <- Exp, is_tab(E) orelse lists:member(E, Names)],
+    case lists:sort(Mine) =:= lists:sort(Got) of
+        true -> ok;
+        false -> {diff, io_lib:format("R3 all/0 as a set (the script's tables in erl: ~w)", [lists:sort(Mine)])}
+    end;
+check(F, _, #{hash := true, keys := Keys}, Exp, Got, _) when F =:= first; F =:= last ->
+    case is_key_result(Exp) of
+        false -> exact(Exp, Got);
+        true ->
+            case lists:member(Got, Keys) of
+                true -> ok;
+                false -> {diff, "R4 first/last on a hash table: a key of the table"}
+            end
+    end;
+check(F, [_, K], #{hash := true, keys := Keys}, Exp, Got, _) when F =:= next; F =:= prev ->
+    case Exp of
+        {'$error', _} -> exact(Exp, Got);
+        _ when Got =:= '$end_of_table' -> ok;
+        _ ->
+            case lists:member(Got, Keys) andalso Got =/= K of
+                true -> ok;
+                false -> {diff, "R4 next/prev on a hash table: '$end_of_table' or a key of the "
+                                "table other than the argument"}
+            end
+    end;
+check(tab2list, _, #{hash := true, type := Type, keypos := KP}, Exp, Got, _)
+  when is_list(Exp), is_list(Got) ->
+    case xsort(Exp) =:= xsort(Got) of
+        false -> {diff, "R4 tab2list on a hash table: the same objects in any order"};
+        true ->
+            case by_key(KP, Exp) =:= by_key(KP, Got) of
+                true -> ok;
+                false -> {diff, io_lib:format("R4 tab2list on a ~w: the objects of each key in "
+                                              "the same order", [Type])}
+            end
+    end;
+check(slot, [_, I], #{hash := true, objs := Objs}, Exp, Got, _) ->
+    Valid = is_integer(I) andalso I >= 0,
+    Beyond = Valid andalso I < (1 bsl 32) andalso not is_list(Exp),
+    GotOk = case Got of
+                L when is_list(L) -> lists:all(fun(O) -> lists:member(O, Objs) end, L);
+                _ -> false
+            end,
+    if
+        is_list(Exp), GotOk -> ok;
+        is_list(Exp) -> {diff, "R4 slot on a hash table: a list of objects of the table"};
+        Beyond, GotOk -> ok;
+        Beyond, Got =:= '$end_of_table' -> ok;
+        Beyond, Got =:= {'$error', badarg} -> ok;
+        Beyond -> {diff, "R4 slot on a hash table past ETS's slots: '$end_of_table', badarg or "
+                         "a list of objects of the table"};
+        true -> exact(Exp, Got)
+    end;
+check(_, _, _, Exp, Got, _) -> exact(Exp, Got).
+
+is_tab({'$tab', _}) -> true;
+is_tab(_) -> false.
+
+%% A sort that orders terms equal by == (1 and 1.0) too.
+xsort(L) -> lists:sort(fun(A, B) -> {A, term_to_binary(A)} =< {B, term_to_binary(B)} end, L).
+
+exact(T, T) -> ok;
+exact(_, _) -> {diff, "R1 exact"}.
+
+is_key_result('$end_of_table') -> false;
+is_key_result({'$error', _}) -> false;
+is_key_result(_) -> true.
+
+%% The objects of each key, in the order given.
+by_key(KP, Objs) ->
+    xsort(maps:to_list(
+                 lists:foldl(fun(O, M) ->
+                                     maps:update_with(element(KP, O), fun(L) -> L ++ [O] end, [O], M)
+                             end, #{}, Objs))).
