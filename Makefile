@@ -3,6 +3,7 @@
 #   make                      libshmets.a, libshmets.so and the programs, in build/
 #   make check                every test (installs missing Debian packages first, see tools/deps.sh)
 #   make check SANITIZE=address,undefined     the same under ASan+UBSan, in build/san-address-undefined/
+#   make diff-check           only the differential test: `shmets script` against Erlang's ETS
 #   make stress [STRESS=N]    the multi-process and kill tests, N times longer (default 25)
 #   make demo                 the main job: the term layer at work
 #   make install PREFIX=...   headers, libraries, shmets.pc, programs, man pages, systemd units
@@ -47,7 +48,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 PROGRAMS := $(B)/shmets
 
-.PHONY: all deps test-deps check stress demo bench install clean headers-check
+.PHONY: all deps test-deps check diff-check stress demo bench install clean headers-check
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmets.a $(B)/libshmets.so $(PROGRAMS)
@@ -106,6 +107,12 @@ headers-check: | deps
 # Every test program runs from the repository root; tests/run.sh prints one summary line.
 check: all headers-check $(TESTS) | test-deps
 	@tests/run.sh $(TESTS)
+	@tests/diff/run.sh $(B)/shmets $(B)/diff
+
+# The differential test (tests/diff/run.sh): a seeded script of ets calls through Erlang's ETS
+# and through `shmets script`, compared call by call; DIFF_SEED=S for another script.
+diff-check: all | test-deps
+	@tests/diff/run.sh $(if $(DIFF_SEED),--seed $(DIFF_SEED)) $(B)/shmets $(B)/diff
 
 # Longer runs of the multi-process and kill tests (CONVENTIONS.md item 10): STRESS=N makes each
 # N times longer (default 25: about a minute).

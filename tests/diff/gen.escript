@@ -8,6 +8,8 @@
 %%   --seed S    the random seed (default 1): the same seed gives the same script
 %%   --calls N   random calls per table type (default 2500); the fixed parts come on top
 %%   --out FILE  where to write (default standard output); a count goes to standard error
+%% With GEN_TRACE set in the environment each call is also printed on standard error as it
+%% runs (to find the call when erl itself crashes: OTP 25 has two such calls, ets_script.hrl).
 %%
 %% The script has one section per table type (set, ordered_set, bag, duplicate_bag), each with
 %% tables of {keypos,1} and {keypos,2} and random options, random calls on them (every call of
