@@ -115,6 +115,8 @@ struct shmets {
 /* The calling thread's reader for t's instance, registered on first use; NULL with the error
  * detail set when no reader slot is free. */
 struct rcu_reader *tab_reader(struct tab *t);
+/* Is the calling thread inside a read section of db (shmets_read_begin)? */
+int inst_in_section(struct shmets *db);
 
 /* commit.c: the write side's crash safety.
  * A write takes one stripe (the one that owns its key's buckets: hash % nstripes) or all of
