@@ -332,6 +332,7 @@ static int sweep(struct tab *t)
         free(m.bits);
         return rc;
     }
+    tab_mark_extra(t, mark, &m);
     limbo_mark(&h->limbo, &t->s, mark, &m);
     struct sweep w = { .m = &m };
     long r = alloc_rebuild(&h->heap, &t->s, sweep_live, &w);
@@ -411,6 +412,8 @@ int tab_lock(struct tab *t, struct plan *p, int stripe)
     if (!t->writable)
         return err_set(SHMETS_EOWNER, "table %llu is %s and this process is not its owner",
                        (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
+    if (inst_in_section(t->db))
+        return err_set(SHMETS_EINVAL, "a write inside a read section (shmets_read_begin) would wait for itself");
     int n = (int)h->nstripes, rc;
     if (n == 1 || stripe == TAB_ALL) {
         for (int i = 0; i < n; i++) {
@@ -489,6 +492,8 @@ int tab_check(struct tab *t)
         return rc;
     uint64_t objs, keys;
     rc = t->ops->mark(t, mark, &m, &objs, &keys);
+    if (!rc)
+        tab_mark_extra(t, mark, &m);
     for (uint64_t c = h->limbo.spare; !rc && c; c = ((struct limbo_chunk *)(t->s.base + c))->next)
         mark(&m, c);
     for (uint64_t c = h->limbo.head; !rc && c; c = ((struct limbo_chunk *)(t->s.base + c))->next)

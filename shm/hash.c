@@ -128,6 +128,175 @@ static uint64_t hash_lookup(const struct tab *t, const unsigned char *key, uint3
     return 0;
 }
 
+/*
+ * TRAVERSAL ORDER (first/next, foldl, tab2list): keys in order of their bit-reversed hash
+ * (ties: length, then bytes).  Bucket b of an array of 2^lg holds the keys whose hash ends
+ * in b, whose reversed hashes all begin with b reversed; so the order is "buckets in order of
+ * their reversed index, each bucket's keys sorted" for every lg.  Doubling splits bucket b into
+ * b and b + 2^lg, which are neighbours in that order, and halving merges them back: a resize
+ * between two next() calls changes nothing (split-ordered lists, Shalev and Shavit; liburcu's
+ * rculfhash orders its buckets the same way).  next(K) needs only K's hash and bytes, so K
+ * need not be in the table any more.
+ */
+static inline uint64_t rev64(uint64_t x)
+{
+    x = (x >> 1 & 0x5555555555555555ull) | (x & 0x5555555555555555ull) << 1;
+    x = (x >> 2 & 0x3333333333333333ull) | (x & 0x3333333333333333ull) << 2;
+    x = (x >> 4 & 0x0F0F0F0F0F0F0F0Full) | (x & 0x0F0F0F0F0F0F0F0Full) << 4;
+    return __builtin_bswap64(x);
+}
+
+struct hpos {
+    uint64_t rh;                /* the reversed hash */
+    const unsigned char *key;
+    uint32_t klen;
+};
+
+static int hpos_cmp(const struct hpos *a, const struct sobj *o)
+{
+    uint64_t rb = rev64(o->hash);
+    if (a->rh != rb)
+        return a->rh < rb ? -1 : 1;
+    if (a->klen != o->klen)
+        return a->klen < o->klen ? -1 : 1;
+    return memcmp(a->key, o->etf + o->koff, a->klen);
+}
+
+/* The smallest key of bucket chain boff after `after` (NULL: any), as an object offset. */
+static uint64_t bucket_min(const struct seg *s, uint64_t boff, const struct hpos *after)
+{
+    uint64_t best = 0;
+    struct hpos bp = { 0, NULL, 0 };
+    for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
+        const struct hbucket *b = bucket_at(s, boff);
+        if (!b)
+            break;
+        for (int i = 0; i < HB_SLOTS; i++) {
+            uint64_t e = atomic_load_explicit(&b->e[i], memory_order_acquire);
+            const struct sobj *o = e ? sobj_at(s, entry_off(e)) : NULL;
+            if (!o || (after && hpos_cmp(after, o) >= 0) || (best && hpos_cmp(&bp, o) <= 0))
+                continue;
+            best = entry_off(e);
+            bp.rh = rev64(o->hash);
+            bp.key = o->etf + o->koff;
+            bp.klen = o->klen;
+        }
+        boff = atomic_load_explicit(&b->next, memory_order_acquire);
+    }
+    return best;
+}
+
+/* The first key after `after` (NULL: the first key), from bucket b on. */
+static uint64_t scan_from(const struct tab *t, uint64_t b, const struct hpos *after)
+{
+    const struct seg *s = &t->s;
+    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
+    unsigned lg = root_lg(w);
+    if (lg > LG_MAX || lg < 1)
+        return 0;
+    uint64_t nb = 1ull << lg;
+    b &= nb - 1;
+    for (uint64_t r = rev64(b) >> (64 - lg); r < nb; r++) {
+        uint64_t o = bucket_min(s, root_base(w) + (rev64(r) >> (64 - lg)) * sizeof(struct hbucket), after);
+        if (o)
+            return o;
+        after = NULL;                   /* later buckets hold only later keys */
+    }
+    return 0;
+}
+
+static uint64_t hash_first(const struct tab *t)
+{
+    return scan_from(t, 0, NULL);
+}
+
+static uint64_t hash_next(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
+{
+    struct hpos a = { rev64(hash), key, klen };
+    return scan_from(t, hash, &a);
+}
+
+static int hash_slot(const struct tab *t, uint64_t i, index_visit_fn fn, void *arg)
+{
+    const struct seg *s = &t->s;
+    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
+    unsigned lg = root_lg(w);
+    if (lg > LG_MAX)
+        return 0;
+    if (i >= 1ull << lg)
+        return i == 1ull << lg ? 0 : -SHMETS_EBADPOS;
+    uint64_t boff = root_base(w) + i * sizeof(struct hbucket);
+    for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
+        const struct hbucket *b = bucket_at(s, boff);
+        if (!b)
+            break;
+        for (int k = 0; k < HB_SLOTS; k++) {
+            uint64_t e = atomic_load_explicit(&b->e[k], memory_order_acquire);
+            if (e && sobj_at(s, entry_off(e)))
+                fn(arg, entry_off(e));
+        }
+        boff = atomic_load_explicit(&b->next, memory_order_acquire);
+    }
+    return 1;
+}
+
+/*
+ * BATCHED LOOKUPS (DESIGN.md §5): a single lookup waits for its bucket line, then for its
+ * object.  In a batch, every key's bucket is prefetched first, then every bucket is scanned and
+ * its candidate object prefetched, then the keys are compared: the misses of BULK_GROUP keys
+ * overlap.  A key whose bucket has several candidates or an overflow chain falls back to the
+ * plain lookup (rare at 2-4 keys a bucket).
+ */
+#define BULK_GROUP 16
+
+static void hash_lookup_bulk(const struct tab *t, const struct bulk_key *k, size_t n, uint64_t *out)
+{
+    const struct seg *s = &t->s;
+    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
+    unsigned lg = root_lg(w);
+    if (lg > LG_MAX) {
+        memset(out, 0, n * sizeof *out);
+        return;
+    }
+    uint64_t mask = (1ull << lg) - 1;
+    for (size_t g = 0; g < n; g += BULK_GROUP) {
+        size_t m = n - g < BULK_GROUP ? n - g : BULK_GROUP;
+        const struct hbucket *b[BULK_GROUP];
+        uint64_t cand[BULK_GROUP];
+        for (size_t i = 0; i < m; i++) {
+            b[i] = bucket_at(s, root_base(w) + (k[g + i].hash & mask) * sizeof(struct hbucket));
+            if (b[i])
+                __builtin_prefetch(b[i]);
+        }
+        for (size_t i = 0; i < m; i++) {
+            cand[i] = 0;
+            if (!b[i])
+                continue;
+            int several = atomic_load_explicit(&b[i]->next, memory_order_relaxed) != 0;
+            for (int j = 0; j < HB_SLOTS; j++) {
+                uint64_t e = atomic_load_explicit(&b[i]->e[j], memory_order_acquire);
+                if (e && entry_fp_is(e, k[g + i].hash)) {
+                    several |= cand[i] != 0;
+                    cand[i] = entry_off(e);
+                }
+            }
+            if (several)
+                cand[i] = UINT64_MAX;   /* the plain lookup decides */
+            else if (cand[i])
+                __builtin_prefetch(s->base + cand[i]);
+        }
+        for (size_t i = 0; i < m; i++) {
+            const struct bulk_key *q = &k[g + i];
+            if (cand[i] == UINT64_MAX) {
+                out[g + i] = hash_lookup(t, q->key, q->klen, q->hash);
+                continue;
+            }
+            const struct sobj *o = cand[i] ? sobj_at(s, cand[i]) : NULL;
+            out[g + i] = o && key_is(o, q->hash, q->key, q->klen) ? cand[i] : 0;
+        }
+    }
+}
+
 /* ---- writers -------------------------------------------------------------------------- */
 
 /* Where a key's entry is (*slot: offset of the entry word, *val its planned value), or where
@@ -528,6 +697,10 @@ const struct index_ops hash_index_ops = {
     .name = "hash",
     .init = hash_init,
     .lookup = hash_lookup,
+    .lookup_bulk = hash_lookup_bulk,
+    .first = hash_first,
+    .next = hash_next,
+    .slot = hash_slot,
     .put = hash_put,
     .del = hash_del,
     .needs_resize = hash_needs_resize,
