@@ -29,7 +29,10 @@
 %%     would hash, shmets from its own order);
 %%   - slot/2 on a hash table other than at index 0, negative, non-integer or past 2^32
 %%     (the number of slots is each implementation's own);
-%%   - info(T, stats) and info(T, binary) (implementation details).
+%%   - info(T, stats) and info(T, binary) (implementation details);
+%%   - take/2 on a fixed bag or duplicate_bag (OTP 25.2.3 miscounts the size, see op(take)).
+%% The generator stops (exit status 3) if ETS's size of a table ever disagrees with what the
+%% table holds, so that a script that trips another such OTP bug is not written.
 
 -mode(compile).
 -include("ets_script.hrl").
@@ -92,7 +95,23 @@ call(F, Args) ->
            end,
     text([Call, "\n"]),
     case os:getenv("GEN_TRACE") of false -> ok; _ -> io:format(standard_error, "~ts~n", [Call]) end,
-    es_apply(F, Args).
+    R = es_apply(F, Args),
+    sane(F, Args),
+    R.
+
+%% ETS itself must stay consistent (OTP 25 has bugs, see ets_script.hrl): the size it reports
+%% is the number of objects it holds.  A script that breaks this is not written.
+sane(F, [T | _]) when F =/= new, F =/= whereis ->
+    case catch {ets:info(T, size), length(ets:tab2list(T))} of
+        {N, N} -> ok;
+        {N, M} when is_integer(N) ->
+            io:format(standard_error, "gen: ETS says ~w has ~b objects but holds ~b after "
+                      "call ~b (ets:~w); an OTP bug the generator must avoid~n",
+                      [T, N, M, get(ncalls), F]),
+            halt(3);
+        _ -> ok
+    end;
+sane(_, _) -> ok.
 
 %% Most arguments as ~w writes them; some as ~p does (strings "..", binaries <<"..">>).
 fmt(Style, T) when Style rem 10 =:= 0 -> io_lib:print(T, 1, 1 bsl 20, -1);
@@ -313,7 +332,13 @@ op(member, T = #{name := N}) -> call(member, [N, key(T)]);
 op(lookup_element, T = #{name := N}) -> call(lookup_element, [N, key(T), elem_pos(T)]);
 op(lookup_element4, T = #{name := N}) ->
     call(lookup_element, [N, key(T), elem_pos(T), pick(value_pool())]);
-op(take, T = #{name := N}) -> call(take, [N, key(T)]);
+op(take, T = #{name := N, kind := Kind}) ->
+    %% OTP 25.2.3: take/2 on a fixed bag counts a key's pseudo-deleted object as a second
+    %% removal (info(T, size) drops by one too many, down to 2^64-1): not written.
+    case Kind =/= set andalso Kind =/= ordered_set andalso fixed(T) > 0 of
+        true -> call(lookup, [N, key(T)]);
+        false -> call(take, [N, key(T)])
+    end;
 op(delete, T = #{name := N}) -> call(delete, [N, key(T)]);
 op(delete_object, T = #{name := N}) ->
     Obj = case {rand:uniform(4), objects(T)} of
