@@ -42,6 +42,10 @@
 %%        slots, shmets its own number: for a slot index below 2^32 that ETS answers with
 %%        '$end_of_table' or badarg, any of the three answers is accepted; a negative or
 %%        non-integer index must be badarg on both sides.
+%%   R5 Hash-table walks: after first/1 (last/1) and next/2 (prev/2) of each key of the table,
+%%      with no other call between, the other side's answers are each key and
+%%      '$end_of_table' exactly once, and following them from first's answer visits every key
+%%      once and ends (its order has no cycle).
 %%   Ordered sets are exact throughout (their order is Erlang's term order).
 
 -mode(compile).
@@ -84,7 +88,7 @@ read_output(File) ->
 
 %% Compare, show the differences and the summary; the exit status.
 report(Calls, Lines, #{max := Max, label := Label}) ->
-    {Diffs, Missing, Extra, Tabs} = compare(Calls, Lines),
+    {Diffs, Missing, Extra, {Tabs, Walks}} = compare(Calls, Lines),
     NCalls = length(Calls),
     show(Diffs, Max, Label),
     Missing > 0 andalso
@@ -96,6 +100,7 @@ report(Calls, Lines, #{max := Max, label := Label}) ->
         io:format("diff: ~ts printed ~b lines more than the script has calls (~b)~n",
                   [Label, Extra, NCalls]),
     tally(Diffs),
+    io:format("diff: checked ~b full walks of hash tables (R5)~n", [Walks]),
     D = length(Diffs) + Missing + Extra,
     io:format("diff: ~b calls, ~b tables, ~b differences~n", [NCalls, Tabs, D]),
     case D of 0 -> 0; _ -> 1 end.
@@ -113,7 +118,7 @@ compare(Calls, Lines) ->
                            Parent ! {self(), {lists:reverse(maps:get(diffs, St)),
                                               max(0, NCalls - length(Lines)),
                                               max(0, length(Lines) - NCalls),
-                                              maps:get(tabs, St)}}
+                                              {maps:get(tabs, St), maps:get(walks, St, 0)}}}
                    end),
     receive
         {Pid, Result} ->
@@ -123,14 +128,20 @@ compare(Calls, Lines) ->
             throw({script_error, 0, io_lib:format("internal error: ~p", [Why])})
     end.
 
-%% --mutations: OUTPUT must compare equal, and each mutation of it (LINE<tab>TEXT<tab>WHY,
-%% TEXT "<drop>" removing the line) must give exactly one difference.
+%% --mutations: OUTPUT must compare equal, and each mutation of it must give exactly one
+%% difference.  A mutation is a line LINE<tab>TEXT[<tab>LINE<tab>TEXT...]<tab>WHY: each LINE
+%% of OUTPUT replaced by its TEXT ("<drop>": removed; only the last line, else all shift).
 read_mutations(File) ->
     [case string:split(L, "\t", all) of
-         [N, Text, Why] -> {list_to_integer(N), Text, Why};
+         [_, _, _ | _] = Fs when length(Fs) rem 2 =:= 1 ->
+             {Edits, [Why]} = lists:split(length(Fs) - 1, Fs),
+             {pairs(Edits), Why};
          _ -> throw({script_error, 0, io_lib:format("~ts: bad line ~ts", [File, L])})
      end || L <- string:split(unicode:characters_to_list(es_read_file(File)), "\n", all),
             L =/= "", hd(L) =/= $#].
+
+pairs([N, Text | Rest]) -> [{list_to_integer(N), Text} | pairs(Rest)];
+pairs([]) -> [].
 
 self_test(Calls, Lines, Mutations) ->
     Base = case compare(Calls, Lines) of
@@ -144,19 +155,20 @@ self_test(Calls, Lines, Mutations) ->
               [length(Mutations), length(Failed)]),
     case Failed of [] -> 0; _ -> 1 end.
 
-mutation(Calls, Lines, {N, Text, Why}) ->
-    Mutated = case Text of
-                  "<drop>" -> lists:sublist(Lines, N - 1) ++ lists:nthtail(N, Lines);
-                  _ -> lists:sublist(Lines, N - 1)
-                           ++ [unicode:characters_to_binary(Text) | lists:nthtail(N, Lines)]
-              end,
+mutation(Calls, Lines, {Edits, Why}) ->
+    Mutated = lists:foldl(fun edit/2, Lines, Edits),
     case compare(Calls, Mutated) of
         {[_], 0, 0, _} -> [];
         {[], 1, 0, _} -> [];
         {Ds, M, E, _} ->
-            [io_lib:format("line ~b changed to ~ts (~ts) gives ~b differences",
-                           [N, Text, Why, length(Ds) + M + E])]
+            [io_lib:format("~ts (~ts) gives ~b differences",
+                           [[io_lib:format("line ~b changed to ~ts; ", [N, T]) || {N, T} <- Edits],
+                            Why, length(Ds) + M + E])]
     end.
+
+edit({N, "<drop>"}, Lines) -> lists:sublist(Lines, N - 1) ++ lists:nthtail(N, Lines);
+edit({N, Text}, Lines) ->
+    lists:sublist(Lines, N - 1) ++ [unicode:characters_to_binary(Text) | lists:nthtail(N, Lines)].
 
 line_of({Line, _, _}) -> Line.
 
@@ -201,7 +213,7 @@ clip(Chars) ->
 %% ------------------------------------------------------------------------------------------
 %% The replay
 
-compare_all([], _, St) -> St;
+compare_all([], _, St) -> end_walk(St);
 compare_all([{_, F, Args} | Calls], [], St) ->
     %% No line left to compare: run the rest all the same, to count the tables.
     Ctx = context(F, Args, St),
@@ -216,13 +228,65 @@ compare_all([{Line, F, Args} | Calls], [GotBin | Lines], St) ->
     GotText1 = case is_list(GotText) of true -> GotText; false -> binary_to_list(GotBin) end,
     {Exp, ErlSide} = norm(F, Args, parse_line(ExpText), Hint, maps:get(erl, St1)),
     {Got, GotSide} = norm(F, Args, parse_line(GotText1), Hint, maps:get(got, St1)),
-    St2 = St1#{erl := ErlSide, got := GotSide},
+    St2 = walk_step(Line, F, Args, Ctx, Exp, Got, GotText1, St1#{erl := ErlSide, got := GotSide}),
     case check(F, Args, Ctx, Exp, Got, St2) of
         ok -> compare_all(Calls, Lines, St2);
         {diff, Rule} ->
             D = {Line, F, Args, ExpText, GotText1, Rule},
             compare_all(Calls, Lines, St2#{diffs := [D | maps:get(diffs, St2)]})
     end.
+
+%% Rule R5: a walk is a run of calls first(T) (or last(T)) and then next(T, K) (prev) with
+%% nothing else in between, on a hash table.  When the walk has asked next of every key of the
+%% table once, the other side's answers (first's and each next's) must be every key and
+%% '$end_of_table', each exactly once, whatever its order, and followed from first's answer
+%% they visit every key once and end: no cycle.
+walk_step(Line, F, [Tab | Rest], #{hash := true, keys := Keys}, Exp, Got, GotText, St)
+  when (F =:= first orelse F =:= last), Exp =/= {'$error', badarg} ->
+    Next = case F of first -> next; last -> prev end,
+    (end_walk(St))#{walk => #{tab => Tab, next => Next, keys => Keys, args => [],
+                              got => [Got], last => {Line, F, [Tab | Rest], GotText}}};
+walk_step(Line, F, [Tab, K], _Ctx, Exp, Got, GotText, St = #{walk := W = #{tab := Tab, next := F}})
+  when Exp =/= {'$error', badarg} ->
+    St#{walk := W#{args := [K | maps:get(args, W)], got := [Got | maps:get(got, W)],
+                   step => maps:put(K, Got, maps:get(step, W, #{})),
+                   last := {Line, F, [Tab, K], GotText}}};
+walk_step(_, _, _, _, _, _, _, St) -> end_walk(St).
+
+end_walk(St = #{walk := #{keys := Keys0, args := Args, got := Got, next := Next,
+                          last := {Line, F, A, GotText}}}) ->
+    Keys = dedup(xsort(Keys0)),
+    Complete0 = xsort(Args) =:= Keys andalso not lists:member('$end_of_table', Keys),
+    %% follow the other side's chain from first's answer: every key once, then the end
+    Step = maps:get(step, maps:get(walk, St), #{}),
+    Complete = Complete0 andalso Keys =/= [],
+    St1 = (maps:remove(walk, St))#{walks => maps:get(walks, St, 0) + case Complete of
+                                                                      true -> 1;
+                                                                      false -> 0
+                                                                  end},
+    Chain = fun Follow(_, N) when N > length(Keys) -> {loop, N};
+                Follow('$end_of_table', N) -> {ended, N};
+                Follow(K, N) ->
+                    case Step of
+                        #{K := Next1} -> Follow(Next1, N + 1);
+                        _ -> {stray, N}
+                    end
+            end,
+    case Complete andalso (xsort(Got) =/= xsort(['$end_of_table' | Keys])
+                           orelse Chain(lists:last(Got), 0) =/= {ended, length(Keys)}) of
+        false -> St1;
+        true ->
+            Rule = io_lib:format("R5 a walk by ~w over all ~b keys of a hash table: the answers "
+                                 "must be each key and '$end_of_table' once, in one chain",
+                                 [Next, length(Keys)]),
+            D = {Line, F, A, "(the end of the walk)", GotText, Rule},
+            St1#{diffs := [D | maps:get(diffs, St1)]}
+    end;
+end_walk(St) -> St.
+
+dedup([A, B | R]) when A =:= B -> dedup([B | R]);
+dedup([A | R]) -> [A | dedup(R)];
+dedup([]) -> [].
 
 %% What the table named by the call's first argument holds just before the call.
 context(F, [Tab | _], _St) when F =/= new, F =/= whereis ->

@@ -391,7 +391,7 @@ table_op(#{kind := Kind} = T) ->
                 {5, delete_object}, {3, first_last}, {7, next_prev}, {1, tab2list}, {2, slot},
                 {1, safe_fixtable}, {case Set of true -> 14; false -> 2 end, update_counter},
                 {case Set of true -> 5; false -> 1 end, update_element}, {2, info2},
-                {0.3, info1}, {0.2, delete_all_objects}]),
+                {0.3, info1}, {0.2, delete_all_objects}, {0.3, walk}]),
     op(Op, T).
 
 op(insert, T = #{name := N}) -> call(insert, [N, obj(T, key(T))]);
@@ -497,7 +497,18 @@ op(update_element, T = #{name := N, kp := KP}) ->
 op(info2, #{name := N}) ->
     call(info, [N, pick(info_items() ++ [bogus, 1])]);
 op(info1, #{name := N}) -> call(info, [N]);
-op(delete_all_objects, #{name := N}) -> call(delete_all_objects, [N]).
+op(delete_all_objects, #{name := N}) -> call(delete_all_objects, [N]);
+op(walk, T = #{kind := ordered_set}) ->
+    case chance(0.5) of
+        true -> walk(T, first, next);
+        false -> walk(T, last, prev)
+    end;
+op(walk, T = #{name := N}) ->
+    %% a hash table's full walk, in an order of our own: compare.escript's rule R5 holds the
+    %% answers to each key once, in one chain
+    {First, Next} = pick([{first, next}, {last, prev}]),
+    call(First, [N]),
+    [call(Next, [N, K]) || K <- shuffle(keys(T))].
 
 info_items() ->
     [type, size, keypos, protection, named_table, name, memory, owner, heir, node, id,
