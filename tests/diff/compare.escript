@@ -39,13 +39,16 @@
 %%      - next/2, prev/2: badarg exactly, else '$end_of_table' or a key of the table other
 %%        than the argument (with one key in the table this is exact);
 %%      - slot/2: the objects it returns must be objects of the table.  ETS has at least 256
-%%        slots, shmets its own number: for a slot index below 2^32 that ETS answers with
-%%        '$end_of_table' or badarg, any of the three answers is accepted; a negative or
-%%        non-integer index must be badarg on both sides.
+%%        slots, shmets its own number: slot 0 must be a list; for another index below 2^32
+%%        '$end_of_table', badarg or a list of objects of the table is accepted; a negative,
+%%        non-integer or larger index must be badarg on both sides.
 %%   R5 Hash-table walks: after first/1 (last/1) and next/2 (prev/2) of each key of the table,
 %%      with no other call between, the other side's answers are each key and
 %%      '$end_of_table' exactly once, and following them from first's answer visits every key
 %%      once and ends (its order has no cycle).
+%%   R6 Slot sweeps of hash tables: after slot 0, 1, 2, ... with no other call between, the
+%%      other side's first answer that is not a list is '$end_of_table', and its lists before
+%%      it hold each object of the table once.
 %%   Ordered sets are exact throughout (their order is Erlang's term order).
 
 -mode(compile).
@@ -88,7 +91,7 @@ read_output(File) ->
 
 %% Compare, show the differences and the summary; the exit status.
 report(Calls, Lines, #{max := Max, label := Label}) ->
-    {Diffs, Missing, Extra, {Tabs, Walks}} = compare(Calls, Lines),
+    {Diffs, Missing, Extra, {Tabs, Walks, Sweeps}} = compare(Calls, Lines),
     NCalls = length(Calls),
     show(Diffs, Max, Label),
     Missing > 0 andalso
@@ -100,7 +103,8 @@ report(Calls, Lines, #{max := Max, label := Label}) ->
         io:format("diff: ~ts printed ~b lines more than the script has calls (~b)~n",
                   [Label, Extra, NCalls]),
     tally(Diffs),
-    io:format("diff: checked ~b full walks of hash tables (R5)~n", [Walks]),
+    io:format("diff: checked ~b full walks (R5) and ~b slot sweeps (R6) of hash tables~n",
+              [Walks, Sweeps]),
     D = length(Diffs) + Missing + Extra,
     io:format("diff: ~b calls, ~b tables, ~b differences~n", [NCalls, Tabs, D]),
     case D of 0 -> 0; _ -> 1 end.
@@ -118,7 +122,8 @@ compare(Calls, Lines) ->
                            Parent ! {self(), {lists:reverse(maps:get(diffs, St)),
                                               max(0, NCalls - length(Lines)),
                                               max(0, length(Lines) - NCalls),
-                                              {maps:get(tabs, St), maps:get(walks, St, 0)}}}
+                                              {maps:get(tabs, St), maps:get(walks, St, 0),
+                                               maps:get(sweeps, St, 0)}}}
                    end),
     receive
         {Pid, Result} ->
@@ -213,7 +218,7 @@ clip(Chars) ->
 %% ------------------------------------------------------------------------------------------
 %% The replay
 
-compare_all([], _, St) -> end_walk(St);
+compare_all([], _, St) -> end_sweep(end_walk(St));
 compare_all([{_, F, Args} | Calls], [], St) ->
     %% No line left to compare: run the rest all the same, to count the tables.
     Ctx = context(F, Args, St),
@@ -228,7 +233,9 @@ compare_all([{Line, F, Args} | Calls], [GotBin | Lines], St) ->
     GotText1 = case is_list(GotText) of true -> GotText; false -> binary_to_list(GotBin) end,
     {Exp, ErlSide} = norm(F, Args, parse_line(ExpText), Hint, maps:get(erl, St1)),
     {Got, GotSide} = norm(F, Args, parse_line(GotText1), Hint, maps:get(got, St1)),
-    St2 = walk_step(Line, F, Args, Ctx, Exp, Got, GotText1, St1#{erl := ErlSide, got := GotSide}),
+    St2 = sweep_step(Line, F, Args, Ctx, Got, GotText1,
+                     walk_step(Line, F, Args, Ctx, Exp, Got, GotText1,
+                               St1#{erl := ErlSide, got := GotSide})),
     case check(F, Args, Ctx, Exp, Got, St2) of
         ok -> compare_all(Calls, Lines, St2);
         {diff, Rule} ->
@@ -287,6 +294,36 @@ end_walk(St) -> St.
 dedup([A, B | R]) when A =:= B -> dedup([B | R]);
 dedup([A | R]) -> [A | dedup(R)];
 dedup([]) -> [].
+
+%% Rule R6: a sweep is a run of calls slot(T, 0), slot(T, 1), ... on a hash table with nothing
+%% else in between.  Where the other side answers its first non-list, that answer must be
+%% '$end_of_table', and its lists up to there must hold the table's objects, each once.
+sweep_step(Line, slot, [Tab, 0], #{hash := true, objs := Objs}, Got, GotText, St) ->
+    (end_sweep(St))#{sweep => #{tab => Tab, objs => Objs, next => 1, got => [Got],
+                                last => {Line, [Tab, 0], GotText}}};
+sweep_step(Line, slot, [Tab, I], _, Got, GotText, St = #{sweep := W = #{tab := Tab, next := I}}) ->
+    St#{sweep := W#{next := I + 1, got := [Got | maps:get(got, W)],
+                    last := {Line, [Tab, I], GotText}}};
+sweep_step(_, _, _, _, _, _, St) -> end_sweep(St).
+
+end_sweep(St = #{sweep := #{objs := Objs, got := Got0, last := {Line, A, GotText}}}) ->
+    St1 = maps:remove(sweep, St),
+    {Lists, Rest} = lists:splitwith(fun is_list/1, lists:reverse(Got0)),
+    Verdict = case Rest of
+                  [] -> unknown;            % more slots than the sweep asked for
+                  ['$end_of_table' | _] -> xsort(lists:append(Lists)) =:= xsort(Objs);
+                  _ -> false
+              end,
+    Sweeps = maps:get(sweeps, St1, 0) + case Verdict of unknown -> 0; _ -> 1 end,
+    case Verdict of
+        false ->
+            Rule = io_lib:format("R6 slot 0, 1, ... of a hash table of ~b objects: lists of each "
+                                 "object once, then '$end_of_table'", [length(Objs)]),
+            D = {Line, slot, A, "(the end of the sweep)", GotText, Rule},
+            St1#{diffs := [D | maps:get(diffs, St1)], sweeps => Sweeps};
+        _ -> St1#{sweeps => Sweeps}
+    end;
+end_sweep(St) -> St.
 
 %% What the table named by the call's first argument holds just before the call.
 context(F, [Tab | _], _St) when F =/= new, F =/= whereis ->
@@ -437,20 +474,21 @@ check(tab2list, _, #{hash := true, type := Type, keypos := KP}, Exp, Got, _)
             end
     end;
 check(slot, [_, I], #{hash := true, objs := Objs}, Exp, Got, _) ->
-    Valid = is_integer(I) andalso I >= 0,
-    Beyond = Valid andalso I < (1 bsl 32) andalso not is_list(Exp),
+    %% Slot 0 is a list (every table has a slot); a slot below 2^32 may be anything else
+    %% plausible (the other side may have more or fewer slots than ETS); else exact.
+    Plausible = is_integer(I) andalso I > 0 andalso I < (1 bsl 32),
     GotOk = case Got of
                 L when is_list(L) -> lists:all(fun(O) -> lists:member(O, Objs) end, L);
                 _ -> false
             end,
     if
-        is_list(Exp), GotOk -> ok;
-        is_list(Exp) -> {diff, "R4 slot on a hash table: a list of objects of the table"};
-        Beyond, GotOk -> ok;
-        Beyond, Got =:= '$end_of_table' -> ok;
-        Beyond, Got =:= {'$error', badarg} -> ok;
-        Beyond -> {diff, "R4 slot on a hash table past ETS's slots: '$end_of_table', badarg or "
-                         "a list of objects of the table"};
+        is_list(Exp), I =:= 0, GotOk -> ok;
+        is_list(Exp), I =:= 0 -> {diff, "R4 slot 0 of a hash table: a list of objects of the table"};
+        Plausible, GotOk -> ok;
+        Plausible, Got =:= '$end_of_table' -> ok;
+        Plausible, Got =:= {'$error', badarg} -> ok;
+        Plausible -> {diff, "R4 slot of a hash table: '$end_of_table', badarg or a list of "
+                            "objects of the table"};
         true -> exact(Exp, Got)
     end;
 check(_, _, _, Exp, Got, _) -> exact(Exp, Got).

@@ -37,8 +37,9 @@
 %%   - -0.0 (OTP 25 has 0.0 =:= -0.0, shmets follows OTP 27);
 %%   - next/prev on a fixed hash table with a key not in it (ETS continues from where the key
 %%     would hash, shmets from its own order);
-%%   - slot/2 on a hash table other than at index 0, negative, non-integer or past 2^32
-%%     (the number of slots is each implementation's own);
+%%   - slot/2 on a hash table but at index 0, negative, non-integer or past 2^32, or in
+%%     sweeps 0, 1, 2, ... (the number of slots is each implementation's own: see
+%%     compare.escript's rules R4 and R6);
 %%   - info(T, stats) and info(T, binary) (implementation details);
 %%   - take/2 on a fixed bag or duplicate_bag (OTP 25.2.3 miscounts the size, see op(take)).
 %% The generator stops (exit status 3) if ETS's size of a table ever disagrees with what the
@@ -391,7 +392,8 @@ table_op(#{kind := Kind} = T) ->
                 {5, delete_object}, {3, first_last}, {7, next_prev}, {1, tab2list}, {2, slot},
                 {1, safe_fixtable}, {case Set of true -> 14; false -> 2 end, update_counter},
                 {case Set of true -> 5; false -> 1 end, update_element}, {2, info2},
-                {0.3, info1}, {0.2, delete_all_objects}, {0.3, walk}]),
+                {0.3, info1}, {0.2, delete_all_objects}, {0.3, walk},
+                {case Kind of ordered_set -> 0; _ -> 0.08 end, sweep}]),
     op(Op, T).
 
 op(insert, T = #{name := N}) -> call(insert, [N, obj(T, key(T))]);
@@ -508,7 +510,16 @@ op(walk, T = #{name := N}) ->
     %% answers to each key once, in one chain
     {First, Next} = pick([{first, next}, {last, prev}]),
     call(First, [N]),
-    [call(Next, [N, K]) || K <- shuffle(keys(T))].
+    [call(Next, [N, K]) || K <- shuffle(keys(T))];
+op(sweep, #{name := N}) -> sweep(N, 0).
+
+%% slot 0, 1, ... of a hash table until ETS's '$end_of_table', and one past it (badarg): rule
+%% R6 of compare.escript holds the other side's lists to each object once.
+sweep(N, I) ->
+    case call(slot, [N, I]) of
+        {ok, L} when is_list(L) -> sweep(N, I + 1);
+        _ -> call(slot, [N, I + 1])
+    end.
 
 info_items() ->
     [type, size, keypos, protection, named_table, name, memory, owner, heir, node, id,
@@ -557,6 +568,7 @@ bulk(Kind, Prefix) ->
     call(tab2list, [N]),
     walk(T, first, next),
     walk(T, last, prev),
+    [sweep(N, 0) || Kind =/= ordered_set],
     [op(pick([lookup, member, take, delete, update_counter, lookup_element]), T)
      || _ <- lists:seq(1, 40)],
     %% shrink: delete most keys one by one, then walk what is left
