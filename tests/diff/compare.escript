@@ -231,8 +231,15 @@ compare_all([{Line, F, Args} | Calls], [GotBin | Lines], St) ->
     ExpText = es_format(R),
     GotText = unicode:characters_to_list(GotBin, utf8),
     GotText1 = case is_list(GotText) of true -> GotText; false -> binary_to_list(GotBin) end,
-    {Exp, ErlSide} = norm(F, Args, parse_line(ExpText), Hint, maps:get(erl, St1)),
-    {Got, GotSide} = norm(F, Args, parse_line(GotText1), Hint, maps:get(got, St1)),
+    %% ETS's result as the parsed line would give it (faster than parsing ~w's text); the
+    %% other side's line is parsed unless it is the same text
+    ExpTerm = placeholders(R),
+    GotTerm = case lists:flatten(ExpText) =:= GotText1 of
+                  true -> ExpTerm;
+                  false -> parse_line(GotText1)
+              end,
+    {Exp, ErlSide} = norm(F, Args, ExpTerm, Hint, maps:get(erl, St1)),
+    {Got, GotSide} = norm(F, Args, GotTerm, Hint, maps:get(got, St1)),
     St2 = sweep_step(Line, F, Args, Ctx, Got, GotText1,
                      walk_step(Line, F, Args, Ctx, Exp, Got, GotText1,
                                St1#{erl := ErlSide, got := GotSide})),
@@ -325,8 +332,10 @@ end_sweep(St = #{sweep := #{objs := Objs, got := Got0, last := {Line, A, GotText
     end;
 end_sweep(St) -> St.
 
-%% What the table named by the call's first argument holds just before the call.
-context(F, [Tab | _], _St) when F =/= new, F =/= whereis ->
+%% What the table named by the call's first argument holds just before the call (for the
+%% calls whose rules need it).
+context(F, [Tab | _], _St) when F =:= first; F =:= last; F =:= next; F =:= prev; F =:= slot;
+                                F =:= tab2list ->
     Type = try ets:info(Tab, type) catch error:badarg -> undefined end,
     Hash = lists:member(Type, [set, bag, duplicate_bag]),
     case Hash of
@@ -360,7 +369,25 @@ learn(_, _, _, _, St) -> {none, St}.
 %% ------------------------------------------------------------------------------------------
 %% Reading a result line back as a term
 
+%% What parse_line(es_format(R)) gives, straight from R.
+placeholders({ok, T}) -> ph(T);
+placeholders({error, E}) -> {'$error', ph(E)}.
+
+ph(R) when is_reference(R) -> {'$ref', inner(ref_to_list(R), "#Ref<")};
+ph(P) when is_pid(P) -> {'$pid', inner(pid_to_list(P), "<")};
+ph(P) when is_port(P) -> {'$port', inner(port_to_list(P), "#Port<")};
+ph(T) when is_tuple(T) -> list_to_tuple(ph(tuple_to_list(T)));
+ph([H | T]) -> [ph(H) | ph(T)];
+ph(M) when is_map(M) -> maps:from_list(ph(maps:to_list(M)));
+ph(T) -> T.
+
+inner(S, Prefix) -> lists:droplast(lists:nthtail(length(Prefix), S)).
+
 parse_line("error:badarg") -> {'$error', badarg};
+parse_line("true") -> true;
+parse_line("false") -> false;
+parse_line("[]") -> [];
+parse_line("'$end_of_table'") -> '$end_of_table';
 parse_line(Text) ->
     S = lists:flatten(Text),
     case S of
@@ -377,10 +404,17 @@ parse_line(Text) ->
     end.
 
 parse_term(S0) ->
-    S1 = re:replace(S0, "#Ref<([0-9.]+)>", "{'$ref',\"\\1\"}", [global, unicode, {return, list}]),
-    S2 = re:replace(S1, "#Port<([0-9.]+)>", "{'$port',\"\\1\"}", [global, unicode, {return, list}]),
-    S3 = re:replace(S2, "<([0-9]+\\.[0-9]+\\.[0-9]+)>", "{'$pid',\"\\1\"}",
-                    [global, unicode, {return, list}]),
+    %% (the substitutions only where they can apply: re on long lines is slow)
+    S3 = case lists:member($#, S0) orelse string:find(S0, "<0.") =/= nomatch of
+             false -> S0;
+             true ->
+                 S1 = re:replace(S0, "#Ref<([0-9.]+)>", "{'$ref',\"\\1\"}",
+                                 [global, unicode, {return, list}]),
+                 S2 = re:replace(S1, "#Port<([0-9.]+)>", "{'$port',\"\\1\"}",
+                                 [global, unicode, {return, list}]),
+                 re:replace(S2, "<([0-9]+\\.[0-9]+\\.[0-9]+)>", "{'$pid',\"\\1\"}",
+                            [global, unicode, {return, list}])
+         end,
     case erl_scan:string(S3 ++ " .") of
         {ok, Toks, _} ->
             case erl_parse:parse_term(Toks) of

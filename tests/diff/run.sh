@@ -15,7 +15,8 @@
 #   1. The harness tests itself (it must be able to fail): tests/diff/selftest/rules.ok must
 #      compare equal to real ETS and every change in selftest/mutations.txt must be reported
 #      as one difference; the generated script's ETS output from another Erlang VM (whose
-#      hash tables have another order) must compare equal, and two changes to it must not.
+#      hash tables have another order) must compare equal; and two changes to the output of
+#      a small generated script must each be one difference.
 #   2. If SHMETS has no `script` subcommand yet, the test stops there and passes, saying so.
 #   3. SHMETS runs the script in an instance of its own (diff-PID, removed afterwards);
 #      tests/diff/compare.escript prints each difference and the summary line
@@ -67,13 +68,20 @@ escript "$here/ets_run.escript" "$script" >"$out/erl.out" 2>"$out/erl.err" \
 escript "$here/compare.escript" --mutations "$here/selftest/mutations.txt" \
         "$here/selftest/rules.ets" "$here/selftest/rules.ok" >"$out/selftest.txt" 2>&1 \
     || { cat "$out/selftest.txt"; fail "the harness does not pass its own test (selftest/)"; }
-badarg=$(grep -n -m1 '^error:badarg$' "$out/erl.out" | cut -d: -f1)
-last=$(wc -l <"$out/erl.out")
+escript "$here/compare.escript" --label erl2 "$script" "$out/erl.out" >"$out/selftest-erl.txt" 2>&1 \
+    || { cat "$out/selftest-erl.txt"; fail "the generated script: ETS against ETS in another VM"; }
+small="$out/small.ets"
+# shellcheck disable=SC2086
+escript "$here/gen.escript" --seed "$seed" --calls 40 $skip --out "$small" 2>/dev/null \
+    && escript "$here/ets_run.escript" "$small" >"$out/small.out" 2>"$out/erl.err" \
+    || { cat "$out/erl.err"; fail "gen.escript or ets_run.escript (small script)"; }
+badarg=$(grep -n -m1 '^error:badarg$' "$out/small.out" | cut -d: -f1)
+last=$(wc -l <"$out/small.out")
 printf '%s\ttrue\tthe first badarg\n%s\t<drop>\tthe last line\n' "$badarg" "$last" >"$out/mutations.txt"
-escript "$here/compare.escript" --mutations "$out/mutations.txt" --label erl2 \
-        "$script" "$out/erl.out" >"$out/selftest-erl.txt" 2>&1 \
-    || { cat "$out/selftest-erl.txt"; fail "the generated script: ETS against ETS"; }
-echo "diff: harness self-test passed: $(grep -c '^[0-9]' "$here/selftest/mutations.txt") mutations of selftest/rules.ok caught; ETS against ETS in another VM: 0 differences in $(grep -c . "$out/erl.out") calls"
+escript "$here/compare.escript" --mutations "$out/mutations.txt" "$small" "$out/small.out" \
+        >"$out/selftest-small.txt" 2>&1 \
+    || { cat "$out/selftest-small.txt"; fail "changes to a generated script's output are not caught"; }
+echo "diff: harness self-test passed: $(grep -c '^[0-9]' "$here/selftest/mutations.txt") wrong outputs of selftest/rules.ets caught; ETS against ETS in another VM: 0 differences in $(grep -c . "$out/erl.out") calls"
 
 # 2. Is there a `script` subcommand?
 [ -x "$shmets" ] || fail "no program $shmets"
