@@ -387,7 +387,7 @@ manage(Kind, Prefix) ->
 
 table_op(#{kind := Kind} = T) ->
     Set = Kind =:= set orelse Kind =:= ordered_set,
-    Op = wpick([{20, insert}, {6, insert_list}, {3, insert_bad}, {7, insert_new}, {10, lookup},
+    Op = wpick([{20, insert}, {4, reinsert}, {6, insert_list}, {3, insert_bad}, {7, insert_new}, {10, lookup},
                 {3, member}, {6, lookup_element}, {4, lookup_element4}, {3, take}, {4, delete},
                 {5, delete_object}, {3, first_last}, {7, next_prev}, {1, tab2list}, {2, slot},
                 {1, safe_fixtable}, {case Set of true -> 14; false -> 2 end, update_counter},
@@ -397,6 +397,12 @@ table_op(#{kind := Kind} = T) ->
     op(Op, T).
 
 op(insert, T = #{name := N}) -> call(insert, [N, obj(T, key(T))]);
+op(reinsert, T = #{name := N}) ->
+    %% an object the table has (a bag keeps one copy, a duplicate_bag adds one)
+    case objects(T) of
+        [] -> call(insert, [N, obj(T, key(T))]);
+        Os -> call(pick([insert, insert, insert_new]), [N, pick(Os)])
+    end;
 op(insert_list, T = #{name := N}) ->
     call(insert, [N, [obj(T, K) || K <- distinct_keys(T, rand:uniform(7) - 1)]]);
 op(insert_bad, T = #{name := N}) ->
