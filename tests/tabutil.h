@@ -5,7 +5,8 @@
  *   S(term)        the ~w text of a term (one of 8 rotating static buffers)
  *   W(text)        the ~w text of a term given in any syntax
  *   ins, look      insert a term given as text; the ~w text of lookup(key)
- *   check(t)       shmets_check() passes, or the test fails with the broken invariant
+ *   check(t)       shmets_check() passes, or the test fails with the broken invariant and
+ *                  the caller's line
  *   mk(name, kind, access, keypos)   a new table
  *   tab_size(t)    ets:info(T, size)
  *   fun_term(m, f, a)   the export fun m:f/a (the text syntax has no funs)
@@ -73,12 +74,13 @@ static inline const char *look(shmets_tab *t, const char *key)
     return s;
 }
 
-static inline void check(shmets_tab *t)
+static inline void check_at(shmets_tab *t, const char *file, int line)
 {
     int rc = shmets_check(t);
     if (rc)
-        fail_msg("shmets_check: %s (%s)", shmets_strerror(rc), shmets_errdetail());
+        fail_msg("%s:%d: shmets_check: %s (%s)", file, line, shmets_strerror(rc), shmets_errdetail());
 }
+#define check(t) check_at((t), __FILE__, __LINE__)
 
 static inline shmets_tab *mk(const char *name, enum shmets_kind kind, enum shmets_access access, unsigned keypos)
 {
