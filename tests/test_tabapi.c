@@ -1288,6 +1288,7 @@ static void test_hash_fold_while_resizing(void **s)
 
 int main(void)
 {
+    limit_data_memory(4ull << 30);      /* a traversal that never ends: ENOMEM, not the OOM killer */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_lookup_element, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take, setup, teardown),

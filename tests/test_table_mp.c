@@ -92,6 +92,28 @@ static int reap(pid_t pid)
     return r == pid ? st : -1;
 }
 
+/* Reap a child by pid, waiting at most `secs`: a child still running then is SIGKILLed and
+ * reaped, and *hung set (a call that never returns fails the test instead of hanging it). */
+static int reap_within(pid_t pid, double secs, int *hung)
+{
+    double end = now() + secs;
+    *hung = 0;
+    for (;;) {
+        int st = 0;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return st;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (now() > end) {
+            *hung = 1;
+            kill(pid, SIGKILL);
+            return reap(pid);
+        }
+        usleep(2000);
+    }
+}
+
 /* How a child ended, in words (static buffer). */
 static const char *how(int st)
 {
@@ -908,7 +930,8 @@ static int t4_check_obj(shmets_term obj, int64_t *kout)
 /*
  * A writer, for `secs` seconds: replace a key with a new version (stable or not), delete or
  * insert a coming-and-going key, insert a list of 2..8 objects; writer 0 also inserts the
- * T4_EXTRA keys 100 at a time, then deletes them one at a time, again and again.  Reclaims
+ * T4_EXTRA keys 100 at a time, then deletes them one at a time, again and again (counting
+ * half cycles in sh->changes).  Reclaims
  * every 16 writes.  Versions are wi + 2n.  Exit codes: 30 open/attach/builder, 33 insert,
  * 34 delete, 36 list insert, 37 reclaim, 38 building a term.
  */
@@ -940,8 +963,9 @@ static int t4_writer(uint64_t id, int wi, double secs, struct shared *sh)
             shmets_term_free(&x);
             extra += 100;
             growing = extra < T4_EXTRA;
-        } else if (wi == 0 && extra > 0) {      /* and out again, 20 at a time */
-            for (int i = 0; i < 20 && extra > 0 && !rc; i++) {
+            cycles += !growing;                 /* a half cycle: the index grew 4 times over */
+        } else if (wi == 0 && extra > 0) {      /* and out again, 50 at a time */
+            for (int i = 0; i < 50 && extra > 0 && !rc; i++) {
                 extra--;
                 t4_build_key(b, T4_KEYS + extra);
                 if (shmets_builder_finish(b, &x))
@@ -952,7 +976,7 @@ static int t4_writer(uint64_t id, int wi, double secs, struct shared *sh)
             }
             if (extra == 0) {
                 growing = 1;
-                cycles++;
+                cycles++;                       /* and shrank back */
             }
         }
         unsigned op = (unsigned)(rnd(&rs) % 100);
@@ -1051,6 +1075,7 @@ static int t4_reader(uint64_t id, int ri, int ordered, struct shared *sh)
     shmets *d;
     shmets_tab *t;
     shmets_builder *b;
+    limit_data_memory(2ull << 30);      /* a tab2list that never ends: ENOMEM, not the OOM killer */
     if (shmets_open(inst, &d) || shmets_attach(d, id, &t) || shmets_builder_create(&b))
         return 60;
     if (!ordered && shmets_safe_fixtable(t, true))
@@ -1197,23 +1222,26 @@ static void traverse_while_writing(enum shmets_kind kind)
         }
     }
     double t0 = now();
+    int hung[T4_WRITERS + T4_READERS];
     for (int i = 0; i < T4_WRITERS; i++)
-        st[i] = reap(pids[i]);
+        st[i] = reap_within(pids[i], T4_SECONDS + 30, &hung[i]);
     atomic_store(&sh->stop, 1);
     for (int i = T4_WRITERS; i < T4_WRITERS + T4_READERS; i++)
-        st[i] = reap(pids[i]);
+        st[i] = reap_within(pids[i], READER_CAP + 30, &hung[i]);
     double secs = now() - t0;
     alloc_poison = 0;
     for (int i = 0; i < T4_WRITERS + T4_READERS; i++)
-        if (st[i] == -1 || !WIFEXITED(st[i]) || WEXITSTATUS(st[i]) != 0)
-            fail_msg("%s: %s %d (pid %d): %s (exit codes: see t4_writer, t4_reader)", kname,
-                     i < T4_WRITERS ? "writer" : "reader", i, (int)pids[i], how(st[i]));
-    print_message("traversals (%s): %.2f s, %llu writes, %llu extra-key cycles, %llu lookups, "
+        if (hung[i] || st[i] == -1 || !WIFEXITED(st[i]) || WEXITSTATUS(st[i]) != 0)
+            fail_msg("%s: %s %d (pid %d): %s%s (exit codes: see t4_writer, t4_reader)", kname,
+                     i < T4_WRITERS ? "writer" : "reader", i, (int)pids[i], hung[i] ? "hung, " : "",
+                     how(st[i]));
+    print_message("traversals (%s): %.2f s, %llu writes, %llu extra-key half cycles, %llu lookups, "
                   "%llu whole traversals\n", kname, secs, (unsigned long long)atomic_load(&sh->writes),
                   (unsigned long long)atomic_load(&sh->changes), (unsigned long long)atomic_load(&sh->reads),
                   (unsigned long long)atomic_load(&sh->hits));
     assert_true(atomic_load(&sh->writes) > 100);
     assert_true(atomic_load(&sh->hits) >= T4_READERS);
+    assert_true(atomic_load(&sh->changes) >= 1);        /* the extra keys all went in once */
     check(t);
 
     /* At rest: every stable key is there and whole, the order holds, nothing twice. */
