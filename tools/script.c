@@ -1010,7 +1010,8 @@ static int op_rename(struct script *s, const shmets_term *a, struct result *r)
     return shmets_tab_term(e->t, &r->term);
 }
 
-/* ets:setopts/2: one option or a list; all are checked before any is applied. */
+/* ets:setopts/2: one option or a list; all are checked before any is applied, and, as in
+ * ETS, an option given twice is badarg. */
 static int setopt_check(struct script *s, shmets_term opt)
 {
     uint32_t pid;
@@ -1045,9 +1046,10 @@ static int op_setopts(struct script *s, const shmets_term *a, struct result *r)
     int rc, more;
     bool list = shmets_list_begin(a[1], &it) == 0;
     if (list) {
+        size_t n = 0;
         while ((more = shmets_list_next(&it, &opt)) == 1)
-            if ((rc = setopt_check(s, opt)))
-                return rc;
+            if ((rc = setopt_check(s, opt)) || ++n > 1)
+                return rc ? rc : -SHMETS_ETYPE;
         if (more < 0 || shmets_term_type(it.tail) != SHMETS_T_NIL)
             return -SHMETS_ETYPE;
     } else if ((rc = setopt_check(s, a[1]))) {
