@@ -208,6 +208,58 @@ static int find(struct ctl *c, const char *name, size_t len, uint64_t id, struct
     return err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
 }
 
+int cat_rename(struct ctl *c, uint64_t id, const char *name, size_t len)
+{
+    if (len > CAT_NAME_MAX)
+        return err_set(SHMETS_EINVAL, "a table name has at most %d bytes", CAT_NAME_MAX);
+    int rc = lock(c);
+    if (rc)
+        return rc;
+    struct cat_hdr *k = &c->h->cat;
+    struct cat_entry *me = NULL;
+    for (uint32_t i = 0; i < k->hiwater; i++) {
+        struct cat_entry *x = entry(c, i);
+        if (atomic_load(&x->state) == CAT_LIVE && x->id == id)
+            me = x;
+    }
+    if (!me) {
+        unlock(c);
+        return err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
+    }
+    /* A named table's new name must be free, its own included (ets:rename(T, T) is badarg). */
+    for (uint32_t i = 0; (me->flags & CAT_NAMED) && i < k->hiwater; i++) {
+        struct cat_entry *x = entry(c, i);
+        if (atomic_load(&x->state) != CAT_FREE && name_eq(x, name, len)) {
+            unlock(c);
+            return err_set(SHMETS_EEXIST, "a named table \"%.*s\" exists already", (int)len, name);
+        }
+    }
+    memcpy(me->name, name, len);
+    me->name[len] = 0;
+    me->name_len = (uint32_t)len;
+    unlock(c);
+    return 0;
+}
+
+int cat_set_heir(struct ctl *c, uint64_t id, int32_t pid, uint64_t inc)
+{
+    int rc = lock(c);
+    if (rc)
+        return rc;
+    struct cat_hdr *k = &c->h->cat;
+    for (uint32_t i = 0; i < k->hiwater; i++) {
+        struct cat_entry *x = entry(c, i);
+        if (atomic_load(&x->state) == CAT_LIVE && x->id == id) {
+            x->heir_pid = pid;
+            x->heir_inc = inc;
+            unlock(c);
+            return 0;
+        }
+    }
+    unlock(c);
+    return err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
+}
+
 int cat_find_name(struct ctl *c, const char *name, size_t len, struct cat_entry *out)
 {
     if (!name)

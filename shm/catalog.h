@@ -61,6 +61,10 @@ int cat_remove(struct ctl *c, uint64_t id);
 /* Copy out the LIVE entry of a named table, or of table `id`.  -SHMETS_ENOENT if none. */
 int cat_find_name(struct ctl *c, const char *name, size_t len, struct cat_entry *out);
 int cat_find_id(struct ctl *c, uint64_t id, struct cat_entry *out);
+/* A new name for table id (-SHMETS_EEXIST: it is named and a named table has that name). */
+int cat_rename(struct ctl *c, uint64_t id, const char *name, size_t len);
+/* The table's heir (pid 0: none). */
+int cat_set_heir(struct ctl *c, uint64_t id, int32_t pid, uint64_t inc);
 /* Ids of LIVE tables, up to max (returns the number of LIVE tables, maybe > max). */
 int cat_list(struct ctl *c, uint64_t *ids, uint32_t max, uint32_t *n);
 /* Invariants of the catalog (C.1 ...). */

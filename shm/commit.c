@@ -332,6 +332,7 @@ static int sweep(struct tab *t)
         free(m.bits);
         return rc;
     }
+    tab_mark_extra(t, mark, &m);
     limbo_mark(&h->limbo, &t->s, mark, &m);
     struct sweep w = { .m = &m };
     long r = alloc_rebuild(&h->heap, &t->s, sweep_live, &w);
@@ -489,6 +490,8 @@ int tab_check(struct tab *t)
         return rc;
     uint64_t objs, keys;
     rc = t->ops->mark(t, mark, &m, &objs, &keys);
+    if (!rc)
+        tab_mark_extra(t, mark, &m);
     for (uint64_t c = h->limbo.spare; !rc && c; c = ((struct limbo_chunk *)(t->s.base + c))->next)
         mark(&m, c);
     for (uint64_t c = h->limbo.head; !rc && c; c = ((struct limbo_chunk *)(t->s.base + c))->next)

@@ -128,6 +128,118 @@ static uint64_t hash_lookup(const struct tab *t, const unsigned char *key, uint3
     return 0;
 }
 
+/*
+ * TRAVERSAL ORDER (first/next, foldl, tab2list): keys in order of their bit-reversed hash
+ * (ties: length, then bytes).  Bucket b of an array of 2^lg holds the keys whose hash ends
+ * in b, whose reversed hashes all begin with b reversed; so the order is "buckets in order of
+ * their reversed index, each bucket's keys sorted" for every lg.  Doubling splits bucket b into
+ * b and b + 2^lg, which are neighbours in that order, and halving merges them back: a resize
+ * between two next() calls changes nothing (split-ordered lists, Shalev and Shavit; liburcu's
+ * rculfhash orders its buckets the same way).  next(K) needs only K's hash and bytes, so K
+ * need not be in the table any more.
+ */
+static inline uint64_t rev64(uint64_t x)
+{
+    x = (x >> 1 & 0x5555555555555555ull) | (x & 0x5555555555555555ull) << 1;
+    x = (x >> 2 & 0x3333333333333333ull) | (x & 0x3333333333333333ull) << 2;
+    x = (x >> 4 & 0x0F0F0F0F0F0F0F0Full) | (x & 0x0F0F0F0F0F0F0F0Full) << 4;
+    return __builtin_bswap64(x);
+}
+
+struct hpos {
+    uint64_t rh;                /* the reversed hash */
+    const unsigned char *key;
+    uint32_t klen;
+};
+
+static int hpos_cmp(const struct hpos *a, const struct sobj *o)
+{
+    uint64_t rb = rev64(o->hash);
+    if (a->rh != rb)
+        return a->rh < rb ? -1 : 1;
+    if (a->klen != o->klen)
+        return a->klen < o->klen ? -1 : 1;
+    return memcmp(a->key, o->etf + o->koff, a->klen);
+}
+
+/* The smallest key of bucket chain boff after `after` (NULL: any), as an object offset. */
+static uint64_t bucket_min(const struct seg *s, uint64_t boff, const struct hpos *after)
+{
+    uint64_t best = 0;
+    struct hpos bp = { 0, NULL, 0 };
+    for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
+        const struct hbucket *b = bucket_at(s, boff);
+        if (!b)
+            break;
+        for (int i = 0; i < HB_SLOTS; i++) {
+            uint64_t e = atomic_load_explicit(&b->e[i], memory_order_acquire);
+            const struct sobj *o = e ? sobj_at(s, entry_off(e)) : NULL;
+            if (!o || (after && hpos_cmp(after, o) >= 0) || (best && hpos_cmp(&bp, o) <= 0))
+                continue;
+            best = entry_off(e);
+            bp.rh = rev64(o->hash);
+            bp.key = o->etf + o->koff;
+            bp.klen = o->klen;
+        }
+        boff = atomic_load_explicit(&b->next, memory_order_acquire);
+    }
+    return best;
+}
+
+/* The first key after `after` (NULL: the first key), from bucket b on. */
+static uint64_t scan_from(const struct tab *t, uint64_t b, const struct hpos *after)
+{
+    const struct seg *s = &t->s;
+    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
+    unsigned lg = root_lg(w);
+    if (lg > LG_MAX || lg < 1)
+        return 0;
+    uint64_t nb = 1ull << lg;
+    b &= nb - 1;
+    for (uint64_t r = rev64(b) >> (64 - lg); r < nb; r++) {
+        uint64_t o = bucket_min(s, root_base(w) + (rev64(r) >> (64 - lg)) * sizeof(struct hbucket), after);
+        if (o)
+            return o;
+        after = NULL;                   /* later buckets hold only later keys */
+    }
+    return 0;
+}
+
+static uint64_t hash_first(const struct tab *t)
+{
+    return scan_from(t, 0, NULL);
+}
+
+static uint64_t hash_next(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
+{
+    struct hpos a = { rev64(hash), key, klen };
+    return scan_from(t, hash, &a);
+}
+
+static int hash_slot(const struct tab *t, uint64_t i, index_visit_fn fn, void *arg)
+{
+    const struct seg *s = &t->s;
+    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
+    unsigned lg = root_lg(w);
+    if (lg > LG_MAX)
+        return 0;
+    if (i >= 1ull << lg)
+        return i == 1ull << lg ? 0 : -SHMETS_EBADPOS;
+    uint64_t boff = root_base(w) + i * sizeof(struct hbucket);
+    for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
+        const struct hbucket *b = bucket_at(s, boff);
+        if (!b)
+            break;
+        for (int k = 0; k < HB_SLOTS; k++) {
+            uint64_t e = atomic_load_explicit(&b->e[k], memory_order_acquire);
+            if (e && sobj_at(s, entry_off(e)))
+                fn(arg, entry_off(e));
+        }
+        boff = atomic_load_explicit(&b->next, memory_order_acquire);
+    }
+    return 1;
+}
+
 /* ---- writers -------------------------------------------------------------------------- */
 
 /* Where a key's entry is (*slot: offset of the entry word, *val its planned value), or where
@@ -528,6 +640,9 @@ const struct index_ops hash_index_ops = {
     .name = "hash",
     .init = hash_init,
     .lookup = hash_lookup,
+    .first = hash_first,
+    .next = hash_next,
+    .slot = hash_slot,
     .put = hash_put,
     .del = hash_del,
     .needs_resize = hash_needs_resize,

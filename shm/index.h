@@ -104,6 +104,8 @@ enum put_mode { PUT_REPLACE, PUT_APPEND, PUT_NEW };
 
 /* What a call that visits marks: every block the index reaches. */
 typedef void (*index_mark_fn)(void *arg, uint64_t off);
+/* What slot() visits: the first object of each key (its chain head). */
+typedef void (*index_visit_fn)(void *arg, uint64_t head);
 
 struct index_ops {
     const char *name;
@@ -111,6 +113,17 @@ struct index_ops {
     int (*init)(struct tab *t, struct plan *p);
     /* Reader (inside a read section): offset of the first object with this key, or 0. */
     uint64_t (*lookup)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
+    /* Readers: traversal.  The index's order is fixed by its keys (term order; for the hash
+     * index an order of hashes that resizing keeps), so `next` takes any key, present or not,
+     * and gives the first object of the first key after it, or 0.  last and prev are NULL for
+     * kinds whose traversal has no reverse (the front end uses first and next, as ETS). */
+    uint64_t (*first)(const struct tab *t);
+    uint64_t (*next)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
+    uint64_t (*last)(const struct tab *t);
+    uint64_t (*prev)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
+    /* Reader: visit the keys of slot i (ets:slot/2).  Returns 1, 0 when i is the number of
+     * slots ('$end_of_table'), or -SHMETS_EBADPOS past it. */
+    int (*slot)(const struct tab *t, uint64_t i, index_visit_fn fn, void *arg);
     /* Writer: plan the insertion of n prepared objects whose keys are all different (the
      * front end groups an insert by key).  For PUT_APPEND, objs[i] is the head of a chain of
      * fresh objects of one key, linked through `next`, that goes after the key's existing
@@ -132,5 +145,6 @@ struct index_ops {
 };
 
 extern const struct index_ops hash_index_ops;
+extern const struct index_ops skiplist_index_ops;
 
 #endif

@@ -35,7 +35,7 @@
 /* A chain cannot hold more objects than the heap has blocks: a reader of a damaged segment
  * (a cycle of `next`) stops there instead of looping.  (A racy read of a counter that only
  * a writer changes: at worst a little stale, never unbounded.) */
-static inline uint64_t chain_max(const struct tab *t)
+uint64_t tab_chain_max(const struct tab *t)
 {
     uint64_t b = __atomic_load_n(&t->h->heap.blocks, __ATOMIC_RELAXED);
     uint64_t most = t->s.size / (SOBJ_HDR + ALLOC_HDR);
@@ -54,6 +54,7 @@ static const struct index_ops *ops_for(uint32_t kind)
 {
     switch (kind) {
     case SHMETS_SET: case SHMETS_BAG: case SHMETS_DUPLICATE_BAG: return &hash_index_ops;
+    case SHMETS_ORDERED_SET: return &skiplist_index_ops;
     default: return NULL;
     }
 }
@@ -101,7 +102,8 @@ static void tab_init(unsigned char *base, void *arg)
     h->keypos = a->o->keypos;
     h->id = a->id;
     h->seed = a->seed;
-    h->nstripes = a->o->write_concurrency ? TAB_STRIPES : 1;
+    /* Only the hash index stripes its writers (a key's stripe owns its buckets). */
+    h->nstripes = a->o->write_concurrency && a->o->kind != SHMETS_ORDERED_SET ? TAB_STRIPES : 1;
     a->rc = wlock_init(&h->hlock);
     for (int i = 0; i < TAB_STRIPES && !a->rc; i++)
         a->rc = wlock_init(&h->stripe[i].lock);
@@ -120,10 +122,12 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
         o = *opts;
     else
         shmets_opts_init(&o);
-    if (o.kind == SHMETS_ORDERED_SET)
-        return err_set(SHMETS_EINVAL, "ordered_set tables are not implemented in this version");
     if (!ops_for(o.kind))
-        return err_set(SHMETS_EINVAL, "table kind %d is not set, bag or duplicate_bag", (int)o.kind);
+        return err_set(SHMETS_EINVAL, "table kind %d is not set, ordered_set, bag or duplicate_bag", (int)o.kind);
+    if (o.compressed)
+        return err_set(SHMETS_EINVAL, "compressed tables are not implemented in this version");
+    if (o.heir_data.ptr && o.heir_data.len > SHMETS_TERM_MAX_SIZE)
+        return err_set(SHMETS_EINVAL, "the heir's data is larger than a term can be");
     if (o.access < SHMETS_PUBLIC || o.access > SHMETS_PRIVATE)
         return err_set(SHMETS_EINVAL, "access %d is not public, protected or private", (int)o.access);
     if (o.keypos < 1)
@@ -151,6 +155,9 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
     e->owner_uid = getuid();
     e->owner_pid = getpid();
     e->owner_inc = proc_self_incarnation();
+    e->heir_pid = (int32_t)o.heir_pid;
+    if (o.heir_pid && proc_incarnation((pid_t)o.heir_pid, &e->heir_inc) != 0)
+        e->heir_inc = 0;            /* not alive: it can never take the table */
     e->name_len = (uint32_t)(nlen > CAT_NAME_MAX ? CAT_NAME_MAX + 1 : nlen);
     memcpy(e->name, name, nlen > CAT_NAME_MAX ? CAT_NAME_MAX : nlen);
     uint32_t idx;
@@ -194,6 +201,8 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
     struct plan p;
     plan_init(&p);
     rc = t->ops->init(t, &p);
+    if (!rc && !p.err && o.heir_pid && o.heir_data.ptr)
+        rc = tab_put_heir_data(t, &p, o.heir_data);
     if (!rc && !p.err) {
         for (size_t i = 0; i < p.nst; i++)      /* nobody can see the table yet: plain stores */
             atomic_store((_Atomic uint64_t *)(t->s.base + p.st[i].off), p.st[i].val);
@@ -301,8 +310,7 @@ uint64_t shmets_id(const shmets_tab *t)
     return t ? t->id : 0;
 }
 
-/* Run fn with every stripe and the heap held (TAB_ALL). */
-static int with_all(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg)
+int tab_with_all(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg)
 {
     if (!t)
         return err_set(SHMETS_EINVAL, "NULL table");
@@ -330,7 +338,7 @@ int shmets_delete(shmets_tab *t)
     if (!t->owner && t->access != SHMETS_PUBLIC)
         return err_set(SHMETS_EOWNER, "only the owner deletes a %s table",
                        t->access == SHMETS_PRIVATE ? "private" : "protected");
-    int rc = with_all(t, mark_deleted, NULL);
+    int rc = tab_with_all(t, mark_deleted, NULL);
     if (rc)
         return rc;
     char sname[SEG_NAME_MAX];
@@ -349,9 +357,15 @@ struct item {
     size_t pos;             /* place in the caller's list */
 };
 
-static int item_cmp(const void *a, const void *b)
+/* Group an insert by key: by =:= (hash, then bytes) for hash tables; by == in term order for
+ * an ordered_set, whose index wants its keys ascending. */
+static int item_cmp(const void *a, const void *b, void *kind)
 {
     const struct item *x = a, *y = b;
+    if (*(const uint32_t *)kind == SHMETS_ORDERED_SET) {
+        int c = term_cmp(x->key.ptr, y->key.ptr, 0);
+        return c ? c : x->pos < y->pos ? -1 : x->pos > y->pos;
+    }
     if (x->hash != y->hash)
         return x->hash < y->hash ? -1 : 1;
     if (x->key.len != y->key.len)
@@ -362,8 +376,10 @@ static int item_cmp(const void *a, const void *b)
     return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-static int same_key(const struct item *x, const struct item *y)
+static int same_key(const struct item *x, const struct item *y, uint32_t kind)
 {
+    if (kind == SHMETS_ORDERED_SET)
+        return term_cmp(x->key.ptr, y->key.ptr, 0) == 0;
     return x->hash == y->hash && x->key.len == y->key.len && memcmp(x->key.ptr, y->key.ptr, x->key.len) == 0;
 }
 
@@ -416,28 +432,37 @@ static int collect(struct tab *t, shmets_term objects, struct item **out, size_t
     return 0;
 }
 
-/* Allocate and fill the stored form of one object. */
-static int store_obj(struct tab *t, struct plan *p, const struct item *it, uint64_t *off)
+int tab_store_obj(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, uint64_t hash, uint64_t *off)
 {
-    int rc = plan_alloc(p, t, SOBJ_HDR + it->obj.len, off);
+    int rc = plan_alloc(p, t, SOBJ_HDR + obj.len, off);
     if (rc)
         return rc;
     struct sobj *o = (struct sobj *)(t->s.base + *off);
     atomic_store_explicit(&o->next, 0, memory_order_relaxed);
-    o->hash = it->hash;
-    o->len = (uint32_t)it->obj.len;
-    o->koff = (uint32_t)(it->key.ptr - it->obj.ptr);
-    o->klen = (uint32_t)it->key.len;
+    o->hash = hash;
+    o->len = (uint32_t)obj.len;
+    o->koff = (uint32_t)(key.ptr - obj.ptr);
+    o->klen = (uint32_t)key.len;
     o->flags = 0;
-    memcpy(o->etf, it->obj.ptr, it->obj.len);
+    memcpy(o->etf, obj.ptr, obj.len);
     return 0;
+}
+
+static int store_obj(struct tab *t, struct plan *p, const struct item *it, uint64_t *off)
+{
+    return tab_store_obj(t, p, it->obj, it->key, it->hash, off);
+}
+
+uint64_t tab_hash(const struct tab *t, shmets_term key)
+{
+    return shmets_term_hash(key, t->h->seed);
 }
 
 /* Is this object (bytes) among the stored objects of its key, or among the group's earlier
  * survivors?  (bags only) */
 static int bag_has(struct tab *t, uint64_t head, const struct item *it)
 {
-    uint64_t n = 0, cap = chain_max(t);
+    uint64_t n = 0, cap = tab_chain_max(t);
     for (uint64_t o = head; o && n < cap; n++) {
         const struct sobj *x = sobj_at(&t->s, o);
         if (!x)
@@ -455,7 +480,7 @@ static int plan_group(struct tab *t, struct plan *p, struct item *it, size_t a, 
 {
     uint32_t kind = t->h->kind;
     *any = 0;
-    if (kind == SHMETS_SET) {
+    if (kind == SHMETS_SET || kind == SHMETS_ORDERED_SET) {
         const struct item *last = &it[b - 1];
         int rc = store_obj(t, p, last, &w->off);
         if (rc)
@@ -500,12 +525,13 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
 {
     struct item *it = NULL;
     size_t n = 0;
-    int rc = t->writable ? collect(t, objects, &it, &n)
-                         : err_set(SHMETS_EOWNER, "insert: table %llu is %s and this process is not its owner",
-                                   (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
+    uint32_t kind = t->h->kind;
+    int rc = tab_write_access(t, "insert");
+    if (!rc)
+        rc = collect(t, objects, &it, &n);
     if (rc)
         return rc;
-    qsort(it, n, sizeof *it, item_cmp);
+    qsort_r(it, n, sizeof *it, item_cmp, &kind);
     struct wobj *w = calloc(n ? n : 1, sizeof *w);
     if (!w) {
         free(it);
@@ -513,7 +539,7 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
     }
     size_t groups = 0;
     for (size_t a = 0; a < n; a++)
-        groups += a == 0 || !same_key(&it[a - 1], &it[a]);
+        groups += a == 0 || !same_key(&it[a - 1], &it[a], kind);
     /* One key: its stripe (unless the index must grow first); several: every stripe, so that
      * the whole list is published at once (T.3). */
     struct plan p;
@@ -535,7 +561,7 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
     size_t nw = 0;
     for (size_t a = 0; a < n && !rc;) {
         size_t b = a + 1;
-        while (b < n && same_key(&it[a], &it[b]))
+        while (b < n && same_key(&it[a], &it[b], kind))
             b++;
         int any;
         rc = plan_group(t, &p, it, a, b, newonly, &w[nw], &any);
@@ -548,7 +574,8 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
         rc = r < 0 ? r : 0;
     }
     if (!rc)
-        rc = t->ops->put(t, &p, w, nw, newonly ? PUT_NEW : t->h->kind == SHMETS_SET ? PUT_REPLACE : PUT_APPEND);
+        rc = t->ops->put(t, &p, w, nw, newonly ? PUT_NEW : kind == SHMETS_SET || kind == SHMETS_ORDERED_SET
+                                                          ? PUT_REPLACE : PUT_APPEND);
     CRASH_POINT("insert.planned");
     if (rc == -SHMETS_EEXIST && newonly) {
         tab_abandon(t, &p);
@@ -610,22 +637,30 @@ int shmets_delete_key(shmets_tab *t, shmets_term key)
 
 /* ---- reads ---------------------------------------------------------------------------------- */
 
-static int read_access(struct tab *t)
+int tab_read_access(struct tab *t)
 {
     if (t->access == SHMETS_PRIVATE && !t->owner)
         return err_set(SHMETS_EOWNER, "table %llu is private", (unsigned long long)t->id);
     return 0;
 }
 
+int tab_write_access(struct tab *t, const char *call)
+{
+    if (!t->writable)
+        return err_set(SHMETS_EOWNER, "%s: table %llu is %s and this process is not its owner", call,
+                       (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
+    return 0;
+}
+
 /* Copy the objects of one key, as a list term, into b, in one pass over the chain (the
  * count is patched in afterwards).  Inside a read section. */
-static void copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
+void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
 {
     size_t start = b->len;
     tbuf_byte(b, ETF_LIST);
     size_t at = b->len;
     tbuf_be32(b, 0);
-    uint64_t got = 0, cap = chain_max(t);
+    uint64_t got = 0, cap = tab_chain_max(t);
     for (uint64_t o = off; o && got < cap; got++) {
         const struct sobj *x = sobj_at(&t->s, o);
         if (!x)
@@ -644,16 +679,14 @@ static void copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
     tbuf_byte(b, ETF_NIL);
 }
 
-/* Run fn inside a read section, retried while a multi-word publish overlapped it (T.3). */
-static int read_key(struct tab *t, shmets_term key, struct tbuf *b, int *found)
+int tab_read(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg)
 {
-    int rc = read_access(t);
+    int rc = tab_read_access(t);
     if (rc)
         return rc;
     struct rcu_reader *rd = tab_reader(t);
     if (!rd)
         return -SHMETS_EAGAIN;
-    uint64_t hash = shmets_term_hash(key, t->h->seed);
     struct rcu_registry *reg = &t->db->c.h->reg;
     rcu_read_begin(reg, rd);
     for (;;) {
@@ -662,17 +695,40 @@ static int read_key(struct tab *t, shmets_term key, struct tbuf *b, int *found)
             rc = err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
             break;
         }
-        uint64_t off = key.len <= UINT32_MAX ? t->ops->lookup(t, key.ptr, (uint32_t)key.len, hash) : 0;
-        if (b) {
-            b->len = 0;
-            b->err = 0;
-            copy_chain(t, off, b);
-        }
-        *found = off != 0;
+        rc = fn(t, arg);
         if (!tab_seq_retry(t, seq))
             break;
     }
     rcu_read_end(rd);
+    return rc;
+}
+
+struct read_key_arg {
+    shmets_term key;
+    uint64_t hash;
+    struct tbuf *b;
+    int found;
+};
+
+static int read_key_fn(struct tab *t, void *arg)
+{
+    struct read_key_arg *a = arg;
+    uint64_t off = a->key.len <= UINT32_MAX ? t->ops->lookup(t, a->key.ptr, (uint32_t)a->key.len, a->hash) : 0;
+    if (a->b) {
+        a->b->len = 0;
+        a->b->err = 0;
+        tab_copy_chain(t, off, a->b);
+    }
+    a->found = off != 0;
+    return 0;
+}
+
+/* The objects of one key (b: as a list term) or whether there are any. */
+static int read_key(struct tab *t, shmets_term key, struct tbuf *b, int *found)
+{
+    struct read_key_arg a = { key, shmets_term_hash(key, t->h->seed), b, 0 };
+    int rc = tab_read(t, read_key_fn, &a);
+    *found = a.found;
     return rc;
 }
 
@@ -707,7 +763,7 @@ int shmets_size(shmets_tab *t, uint64_t *objects)
 {
     if (!t || !objects)
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_size");
-    int rc = read_access(t);
+    int rc = tab_read_access(t);
     if (rc)
         return rc;
     if (atomic_load(&t->h->root.deleted))
@@ -720,7 +776,7 @@ int shmets_memory(shmets_tab *t, uint64_t *used, uint64_t *free_bytes)
 {
     if (!t || !used || !free_bytes)
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_memory");
-    int rc = read_access(t);
+    int rc = tab_read_access(t);
     if (rc)
         return rc;
     *used = sizeof(struct tab_hdr) + atomic_load(&t->h->heap.used_bytes);
@@ -736,7 +792,7 @@ static int check_fn(struct tab *t, void *arg)
 
 int shmets_check(shmets_tab *t)
 {
-    int rc = with_all(t, check_fn, NULL);
+    int rc = tab_with_all(t, check_fn, NULL);
     return rc ? rc : cat_check(&t->db->c);
 }
 
@@ -751,5 +807,5 @@ static int reclaim_fn(struct tab *t, void *arg)
 int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed)
 {
     struct reclaim_arg a = { max, freed };
-    return with_all(t, reclaim_fn, &a);
+    return tab_with_all(t, reclaim_fn, &a);
 }

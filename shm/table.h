@@ -24,6 +24,7 @@
 #define INTENT_MAGIC          0x494e54454e54ull
 #define TAB_STRIPES           8                /* writer locks of a write_concurrency table */
 #define TAB_ALL               (-1)             /* tab_lock(): every stripe, and the heap */
+#define TAB_FIXERS            16               /* processes whose safe_fixtable fixes the header records */
 
 /* The index root: the one cache line every reader reads first. */
 struct index_root {
@@ -68,6 +69,14 @@ struct tab_hdr {
     struct alloc_heap heap;
     struct limbo limbo;
     uint64_t limbo_bytes_hint;
+    /* The heir's Data: payload offset of a heap block holding its length (8 bytes) and its
+     * canonical encoding; 0 when there is none ([]).  Published and retired by plans; marked
+     * by tab_mark_extra. */
+    _Atomic uint64_t heir_data;
+    /* safe_fixtable: who holds fixes (writers of the table record here; read-only mappers in
+     * their handle), and when the first fix in effect was taken. */
+    uint64_t fix_mono_ns, fix_wall_us;
+    struct tab_fix { int32_t pid; uint32_t count; uint64_t inc; } fix[TAB_FIXERS];
 };
 
 _Static_assert(sizeof(struct tab_hdr) <= SEG_PAGE, "the table header fits in the first page");
@@ -82,6 +91,7 @@ struct tab {
     int writable;               /* mapped read-write (owner, or public table) */
     int owner;                  /* this process owns the table */
     enum shmets_access access;
+    uint32_t local_fixes;       /* safe_fixtable fixes of a process that maps read-only */
     struct tab *next, *prev;    /* the instance handle's list of open tables */
 };
 
@@ -132,6 +142,32 @@ void tab_abandon(struct tab *t, struct plan *p);
 int  tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed);
 /* Every invariant of the table (caller holds TAB_ALL). */
 int  tab_check(struct tab *t);
+
+/* table.c, shared with the other front-end files (tabread.c, tabwrite.c, tabinfo.c). */
+struct tbuf;
+/* Readers may read this table (0), or -SHMETS_EOWNER (private, not the owner). */
+int  tab_read_access(struct tab *t);
+/* Writers may write it (0), or -SHMETS_EOWNER naming the call. */
+int  tab_write_access(struct tab *t, const char *call);
+/* Objects a chain can hold at most (a bound for walks of a damaged segment). */
+uint64_t tab_chain_max(const struct tab *t);
+/* Append the chain from off to b as a list term ([] for 0). */
+void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b);
+/* Run fn inside a read section, again while a multi-word publish overlapped it (fn must start
+ * its output afresh each time).  Checks access and deletion first. */
+int  tab_read(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg);
+/* Run fn with every stripe and the heap held. */
+int  tab_with_all(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg);
+/* Allocate and fill the stored form of obj (its key, at keypos, is key; hash its hash). */
+int  tab_store_obj(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, uint64_t hash, uint64_t *off);
+/* The key's hash with the table's seed. */
+uint64_t tab_hash(const struct tab *t, shmets_term key);
+/* Is the table fixed (safe_fixtable) by a live process? */
+int  tab_fixed(struct tab *t);
+/* Plan the heir's data (copied into a fresh block; the old one retired). */
+int  tab_put_heir_data(struct tab *t, struct plan *p, shmets_term data);
+/* Mark what the header reaches besides the index and limbo (the heir's data). */
+void tab_mark_extra(const struct tab *t, index_mark_fn mark, void *arg);
 
 /* Readers: wait out a multi-word publish, and tell whether one happened meanwhile (T.3). */
 uint64_t tab_seq_begin(const struct tab *t);

@@ -226,9 +226,12 @@ static void test_keypos_and_errors(void **s)
     o.keypos = 0;
     assert_int_equal(shmets_new(db, "u", &o, &u), -SHMETS_EINVAL);
     o.keypos = 1;
-    o.kind = SHMETS_ORDERED_SET;
+    o.kind = 9;
     assert_int_equal(shmets_new(db, "u", &o, &u), -SHMETS_EINVAL);
     o.kind = SHMETS_SET;
+    o.compressed = true;                /* not in this version: refused, not ignored */
+    assert_int_equal(shmets_new(db, "u", &o, &u), -SHMETS_EINVAL);
+    o.compressed = false;
     o.max_bytes = 4096;
     assert_int_equal(shmets_new(db, "u", &o, &u), -SHMETS_EINVAL);
     assert_int_equal(shmets_delete(t), 0);
