@@ -419,11 +419,11 @@ static void test_errors(void **state)
         { "ets:info(1, size).", "error:badarg" },
         { "ets:whereis(nosuch).", "undefined" },
         { "ets:whereis(1).", "error:badarg" },
-        { "ets:new(t, [named_table, {write_concurrency, auto}, {read_concurrency, true}, compressed,"
+        { "ets:new(t, [named_table, {write_concurrency, auto}, {read_concurrency, true},"
           " {decentralized_counters, true}, {heir, none}, {keypos, 1}, protected]).", "t" },
         { "ets:new(t, [named_table]).", "error:badarg" },
         { "ets:info(t, bogus).", "error:badarg" },
-        { "ets:info(t, compressed).", "true" },
+        { "ets:info(t, write_concurrency).", "true" },
         { "ets:lookup_element(t, a, 0).", "error:badarg" },
         { "ets:slot(t, -1).", "error:badarg" },
         { "ets:slot(t, a).", "error:badarg" },

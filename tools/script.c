@@ -69,8 +69,8 @@
  *      the script are owned by this process, as ETS tables are owned by the shell.
  * R.5  Signals.  SIGINT, SIGTERM and SIGHUP are blocked while a call runs and let through
  *      only while the script waits — for input (ppoll() with the wait mask, which unblocks
- *      atomically, so a signal that arrives just before the wait is not lost) and while
- *      output is flushed.  The handler only records the signal; the main loop then closes
+ *      atomically, so a signal that arrives just before the wait is not lost; one that
+ *      comes with the input is found pending by sigpending()) and while output is flushed.  The handler only records the signal; the main loop then closes
  *      the instance, removes the temporary one, and dies of the same signal.  A call is never
  *      cut in the middle, and removal runs with ordinary (non-async-signal-safe) code.
  *      SIGPIPE is ignored: a reader that went away makes the flush fail, which stops the
@@ -147,6 +147,7 @@ struct script {
     bool temporary;
     struct cache tabs;
     sigset_t waitmask;          /* the mask while waiting: INT, TERM, HUP let through */
+    sigset_t handled;           /* those of INT, TERM, HUP that we catch */
     int status;                 /* exit status so far */
 };
 
@@ -187,10 +188,24 @@ static void say_err(struct script *s, int line, const char *what, int rc)
 #define IN_EOF  (-1)
 #define IN_STOP (-2)            /* a signal or a read error: stop */
 
+/* A signal arrived, or is pending: ppoll() that finds input ready returns without running
+ * the handler of a signal that came meanwhile, so the blocked ones are asked for too. */
+static bool signalled(const struct script *s)
+{
+    sigset_t pend;
+    if (!got_signal && sigpending(&pend) == 0)
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sigismember(&s->handled, sig) == 1 && sigismember(&pend, sig) == 1) {
+                got_signal = sig;
+                break;
+            }
+    return got_signal != 0;
+}
+
 static int in_fill(struct script *s)
 {
     for (;;) {
-        if (got_signal)
+        if (signalled(s))
             return IN_STOP;
         if (s->eof)
             return IN_EOF;
@@ -201,6 +216,8 @@ static int in_fill(struct script *s)
             say(s, 0, "waiting for %s: %s", s->src, strerror(errno));
             return IN_STOP;
         }
+        if (signalled(s))
+            return IN_STOP;
         ssize_t n = read(s->fd, s->buf, sizeof s->buf);
         if (n < 0 && (errno == EINTR || errno == EAGAIN))
             continue;
@@ -1297,6 +1314,7 @@ static void signals_init(struct script *s)
         sigaddset(&block, sigs[i]);
         sigaction(sigs[i], &sa, NULL);
     }
+    s->handled = block;
     sigprocmask(SIG_BLOCK, &block, &s->waitmask);
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
         if (sigismember(&block, sigs[i]))
