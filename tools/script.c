@@ -80,6 +80,9 @@
  * be written as literal terms, and match specifications are not in the library yet; they are
  * error:undef like any unknown function.  setopts/2 takes {heir, Pid, Data} and
  * {heir, none} only; a well-formed {protection, P} is reported as not supported (fatal).
+ * info/1,2 and all/0 see a private table of another process only as far as the library lets
+ * a process attach it: info on it is badarg where ETS would answer, all/0 lists it by its
+ * reference even if it is named.
  */
 #include "shmets.h"
 
@@ -374,7 +377,7 @@ static int read_call(struct script *s)
         bool sig = scan_byte(&st, c);
         if (sig) {
             if (!s->first_line)
-                s->first_line = s->line - (c == '\n');
+                s->first_line = s->line;        /* c is not a newline: those are blank */
             s->last_sig = s->call.n;
         }
         if (s->call.n >= CALL_TEXT_MAX) {
@@ -1041,7 +1044,7 @@ static int setopt_check(struct script *s, shmets_term opt)
         atom_is(tag, "protection") && shmets_term_tuple_element(opt, 2, &v) == 0 &&
         (atom_is(v, "public") || atom_is(v, "protected") || atom_is(v, "private"))) {
         s->fatal = true;
-        snprintf(s->msg, sizeof s->msg, "setopts/2: {protection, _} is not supported by shmets");
+        snprintf(s->msg, sizeof s->msg, "{protection, _} is not supported by shmets");
         return -SHMETS_EINVAL;
     }
     return -SHMETS_ETYPE;
