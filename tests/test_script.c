@@ -66,6 +66,32 @@ struct child {
     int in, out, err;           /* our ends of its standard input, output and error */
 };
 
+/* The child a failed assertion may leave running (one at a time); the teardown stops it. */
+static pid_t alive;
+
+/* Stop a child: SIGTERM lets it remove its instance; SIGKILL if it does not go in 2 s. */
+static void stop(pid_t pid)
+{
+    int status;
+    kill(pid, SIGTERM);
+    for (int i = 0; i < 200; i++) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+            return;
+        usleep(10000);
+    }
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (alive > 0)
+        stop(alive);
+    alive = 0;
+    return 0;
+}
+
 /* Start `shmets script ARGS...` (args NULL-terminated, may be NULL). */
 static void spawn(struct child *c, const char *const *args)
 {
@@ -89,6 +115,7 @@ static void spawn(struct child *c, const char *const *args)
         fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
         _exit(127);
     }
+    alive = c->pid;
     close(pin[0]);
     close(pout[1]);
     close(perr[1]);
@@ -128,11 +155,9 @@ static void finish(struct child *c, const char *input, struct output *o)
         struct pollfd p[3] = { { .fd = c->out, .events = POLLIN }, { .fd = c->err, .events = POLLIN },
                                { .fd = c->in, .events = POLLOUT } };
         int r = poll(p, 3, TIMEOUT_MS);
-        if (r == 0) {
-            kill(c->pid, SIGKILL);
+        if (r == 0)
             fail_msg("shmets script did not finish within %d ms; output so far:\n%s\n%s", TIMEOUT_MS,
                      o->out, o->err);
-        }
         assert_true(r > 0 || errno == EINTR);
         char buf[4096];
         for (int i = 0; i < 2; i++) {
@@ -162,6 +187,7 @@ static void finish(struct child *c, const char *input, struct output *o)
     if (c->in >= 0)
         close(c->in);
     assert_int_equal(waitpid(c->pid, &o->status, 0), c->pid);
+    alive = 0;
     o->pid = c->pid;
 }
 
@@ -475,10 +501,8 @@ static char *read_line(struct child *c)
     for (;;) {
         struct pollfd p = { .fd = c->out, .events = POLLIN };
         int r = poll(&p, 1, TIMEOUT_MS);
-        if (r == 0) {
-            kill(c->pid, SIGKILL);
+        if (r == 0)
             fail_msg("no line from shmets script within %d ms (got \"%s\" so far)", TIMEOUT_MS, line);
-        }
         char ch;
         ssize_t k = read(c->out, &ch, 1);
         if (k < 0 && errno == EINTR)
@@ -580,22 +604,30 @@ static void test_fatal_error(void **state)
     output_free(&o);
 }
 
-/* SIGTERM while the script waits for input: it removes its instance and dies of the signal. */
+/*
+ * SIGTERM while the script waits for input, or has just printed a line, with the end of its
+ * input arriving right behind the signal: it removes its instance and dies of the signal
+ * (not of the end of input, with status 0).  Repeated, as the interesting moments are short.
+ */
 static void test_signal(void **state)
 {
     (void)state;
-    struct child c;
-    spawn(&c, NULL);
-    expect_line(&c, "ets:new(t, [named_table]).\n", "t");
-    expect_line(&c, "ets:insert(t, {a, 1}).\n", "true");
-    assert_true(segments(c.pid, false) > 0);      /* the instance exists while it runs */
-    kill(c.pid, SIGTERM);
-    struct output o;
-    finish(&c, NULL, &o);
-    if (!WIFSIGNALED(o.status) || WTERMSIG(o.status) != SIGTERM)
-        fail_msg("status %d, stderr %s", o.status, o.err);
-    assert_int_equal(leftovers(o.pid), 0);
-    output_free(&o);
+    for (int round = 0; round < 20; round++) {
+        struct child c;
+        spawn(&c, NULL);
+        expect_line(&c, "ets:new(t, [named_table]).\n", "t");
+        expect_line(&c, "ets:insert(t, {a, 1}).\n", "true");
+        assert_true(segments(c.pid, false) > 0);      /* the instance exists while it runs */
+        if (round % 2)
+            usleep(1000);                           /* else: kill at once, maybe before it waits */
+        kill(c.pid, SIGTERM);
+        struct output o;
+        finish(&c, NULL, &o);
+        if (!WIFSIGNALED(o.status) || WTERMSIG(o.status) != SIGTERM)
+            fail_msg("round %d: status %d, stderr %s", round, o.status, o.err);
+        assert_int_equal(leftovers(o.pid), 0);
+        output_free(&o);
+    }
 }
 
 /* FILE, and --instance NAME: that instance stays for the next run and the caller removes it. */
@@ -609,19 +641,19 @@ static void test_file_and_instance(void **state)
     assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
     close(fd);
     snprintf(inst, sizeof inst, "test_script.%d", (int)getpid());
-    struct output o;
-    run(NULL, (const char *const[]){ "--instance", inst, path, NULL }, &o);
+    struct output o1, o2, o;
+    run(NULL, (const char *const[]){ "--instance", inst, path, NULL }, &o1);
     unlink(path);
-    assert_string_equal(o.out, "f\ntrue\n");
-    assert_true(exited_ok(&o));
-    output_free(&o);
-    run("ets:lookup(f, k).\nets:lookup_element(f, k, 2).\n", (const char *const[]){ "--instance", inst, NULL }, &o);
-    int rc = shmets_destroy_instance(inst);
-    assert_string_equal(o.out, "[{k,42}]\n42\n");
-    assert_string_equal(o.err, "");
-    assert_true(exited_ok(&o));
+    run("ets:lookup(f, k).\nets:lookup_element(f, k, 2).\n", (const char *const[]){ "--instance", inst, NULL }, &o2);
+    int rc = shmets_destroy_instance(inst);     /* before any assertion can leave it behind */
+    assert_string_equal(o1.out, "f\ntrue\n");
+    assert_true(exited_ok(&o1));
+    assert_string_equal(o2.out, "[{k,42}]\n42\n");
+    assert_string_equal(o2.err, "");
+    assert_true(exited_ok(&o2));
     assert_int_equal(rc, 0);
-    output_free(&o);
+    output_free(&o1);
+    output_free(&o2);
     run(NULL, (const char *const[]){ "/nonexistent/script", NULL }, &o);
     assert_true(WIFEXITED(o.status) && WEXITSTATUS(o.status) != 0);
     assert_non_null(strstr(o.err, "/nonexistent/script"));
@@ -632,17 +664,17 @@ int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_set),
-        cmocka_unit_test(test_bag),
-        cmocka_unit_test(test_duplicate_bag),
-        cmocka_unit_test(test_ordered_set),
-        cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_comments_and_strings),
-        cmocka_unit_test(test_pipe),
-        cmocka_unit_test(test_syntax_error),
-        cmocka_unit_test(test_fatal_error),
-        cmocka_unit_test(test_signal),
-        cmocka_unit_test(test_file_and_instance),
+        cmocka_unit_test_teardown(test_set, teardown),
+        cmocka_unit_test_teardown(test_bag, teardown),
+        cmocka_unit_test_teardown(test_duplicate_bag, teardown),
+        cmocka_unit_test_teardown(test_ordered_set, teardown),
+        cmocka_unit_test_teardown(test_errors, teardown),
+        cmocka_unit_test_teardown(test_comments_and_strings, teardown),
+        cmocka_unit_test_teardown(test_pipe, teardown),
+        cmocka_unit_test_teardown(test_syntax_error, teardown),
+        cmocka_unit_test_teardown(test_fatal_error, teardown),
+        cmocka_unit_test_teardown(test_signal, teardown),
+        cmocka_unit_test_teardown(test_file_and_instance, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
