@@ -406,7 +406,8 @@ typedef struct shmets_opts {
     uint64_t max_bytes;             /* the segment's reservation: the most the table can use;
                                        0: 4 GiB.  Between 1 MiB and 8 TiB. */
     uint64_t max_object_bytes;      /* the largest object; 0: 64 MiB */
-    bool compressed;                /* store objects LZ4-compressed but for the key */
+    bool compressed;                /* store objects LZ4-compressed but for the key (those
+                                       it makes smaller); the view calls then refuse */
     uint32_t heir_pid;              /* {heir, Pid, Data}: OS pid; 0: {heir, none} */
     shmets_term heir_data;          /* Data (copied); {NULL, 0}: [] */
 } shmets_opts;

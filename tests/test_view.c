@@ -220,12 +220,92 @@ static void test_kv(void **s)
     free(back);
 }
 
+/* compressed: every call gives what an uncompressed table gives, in less memory; the
+ * view calls refuse (the objects are not stored as terms). */
+static void test_compressed(void **s)
+{
+    (void)s;
+    enum shmets_kind kinds[] = { SHMETS_SET, SHMETS_ORDERED_SET, SHMETS_BAG, SHMETS_DUPLICATE_BAG };
+    for (int ki = 0; ki < 4; ki++) {
+        shmets_tab *tab[2];
+        for (int c = 0; c < 2; c++) {
+            shmets_opts o;
+            shmets_opts_init(&o);
+            o.kind = kinds[ki];
+            o.compressed = c;
+            char name[32];
+            snprintf(name, sizeof name, "c%d%d", ki, c);
+            assert_int_equal(shmets_new(db, name, &o, &tab[c]), 0);
+            for (int i = 0; i < 2000; i++) {
+                char buf[256];
+                shmets_term x;
+                snprintf(buf, sizeof buf, "{%d, <<\"a value that repeats, repeats, repeats, repeats\">>, %d, [a,a,a,a,a,a,a,a]}",
+                         i % 700, i);
+                assert_int_equal(shmets_term_parse(buf, strlen(buf), &x), 0);
+                assert_int_equal(shmets_insert(tab[c], x), 0);
+                shmets_term_free(&x);
+            }
+            assert_int_equal(shmets_insert(tab[c], P("{small, 1}")), 0);     /* stays plain */
+            assert_int_equal(shmets_delete_object(tab[c], P("{3, <<\"a value that repeats, repeats, repeats, repeats\">>, 3, [a,a,a,a,a,a,a,a]}")), 0);
+        }
+        shmets_term op = P("{3, 1}");
+        for (int i = -1; i < 700; i++) {
+            char buf[16];
+            shmets_term k, a, b;
+            if (i < 0)
+                snprintf(buf, sizeof buf, "small");
+            else
+                snprintf(buf, sizeof buf, "%d", i);
+            assert_int_equal(shmets_term_parse(buf, strlen(buf), &k), 0);
+            assert_int_equal(shmets_lookup(tab[0], k, &a), 0);
+            assert_int_equal(shmets_lookup(tab[1], k, &b), 0);
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.ptr, b.ptr, a.len);
+            shmets_term_free(&a);
+            shmets_term_free(&b);
+            if (i >= 0 && (kinds[ki] == SHMETS_SET || kinds[ki] == SHMETS_ORDERED_SET)) {
+                shmets_term r;
+                assert_int_equal(shmets_update_counter(tab[1], k, op, NULL, &r), 0);
+                shmets_term_free(&r);
+                assert_int_equal(shmets_update_counter(tab[0], k, op, NULL, &r), 0);
+                shmets_term_free(&r);
+            }
+            shmets_term_free(&k);
+        }
+        uint64_t used[2], fr, n[2];
+        for (int c = 0; c < 2; c++) {
+            assert_int_equal(shmets_memory(tab[c], &used[c], &fr), 0);
+            assert_int_equal(shmets_size(tab[c], &n[c]), 0);
+            assert_int_equal(shmets_check(tab[c]), 0);
+        }
+        assert_int_equal(n[0], n[1]);
+        assert_true(used[1] * 10 < used[0] * 8);     /* at least a fifth smaller */
+        shmets_term inf, l;
+        assert_int_equal(shmets_info_item(tab[1], "compressed", &inf), 0);
+        assert_text(inf, "true");
+        shmets_term_free(&inf);
+        assert_int_equal(shmets_tab2list(tab[1], &l), 0);
+        size_t len;
+        assert_int_equal(shmets_term_list_length(l, &len), 0);
+        assert_int_equal(len, n[1]);
+        shmets_term_free(&l);
+        shmets_term views[1];
+        size_t nv;
+        assert_int_equal(shmets_read_begin(db), 0);
+        assert_int_equal(shmets_lookup_view(tab[1], P("small"), views, 1, &nv), -SHMETS_EINVAL);
+        shmets_read_end(db);
+        while (npool)
+            shmets_term_free(&pool[--npool]);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_views, setup, done),
         cmocka_unit_test_setup_teardown(test_bulk, setup, done),
         cmocka_unit_test_setup_teardown(test_kv, setup, done),
+        cmocka_unit_test_setup_teardown(test_compressed, setup, done),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
