@@ -32,7 +32,7 @@ endif
 WARN     := -Wall -Wextra -Wstrict-prototypes -Werror
 CFLAGS   ?= -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(CFLAGS) -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP
-LIBS     := -lxxhash -lgmp -lz -lm
+LIBS     := -lxxhash -lgmp -llz4 -lz -lm
 LDFLAGS  ?=
 ALL_LDFLAGS := $(SAN_LDFLAGS) $(LDFLAGS)
 
