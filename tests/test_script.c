@@ -445,11 +445,18 @@ static void test_errors(void **state)
         { "ets:info(1, size).", "error:badarg" },
         { "ets:whereis(nosuch).", "undefined" },
         { "ets:whereis(1).", "error:badarg" },
-        { "ets:new(t, [named_table, {write_concurrency, auto}, {read_concurrency, true},"
+        { "ets:new(t, [named_table, {write_concurrency, true}, {read_concurrency, true}, compressed,"
           " {decentralized_counters, true}, {heir, none}, {keypos, 1}, protected]).", "t" },
+        { "ets:new(wa, [named_table, {write_concurrency, auto}]).", "wa" },
+        { "ets:delete(wa).", "true" },
         { "ets:new(t, [named_table]).", "error:badarg" },
         { "ets:info(t, bogus).", "error:badarg" },
         { "ets:info(t, write_concurrency).", "true" },
+        { "ets:info(t, compressed).", "true" },
+        { "ets:insert(t, {a, <<\"a long binary, a long binary, a long binary\">>}).", "true" },
+        { "ets:lookup(t, a).", "[{a,<<97,32,108,111,110,103,32,98,105,110,97,114,121,44,32,97,32,108,111,110,103,"
+          "32,98,105,110,97,114,121,44,32,97,32,108,111,110,103,32,98,105,110,97,114,121>>}]" },
+        { "ets:delete(t, a).", "true" },
         { "ets:lookup_element(t, a, 0).", "error:badarg" },
         { "ets:slot(t, -1).", "error:badarg" },
         { "ets:slot(t, a).", "error:badarg" },

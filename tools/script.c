@@ -82,7 +82,8 @@
  * {heir, none} only; a well-formed {protection, P} is reported as not supported (fatal).
  * info/1,2 and all/0 see a private table of another process only as far as the library lets
  * a process attach it: info on it is badarg where ETS would answer, all/0 lists it by its
- * reference even if it is named.
+ * reference even if it is named.  {write_concurrency, auto} is taken as true (the library's
+ * option is a boolean), so info(T, write_concurrency) then says true where ETS says auto.
  */
 #include "shmets.h"
 
