@@ -110,7 +110,7 @@ int script_main(int argc, char **argv);
 struct tabent {
     uint64_t id;
     shmets_tab *t;
-    shmets_term ref;            /* #Ref<0.0.0.ID>, owned */
+    shmets_term ref;            /* its reference (ref_of_id), owned */
 };
 
 struct cache {
@@ -558,7 +558,8 @@ static int parse_call(struct script *s, char *mod, size_t modsz, shmets_term *ar
 
 /* ---- the table cache (R.3) --------------------------------------------------------- */
 
-/* The reference ETS-style callers use for table `id`: #Ref<0.0.0.ID>. */
+/* The reference of table `id` as shmets_tab_term() writes it: #Ref<0.0.HI.LO>, that is
+ * #Ref<0.0.0.ID> for ids below 2^32.  (Named tables have one too: whereis/1 gives it.) */
 static int ref_of_id(uint64_t id, shmets_term *out)
 {
     char txt[64];
