@@ -406,7 +406,8 @@ typedef struct shmets_opts {
     uint64_t max_bytes;             /* the segment's reservation: the most the table can use;
                                        0: 4 GiB.  Between 1 MiB and 8 TiB. */
     uint64_t max_object_bytes;      /* the largest object; 0: 64 MiB */
-    bool compressed;                /* store objects LZ4-compressed but for the key */
+    bool compressed;                /* store objects LZ4-compressed but for the key (those
+                                       it makes smaller); the view calls then refuse */
     uint32_t heir_pid;              /* {heir, Pid, Data}: OS pid; 0: {heir, none} */
     shmets_term heir_data;          /* Data (copied); {NULL, 0}: [] */
 } shmets_opts;
@@ -644,6 +645,55 @@ int shmets_attach_term(shmets *db, shmets_term tab, shmets_tab **t);
 int shmets_all(shmets *db, uint64_t **ids, size_t *n);
 /* ets:whereis/1: the id of the named table, or -SHMETS_ENOENT. */
 int shmets_whereis(shmets *db, const char *name, uint64_t *id);
+
+/* ---- zero-copy reads, batched lookups, byte keys ---------------------------------------- */
+
+/*
+ * ZERO-COPY READS.  Between shmets_read_begin(db) and shmets_read_end(db) the calling thread
+ * is in a read section of the instance: the view calls below hand out shmets_terms that point
+ * into the tables themselves, valid until the section ends, copying nothing.  Sections nest
+ * (each begin needs its end) and cost two stores; the copying calls work inside them too.
+ * Rules: keep a section short (memory that writers retire meanwhile waits for its end);
+ * never write a table inside one (writers may wait for every section to end: such a write
+ * returns -SHMETS_EINVAL); a view is not yours to free.  Each view call sees a whole write
+ * (a list insert is seen all or nothing); two view calls in one section are two moments, as
+ * two lookups in ETS are.
+ */
+int  shmets_read_begin(shmets *db);     /* 0, -SHMETS_EAGAIN (no reader slot), -SHMETS_ENOMEM */
+void shmets_read_end(shmets *db);
+
+/* The objects of key as views: up to max into objs[], *n the number there are (may be more
+ * than max; 0 if none).  Errors as shmets_lookup, and -SHMETS_EINVAL outside a section. */
+int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t max, size_t *n);
+
+/*
+ * BATCHED LOOKUPS: n keys in one call, pipelined (every key's hash and bucket first, with
+ * prefetches, then the candidate objects, then the key comparisons), so the cache misses of
+ * different keys overlap instead of following one another, as DPDK's rte_hash_lookup_bulk
+ * does.  objs[i] is a view of the first object of keys[i] ({NULL, 0} if absent; a bag's first
+ * in insertion order); *found (may be NULL) the number found.  Inside a read section.  An
+ * ordered_set is looked up key by key.  Errors as shmets_lookup_view.
+ */
+int shmets_lookup_bulk_view(shmets_tab *t, const shmets_term *keys, size_t n, shmets_term *objs, size_t *found);
+/* The same, copying: lists[i] is what shmets_lookup(t, keys[i]) gives (free each with
+ * shmets_term_free).  No section needed. */
+int shmets_lookup_bulk(shmets_tab *t, const shmets_term *keys, size_t n, shmets_term *lists);
+
+/*
+ * BYTE KEYS AND VALUES, for C programs that want a key-value store: the object of key K and
+ * value V is {<<K>>, <<V>>}, so Erlang sees the same table.  The table must have keypos 1.
+ *   kv_put     insert (replacing in a set)
+ *   kv_get     copy the value (of the key's first object) into buf: *vlen gets its length;
+ *              -SHMETS_ERANGE (nothing copied) when cap < *vlen; -SHMETS_ENOKEY if absent.
+ *   kv_view    the value as a pointer into the table, inside a read section
+ *   kv_del     delete the key
+ * -SHMETS_ETYPE when the key's object is not {<<K>>, <<V>>}.  Other errors as the calls they
+ * stand for.
+ */
+int shmets_kv_put(shmets_tab *t, const void *key, size_t klen, const void *val, size_t vlen);
+int shmets_kv_get(shmets_tab *t, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen);
+int shmets_kv_view(shmets_tab *t, const void *key, size_t klen, const void **val, size_t *vlen);
+int shmets_kv_del(shmets_tab *t, const void *key, size_t klen);
 
 #ifdef __cplusplus
 }

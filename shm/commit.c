@@ -412,6 +412,8 @@ int tab_lock(struct tab *t, struct plan *p, int stripe)
     if (!t->writable)
         return err_set(SHMETS_EOWNER, "table %llu is %s and this process is not its owner",
                        (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
+    if (inst_in_section(t->db))
+        return err_set(SHMETS_EINVAL, "a write inside a read section (shmets_read_begin) would wait for itself");
     int n = (int)h->nstripes, rc;
     if (n == 1 || stripe == TAB_ALL) {
         for (int i = 0; i < n; i++) {

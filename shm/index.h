@@ -23,6 +23,7 @@
 
 #include "alloc.h"
 #include "seg.h"
+#include "shmets.h"
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,14 @@ struct sobj {
 };
 
 #define SOBJ_HDR ((uint32_t)offsetof(struct sobj, etf))
+#define SOBJ_LZ4 0x1u               /* flags: etf[] is key | length | LZ4 block (compress.c) */
+
+/* compress.c: an object's canonical encoding, in place (plain) or unpacked into tmp; appended
+ * to b; compared with a term.  Return 0 or -SHMETS_EBADSEG (b->err set) for a damaged one. */
+struct tbuf;
+int sobj_term(const struct sobj *o, struct tbuf *tmp, struct shmets_term *out);
+int sobj_append(const struct sobj *o, struct tbuf *b);
+int sobj_equal(const struct sobj *o, struct shmets_term obj, struct tbuf *tmp);
 
 /* A stored object at `off`, bounds-checked against the mapping (readers may see any offset a
  * damaged segment holds; a read of a hole of the sparse mapping reads zeros, never faults). */
@@ -102,6 +111,9 @@ struct wobj {
 
 enum put_mode { PUT_REPLACE, PUT_APPEND, PUT_NEW };
 
+/* One key of a batched lookup. */
+struct bulk_key { const unsigned char *key; uint32_t klen; uint64_t hash; };
+
 /* What a call that visits marks: every block the index reaches. */
 typedef void (*index_mark_fn)(void *arg, uint64_t off);
 /* What slot() visits: the first object of each key (its chain head). */
@@ -113,6 +125,8 @@ struct index_ops {
     int (*init)(struct tab *t, struct plan *p);
     /* Reader (inside a read section): offset of the first object with this key, or 0. */
     uint64_t (*lookup)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
+    /* Reader: n lookups at once, pipelined (NULL: the front end loops over lookup). */
+    void (*lookup_bulk)(const struct tab *t, const struct bulk_key *k, size_t n, uint64_t *out);
     /* Readers: traversal.  The index's order is fixed by its keys (term order; for the hash
      * index an order of hashes that resizing keeps), so `next` takes any key, present or not,
      * and gives the first object of the first key after it, or 0.  last and prev are NULL for

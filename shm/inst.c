@@ -10,6 +10,7 @@
  * never takes it (pthread_getspecific only).
  */
 #include "table.h"
+#include "proc.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -23,7 +24,7 @@
 static void reader_dtor(void *p)
 {
     struct treader *r = p;
-    if (r->pid == getpid())
+    if (r->pid == proc_self_pid())
         rcu_reader_unregister(&r->rd);
     r->pid = 0;
 }
@@ -62,7 +63,7 @@ void shmets_close(shmets *db)
     pthread_key_delete(db->key);
     for (struct treader *r = db->readers, *n; r; r = n) {
         n = r->next;
-        if (r->pid == getpid())
+        if (r->pid == proc_self_pid())
             rcu_reader_unregister(&r->rd);
         free(r);
     }
@@ -75,7 +76,7 @@ struct rcu_reader *tab_reader(struct tab *t)
 {
     struct shmets *db = t->db;
     struct treader *r = pthread_getspecific(db->key);
-    if (r && r->pid == getpid())
+    if (r && r->pid == proc_self_pid())
         return &r->rd;
     if (!r) {
         r = calloc(1, sizeof *r);
@@ -95,8 +96,35 @@ struct rcu_reader *tab_reader(struct tab *t)
     memset(&r->rd, 0, sizeof r->rd);
     if (rcu_reader_register(&db->c, &r->rd) != 0)
         return NULL;
-    r->pid = getpid();
+    r->pid = proc_self_pid();
     return &r->rd;
+}
+
+int inst_in_section(struct shmets *db)
+{
+    struct treader *r = pthread_getspecific(db->key);
+    return r && r->pid == proc_self_pid() && r->rd.nest > 0;
+}
+
+int shmets_read_begin(shmets *db)
+{
+    if (!db)
+        return err_set(SHMETS_EINVAL, "NULL instance");
+    struct tab probe = { .db = db };
+    struct rcu_reader *rd = tab_reader(&probe);
+    if (!rd)
+        return -SHMETS_EAGAIN;
+    rcu_read_begin(&db->c.h->reg, rd);
+    return 0;
+}
+
+void shmets_read_end(shmets *db)
+{
+    if (!db)
+        return;
+    struct treader *r = pthread_getspecific(db->key);
+    if (r && r->pid == proc_self_pid() && r->rd.nest > 0)
+        rcu_read_end(&r->rd);
 }
 
 int shmets_destroy_instance(const char *instance)

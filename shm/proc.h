@@ -12,6 +12,10 @@
 int proc_incarnation(pid_t pid, uint64_t *inc);
 /* 1 if (pid, inc) names a live process, 0 if it died (its pid may now be another's). */
 int proc_alive(pid_t pid, uint64_t inc);
+/* This process's pid without a system call (getpid() is one, and the read path asks for it on
+ * every call): cached, and forgotten in the child by a pthread_atfork handler.  A child made
+ * by a raw clone() that skips the handlers would see its parent's pid: use fork(). */
+pid_t proc_self_pid(void);
 /* This process's incarnation, computed once per process (and again after fork). */
 uint64_t proc_self_incarnation(void);
 

@@ -183,7 +183,7 @@ int rcu_reader_register(struct ctl *c, struct rcu_reader *rd)
     int cmd = barrier_cmd();
     if (cmd == 0)
         return err_set(SHMETS_ESYS, "this kernel has no membarrier(2) global command (Linux 4.16+ needed)");
-    pid_t me = getpid();
+    pid_t me = proc_self_pid();
     if (cmd == MEMBARRIER_CMD_GLOBAL_EXPEDITED && registered_pid != me) {
         if (membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0) != 0)
             return err_set(SHMETS_ESYS, "membarrier register: %s", strerror(errno));
@@ -283,7 +283,7 @@ int rcu_safe_epoch(struct ctl *c, uint64_t *safe)
         if (e == 0 || e >= min)
             continue;
         int32_t pid = atomic_load(&sl->pid);
-        if (pid != 0 && pid != getpid() && slot_dead(sl, pid) && clear_slot(reg, sl, pid))
+        if (pid != 0 && pid != proc_self_pid() && slot_dead(sl, pid) && clear_slot(reg, sl, pid))
             continue;       /* R.4 */
         min = e;
     }

@@ -544,20 +544,17 @@ static int sl_walk(const struct tab *t, index_mark_fn mark, void *arg, uint64_t 
         if (nd->height > top)
             top = nd->height;
         if (full) {
-            shmets_term canon, obj = { o->etf, o->len }, key;
-            if (shmets_term_from_etf(o->etf, o->len, SHMETS_ETF_NO_VERSION, &canon) != 0)
-                return damaged("I.3 an object is not a valid term", oo);
-            int same = canon.len == obj.len && memcmp(canon.ptr, obj.ptr, obj.len) == 0;
-            shmets_term_free(&canon);
-            if (!same)
-                return damaged("I.3 an object is not in canonical form", oo);
-            if (shmets_term_key(obj, t->h->keypos, &key) != 0 || key.ptr != o->etf + o->koff || key.len != o->klen)
-                return damaged("I.3 an object's key is not its element keypos", oo);
-            if (shmets_term_hash(key, t->h->seed) != o->hash)
-                return damaged("I.3 an object's hash is not its key's", oo);
-            if (atomic_load(&nd->prefix) != key_prefix(key.ptr, 0))
+            struct tbuf tmp;
+            shmets_term obj;
+            tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+            int rc = sobj_check(t, oo, o, &tmp, &obj);
+            tbuf_free(&tmp);
+            if (rc)
+                return rc;
+            const unsigned char *key = o->etf + o->koff;      /* sobj_check: the key's bytes */
+            if (atomic_load(&nd->prefix) != key_prefix(key, 0))
                 return damaged("S.3 a node's prefix is not its key's", no);
-            if (prev && term_cmp(prev->etf + prev->koff, key.ptr, 0) >= 0)
+            if (prev && term_cmp(prev->etf + prev->koff, key, 0) >= 0)
                 return damaged("S.1 the bottom list is not strictly increasing", no);
             prev = o;
         }

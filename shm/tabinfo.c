@@ -333,7 +333,7 @@ int shmets_info(shmets_tab *t, shmets_tab_info *out)
     out->named = e->flags & CAT_NAMED;
     out->read_concurrency = e->flags & CAT_READ_CONC;
     out->write_concurrency = e->flags & CAT_WRITE_CONC;
-    out->compressed = false;
+    out->compressed = e->flags & CAT_COMPRESSED;
     out->owner = (uint32_t)e->owner_pid;
     out->heir = e->heir_pid > 0 && e->heir_inc && proc_alive(e->heir_pid, e->heir_inc) ? (uint32_t)e->heir_pid : 0;
     out->size = atomic_load(&t->h->objs);

@@ -144,21 +144,37 @@ int shmets_take(shmets_tab *t, shmets_term key, shmets_term *objects)
 static int delobj_fn(struct tab *t, struct plan *p, struct kw *k)
 {
     const shmets_term *obj = k->arg;
-    uint64_t n = 0, keep = 0, cap = tab_chain_max(t);
-    for (const struct sobj *x = sobj_at(&t->s, k->head); x && n < cap; x = obj_next(t, x), n++)
-        keep += !(x->len == obj->len && memcmp(x->etf, obj->ptr, obj->len) == 0);
-    if (keep == n)
-        return 0;                       /* not there: nothing to do */
-    shmets_term *objs = keep ? malloc(keep * sizeof *objs) : NULL;
-    if (keep && !objs)
-        return err_set(SHMETS_ENOMEM, "out of process memory");
-    size_t i = 0;
-    n = 0;
-    for (const struct sobj *x = sobj_at(&t->s, k->head); x && n < cap; x = obj_next(t, x), n++)
-        if (!(x->len == obj->len && memcmp(x->etf, obj->ptr, obj->len) == 0))
-            objs[i++] = (shmets_term){ x->etf, x->len };
-    int rc = plan_replace(t, p, k, objs, keep);
+    /* The objects that stay, unpacked (a compressed table's) one after another in `keep`. */
+    struct tbuf keep, tmp;
+    tbuf_init(&keep, (size_t)1 << 62);
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    uint64_t n = 0, nkeep = 0, cap = tab_chain_max(t);
+    int rc = 0;
+    for (const struct sobj *x = sobj_at(&t->s, k->head); x && n < cap && !rc; x = obj_next(t, x), n++) {
+        shmets_term o;
+        if (!(rc = sobj_term(x, &tmp, &o)) && !(o.len == obj->len && memcmp(o.ptr, obj->ptr, obj->len) == 0)) {
+            tbuf_put(&keep, o.ptr, o.len);
+            nkeep++;
+        }
+    }
+    rc = rc ? rc : keep.err;
+    shmets_term *objs = NULL;
+    if (!rc && nkeep < n) {             /* (all kept: the object is not there, nothing to do) */
+        objs = nkeep ? malloc(nkeep * sizeof *objs) : NULL;
+        if (nkeep && !objs)
+            rc = err_set(SHMETS_ENOMEM, "out of process memory");
+        const unsigned char *q = keep.p;
+        for (size_t i = 0; !rc && i < nkeep; i++) {
+            const unsigned char *e = term_end(q);
+            objs[i] = (shmets_term){ q, (size_t)(e - q) };
+            q = e;
+        }
+        if (!rc)
+            rc = plan_replace(t, p, k, objs, nkeep);
+    }
     free(objs);
+    tbuf_free(&keep);
+    tbuf_free(&tmp);
     return rc;
 }
 
@@ -375,10 +391,16 @@ static int counter_fn(struct tab *t, struct plan *p, struct kw *k)
     const struct sobj *o = sobj_at(&t->s, k->head);
     if (!o && !a->dflt)
         return err_set(SHMETS_ENOKEY, "update_counter: the key is not in the table and there is no default");
-    struct upd u;
-    int rc = o ? upd_open(&u, (shmets_term){ o->etf, o->len }, keypos, NULL) : upd_open(&u, *a->dflt, keypos, &k->key);
+    struct upd u = { 0 };
+    struct tbuf tmp;
+    shmets_term cur;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    int rc = o ? sobj_term(o, &tmp, &cur) : 0;
+    if (!rc)
+        rc = o ? upd_open(&u, cur, keypos, NULL) : upd_open(&u, *a->dflt, keypos, &k->key);
     if (rc) {
         upd_close(&u);
+        tbuf_free(&tmp);
         return rc;
     }
     /* The ops: Incr alone (position keypos + 1), one op, or a list of ops. */
@@ -432,6 +454,7 @@ static int counter_fn(struct tab *t, struct plan *p, struct kw *k)
     if (!rc)
         rc = upd_build(&u, &newobj);
     upd_close(&u);
+    tbuf_free(&tmp);
     if (!rc && newobj.len > t->h->obj_max)
         rc = err_set(SHMETS_ETOOBIG, "update_counter: the object grows past this table's largest");
     if (!rc)
@@ -469,8 +492,16 @@ static int element_fn(struct tab *t, struct plan *p, struct kw *k)
         return err_set(SHMETS_ETYPE, "update_element: not a proper list of {Pos, Value}");
     if (!o)
         return 0;
-    struct upd u;
-    int rc = upd_open(&u, (shmets_term){ o->etf, o->len }, keypos, NULL);
+    struct upd u = { 0 };
+    struct tbuf tmp;
+    shmets_term cur;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    int rc = sobj_term(o, &tmp, &cur);
+    if (rc) {
+        tbuf_free(&tmp);
+        return rc;
+    }
+    rc = upd_open(&u, cur, keypos, NULL);
     shmets_list_iter it;
     if (is_list)
         shmets_list_begin(elems, &it);
@@ -494,6 +525,7 @@ static int element_fn(struct tab *t, struct plan *p, struct kw *k)
     if (!rc)
         rc = upd_build(&u, &newobj);
     upd_close(&u);
+    tbuf_free(&tmp);
     if (!rc && newobj.len > t->h->obj_max)
         rc = err_set(SHMETS_ETOOBIG, "update_element: the object grows past this table's largest");
     if (!rc)

@@ -17,6 +17,7 @@
  *   W.2 A writer that merely blocks (SIGSTOP) holds the lock: writers wait, readers never do.
  */
 #include "wlock.h"
+#include "proc.h"
 #include "shmets.h"
 #include "util.h"
 
@@ -44,7 +45,7 @@ int wlock_acquire(struct wlock *w, wlock_recover_fn recover, void *arg)
 {
     int e = pthread_mutex_lock(&w->m);
     if (e == 0) {
-        atomic_store(&w->holder, (int32_t)getpid());
+        atomic_store(&w->holder, (int32_t)proc_self_pid());
         return 0;
     }
     if (e == ENOTRECOVERABLE)
@@ -52,7 +53,7 @@ int wlock_acquire(struct wlock *w, wlock_recover_fn recover, void *arg)
     if (e != EOWNERDEAD)
         return err_set(SHMETS_ESYS, "taking the writer lock: %s", strerror(e));
     int32_t dead = atomic_load(&w->holder);
-    atomic_store(&w->holder, (int32_t)getpid());
+    atomic_store(&w->holder, (int32_t)proc_self_pid());
     int rc = recover ? recover(arg) : 0;
     if (rc < 0) {
         atomic_store(&w->holder, 0);
@@ -82,9 +83,9 @@ void crash_point(const char *name)
 {
     static const char *at;
     static pid_t read_by;           /* read once per process, again after fork */
-    if (read_by != getpid()) {
+    if (read_by != proc_self_pid()) {
         at = getenv("SHMETS_CRASH_AT");
-        read_by = getpid();
+        read_by = proc_self_pid();
     }
     if (at && strcmp(at, name) == 0)
         _exit(CRASH_EXIT);
