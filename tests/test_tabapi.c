@@ -981,6 +981,95 @@ static void test_fix_ends_with_its_process(void **s)
     assert_int_equal(shmets_delete(t), 0);
 }
 
+/* Whether a term's ~w text is `text` (no cmocka: for children). */
+static int is_text(shmets_term t, const char *text)
+{
+    char *txt;
+    if (shmets_term_format(t, &txt, NULL))
+        return 0;
+    int same = strcmp(txt, text) == 0;
+    free(txt);
+    return same;
+}
+
+/*
+ * A process that maps a protected table read-only keeps its fixes in its handle (tabinfo.c:
+ * a departure from ETS, whose info lists every fixer): it sees its own fix, the owner does
+ * not, and its next() of a deleted key works while it holds the fix.
+ */
+static void test_fix_read_only_mapping(void **s)
+{
+    (void)s;
+    shmets_tab *t = mk("prot", SHMETS_SET, SHMETS_PROTECTED, 1);
+    ins(t, "[{a,1},{b,2},{c,3}]");
+    uint64_t id = shmets_id(t);
+    int p[2], q[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(pipe(q), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        /* exit codes: 1 open/attach, 2 fix, 3 fixed not shown, 4 pipe, 5 next unfixed,
+         * 6 next fixed, 7 unfix, 8 writing allowed */
+        child_init();
+        close(p[0]);
+        close(q[1]);
+        shmets *d;
+        shmets_tab *c;
+        shmets_term v, k, nx;
+        if (shmets_term_parse("b", 1, &k) || shmets_open(inst, &d) || shmets_attach(d, id, &c))
+            _exit(1);
+        char ch;
+        if (write(p[1], "r", 1) != 1 || read(q[0], &ch, 1) != 1)    /* the owner deletes b */
+            _exit(4);
+        if (shmets_next(c, k, &nx) != -SHMETS_ENOKEY)
+            _exit(5);
+        if (shmets_safe_fixtable(c, true))
+            _exit(2);
+        if (shmets_info_item(c, "fixed", &v) || !is_text(v, "true"))
+            _exit(3);
+        shmets_term_free(&v);
+        if (shmets_next(c, k, &nx))
+            _exit(6);
+        shmets_term_free(&nx);
+        if (write(p[1], "f", 1) != 1 || read(q[0], &ch, 1) != 1)
+            _exit(4);
+        if (shmets_safe_fixtable(c, false))
+            _exit(7);
+        if (shmets_info_item(c, "fixed", &v) || !is_text(v, "false"))
+            _exit(3);
+        shmets_term_free(&v);
+        if (shmets_delete_key(c, k) != -SHMETS_EOWNER)
+            _exit(8);
+        _exit(0);
+    }
+    close(p[1]);
+    close(q[0]);
+    char ch;
+    ssize_t got = read(p[0], &ch, 1);
+    shmets_term k = T("b");
+    int rc = shmets_delete_key(t, k);
+    shmets_term_free(&k);
+    ssize_t put = write(q[1], "d", 1);
+    ssize_t got2 = read(p[0], &ch, 1);
+    const char *fixed_here = item(t, "fixed");      /* the child's fix is its own */
+    ssize_t put2 = write(q[1], "x", 1);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    close(p[0]);
+    close(q[1]);
+    assert_int_equal(got, 1);
+    assert_int_equal(rc, 0);
+    assert_int_equal(put, 1);
+    assert_int_equal(got2, 1);
+    assert_int_equal(put2, 1);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+    assert_string_equal(fixed_here, "false");
+    check(t);
+    assert_int_equal(shmets_delete(t), 0);
+}
+
 /* ---- the heir ---------------------------------------------------------------------------- */
 
 static void test_heir(void **s)
@@ -1062,6 +1151,66 @@ static int64_t int_key(shmets_term obj)
     assert_int_equal(shmets_term_tuple_element(obj, 1, &k), 0);
     assert_int_equal(shmets_term_get_int64(k, &v), 0);
     return v;
+}
+
+/* A hash table has no reverse order: last/1 is first/1, prev/2 is next/2, foldr is foldl
+ * (ets). */
+static int collect_fn(shmets_term obj, void *arg)
+{
+    struct { shmets_term *v; size_t n; } *c = arg;
+    if (c->n == 64)
+        return 1;
+    assert_int_equal(shmets_term_dup(obj, &c->v[c->n]), 0);
+    c->n++;
+    return 0;
+}
+
+static void test_hash_has_no_reverse(void **s)
+{
+    (void)s;
+    for (size_t i = 0; i < 4; i++) {
+        if (kinds[i] == SHMETS_ORDERED_SET)
+            continue;
+        shmets_tab *t = mk(kind_name[kinds[i]], kinds[i], SHMETS_PUBLIC, 1);
+        shmets_term a, b;
+        assert_int_equal(shmets_last(t, &a), 0);
+        assert_null(a.ptr);
+        ins(t, "[{1,a},{2,b},{3,c},{x,y},{x,z},{\"str\",s},{{t},u}]");
+        assert_int_equal(shmets_first(t, &a), 0);
+        assert_int_equal(shmets_last(t, &b), 0);
+        assert_true(shmets_term_exact_equal(a, b));
+        shmets_term_free(&b);
+        int n = 0;
+        while (a.ptr) {
+            shmets_term nx, pv;
+            assert_int_equal(shmets_next(t, a, &nx), 0);
+            assert_int_equal(shmets_prev(t, a, &pv), 0);
+            assert_true((!nx.ptr && !pv.ptr) || shmets_term_exact_equal(nx, pv));
+            shmets_term_free(&a);
+            shmets_term_free(&pv);
+            a = nx;
+            n++;
+            assert_true(n <= 6);
+        }
+        assert_int_equal(n, 6);
+        shmets_term l1[64], l2[64];
+        struct { shmets_term *v; size_t n; } c1 = { l1, 0 }, c2 = { l2, 0 };
+        assert_int_equal(shmets_foldl(t, collect_fn, &c1), 0);
+        assert_int_equal(shmets_foldr(t, collect_fn, &c2), 0);
+        assert_int_equal(c1.n, kinds[i] == SHMETS_SET ? 6 : 7);
+        assert_int_equal(c1.n, c2.n);
+        for (size_t j = 0; j < c1.n; j++) {
+            assert_true(shmets_term_exact_equal(l1[j], l2[j]));
+            shmets_term_free(&l1[j]);
+            shmets_term_free(&l2[j]);
+        }
+        /* next/2 of a key that is == but not =:= to a stored one: not in the table */
+        ins(t, "{4,int}");
+        shmets_term k = T("4.0"), nx;
+        assert_int_equal(shmets_next(t, k, &nx), -SHMETS_ENOKEY);
+        shmets_term_free(&k);
+        assert_int_equal(shmets_delete(t), 0);
+    }
 }
 
 static void test_hash_slots(void **s)
@@ -1305,7 +1454,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_safe_fixtable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fix_ends_with_its_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_fix_read_only_mapping, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heir, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hash_has_no_reverse, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_slots, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_traversal_while_resizing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hash_fold_while_resizing, setup, teardown),
