@@ -16,6 +16,7 @@
 
 #include "shmets.h"
 #include "testutil.h"
+#include "../shm/table.h"       /* one test sets the catalog's next id */
 
 #include <errno.h>
 #include <signal.h>
@@ -696,6 +697,44 @@ static void test_tab_terms(void **s)
     shmets_term_free(&tn);
     shmets_term_free(&tu);
     shmets_term_free(&tr);
+}
+
+/*
+ * An unnamed table's term is a reference Erlang can decode.  OTP's binary_to_term/1 refuses a
+ * local reference (node nonode@nohost, creation 0) whose first id word is 2^18 or more (erl
+ * 25: binary_to_term(<<131,90,0,3,119,13,"nonode@nohost",0:32,262144:32,0:32,0:32>>) is
+ * badarg; 262143 decodes).  Ids are never reused in an instance, so an instance that has made
+ * 262,144 tables reaches such ids: make the catalog's next id that large and look.
+ */
+static void test_tab_term_erlang_can_decode(void **s)
+{
+    (void)s;
+    const uint64_t ids[] = { 262143, 262144, 300000, (5ull << 32) + 7 };
+    for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+        db->c.h->cat.next_id = ids[i];
+        shmets_tab *t = mk_opts("u", SHMETS_SET, 1, false, false);
+        assert_int_equal(shmets_id(t), ids[i]);
+        shmets_term r;
+        unsigned char *etf;
+        size_t n;
+        assert_int_equal(shmets_tab_term(t, &r), 0);
+        assert_int_equal(shmets_term_to_etf(r, &etf, &n), 0);
+        /* 131, NEWER_REFERENCE_EXT, Len:16, Node (SMALL_ATOM_UTF8), Creation:32, ID words */
+        assert_true(n > 5 && etf[1] == 90 && etf[4] == 119);
+        size_t at = 5 + 1 + etf[5] + 4;
+        assert_true(at + 4 <= n);
+        uint32_t w0 = (uint32_t)etf[at] << 24 | (uint32_t)etf[at + 1] << 16 | (uint32_t)etf[at + 2] << 8 | etf[at + 3];
+        if (w0 >= 1u << 18)
+            fail_msg("table %llu: its reference %s has first id word %u (>= 2^18): Erlang's "
+                     "binary_to_term refuses it", (unsigned long long)ids[i], S(r), w0);
+        shmets_tab *a;                              /* and it still finds the table */
+        assert_int_equal(shmets_attach_term(db, r, &a), 0);
+        assert_int_equal(shmets_id(a), ids[i]);
+        shmets_detach(a);
+        free(etf);
+        shmets_term_free(&r);
+        assert_int_equal(shmets_delete(t), 0);
+    }
 }
 
 /* ---- info ---------------------------------------------------------------------------------- */
@@ -1451,6 +1490,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rename, setup, teardown),
         cmocka_unit_test_setup_teardown(test_all_and_whereis, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tab_terms, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tab_term_erlang_can_decode, setup, teardown),
         cmocka_unit_test_setup_teardown(test_info, setup, teardown),
         cmocka_unit_test_setup_teardown(test_safe_fixtable, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fix_ends_with_its_process, setup, teardown),
