@@ -373,6 +373,9 @@ static void test_update_counter(void **s)
         assert_string_equal(uc(t, "c", "{2,1,3,a}", NULL), errs(-SHMETS_ETYPE));
         assert_string_equal(uc(t, "c", "{2,1.5}", NULL), errs(-SHMETS_ETYPE));
         assert_string_equal(uc(t, "c", "foo", NULL), errs(-SHMETS_ETYPE));
+        assert_string_equal(uc(t, "c", "{-1,1}", NULL), errs(-SHMETS_EBADPOS));
+        assert_string_equal(uc(t, "c", "{18446744073709551618,1}", NULL), errs(-SHMETS_EBADPOS));
+        assert_string_equal(uc(t, "c", "{a,1}", NULL), errs(-SHMETS_EBADPOS));
         assert_string_equal(look(t, "c"), "[{c,3,24,x}]");
         assert_string_equal(uc(t, "nope", "1", NULL), errs(-SHMETS_ENOKEY));
         assert_string_equal(look(t, "nope"), "[]");
