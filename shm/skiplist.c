@@ -30,6 +30,8 @@
  *   atoms, binaries and bitstrings   their first 7 bytes (bits after the end are 0)
  *   tuples       the arity (up to 65534), then the first element's prefix
  *   lists        the first element's prefix;   maps   the size
+ * Containers look into their first element down to depth 4 only; below it every list (a
+ * string as much as any other: both encodings must give one prefix) counts by its rank.
  * A tie means nothing; term_cmp decides.
  *
  * READERS (no lock, inside a read section) search from the head's top level down, moving
@@ -186,7 +188,7 @@ static uint64_t key_prefix(const unsigned char *p, int depth)
         /* A list of small integers: its first element is the integer p[3], whose prefix a
          * LIST would take (below). */
         rank = RK_LIST;
-        val = ((uint64_t)RK_NUMBER << 60 | double_bits((double)p[3]) >> 4) >> 4;
+        val = depth < 4 ? ((uint64_t)RK_NUMBER << 60 | double_bits((double)p[3]) >> 4) >> 4 : 0;
         break;
     }
     case ETF_LIST:

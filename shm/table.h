@@ -93,6 +93,8 @@ struct tab {
     int owner;                  /* this process owns the table */
     enum shmets_access access;
     uint32_t local_fixes;       /* safe_fixtable fixes of a process that maps read-only */
+    uint64_t fixed_seen_ns;     /* when tab_fixed last asked the kernel about other fixers */
+    int fixed_seen;             /* and what it learnt */
     struct tab *next, *prev;    /* the instance handle's list of open tables */
 };
 

@@ -96,8 +96,10 @@ static int plan_replace(struct tab *t, struct plan *p, struct kw *k, const shmet
         shmets_term key;
         uint64_t off;
         int rc = shmets_term_key(objs[i], t->h->keypos, &key);
+        /* The object's own key's hash: an ordered_set's stored key may be another encoding of
+         * the caller's (5 and 5.0). */
         if (!rc)
-            rc = tab_store_obj(t, p, objs[i], key, k->hash, &off);
+            rc = tab_store_obj(t, p, objs[i], key, tab_hash(t, key), &off);
         if (rc)
             return rc;
         if (tail)
@@ -107,7 +109,7 @@ static int plan_replace(struct tab *t, struct plan *p, struct kw *k, const shmet
         tail = off;
     }
     const struct sobj *h = (const struct sobj *)(t->s.base + head);
-    struct wobj w = { head, k->hash, h->etf + h->koff, h->klen, h->etf, h->len };
+    struct wobj w = { head, h->hash, h->etf + h->koff, h->klen, h->etf, h->len };
     return t->ops->put(t, p, &w, 1, PUT_REPLACE);
 }
 
@@ -485,13 +487,13 @@ static int element_fn(struct tab *t, struct plan *p, struct kw *k)
     unsigned keypos = t->h->keypos;
     const struct sobj *o = sobj_at(&t->s, k->head);
     *updated = 0;
+    if (!o)
+        return 0;                       /* ETS: false for an absent key, whatever the elements */
     enum shmets_type ty = shmets_term_type(elems);
     size_t n = 1;
     int is_list = ty == SHMETS_T_LIST || ty == SHMETS_T_NIL;
     if (is_list && shmets_term_list_length(elems, &n) != 0)
         return err_set(SHMETS_ETYPE, "update_element: not a proper list of {Pos, Value}");
-    if (!o)
-        return 0;
     struct upd u = { 0 };
     struct tbuf tmp;
     shmets_term cur;

@@ -16,7 +16,7 @@
  * white space, a `%` or the end of the input (Erlang's own rule; `1.5` has no full stop).
  * `%` starts a comment to the end of the line.  Arguments are literal terms, read by
  * shmets_term_parse(): no variables, no expressions.  Tables are named by atoms (named
- * tables) or by the reference new/2 printed for them, `#Ref<0.0.0.ID>`.
+ * tables) or by the reference new/2 printed for them (shmets_id_term).
  *
  * HOW A CALL IS READ (the scanner)
  * --------------------------------
@@ -558,13 +558,10 @@ static int parse_call(struct script *s, char *mod, size_t modsz, shmets_term *ar
 
 /* ---- the table cache (R.3) --------------------------------------------------------- */
 
-/* The reference of table `id` as shmets_tab_term() writes it: #Ref<0.0.HI.LO>, that is
- * #Ref<0.0.0.ID> for ids below 2^32.  (Named tables have one too: whereis/1 gives it.) */
+/* The reference of table `id` (named tables have one too: whereis/1 gives it). */
 static int ref_of_id(uint64_t id, shmets_term *out)
 {
-    char txt[64];
-    int n = snprintf(txt, sizeof txt, "#Ref<0.0.%" PRIu64 ".%" PRIu64 ">", id >> 32, id & 0xffffffffu);
-    return shmets_term_parse(txt, (size_t)n, out);
+    return shmets_id_term(id, out);
 }
 
 static struct tabent *cache_find(struct cache *c, uint64_t id)
