@@ -33,7 +33,7 @@ endif
 WARN     := -Wall -Wextra -Wstrict-prototypes -Werror
 CFLAGS   ?= -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(CFLAGS) -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP
-LIBS     := -lxxhash -lgmp -lz -lm
+LIBS     := -lxxhash -lgmp -llz4 -lz -lm
 LDFLAGS  ?=
 ALL_LDFLAGS := $(SAN_LDFLAGS) $(LDFLAGS)
 
@@ -41,7 +41,7 @@ LIB_SRC  := $(sort $(wildcard shm/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 # Test builds of the library compile the crash points in (-DSHMETS_TEST); the product never has them.
 TLIB_OBJ := $(LIB_SRC:%.c=$(B)/test-lib/%.o)
-TOOL_SRC := tools/shmets.c
+TOOL_SRC := tools/shmets.c tools/script.c
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
@@ -78,7 +78,7 @@ $(B)/libshmets.a: $(LIB_OBJ)
 $(B)/libshmets.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libshmets.so.$(SOVERSION) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
-$(B)/shmets: $(B)/tools/shmets.o $(B)/libshmets.a
+$(B)/shmets: $(TOOL_SRC:%.c=$(B)/%.o) $(B)/libshmets.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/libshmets-test.a | test-deps
@@ -148,4 +148,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(B)/tools/shmets.d $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d)
+-include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d)

@@ -406,7 +406,8 @@ typedef struct shmets_opts {
     uint64_t max_bytes;             /* the segment's reservation: the most the table can use;
                                        0: 4 GiB.  Between 1 MiB and 8 TiB. */
     uint64_t max_object_bytes;      /* the largest object; 0: 64 MiB */
-    bool compressed;                /* store objects LZ4-compressed but for the key */
+    bool compressed;                /* store objects LZ4-compressed but for the key (those
+                                       it makes smaller); the view calls then refuse */
     uint32_t heir_pid;              /* {heir, Pid, Data}: OS pid; 0: {heir, none} */
     shmets_term heir_data;          /* Data (copied); {NULL, 0}: [] */
 } shmets_opts;
@@ -634,9 +635,13 @@ int shmets_info_term(shmets_tab *t, shmets_term *list);
  * stats is not offered); -SHMETS_EINVAL (ETS: badarg) for an unknown item. */
 int shmets_info_item(shmets_tab *t, const char *item, shmets_term *value);
 
-/* The term ETS uses for a table: its name (an atom) if named, else a reference
- * #Ref<0.0.0.ID> that shmets_attach_term() takes back. */
+/* The term ETS uses for a table: its name (an atom) if named, else its reference (below),
+ * which shmets_attach_term() takes back. */
 int shmets_tab_term(shmets_tab *t, shmets_term *out);
+/* The reference of table `id` (what ets:info(T, id) and ets:whereis/1 give): #Ref<0.A.B.C>
+ * with C the id's low 18 bits, B the next 32 and A the top 14, so that Erlang, which refuses
+ * a local reference whose first word is 2^18 or more, decodes it. */
+int shmets_id_term(uint64_t id, shmets_term *out);
 /* Attach by such a term: an atom (a named table) or a reference made by shmets_tab_term. */
 int shmets_attach_term(shmets *db, shmets_term tab, shmets_tab **t);
 

@@ -52,6 +52,7 @@
  */
 #include "index.h"
 #include "table.h"
+#include "term.h"
 #include "shmets.h"
 #include "util.h"
 
@@ -632,32 +633,28 @@ static int check_chain(struct walk *wk, uint64_t bucket_idx, uint64_t head)
     if ((h0->hash & ((1ull << root_lg(w)) - 1)) != bucket_idx)
         return bad("I.2 a key is in the wrong bucket for its hash", head);
     uint64_t n = 0;
-    for (uint64_t o = head; o; o = atomic_load(&((const struct sobj *)(s->base + o))->next), n++) {
+    struct tbuf tmp, tmp2;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    tbuf_init(&tmp2, SHMETS_TERM_MAX_SIZE);
+    int rc = 0;
+    for (uint64_t o = head; o && !rc; o = atomic_load(&((const struct sobj *)(s->base + o))->next), n++) {
         const struct sobj *x = (const struct sobj *)(s->base + o);
-        if ((uint64_t)x->koff + x->klen > x->len)
-            return bad("I.3 an object's key lies outside it", o);
-        shmets_term obj, canon, key;
-        obj.ptr = x->etf;
-        obj.len = x->len;
-        if (shmets_term_from_etf(x->etf, x->len, SHMETS_ETF_NO_VERSION, &canon) != 0)
-            return bad("I.3 an object is not a valid term", o);
-        int same = canon.len == obj.len && memcmp(canon.ptr, obj.ptr, obj.len) == 0;
-        shmets_term_free(&canon);
-        if (!same)
-            return bad("I.3 an object is not in canonical form", o);
-        if (shmets_term_key(obj, t->h->keypos, &key) != 0 || key.ptr != x->etf + x->koff || key.len != x->klen)
-            return bad("I.3 an object's key is not its element keypos", o);
-        if (shmets_term_hash(key, t->h->seed) != x->hash)
-            return bad("I.3 an object's hash is not its key's", o);
-        if (!key_is(h0, x->hash, key.ptr, (uint32_t)key.len))
-            return bad("I.4 a chain holds objects of different keys", o);
+        shmets_term obj;
+        if ((rc = sobj_check(t, o, x, &tmp, &obj)))
+            break;
+        if (!key_is(h0, x->hash, x->etf + x->koff, x->klen)) {
+            rc = bad("I.4 a chain holds objects of different keys", o);
+            break;
+        }
         if (t->h->kind == SHMETS_BAG)
-            for (uint64_t q = head; q != o; q = atomic_load(&((const struct sobj *)(s->base + q))->next)) {
-                const struct sobj *y = (const struct sobj *)(s->base + q);
-                if (y->len == x->len && memcmp(y->etf, x->etf, x->len) == 0)
-                    return bad("I.5 a bag holds the same object twice", o);
-            }
+            for (uint64_t q = head; q != o && !rc; q = atomic_load(&((const struct sobj *)(s->base + q))->next))
+                if (sobj_equal((const struct sobj *)(s->base + q), obj, &tmp2))
+                    rc = bad("I.5 a bag holds the same object twice", o);
     }
+    tbuf_free(&tmp);
+    tbuf_free(&tmp2);
+    if (rc)
+        return rc;
     if (t->h->kind == SHMETS_SET && n != 1)
         return bad("I.5 a set holds more than one object for a key", head);
     /* I.4: no other entry of this bucket chain has the same key. */

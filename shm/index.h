@@ -23,6 +23,7 @@
 
 #include "alloc.h"
 #include "seg.h"
+#include "shmets.h"
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -40,6 +41,14 @@ struct sobj {
 };
 
 #define SOBJ_HDR ((uint32_t)offsetof(struct sobj, etf))
+#define SOBJ_LZ4 0x1u               /* flags: etf[] is key | length | LZ4 block (compress.c) */
+
+/* compress.c: an object's canonical encoding, in place (plain) or unpacked into tmp; appended
+ * to b; compared with a term.  Return 0 or -SHMETS_EBADSEG (b->err set) for a damaged one. */
+struct tbuf;
+int sobj_term(const struct sobj *o, struct tbuf *tmp, struct shmets_term *out);
+int sobj_append(const struct sobj *o, struct tbuf *b);
+int sobj_equal(const struct sobj *o, struct shmets_term obj, struct tbuf *tmp);
 
 /* A stored object at `off`, bounds-checked against the mapping (readers may see any offset a
  * damaged segment holds; a read of a hole of the sparse mapping reads zeros, never faults). */

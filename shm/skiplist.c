@@ -30,6 +30,8 @@
  *   atoms, binaries and bitstrings   their first 7 bytes (bits after the end are 0)
  *   tuples       the arity (up to 65534), then the first element's prefix
  *   lists        the first element's prefix;   maps   the size
+ * Containers look into their first element down to depth 4 only; below it every list (a
+ * string as much as any other: both encodings must give one prefix) counts by its rank.
  * A tie means nothing; term_cmp decides.
  *
  * READERS (no lock, inside a read section) search from the head's top level down, moving
@@ -186,7 +188,7 @@ static uint64_t key_prefix(const unsigned char *p, int depth)
         /* A list of small integers: its first element is the integer p[3], whose prefix a
          * LIST would take (below). */
         rank = RK_LIST;
-        val = ((uint64_t)RK_NUMBER << 60 | double_bits((double)p[3]) >> 4) >> 4;
+        val = depth < 4 ? ((uint64_t)RK_NUMBER << 60 | double_bits((double)p[3]) >> 4) >> 4 : 0;
         break;
     }
     case ETF_LIST:
@@ -544,20 +546,17 @@ static int sl_walk(const struct tab *t, index_mark_fn mark, void *arg, uint64_t 
         if (nd->height > top)
             top = nd->height;
         if (full) {
-            shmets_term canon, obj = { o->etf, o->len }, key;
-            if (shmets_term_from_etf(o->etf, o->len, SHMETS_ETF_NO_VERSION, &canon) != 0)
-                return damaged("I.3 an object is not a valid term", oo);
-            int same = canon.len == obj.len && memcmp(canon.ptr, obj.ptr, obj.len) == 0;
-            shmets_term_free(&canon);
-            if (!same)
-                return damaged("I.3 an object is not in canonical form", oo);
-            if (shmets_term_key(obj, t->h->keypos, &key) != 0 || key.ptr != o->etf + o->koff || key.len != o->klen)
-                return damaged("I.3 an object's key is not its element keypos", oo);
-            if (shmets_term_hash(key, t->h->seed) != o->hash)
-                return damaged("I.3 an object's hash is not its key's", oo);
-            if (atomic_load(&nd->prefix) != key_prefix(key.ptr, 0))
+            struct tbuf tmp;
+            shmets_term obj;
+            tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+            int rc = sobj_check(t, oo, o, &tmp, &obj);
+            tbuf_free(&tmp);
+            if (rc)
+                return rc;
+            const unsigned char *key = o->etf + o->koff;      /* sobj_check: the key's bytes */
+            if (atomic_load(&nd->prefix) != key_prefix(key, 0))
                 return damaged("S.3 a node's prefix is not its key's", no);
-            if (prev && term_cmp(prev->etf + prev->koff, key.ptr, 0) >= 0)
+            if (prev && term_cmp(prev->etf + prev->koff, key, 0) >= 0)
                 return damaged("S.1 the bottom list is not strictly increasing", no);
             prev = o;
         }

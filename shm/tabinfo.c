@@ -16,8 +16,10 @@
  * read-only (a protected table it does not own) keeps its fixes in its handle, where only it
  * sees them.  That is a departure from ETS, whose info(T, safe_fixed) lists every fixer.
  *
- * TABLE TERMS: a named table is its name; an unnamed one the reference #Ref<0.0.HI.LO>, HI and
- * LO the halves of its id, written and read through the term layer's own text form.
+ * TABLE TERMS: a named table is its name; an unnamed one the reference #Ref<0.A.B.C>, the id's
+ * top 14, middle 32 and low 18 bits (Erlang 25's binary_to_term refuses a local reference
+ * whose first id word, C here, is 2^18 or more), written and read through the term layer's
+ * own text form.
  */
 #include "catalog.h"
 #include "proc.h"
@@ -78,14 +80,31 @@ static uint32_t header_fixes(const struct tab *t, struct tab_fix *live, size_t *
     return n;
 }
 
+/* Called by every next/prev on a hash table: answers without a system call when nobody, or
+ * this process, fixes the table; whether other fixers are alive (a /proc look each) is asked
+ * at most once a millisecond per handle. */
 int tab_fixed(struct tab *t)
 {
     if (t->local_fixes)
         return 1;
-    for (int i = 0; i < TAB_FIXERS; i++)
-        if (t->h->fix[i].count)
-            return header_fixes(t, NULL, NULL) > 0;
-    return 0;
+    int32_t me = (int32_t)proc_self_pid();
+    int others = 0;
+    for (int i = 0; i < TAB_FIXERS; i++) {
+        const struct tab_fix *f = &t->h->fix[i];
+        if (f->count && f->pid == me && f->inc == proc_self_incarnation())
+            return 1;
+        others |= f->count != 0;
+    }
+    if (!others)
+        return 0;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (!t->fixed_seen_ns || now - t->fixed_seen_ns > 1000000) {
+        t->fixed_seen = header_fixes(t, NULL, NULL) > 0;
+        t->fixed_seen_ns = now;
+    }
+    return t->fixed_seen;
 }
 
 static int fix_fn(struct tab *t, void *arg)
@@ -204,9 +223,17 @@ int shmets_set_heir(shmets_tab *t, uint32_t heir_pid, const shmets_term *heir_da
 
 static int ref_term(uint64_t id, shmets_term *out)
 {
-    char txt[64];
-    int n = snprintf(txt, sizeof txt, "#Ref<0.0.%" PRIu32 ".%" PRIu32 ">", (uint32_t)(id >> 32), (uint32_t)id);
+    char txt[80];
+    int n = snprintf(txt, sizeof txt, "#Ref<0.%" PRIu64 ".%" PRIu64 ".%" PRIu64 ">", id >> 50,
+                     id >> 18 & 0xffffffffu, id & 0x3ffffu);
     return shmets_term_parse(txt, (size_t)n, out);
+}
+
+int shmets_id_term(uint64_t id, shmets_term *out)
+{
+    if (!out)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_id_term");
+    return ref_term(id, out);
 }
 
 static int atom_term(const char *name, shmets_term *out)
@@ -259,13 +286,14 @@ int shmets_attach_term(shmets *db, shmets_term tab, shmets_tab **t)
     int rc = shmets_term_format(tab, &txt, NULL);
     if (rc)
         return rc;
-    uint32_t hi, lo;
+    uint64_t a, b, c;
     char end;
-    int ok = sscanf(txt, "#Ref<0.0.%" SCNu32 ".%" SCNu32 "%c", &hi, &lo, &end) == 3 && end == '>';
+    int ok = sscanf(txt, "#Ref<0.%" SCNu64 ".%" SCNu64 ".%" SCNu64 "%c", &a, &b, &c, &end) == 4 && end == '>' &&
+             a < (1u << 14) && b <= 0xffffffffu && c < (1u << 18);
     free(txt);
     if (!ok)
         return err_set(SHMETS_ENOENT, "the reference names no table");
-    return shmets_attach(db, (uint64_t)hi << 32 | lo, t);
+    return shmets_attach(db, a << 50 | b << 18 | c, t);
 }
 
 int shmets_all(shmets *db, uint64_t **ids, size_t *n)
@@ -333,7 +361,7 @@ int shmets_info(shmets_tab *t, shmets_tab_info *out)
     out->named = e->flags & CAT_NAMED;
     out->read_concurrency = e->flags & CAT_READ_CONC;
     out->write_concurrency = e->flags & CAT_WRITE_CONC;
-    out->compressed = false;
+    out->compressed = e->flags & CAT_COMPRESSED;
     out->owner = (uint32_t)e->owner_pid;
     out->heir = e->heir_pid > 0 && e->heir_inc && proc_alive(e->heir_pid, e->heir_inc) ? (uint32_t)e->heir_pid : 0;
     out->size = atomic_load(&t->h->objs);

@@ -103,6 +103,7 @@ static void tab_init(unsigned char *base, void *arg)
     h->id = a->id;
     h->seed = a->seed;
     /* Only the hash index stripes its writers (a key's stripe owns its buckets). */
+    h->flags = a->o->compressed ? TABF_COMPRESSED : 0;
     h->nstripes = a->o->write_concurrency && a->o->kind != SHMETS_ORDERED_SET ? TAB_STRIPES : 1;
     a->rc = wlock_init(&h->hlock);
     for (int i = 0; i < TAB_STRIPES && !a->rc; i++)
@@ -124,8 +125,6 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
         shmets_opts_init(&o);
     if (!ops_for(o.kind))
         return err_set(SHMETS_EINVAL, "table kind %d is not set, ordered_set, bag or duplicate_bag", (int)o.kind);
-    if (o.compressed)
-        return err_set(SHMETS_EINVAL, "compressed tables are not implemented in this version");
     if (o.heir_data.ptr && o.heir_data.len > SHMETS_TERM_MAX_SIZE)
         return err_set(SHMETS_EINVAL, "the heir's data is larger than a term can be");
     if (o.access < SHMETS_PUBLIC || o.access > SHMETS_PRIVATE)
@@ -151,7 +150,7 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
     e->access = o.access;
     e->keypos = o.keypos;
     e->flags = (o.named ? CAT_NAMED : 0) | (o.read_concurrency ? CAT_READ_CONC : 0) |
-               (o.write_concurrency ? CAT_WRITE_CONC : 0);
+               (o.write_concurrency ? CAT_WRITE_CONC : 0) | (o.compressed ? CAT_COMPRESSED : 0);
     e->owner_uid = getuid();
     e->owner_pid = getpid();
     e->owner_inc = proc_self_incarnation();
@@ -434,17 +433,31 @@ static int collect(struct tab *t, shmets_term objects, struct item **out, size_t
 
 int tab_store_obj(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, uint64_t hash, uint64_t *off)
 {
-    int rc = plan_alloc(p, t, SOBJ_HDR + obj.len, off);
-    if (rc)
+    unsigned char *packed;
+    size_t plen;
+    int rc = sobj_pack(t, obj, key, &packed, &plen);
+    if (!rc)
+        rc = plan_alloc(p, t, SOBJ_HDR + (packed ? plen : obj.len), off);
+    if (rc) {
+        free(packed);
         return rc;
+    }
     struct sobj *o = (struct sobj *)(t->s.base + *off);
     atomic_store_explicit(&o->next, 0, memory_order_relaxed);
     o->hash = hash;
-    o->len = (uint32_t)obj.len;
-    o->koff = (uint32_t)(key.ptr - obj.ptr);
     o->klen = (uint32_t)key.len;
-    o->flags = 0;
-    memcpy(o->etf, obj.ptr, obj.len);
+    if (packed) {
+        o->len = (uint32_t)plen;
+        o->koff = 0;
+        o->flags = SOBJ_LZ4;
+        memcpy(o->etf, packed, plen);
+        free(packed);
+    } else {
+        o->len = (uint32_t)obj.len;
+        o->koff = (uint32_t)(key.ptr - obj.ptr);
+        o->flags = 0;
+        memcpy(o->etf, obj.ptr, obj.len);
+    }
     return 0;
 }
 
@@ -460,14 +473,14 @@ uint64_t tab_hash(const struct tab *t, shmets_term key)
 
 /* Is this object (bytes) among the stored objects of its key, or among the group's earlier
  * survivors?  (bags only) */
-static int bag_has(struct tab *t, uint64_t head, const struct item *it)
+static int bag_has(struct tab *t, uint64_t head, const struct item *it, struct tbuf *tmp)
 {
     uint64_t n = 0, cap = tab_chain_max(t);
     for (uint64_t o = head; o && n < cap; n++) {
         const struct sobj *x = sobj_at(&t->s, o);
         if (!x)
             break;                      /* damaged: the index's own checks report it */
-        if (same_obj(x->etf, x->len, it->obj.ptr, it->obj.len))
+        if (x->flags & SOBJ_LZ4 ? sobj_equal(x, it->obj, tmp) : same_obj(x->etf, x->len, it->obj.ptr, it->obj.len))
             return 1;
         o = atomic_load_explicit(&x->next, memory_order_relaxed);
     }
@@ -497,20 +510,25 @@ static int plan_group(struct tab *t, struct plan *p, struct item *it, size_t a, 
                         ? t->ops->lookup(t, it[a].key.ptr, (uint32_t)it[a].key.len, it[a].hash) : 0;
     if (newonly && existing)
         return -SHMETS_EEXIST;          /* insert_new: the key is there, whatever its objects */
+    struct tbuf tmp;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
     for (size_t k = 0; k < b - a; k++) {
         const struct item *x = &it[a + k];
-        if (kind == SHMETS_BAG && (bag_has(t, existing, x) || bag_has(t, head, x)))
+        if (kind == SHMETS_BAG && (bag_has(t, existing, x, &tmp) || bag_has(t, head, x, &tmp)))
             continue;
         uint64_t off;
         int rc = store_obj(t, p, x, &off);
-        if (rc)
+        if (rc) {
+            tbuf_free(&tmp);
             return rc;
+        }
         if (tail)
             atomic_store_explicit(&((struct sobj *)(t->s.base + tail))->next, off, memory_order_relaxed);
         else
             head = off;
         tail = off;
     }
+    tbuf_free(&tmp);
     if (!head)
         return 0;
     w->off = head;
@@ -665,7 +683,8 @@ void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
         const struct sobj *x = sobj_at(&t->s, o);
         if (!x)
             break;
-        tbuf_put(b, x->etf, x->len);
+        if (sobj_append(x, b))
+            return;
         o = atomic_load_explicit(&x->next, memory_order_acquire);
     }
     if (b->err)

@@ -24,6 +24,7 @@
 #define INTENT_MAGIC          0x494e54454e54ull
 #define TAB_STRIPES           8                /* writer locks of a write_concurrency table */
 #define TAB_ALL               (-1)             /* tab_lock(): every stripe, and the heap */
+#define TABF_COMPRESSED       0x1u             /* tab_hdr.flags: objects stored LZ4-packed (compress.c) */
 #define TAB_FIXERS            16               /* processes whose safe_fixtable fixes the header records */
 
 /* The index root: the one cache line every reader reads first. */
@@ -92,6 +93,8 @@ struct tab {
     int owner;                  /* this process owns the table */
     enum shmets_access access;
     uint32_t local_fixes;       /* safe_fixtable fixes of a process that maps read-only */
+    uint64_t fixed_seen_ns;     /* when tab_fixed last asked the kernel about other fixers */
+    int fixed_seen;             /* and what it learnt */
     struct tab *next, *prev;    /* the instance handle's list of open tables */
 };
 
@@ -162,6 +165,11 @@ int  tab_read(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg);
 int  tab_with_all(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg);
 /* Allocate and fill the stored form of obj (its key, at keypos, is key; hash its hash). */
 int  tab_store_obj(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, uint64_t hash, uint64_t *off);
+/* compress.c: the packed form of obj for a compressed table (*packed NULL: store it plain). */
+int  sobj_pack(const struct tab *t, shmets_term obj, shmets_term key, unsigned char **packed, size_t *len);
+/* compress.c: I.3, one stored object is a valid canonical term whose key (at keypos) and hash
+ * are the header's; *obj its canonical encoding (in place or in tmp). */
+int  sobj_check(const struct tab *t, uint64_t off, const struct sobj *x, struct tbuf *tmp, shmets_term *obj);
 /* The key's hash with the table's seed. */
 uint64_t tab_hash(const struct tab *t, shmets_term key);
 /* Is the table fixed (safe_fixtable) by a live process? */

@@ -157,7 +157,8 @@ static int walk_fn(struct tab *t, void *arg)
         }
         uint64_t n = 0;
         for (const struct sobj *x = o; x && n < cap; n++) {
-            tbuf_put(a->objs, x->etf, x->len);
+            if (sobj_append(x, a->objs))
+                break;
             a->nobjs++;
             uint64_t nx = atomic_load_explicit(&x->next, memory_order_acquire);
             x = nx ? sobj_at(&t->s, nx) : NULL;
@@ -311,7 +312,8 @@ static void slot_visit(void *arg, uint64_t head)
     struct slot_arg *a = ((struct slot_arg **)arg)[1];
     uint64_t cap = tab_chain_max(t), k = 0;
     for (const struct sobj *x = sobj_at(&t->s, head); x && k < cap; k++) {
-        tbuf_put(a->b, x->etf, x->len);
+        if (sobj_append(x, a->b))
+            break;
         a->n++;
         uint64_t nx = atomic_load_explicit(&x->next, memory_order_acquire);
         x = nx ? sobj_at(&t->s, nx) : NULL;
@@ -359,6 +361,7 @@ struct elem_arg {
     struct tbuf *b;
     uint64_t n;
     int found, short_obj;
+    struct tbuf *tmp;
 };
 
 static int elem_fn(struct tab *t, void *arg)
@@ -371,7 +374,10 @@ static int elem_fn(struct tab *t, void *arg)
     uint64_t off = t->ops->lookup(t, a->key.ptr, (uint32_t)a->key.len, a->hash);
     uint64_t cap = tab_chain_max(t), k = 0;
     for (const struct sobj *x = sobj_at(&t->s, off); x && k < cap; k++) {
-        shmets_term obj = { x->etf, x->len }, el;
+        shmets_term obj, el;
+        int rc = sobj_term(x, a->tmp, &obj);
+        if (rc)
+            return rc;
         a->found = 1;
         if (shmets_term_tuple_element(obj, a->pos, &el) != 0) {
             a->short_obj = 1;
@@ -398,8 +404,11 @@ int shmets_lookup_element(shmets_tab *t, shmets_term key, unsigned pos, const sh
     tbuf_init(&b, (size_t)1 << 62);
     tbuf_byte(&b, ETF_LIST);
     tbuf_be32(&b, 0);
-    struct elem_arg a = { key, tab_hash(t, key), pos, &b, 0, 0, 0 };
+    struct tbuf tmp;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    struct elem_arg a = { key, tab_hash(t, key), pos, &b, 0, 0, 0, &tmp };
     int rc = key.len <= UINT32_MAX ? tab_read(t, elem_fn, &a) : 0;
+    tbuf_free(&tmp);
     if (!rc && b.err)
         rc = b.err;
     if (!rc && a.short_obj)

@@ -27,6 +27,8 @@
 
 static int need_section(struct tab *t)
 {
+    if (t->h->flags & TABF_COMPRESSED)
+        return err_set(SHMETS_EINVAL, "a compressed table's objects are not stored as terms: use the copying calls");
     if (!inst_in_section(t->db))
         return err_set(SHMETS_EINVAL, "a view call outside a read section (shmets_read_begin)");
     return 0;
@@ -222,18 +224,17 @@ int shmets_kv_put(shmets_tab *t, const void *key, size_t klen, const void *val, 
     return rc;
 }
 
-/* The value of a stored {<<K>>, <<V>>}: -SHMETS_ETYPE if the object is not of that form. */
-static int kv_value(const struct sobj *o, const unsigned char **v, size_t *vlen)
+/* The value of {<<K>>, <<V>>} (a canonical object): -SHMETS_ETYPE if it is not of that form. */
+static int kv_value(shmets_term o, const unsigned char **v, size_t *vlen)
 {
-    uint64_t at = (uint64_t)o->koff + o->klen;
-    if (o->len < 3 || o->etf[0] != ETF_SMALL_TUPLE || o->etf[1] != 2 || o->etf[o->koff] != ETF_BINARY ||
-        at + 5 > o->len || o->etf[at] != ETF_BINARY)
+    const unsigned char *p = o.ptr;
+    if (o.len < 12 || p[0] != ETF_SMALL_TUPLE || p[1] != 2 || p[2] != ETF_BINARY)
         return err_set(SHMETS_ETYPE, "the key's object is not {<<Key>>, <<Value>>}");
-    uint32_t n = get_be32(o->etf + at + 1);
-    if (at + 5 + n != o->len)
+    uint64_t at = 7 + (uint64_t)get_be32(p + 3);
+    if (at + 5 > o.len || p[at] != ETF_BINARY || at + 5 + get_be32(p + at + 1) != o.len)
         return err_set(SHMETS_ETYPE, "the key's object is not {<<Key>>, <<Value>>}");
-    *v = o->etf + at + 5;
-    *vlen = n;
+    *v = p + at + 5;
+    *vlen = get_be32(p + at + 1);
     return 0;
 }
 
@@ -244,6 +245,7 @@ struct kv_arg {
     size_t cap, vlen;
     const void *view;
     int found;
+    struct tbuf *tmp;           /* a compressed object, unpacked */
 };
 
 static int kv_get_fn(struct tab *t, void *arg)
@@ -255,7 +257,10 @@ static int kv_get_fn(struct tab *t, void *arg)
     if (!o)
         return 0;
     const unsigned char *v = NULL;
-    int rc = kv_value(o, &v, &a->vlen);
+    shmets_term obj;
+    int rc = sobj_term(o, a->tmp, &obj);
+    if (!rc)
+        rc = kv_value(obj, &v, &a->vlen);
     if (rc)
         return rc;
     a->found = 1;
@@ -274,7 +279,11 @@ static int kv_read(struct tab *t, const void *key, size_t klen, struct kv_arg *a
     if (rc)
         return rc;
     a->hash = tab_hash(t, a->key);
+    struct tbuf tmp;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    a->tmp = &tmp;
     rc = tab_read(t, kv_get_fn, a);
+    tbuf_free(&tmp);
     free(heap);
     if (!rc && !a->found)
         rc = err_set(SHMETS_ENOKEY, "no such key");

@@ -96,8 +96,10 @@ static int plan_replace(struct tab *t, struct plan *p, struct kw *k, const shmet
         shmets_term key;
         uint64_t off;
         int rc = shmets_term_key(objs[i], t->h->keypos, &key);
+        /* The object's own key's hash: an ordered_set's stored key may be another encoding of
+         * the caller's (5 and 5.0). */
         if (!rc)
-            rc = tab_store_obj(t, p, objs[i], key, k->hash, &off);
+            rc = tab_store_obj(t, p, objs[i], key, tab_hash(t, key), &off);
         if (rc)
             return rc;
         if (tail)
@@ -107,7 +109,7 @@ static int plan_replace(struct tab *t, struct plan *p, struct kw *k, const shmet
         tail = off;
     }
     const struct sobj *h = (const struct sobj *)(t->s.base + head);
-    struct wobj w = { head, k->hash, h->etf + h->koff, h->klen, h->etf, h->len };
+    struct wobj w = { head, h->hash, h->etf + h->koff, h->klen, h->etf, h->len };
     return t->ops->put(t, p, &w, 1, PUT_REPLACE);
 }
 
@@ -144,21 +146,37 @@ int shmets_take(shmets_tab *t, shmets_term key, shmets_term *objects)
 static int delobj_fn(struct tab *t, struct plan *p, struct kw *k)
 {
     const shmets_term *obj = k->arg;
-    uint64_t n = 0, keep = 0, cap = tab_chain_max(t);
-    for (const struct sobj *x = sobj_at(&t->s, k->head); x && n < cap; x = obj_next(t, x), n++)
-        keep += !(x->len == obj->len && memcmp(x->etf, obj->ptr, obj->len) == 0);
-    if (keep == n)
-        return 0;                       /* not there: nothing to do */
-    shmets_term *objs = keep ? malloc(keep * sizeof *objs) : NULL;
-    if (keep && !objs)
-        return err_set(SHMETS_ENOMEM, "out of process memory");
-    size_t i = 0;
-    n = 0;
-    for (const struct sobj *x = sobj_at(&t->s, k->head); x && n < cap; x = obj_next(t, x), n++)
-        if (!(x->len == obj->len && memcmp(x->etf, obj->ptr, obj->len) == 0))
-            objs[i++] = (shmets_term){ x->etf, x->len };
-    int rc = plan_replace(t, p, k, objs, keep);
+    /* The objects that stay, unpacked (a compressed table's) one after another in `keep`. */
+    struct tbuf keep, tmp;
+    tbuf_init(&keep, (size_t)1 << 62);
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    uint64_t n = 0, nkeep = 0, cap = tab_chain_max(t);
+    int rc = 0;
+    for (const struct sobj *x = sobj_at(&t->s, k->head); x && n < cap && !rc; x = obj_next(t, x), n++) {
+        shmets_term o;
+        if (!(rc = sobj_term(x, &tmp, &o)) && !(o.len == obj->len && memcmp(o.ptr, obj->ptr, obj->len) == 0)) {
+            tbuf_put(&keep, o.ptr, o.len);
+            nkeep++;
+        }
+    }
+    rc = rc ? rc : keep.err;
+    shmets_term *objs = NULL;
+    if (!rc && nkeep < n) {             /* (all kept: the object is not there, nothing to do) */
+        objs = nkeep ? malloc(nkeep * sizeof *objs) : NULL;
+        if (nkeep && !objs)
+            rc = err_set(SHMETS_ENOMEM, "out of process memory");
+        const unsigned char *q = keep.p;
+        for (size_t i = 0; !rc && i < nkeep; i++) {
+            const unsigned char *e = term_end(q);
+            objs[i] = (shmets_term){ q, (size_t)(e - q) };
+            q = e;
+        }
+        if (!rc)
+            rc = plan_replace(t, p, k, objs, nkeep);
+    }
     free(objs);
+    tbuf_free(&keep);
+    tbuf_free(&tmp);
     return rc;
 }
 
@@ -375,10 +393,16 @@ static int counter_fn(struct tab *t, struct plan *p, struct kw *k)
     const struct sobj *o = sobj_at(&t->s, k->head);
     if (!o && !a->dflt)
         return err_set(SHMETS_ENOKEY, "update_counter: the key is not in the table and there is no default");
-    struct upd u;
-    int rc = o ? upd_open(&u, (shmets_term){ o->etf, o->len }, keypos, NULL) : upd_open(&u, *a->dflt, keypos, &k->key);
+    struct upd u = { 0 };
+    struct tbuf tmp;
+    shmets_term cur;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    int rc = o ? sobj_term(o, &tmp, &cur) : 0;
+    if (!rc)
+        rc = o ? upd_open(&u, cur, keypos, NULL) : upd_open(&u, *a->dflt, keypos, &k->key);
     if (rc) {
         upd_close(&u);
+        tbuf_free(&tmp);
         return rc;
     }
     /* The ops: Incr alone (position keypos + 1), one op, or a list of ops. */
@@ -432,6 +456,7 @@ static int counter_fn(struct tab *t, struct plan *p, struct kw *k)
     if (!rc)
         rc = upd_build(&u, &newobj);
     upd_close(&u);
+    tbuf_free(&tmp);
     if (!rc && newobj.len > t->h->obj_max)
         rc = err_set(SHMETS_ETOOBIG, "update_counter: the object grows past this table's largest");
     if (!rc)
@@ -462,15 +487,23 @@ static int element_fn(struct tab *t, struct plan *p, struct kw *k)
     unsigned keypos = t->h->keypos;
     const struct sobj *o = sobj_at(&t->s, k->head);
     *updated = 0;
+    if (!o)
+        return 0;                       /* ETS: false for an absent key, whatever the elements */
     enum shmets_type ty = shmets_term_type(elems);
     size_t n = 1;
     int is_list = ty == SHMETS_T_LIST || ty == SHMETS_T_NIL;
     if (is_list && shmets_term_list_length(elems, &n) != 0)
         return err_set(SHMETS_ETYPE, "update_element: not a proper list of {Pos, Value}");
-    if (!o)
-        return 0;
-    struct upd u;
-    int rc = upd_open(&u, (shmets_term){ o->etf, o->len }, keypos, NULL);
+    struct upd u = { 0 };
+    struct tbuf tmp;
+    shmets_term cur;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    int rc = sobj_term(o, &tmp, &cur);
+    if (rc) {
+        tbuf_free(&tmp);
+        return rc;
+    }
+    rc = upd_open(&u, cur, keypos, NULL);
     shmets_list_iter it;
     if (is_list)
         shmets_list_begin(elems, &it);
@@ -494,6 +527,7 @@ static int element_fn(struct tab *t, struct plan *p, struct kw *k)
     if (!rc)
         rc = upd_build(&u, &newobj);
     upd_close(&u);
+    tbuf_free(&tmp);
     if (!rc && newobj.len > t->h->obj_max)
         rc = err_set(SHMETS_ETOOBIG, "update_element: the object grows past this table's largest");
     if (!rc)

@@ -229,9 +229,6 @@ static void test_keypos_and_errors(void **s)
     o.kind = 9;
     assert_int_equal(shmets_new(db, "u", &o, &u), -SHMETS_EINVAL);
     o.kind = SHMETS_SET;
-    o.compressed = true;                /* not in this version: refused, not ignored */
-    assert_int_equal(shmets_new(db, "u", &o, &u), -SHMETS_EINVAL);
-    o.compressed = false;
     o.max_bytes = 4096;
     assert_int_equal(shmets_new(db, "u", &o, &u), -SHMETS_EINVAL);
     assert_int_equal(shmets_delete(t), 0);

@@ -21,6 +21,11 @@
  *   stays in limbo (shmets_reclaim frees nothing of it); once it is SIGKILLed and reaped, the
  *   next reclaim clears its slot and frees everything, and the memory in use falls back to
  *   where it was.
+ * - Traversals while writers write: readers walk a set (under safe_fixtable; plain and
+ *   write_concurrency) and an ordered_set by first/next, tab2list and foldl while writers replace, delete and insert
+ *   keys and one of them makes the hash index double and halve over and over; no key comes
+ *   twice in a traversal, an ordered_set's keys come strictly increasing, every key that stays
+ *   throughout comes once, and no object is torn or poisoned.
  *
  * Children call child_init() first, never call cmocka asserts (they _exit with a code listed
  * next to each child's main), and each is reaped by pid before the parent asserts anything.
@@ -85,6 +90,28 @@ static int reap(pid_t pid)
         r = waitpid(pid, &st, 0);
     while (r < 0 && errno == EINTR);
     return r == pid ? st : -1;
+}
+
+/* Reap a child by pid, waiting at most `secs`: a child still running then is SIGKILLed and
+ * reaped, and *hung set (a call that never returns fails the test instead of hanging it). */
+static int reap_within(pid_t pid, double secs, int *hung)
+{
+    double end = now() + secs;
+    *hung = 0;
+    for (;;) {
+        int st = 0;
+        pid_t r = waitpid(pid, &st, WNOHANG);
+        if (r == pid)
+            return st;
+        if (r < 0 && errno != EINTR)
+            return -1;
+        if (now() > end) {
+            *hung = 1;
+            kill(pid, SIGKILL);
+            return reap(pid);
+        }
+        usleep(2000);
+    }
 }
 
 /* How a child ended, in words (static buffer). */
@@ -794,12 +821,487 @@ static void test_killed_reader_is_cleared(void **s)
     shmets_builder_destroy(b);
 }
 
+/* ---- 4. readers traverse while writers change the table ---------------------------------- */
+
+/*
+ * Keys 0..T4_KEYS-1 are in the table from the start; those with k % 4 != 0 stay throughout
+ * (writers only replace them), the others come and go, and writer 0 also inserts T4_EXTRA
+ * more keys (lists of 100: multi-key publishes) and deletes them again, over and over, so a
+ * hash index doubles three times and halves back while readers walk it.  Key k is the
+ * integer k, the float k + 0.5 or the binary <<"abcdefg", k:32>> (k mod 3), so an ordered_set
+ * interleaves integers and floats and has binaries whose 7-byte prefixes tie.  Readers look
+ * stable keys up, and traverse the whole table by first/next, tab2list and foldl, checking:
+ * every object is whole (its payload follows from key and version, never poison: writers
+ * poison freed memory); an ordered_set's keys come strictly increasing; no key comes twice
+ * in one traversal; every stable key comes once.  A hash table is traversed under
+ * safe_fixtable (next/2 of a key deleted meanwhile is badarg without it); an ordered_set
+ * without.
+ */
+#define T4_KEYS 2000
+#define T4_EXTRA 8000
+#define T4_SECONDS (0.8 * stress_factor())
+#define T4_WRITERS 2
+#define T4_READERS 3
+
+static int t4_stable(int64_t k)
+{
+    return k < T4_KEYS && k % 4 != 0;
+}
+
+static void t4_build_key(shmets_builder *b, int64_t k)
+{
+    if (k % 3 == 0) {
+        shmets_build_int(b, k);
+    } else if (k % 3 == 1) {
+        shmets_build_float(b, (double)k + 0.5);
+    } else {
+        unsigned char by[11] = { 'a', 'b', 'c', 'd', 'e', 'f', 'g', (unsigned char)(k >> 24),
+                                 (unsigned char)(k >> 16), (unsigned char)(k >> 8), (unsigned char)k };
+        shmets_build_binary(b, by, sizeof by);
+    }
+}
+
+/* The k of a key term, or -1. */
+static int64_t t4_key_index(shmets_term key)
+{
+    int64_t k;
+    double d;
+    const void *vb;
+    size_t len;
+    switch (shmets_term_type(key)) {
+    case SHMETS_T_INTEGER:
+        if (shmets_term_get_int64(key, &k) || k < 0 || k % 3 != 0)
+            return -1;
+        return k;
+    case SHMETS_T_FLOAT:
+        if (shmets_term_get_double(key, &d) || d < 0 || d > 1e9)
+            return -1;
+        k = (int64_t)d;
+        return (double)k + 0.5 == d && k % 3 == 1 ? k : -1;
+    case SHMETS_T_BINARY: {
+        if (shmets_term_get_binary(key, &vb, &len) || len != 11 || memcmp(vb, "abcdefg", 7))
+            return -1;
+        const unsigned char *p = vb;
+        k = (int64_t)p[7] << 24 | (int64_t)p[8] << 16 | (int64_t)p[9] << 8 | p[10];
+        return k % 3 == 2 ? k : -1;
+    }
+    default:
+        return -1;
+    }
+}
+
+static void t4_build_obj(shmets_builder *b, int64_t k, int64_t v)
+{
+    unsigned char pay[256];
+    size_t len = pay_len(k, v);
+    memset(pay, pay_byte(k, v), len);
+    shmets_build_tuple(b, 3);
+    t4_build_key(b, k);
+    shmets_build_int(b, v);
+    shmets_build_binary(b, pay, len);
+}
+
+/* An object {Key, V, <<Payload>>}: 0 and *k, or verify()'s codes 12..18 (13: the key is not
+ * one of ours). */
+static int t4_check_obj(shmets_term obj, int64_t *kout)
+{
+    size_t arity, len;
+    shmets_term e;
+    int64_t k, ver;
+    const void *vb;
+    if (shmets_term_tuple_arity(obj, &arity) || arity != 3)
+        return 12;
+    if (shmets_term_tuple_element(obj, 1, &e) || (k = t4_key_index(e)) < 0 || k >= T4_KEYS + T4_EXTRA)
+        return 13;
+    if (shmets_term_tuple_element(obj, 2, &e) || shmets_term_get_int64(e, &ver) || ver < 0)
+        return 14;
+    if (shmets_term_tuple_element(obj, 3, &e) || shmets_term_get_binary(e, &vb, &len))
+        return 15;
+    if (len != pay_len(k, ver))
+        return 16;
+    const unsigned char *bytes = vb;
+    for (size_t i = 0; i < len; i++)
+        if (bytes[i] != pay_byte(k, ver))
+            return bytes[i] == ALLOC_POISON ? 18 : 17;
+    *kout = k;
+    return 0;
+}
+
+/*
+ * A writer, for `secs` seconds: replace a key with a new version (stable or not), delete or
+ * insert a coming-and-going key, insert a list of 2..8 objects; writer 0 also inserts the
+ * T4_EXTRA keys 100 at a time, then deletes them one at a time, again and again (counting
+ * half cycles in sh->changes).  Reclaims
+ * every 16 writes.  Versions are wi + 2n.  Exit codes: 30 open/attach/builder, 33 insert,
+ * 34 delete, 36 list insert, 37 reclaim, 38 building a term.
+ */
+static int t4_writer(uint64_t id, int wi, double secs, struct shared *sh)
+{
+    alloc_poison = 1;
+    shmets *d;
+    shmets_tab *t;
+    shmets_builder *b;
+    if (shmets_open(inst, &d) || shmets_attach(d, id, &t) || shmets_builder_create(&b))
+        return 30;
+    uint64_t rs = 0x5851F42D4C957F2Dull ^ ((uint64_t)getpid() << 16) ^ (uint64_t)wi;
+    int64_t ver = wi + 2, extra = 0, cycles = 0;
+    int growing = 1;
+    uint64_t n = 0;
+    int rc = 0;
+    double end = now() + secs;
+    while (!rc && now() < end) {
+        shmets_term x = { NULL, 0 };
+        if (wi == 0 && growing) {               /* 100 extra keys in one list */
+            shmets_build_list(b, 100);
+            for (int i = 0; i < 100; i++)
+                t4_build_obj(b, T4_KEYS + extra + i, ver);
+            shmets_build_nil(b);
+            if (shmets_builder_finish(b, &x))
+                rc = 38;
+            else if (shmets_insert(t, x))
+                rc = 36;
+            shmets_term_free(&x);
+            extra += 100;
+            growing = extra < T4_EXTRA;
+            cycles += !growing;                 /* a half cycle: the index grew 4 times over */
+        } else if (wi == 0 && extra > 0) {      /* and out again, 50 at a time */
+            for (int i = 0; i < 50 && extra > 0 && !rc; i++) {
+                extra--;
+                t4_build_key(b, T4_KEYS + extra);
+                if (shmets_builder_finish(b, &x))
+                    rc = 38;
+                else if (shmets_delete_key(t, x))
+                    rc = 34;
+                shmets_term_free(&x);
+            }
+            if (extra == 0) {
+                growing = 1;
+                cycles++;                       /* and shrank back */
+            }
+        }
+        unsigned op = (unsigned)(rnd(&rs) % 100);
+        int64_t k = (int64_t)(rnd(&rs) % T4_KEYS);
+        if (rc) {
+        } else if (op < 60 || (op < 85 && t4_stable(k))) {
+            t4_build_obj(b, k, ver);
+            if (shmets_builder_finish(b, &x))
+                rc = 38;
+            else if (shmets_insert(t, x))
+                rc = 33;
+        } else if (op < 85) {
+            t4_build_key(b, k);
+            if (shmets_builder_finish(b, &x))
+                rc = 38;
+            else if (shmets_delete_key(t, x))
+                rc = 34;
+        } else {
+            size_t m = 2 + (size_t)(rnd(&rs) % 7);
+            shmets_build_list(b, m);
+            for (size_t i = 0; i < m; i++)
+                t4_build_obj(b, (int64_t)(rnd(&rs) % T4_KEYS), ver);
+            shmets_build_nil(b);
+            if (shmets_builder_finish(b, &x))
+                rc = 38;
+            else if (shmets_insert(t, x))
+                rc = 36;
+        }
+        shmets_term_free(&x);
+        ver += 2;
+        if (!rc && ++n % 16 == 0 && shmets_reclaim(t, 0, NULL))
+            rc = 37;
+    }
+    atomic_fetch_add(&sh->writes, n);
+    atomic_fetch_add(&sh->changes, (uint64_t)cycles);
+    shmets_builder_destroy(b);
+    shmets_close(d);
+    return rc;
+}
+
+/* One traversal's bookkeeping: keys seen (by k), the previous key (ordered_set order). */
+struct t4_walk {
+    int ordered;
+    unsigned char *seen;
+    shmets_term prev;           /* owned copy */
+    int rc;
+};
+
+/* Record key k (term key) of a traversal: 0, or 66 out of order, 67 seen twice. */
+static int t4_track(struct t4_walk *w, shmets_term key, int64_t k)
+{
+    if (w->ordered && w->prev.ptr && shmets_term_compare(w->prev, key) >= 0)
+        return 66;
+    if (w->seen[k]++)
+        return 67;
+    shmets_term_free(&w->prev);
+    if (w->ordered && shmets_term_dup(key, &w->prev))
+        return 69;
+    return 0;
+}
+
+/* After a traversal: every stable key seen (68 if not). */
+static int t4_done(struct t4_walk *w)
+{
+    shmets_term_free(&w->prev);
+    for (int64_t k = 0; k < T4_KEYS; k++)
+        if (t4_stable(k) && w->seen[k] != 1)
+            return 68;
+    memset(w->seen, 0, T4_KEYS + T4_EXTRA);
+    return 0;
+}
+
+static int t4_fold_fn(shmets_term obj, void *arg)
+{
+    struct t4_walk *w = arg;
+    int64_t k;
+    int rc = t4_check_obj(obj, &k);
+    shmets_term key;
+    if (!rc && shmets_term_tuple_element(obj, 1, &key))
+        rc = 13;
+    if (!rc)
+        rc = t4_track(w, key, k);
+    return rc;
+}
+
+/*
+ * A reader: until told to stop, in turn: 200 lookups of stable keys (each found, whole); a
+ * first/next traversal; tab2list; foldl.  Exit codes: 60 open/attach/builder, 61 a lookup
+ * failed, 62 a stable key was not found, 12..18 an object was not whole (t4_check_obj), 19 a
+ * lookup gave an object of another key, 64 first/next failed, 65 first/next gave a key not
+ * ours, 66 keys out of order, 67 a key twice in one traversal, 68 a stable key missed,
+ * 69 out of memory, 70 tab2list failed, 71 foldl failed (with its own code), 74 fixing failed.
+ */
+static int t4_reader(uint64_t id, int ri, int ordered, struct shared *sh)
+{
+    shmets *d;
+    shmets_tab *t;
+    shmets_builder *b;
+    limit_data_memory(2ull << 30);      /* a tab2list that never ends: ENOMEM, not the OOM killer */
+    if (shmets_open(inst, &d) || shmets_attach(d, id, &t) || shmets_builder_create(&b))
+        return 60;
+    if (!ordered && shmets_safe_fixtable(t, true))
+        return 74;
+    struct t4_walk w = { ordered, calloc(T4_KEYS + T4_EXTRA, 1), { NULL, 0 }, 0 };
+    if (!w.seen)
+        return 69;
+    uint64_t rs = 0x94D049BB133111EBull ^ ((uint64_t)getpid() << 20) ^ (uint64_t)ri;
+    uint64_t reads = 0, walks = 0;
+    int rc = 0;
+    double end = now() + READER_CAP;
+    for (unsigned round = (unsigned)ri; !rc && !atomic_load_explicit(&sh->stop, memory_order_relaxed); round++) {
+        if (now() > end)
+            break;
+        switch (round % 4) {
+        case 0:
+            for (int i = 0; i < 200 && !rc; i++, reads++) {
+                int64_t k = (int64_t)(rnd(&rs) % T4_KEYS), got;
+                if (!t4_stable(k))
+                    k |= 1;
+                shmets_term key, r, obj;
+                shmets_list_iter it;
+                size_t n;
+                t4_build_key(b, k);
+                if (shmets_builder_finish(b, &key))
+                    return 69;
+                if (shmets_lookup(t, key, &r))
+                    rc = 61;
+                else if (shmets_term_list_length(r, &n) || n != 1)
+                    rc = 62;
+                else if (shmets_list_begin(r, &it) || shmets_list_next(&it, &obj) != 1)
+                    rc = 62;
+                else if (!(rc = t4_check_obj(obj, &got)) && got != k)
+                    rc = 19;
+                if (!rc || rc != 61)
+                    shmets_term_free(&r);
+                shmets_term_free(&key);
+            }
+            break;
+        case 1: {
+            shmets_term key, nx;
+            if (shmets_first(t, &key)) {
+                rc = 64;
+                break;
+            }
+            while (!rc && key.ptr) {
+                int64_t k = t4_key_index(key);
+                if (k < 0 || k >= T4_KEYS + T4_EXTRA)
+                    rc = 65;
+                else if (!(rc = t4_track(&w, key, k)) && shmets_next(t, key, &nx))
+                    rc = 64;
+                shmets_term_free(&key);
+                if (!rc)
+                    key = nx;
+            }
+            if (!rc)
+                rc = t4_done(&w);
+            walks++;
+            break;
+        }
+        case 2: {
+            shmets_term l, obj, key;
+            shmets_list_iter it;
+            if (shmets_tab2list(t, &l) || shmets_list_begin(l, &it)) {
+                rc = 70;
+                break;
+            }
+            while (!rc && shmets_list_next(&it, &obj) == 1) {
+                int64_t k;
+                rc = t4_check_obj(obj, &k);
+                if (!rc && shmets_term_tuple_element(obj, 1, &key))
+                    rc = 13;
+                if (!rc)
+                    rc = t4_track(&w, key, k);
+            }
+            shmets_term_free(&l);
+            if (!rc)
+                rc = t4_done(&w);
+            walks++;
+            break;
+        }
+        default: {
+            int r = shmets_foldl(t, t4_fold_fn, &w);
+            rc = r > 0 ? r : r < 0 ? 71 : 0;
+            if (!rc)
+                rc = t4_done(&w);
+            walks++;
+            break;
+        }
+        }
+        if (rc && getenv("MP_DEBUG"))
+            fprintf(stderr, "t4 reader %d (%s): round %u: code %d\n", (int)getpid(),
+                    ordered ? "ordered_set" : "set", round, rc);
+    }
+    if (!ordered && !rc && shmets_safe_fixtable(t, false))
+        rc = 74;
+    atomic_fetch_add(&sh->reads, reads);
+    atomic_fetch_add(&sh->hits, walks);
+    shmets_term_free(&w.prev);
+    free(w.seen);
+    shmets_builder_destroy(b);
+    shmets_close(d);
+    return rc;
+}
+
+static void traverse_while_writing(enum shmets_kind kind, bool wc)
+{
+    const char *kname = kind == SHMETS_ORDERED_SET ? "ordered_set" : wc ? "set, write_concurrency" : "set";
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.kind = kind;
+    o.access = SHMETS_PUBLIC;
+    o.write_concurrency = wc;
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, "traverse", &o, &t), 0);
+    uint64_t id = shmets_id(t);
+    shmets_builder *b;
+    assert_int_equal(shmets_builder_create(&b), 0);
+    shmets_term x;
+    shmets_build_list(b, T4_KEYS);
+    for (int k = 0; k < T4_KEYS; k++)
+        t4_build_obj(b, k, 0);
+    shmets_build_nil(b);
+    assert_int_equal(shmets_builder_finish(b, &x), 0);
+    ins_term(t, x);
+    shmets_term_free(&x);
+    check(t);
+    alloc_poison = 1;
+
+    struct shared *sh = shared_new();
+    pid_t pids[T4_WRITERS + T4_READERS];
+    int st[T4_WRITERS + T4_READERS];
+    for (int i = 0; i < T4_WRITERS + T4_READERS; i++) {
+        pids[i] = fork();
+        if (pids[i] < 0) {
+            atomic_store(&sh->stop, 1);
+            for (int j = 0; j < i; j++)
+                reap(pids[j]);
+            fail_msg("fork: %s", strerror(errno));
+        }
+        if (pids[i] == 0) {
+            child_init();
+            _exit(i < T4_WRITERS ? t4_writer(id, i, T4_SECONDS, sh)
+                                 : t4_reader(id, i, kind == SHMETS_ORDERED_SET, sh));
+        }
+    }
+    double t0 = now();
+    int hung[T4_WRITERS + T4_READERS];
+    for (int i = 0; i < T4_WRITERS; i++)
+        st[i] = reap_within(pids[i], T4_SECONDS + 30, &hung[i]);
+    atomic_store(&sh->stop, 1);
+    for (int i = T4_WRITERS; i < T4_WRITERS + T4_READERS; i++)
+        st[i] = reap_within(pids[i], READER_CAP + 30, &hung[i]);
+    double secs = now() - t0;
+    alloc_poison = 0;
+    for (int i = 0; i < T4_WRITERS + T4_READERS; i++)
+        if (hung[i] || st[i] == -1 || !WIFEXITED(st[i]) || WEXITSTATUS(st[i]) != 0)
+            fail_msg("%s: %s %d (pid %d): %s%s (exit codes: see t4_writer, t4_reader)", kname,
+                     i < T4_WRITERS ? "writer" : "reader", i, (int)pids[i], hung[i] ? "hung, " : "",
+                     how(st[i]));
+    print_message("traversals (%s): %.2f s, %llu writes, %llu extra-key half cycles, %llu lookups, "
+                  "%llu whole traversals\n", kname, secs, (unsigned long long)atomic_load(&sh->writes),
+                  (unsigned long long)atomic_load(&sh->changes), (unsigned long long)atomic_load(&sh->reads),
+                  (unsigned long long)atomic_load(&sh->hits));
+    assert_true(atomic_load(&sh->writes) > 100);
+    assert_true(atomic_load(&sh->hits) >= T4_READERS);
+    assert_true(atomic_load(&sh->changes) >= 1);        /* the extra keys all went in once */
+    check(t);
+
+    /* At rest: every stable key is there and whole, the order holds, nothing twice. */
+    shmets_term l, obj, prev = { NULL, 0 };
+    shmets_list_iter it;
+    unsigned char *seen = calloc(T4_KEYS + T4_EXTRA, 1);
+    assert_non_null(seen);
+    assert_int_equal(shmets_tab2list(t, &l), 0);
+    assert_int_equal(shmets_list_begin(l, &it), 0);
+    while (shmets_list_next(&it, &obj) == 1) {
+        int64_t k;
+        shmets_term key;
+        assert_int_equal(t4_check_obj(obj, &k), 0);
+        assert_int_equal(seen[k]++, 0);
+        assert_int_equal(shmets_term_tuple_element(obj, 1, &key), 0);
+        if (kind == SHMETS_ORDERED_SET && prev.ptr)
+            assert_true(shmets_term_compare(prev, key) < 0);
+        prev = key;
+    }
+    for (int k = 0; k < T4_KEYS; k++)
+        if (t4_stable(k))
+            assert_int_equal(seen[k], 1);
+    free(seen);
+    shmets_term_free(&l);
+    assert_int_equal(shmets_reclaim(t, 0, NULL), 0);
+    check(t);
+    shmets_builder_destroy(b);
+    munmap(sh, sizeof *sh);
+    assert_int_equal(shmets_delete(t), 0);
+}
+
+static void test_traversals_while_writing_hash(void **s)
+{
+    (void)s;
+    traverse_while_writing(SHMETS_SET, false);
+}
+
+/* Striped: the two writers take different stripes at once, and grow the index under all. */
+static void test_traversals_while_writing_striped(void **s)
+{
+    (void)s;
+    traverse_while_writing(SHMETS_SET, true);
+}
+
+static void test_traversals_while_writing_ordered(void **s)
+{
+    (void)s;
+    traverse_while_writing(SHMETS_ORDERED_SET, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_readers_never_see_freed_memory, setup, teardown_unpoison),
         cmocka_unit_test_setup_teardown(test_list_insert_is_isolated, setup, teardown_unpoison),
         cmocka_unit_test_setup_teardown(test_killed_reader_is_cleared, setup, teardown_unpoison),
+        cmocka_unit_test_setup_teardown(test_traversals_while_writing_hash, setup, teardown_unpoison),
+        cmocka_unit_test_setup_teardown(test_traversals_while_writing_striped, setup, teardown_unpoison),
+        cmocka_unit_test_setup_teardown(test_traversals_while_writing_ordered, setup, teardown_unpoison),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,12 +6,17 @@
  *                 dies instead of falling back into cmocka's handlers in the parent's test loop
  *   stress_factor()  1 in `make check`; N under `make stress` (SHMETS_STRESS=N): multi-process
  *                 tests run N times longer or N times more rounds
+ *   limit_data_memory(bytes)  cap the process's private memory (RLIMIT_DATA; shared mappings
+ *                 do not count), so a traversal that never ends fails with ENOMEM instead of
+ *                 taking the machine's memory; a no-op under AddressSanitizer, whose shadow
+ *                 memory the limit would refuse
  */
 #ifndef SHMETS_TESTUTIL_H
 #define SHMETS_TESTUTIL_H
 
 #include <signal.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +91,24 @@ static inline unsigned stress_factor(void)
     const char *s = getenv("SHMETS_STRESS");
     long v = s ? strtol(s, NULL, 10) : 1;
     return v > 1 && v < 100000 ? (unsigned)v : 1;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define TESTUTIL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TESTUTIL_ASAN 1
+#endif
+#endif
+
+static inline void limit_data_memory(uint64_t bytes)
+{
+#ifndef TESTUTIL_ASAN
+    struct rlimit rl = { (rlim_t)bytes, (rlim_t)bytes };
+    setrlimit(RLIMIT_DATA, &rl);
+#else
+    (void)bytes;
+#endif
 }
 
 #endif

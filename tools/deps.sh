@@ -11,7 +11,7 @@
 # stops before a confusing compiler error.  With everything present it does nothing and is quick.
 set -eu
 
-build_pkgs="gcc make pkg-config libc6-dev liburcu-dev libxxhash-dev libgmp-dev zlib1g-dev"
+build_pkgs="gcc make pkg-config libc6-dev liburcu-dev libxxhash-dev libgmp-dev liblz4-dev zlib1g-dev"
 test_pkgs="libcmocka-dev erlang-base erlang-dev"
 
 case "${1:-build}" in

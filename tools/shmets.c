@@ -11,6 +11,9 @@
  *   shmets compare A B            A < B, A == B, A =:= B as Erlang decides them
  *   shmets sort TERM...           the terms in Erlang's term order
  *   shmets hash TERM [SEED]       the 64-bit hash of TERM's canonical encoding
+ *   shmets script [--instance NAME] [FILE]
+ *                                 run ets:Function(Arg, ...). calls (FILE or standard input),
+ *                                 one ~w result line per call (tools/script.c)
  */
 #include "shmets.h"
 
@@ -18,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+int script_main(int argc, char **argv);     /* tools/script.c */
 
 static const char *const type_names[] = {
     [SHMETS_T_INTEGER] = "integer", [SHMETS_T_FLOAT] = "float", [SHMETS_T_ATOM] = "atom",
@@ -182,7 +187,8 @@ static int usage(void)
           "       shmets etf TERM          (ETF on stdout)\n"
           "       shmets compare A B\n"
           "       shmets sort TERM...\n"
-          "       shmets hash TERM [SEED]\n", stderr);
+          "       shmets hash TERM [SEED]\n"
+          "       shmets script [--instance NAME] [FILE]\n", stderr);
     return 2;
 }
 
@@ -201,6 +207,8 @@ int main(int argc, char **argv)
         return cmd_compare(argv[2], argv[3]);
     if (!strcmp(cmd, "sort") && argc >= 3)
         return cmd_sort(argc - 2, argv + 2);
+    if (!strcmp(cmd, "script"))
+        return script_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "hash") && (argc == 3 || argc == 4))
         return cmd_hash(argv[2], argc == 4 ? argv[3] : NULL);
     return usage();

@@ -1,0 +1,1415 @@
+/*
+ * script.c — `shmets script [--instance NAME] [FILE]`: run ets:Function(Arg, ...) calls
+ * written in Erlang syntax against an instance, one result line per call.
+ *
+ * WHAT IT IS FOR
+ * --------------
+ * A way to drive shmets tables without writing C: a test can pipe the same calls into
+ * `shmets script` and into erl and compare the lines; a person can try ETS semantics at a
+ * shell.  Each call prints exactly one line, its result as io_lib:format("~w", [Result])
+ * writes it, or `error:badarg` where ETS raises badarg, or `error:undef` for a function ETS
+ * does not have (any module but ets, any function or arity not listed in `calls[]` below).
+ *
+ * INPUT
+ * -----
+ * A sequence of calls `ets:F(A1, ..., An).`, each ended by a full stop: a `.` followed by
+ * white space, a `%` or the end of the input (Erlang's own rule; `1.5` has no full stop).
+ * `%` starts a comment to the end of the line.  Arguments are literal terms, read by
+ * shmets_term_parse(): no variables, no expressions.  Tables are named by atoms (named
+ * tables) or by the reference new/2 printed for them (shmets_id_term).
+ *
+ * HOW A CALL IS READ (the scanner)
+ * --------------------------------
+ * S.1  The input is read as it arrives (read(2) of what the pipe holds, never "all of
+ *      stdin first"), and a call runs as soon as its full stop has been seen, so a program
+ *      can write one call, read its line, and decide on the next.  To know that a `.` is a
+ *      full stop the scanner needs the one character after it, and no more.
+ * S.2  The scanner is a small state machine over bytes: code, "string", 'quoted atom', the
+ *      character after `$` (so `$.`, `$%`, `$"` and `$'` are characters, and `$\` takes one
+ *      more), backslash escapes inside strings and quoted atoms, and `%` comments.  Only a
+ *      `.` met in code can end a call.  It remembers the last significant character before
+ *      the full stop (outside comments and white space), which must be the call's `)`.
+ * S.3  The call's text is then taken apart by hand: module atom, `:`, function atom, `(`,
+ *      bare or quoted atoms with white space and comments between.  The text between `(`
+ *      and the final `)` is handed to shmets_term_parse() wrapped as `{...}`: a tuple rather
+ *      than a list, so that `ets:f(a | b)` is refused and the arguments are views into one
+ *      term, valid for the whole call.  A syntax error reported by the parser (line and
+ *      column in its detail) is moved by the position of the `(` to the line and column of
+ *      the input.
+ * S.4  A syntax error stops the script: the rest of the input cannot be trusted to split
+ *      into the calls its author meant.  The message names the input's line on standard
+ *      error and the exit status is 1.
+ *
+ * HOW A CALL RUNS
+ * ---------------
+ * R.1  `calls[]` maps name and arity to a handler; each handler checks its arguments as
+ *      ETS does (an argument ETS refuses is badarg before any table is touched), resolves
+ *      the table, calls the library and fills a `struct result`.  Handlers follow the
+ *      library's convention: 0 or a negative SHMETS_E... code.
+ * R.2  Error translation is in one place, report_error(): the codes with which the library
+ *      answers where ETS raises badarg (SHMETS_EINVAL, ETYPE, ERANGE, EBADPOS, ENOKEY,
+ *      EEXIST, ENOENT, EOWNER, EACCES) print `error:badarg`.  Every other code (ENOMEM,
+ *      EBADSEG, ESYS, EAGAIN, ETOOBIG, EVERSION, ...) is not something ETS would say: its
+ *      words and detail go to standard error with the line of the call, and the script
+ *      stops with status 1 — it does not print a line ETS would not print.  A handler whose
+ *      library call cannot fail for a bad argument (new/2 after the options were checked:
+ *      EINVAL then means "this version cannot", such as an ordered_set the library does
+ *      not offer yet) marks its error fatal, so that it is not passed off as badarg.
+ * R.3  Table handles: one shmets_tab per table id, kept in a small array (`struct cache`),
+ *      attached on first use and detached when the table is deleted.  An atom is resolved
+ *      with shmets_whereis() (a catalog lookup, so a name that another process moved to a
+ *      new table finds the new one); a reference by comparing its bytes with the
+ *      references of the cached tables, else by shmets_attach_term().  A call that finds its
+ *      table gone (SHMETS_ENOENT: deleted by another process of a shared instance) drops the
+ *      handle.
+ * R.4  The instance: with --instance NAME, that instance (created if it does not exist),
+ *      left as it is at exit.  Without it a fresh private one, `script.<pid>.<random>`,
+ *      made for this run and removed with every table in it at exit: on end of input, on a
+ *      syntax or fatal error, and on SIGINT, SIGTERM and SIGHUP (see R.5).  Tables made by
+ *      the script are owned by this process, as ETS tables are owned by the shell.
+ * R.5  Signals.  SIGINT, SIGTERM and SIGHUP are blocked while a call runs and let through
+ *      only while the script waits — for input (ppoll() with the wait mask, which unblocks
+ *      atomically, so a signal that arrives just before the wait is not lost; one that
+ *      comes with the input is found pending by sigpending()) and while output is flushed.  The handler only records the signal; the main loop then closes
+ *      the instance, removes the temporary one, and dies of the same signal.  A call is never
+ *      cut in the middle, and removal runs with ordinary (non-async-signal-safe) code.
+ *      SIGPIPE is ignored: a reader that went away makes the flush fail, which stops the
+ *      script through the same cleanup.  A signal ignored by the parent stays ignored.
+ *
+ * Not offered: foldl/foldr and the match-spec calls (select, match, ...) — functions cannot
+ * be written as literal terms, and match specifications are not in the library yet; they are
+ * error:undef like any unknown function.  setopts/2 takes {heir, Pid, Data} and
+ * {heir, none} only; a well-formed {protection, P} is reported as not supported (fatal).
+ * info/1,2 and all/0 see a private table of another process only as far as the library lets
+ * a process attach it: info on it is badarg where ETS would answer, all/0 lists it by its
+ * reference even if it is named.  {write_concurrency, auto} is taken as true (the library's
+ * option is a boolean), so info(T, write_concurrency) then says true where ETS says auto.
+ */
+#include "shmets.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+int script_main(int argc, char **argv);
+
+/* The longest call text accepted: a term's largest encoding, written out as text. */
+#define CALL_TEXT_MAX ((size_t)SHMETS_TERM_MAX_SIZE * 4 + (64u << 10))
+#define ATOM_BUF (SHMETS_ATOM_MAX_CHARS * 4 + 1)        /* UTF-8 text of an atom, NUL */
+
+/* ---- process state ----------------------------------------------------------------- */
+
+struct tabent {
+    uint64_t id;
+    shmets_tab *t;
+    shmets_term ref;            /* its reference (ref_of_id), owned */
+};
+
+struct cache {
+    struct tabent *v;
+    size_t n, cap;
+};
+
+struct text {
+    char *p;
+    size_t n, cap;
+};
+
+enum scan_state { SC_CODE, SC_STRING, SC_QATOM, SC_STRING_ESC, SC_QATOM_ESC, SC_CHAR, SC_CHAR_ESC,
+                  SC_COMMENT };
+
+struct script {
+    /* input */
+    int fd;
+    const char *src;            /* "standard input" or the file's name, for messages */
+    unsigned char buf[1 << 16];
+    size_t pos, len;
+    bool eof;                   /* read(2) said so: never ask again (a terminal would wait) */
+    int line;                   /* line of the next byte to read */
+    /* the call being read */
+    struct text call;
+    int call_line;              /* line of the first byte of `call` */
+    int first_line;             /* line of its first significant character (0: none yet) */
+    size_t last_sig;            /* offset of its last significant character */
+    /* the call being run */
+    char fn[ATOM_BUF];
+    size_t arity;
+    bool fatal;                 /* the handler's error is not a badarg (R.2) */
+    char msg[256];              /* the handler's own words for a fatal error, "" if none */
+    struct tabent *cur;         /* the table the call resolved, if any */
+    /* instance */
+    shmets *db;
+    char inst[80];
+    bool temporary;
+    struct cache tabs;
+    sigset_t waitmask;          /* the mask while waiting: INT, TERM, HUP let through */
+    sigset_t handled;           /* those of INT, TERM, HUP that we catch */
+    int status;                 /* exit status so far */
+};
+
+static volatile sig_atomic_t got_signal;
+
+static void on_signal(int sig)
+{
+    got_signal = sig;
+}
+
+/* ---- messages ---------------------------------------------------------------------- */
+
+static void say(struct script *s, int line, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* A message on standard error, naming the input and line (0: none); sets status 1. */
+static void say(struct script *s, int line, const char *fmt, ...)
+{
+    va_list ap;
+    fputs("shmets script: ", stderr);
+    if (line > 0)
+        fprintf(stderr, "%s, line %d: ", s->src, line);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    s->status = 1;
+}
+
+/* The words of a library error and its detail. */
+static void say_err(struct script *s, int line, const char *what, int rc)
+{
+    const char *d = shmets_errdetail();
+    say(s, line, "%s: %s%s%s", what, shmets_strerror(rc), *d ? ": " : "", d);
+}
+
+/* ---- input (S.1) ------------------------------------------------------------------- */
+
+#define IN_EOF  (-1)
+#define IN_STOP (-2)            /* a signal or a read error: stop */
+
+/* A signal arrived, or is pending: ppoll() that finds input ready returns without running
+ * the handler of a signal that came meanwhile, so the blocked ones are asked for too. */
+static bool signalled(const struct script *s)
+{
+    sigset_t pend;
+    if (!got_signal && sigpending(&pend) == 0)
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sigismember(&s->handled, sig) == 1 && sigismember(&pend, sig) == 1) {
+                got_signal = sig;
+                break;
+            }
+    return got_signal != 0;
+}
+
+static int in_fill(struct script *s)
+{
+    for (;;) {
+        if (signalled(s))
+            return IN_STOP;
+        if (s->eof)
+            return IN_EOF;
+        struct pollfd p = { .fd = s->fd, .events = POLLIN };
+        if (ppoll(&p, 1, NULL, &s->waitmask) < 0) {
+            if (errno == EINTR)
+                continue;
+            say(s, 0, "waiting for %s: %s", s->src, strerror(errno));
+            return IN_STOP;
+        }
+        if (signalled(s))
+            return IN_STOP;
+        ssize_t n = read(s->fd, s->buf, sizeof s->buf);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n < 0) {
+            say(s, 0, "reading %s: %s", s->src, strerror(errno));
+            return IN_STOP;
+        }
+        s->pos = 0;
+        s->len = (size_t)n;
+        s->eof = n == 0;
+        return n ? 0 : IN_EOF;
+    }
+}
+
+static int in_getc(struct script *s)
+{
+    if (s->pos == s->len) {
+        int rc = in_fill(s);
+        if (rc)
+            return rc;
+    }
+    int c = s->buf[s->pos++];
+    if (c == '\n')
+        s->line++;
+    return c;
+}
+
+/* Give back the byte in_getc() just returned (it is still in the buffer). */
+static void in_ungetc(struct script *s, int c)
+{
+    if (c < 0)
+        return;
+    s->pos--;
+    if (c == '\n')
+        s->line--;
+}
+
+static int text_put(struct text *t, const char *p, size_t n)
+{
+    if (t->n + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->n + n + 1)
+            cap *= 2;
+        char *q = realloc(t->p, cap);
+        if (!q)
+            return -SHMETS_ENOMEM;
+        t->p = q;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->n, p, n);
+    t->n += n;
+    t->p[t->n] = 0;
+    return 0;
+}
+
+/* ---- the scanner (S.2) ------------------------------------------------------------- */
+
+static bool is_blank(int c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+/* One byte of the call in state *st; moves the state on.  Returns true for a byte that is
+ * significant (not white space, not a comment). */
+static bool scan_byte(enum scan_state *st, int c)
+{
+    switch (*st) {
+    case SC_CODE:
+        if (c == '%') {
+            *st = SC_COMMENT;
+            return false;
+        }
+        if (is_blank(c))
+            return false;
+        if (c == '"')
+            *st = SC_STRING;
+        else if (c == '\'')
+            *st = SC_QATOM;
+        else if (c == '$')
+            *st = SC_CHAR;
+        return true;
+    case SC_STRING:
+    case SC_QATOM:
+        if (c == '\\')
+            *st = *st == SC_STRING ? SC_STRING_ESC : SC_QATOM_ESC;
+        else if (c == (*st == SC_STRING ? '"' : '\''))
+            *st = SC_CODE;
+        return true;
+    case SC_STRING_ESC:
+        *st = SC_STRING;
+        return true;
+    case SC_QATOM_ESC:
+        *st = SC_QATOM;
+        return true;
+    case SC_CHAR:
+        *st = c == '\\' ? SC_CHAR_ESC : SC_CODE;
+        return true;
+    case SC_CHAR_ESC:
+        *st = SC_CODE;
+        return true;
+    case SC_COMMENT:
+        if (c == '\n')
+            *st = SC_CODE;
+        return false;
+    }
+    return true;
+}
+
+static const char *state_words(enum scan_state st)
+{
+    switch (st) {
+    case SC_STRING: case SC_STRING_ESC: return "inside a string";
+    case SC_QATOM: case SC_QATOM_ESC: return "inside a quoted atom";
+    case SC_CHAR: case SC_CHAR_ESC: return "after $";
+    default: return "before the full stop";
+    }
+}
+
+/*
+ * Read the next call into s->call, up to and without its full stop.  Returns 1 (a call),
+ * 0 (the input ended with nothing but white space and comments), or IN_STOP (a signal, a
+ * read error, or a call the input ended in the middle of: message given).
+ */
+static int read_call(struct script *s)
+{
+    enum scan_state st = SC_CODE;
+    s->call.n = 0;
+    s->call_line = s->line;
+    s->first_line = 0;
+    for (;;) {
+        int c = in_getc(s);
+        if (c == IN_STOP)
+            return IN_STOP;
+        if (c == IN_EOF) {
+            if (!s->first_line)
+                return 0;
+            say(s, s->first_line, "syntax error: the input ends %s of the call that starts here",
+                state_words(st));
+            return IN_STOP;
+        }
+        if (st == SC_CODE && c == '.') {
+            int next = in_getc(s);
+            if (next == IN_STOP)
+                return IN_STOP;
+            in_ungetc(s, next);
+            if (next == IN_EOF || next == '%' || is_blank(next)) {
+                if (s->first_line)
+                    return 1;
+                say(s, s->line, "syntax error: a full stop without a call");
+                return IN_STOP;
+            }
+        }
+        char ch = (char)c;
+        bool sig = scan_byte(&st, c);
+        if (sig) {
+            if (!s->first_line)
+                s->first_line = s->line;        /* c is not a newline: those are blank */
+            s->last_sig = s->call.n;
+        }
+        if (s->call.n >= CALL_TEXT_MAX) {
+            say(s, s->first_line, "the call that starts here is longer than %zu bytes", CALL_TEXT_MAX);
+            return IN_STOP;
+        }
+        if (text_put(&s->call, &ch, 1)) {
+            say(s, s->first_line, "out of memory reading the call that starts here");
+            return IN_STOP;
+        }
+    }
+}
+
+/* ---- taking a call apart (S.3) ----------------------------------------------------- */
+
+/* Line and column (1-based) of offset `off` of the call's text. */
+static void position(const struct script *s, size_t off, int *line, int *col)
+{
+    *line = s->call_line;
+    *col = 1;
+    for (size_t i = 0; i < off; i++) {
+        if (s->call.p[i] == '\n') {
+            ++*line;
+            *col = 1;
+        } else {
+            ++*col;
+        }
+    }
+}
+
+static int syntax_at(struct script *s, size_t off, const char *what)
+{
+    int line, col;
+    position(s, off, &line, &col);
+    say(s, line, "syntax error at column %d: %s", col, what);
+    return -SHMETS_ESYNTAX;
+}
+
+static size_t skip_blank(const struct script *s, size_t i)
+{
+    const char *p = s->call.p;
+    while (i < s->call.n) {
+        if (p[i] == '%') {
+            while (i < s->call.n && p[i] != '\n')
+                i++;
+        } else if (is_blank((unsigned char)p[i])) {
+            i++;
+        } else {
+            break;
+        }
+    }
+    return i;
+}
+
+/* An atom token at *i (bare or quoted): its text into out (NUL-terminated). */
+static int atom_token(struct script *s, size_t *i, char *out, size_t outsz)
+{
+    const char *p = s->call.p;
+    size_t b = *i, e = b;
+    if (e < s->call.n && p[e] >= 'a' && p[e] <= 'z') {
+        while (e < s->call.n && (p[e] == '_' || p[e] == '@' || (p[e] >= 'a' && p[e] <= 'z') ||
+                                 (p[e] >= 'A' && p[e] <= 'Z') || (p[e] >= '0' && p[e] <= '9')))
+            e++;
+    } else if (e < s->call.n && p[e] == '\'') {
+        for (e++; e < s->call.n && p[e] != '\''; e++)
+            if (p[e] == '\\')
+                e++;
+        if (e >= s->call.n)
+            return syntax_at(s, b, "unterminated quoted atom");
+        e++;
+    } else {
+        return syntax_at(s, b, "ets:Function(Arg, ...) expected");
+    }
+    shmets_term t;
+    const char *txt;
+    size_t len;
+    if (shmets_term_parse(p + b, e - b, &t) || shmets_term_get_atom(t, &txt, &len)) {
+        shmets_term_free(&t);
+        return syntax_at(s, b, "an atom expected");
+    }
+    if (len >= outsz || memchr(txt, 0, len)) {
+        shmets_term_free(&t);
+        return syntax_at(s, b, "this atom cannot name a module or function");
+    }
+    memcpy(out, txt, len);
+    out[len] = 0;
+    shmets_term_free(&t);
+    *i = e;
+    return 0;
+}
+
+static int expect_char(struct script *s, size_t *i, char c, const char *what)
+{
+    *i = skip_blank(s, *i);
+    if (*i >= s->call.n || s->call.p[*i] != c)
+        return syntax_at(s, *i < s->call.n ? *i : s->last_sig, what);
+    ++*i;
+    return 0;
+}
+
+/*
+ * The parser's detail is "line L, column C: what", relative to the text "{...}" made of the
+ * arguments: move it to the input's line and column.  The text's '{' and '}' are ours, in the
+ * places of the call's '(' and ')': an error about them (the parser finds "'}' expected" with
+ * only our '{' open, as in `ets:f(a b)`) is told in terms of the call's parentheses.
+ */
+static void args_syntax_error(struct script *s, size_t open, const char *txt, size_t len)
+{
+    const char *d = shmets_errdetail(), *what;
+    int l, c, n = 0, line, col;
+    if (sscanf(d, "line %d, column %d: %n", &l, &c, &n) != 2 || n == 0 || l < 1 || c < 1) {
+        say(s, s->first_line, "syntax error in the arguments: %s", d);
+        return;
+    }
+    what = d + n;
+    /* The offset of (l, c) in txt, and how many brackets are open there. */
+    size_t off = 0;
+    int depth = 0;
+    enum scan_state st = SC_CODE;
+    for (int ln = 1, cl = 1; off < len && (ln < l || cl < c); off++) {
+        enum scan_state was = st;
+        scan_byte(&st, (unsigned char)txt[off]);
+        if (was == SC_CODE && (txt[off] == '{' || txt[off] == '['))
+            depth++;
+        else if (was == SC_CODE && (txt[off] == '}' || txt[off] == ']'))
+            depth--;
+        if (txt[off] == '\n')
+            ln++, cl = 1;
+        else
+            cl++;
+    }
+    if (off >= len)
+        what = "the arguments end with a '{' or '[' not closed";
+    else if (depth == 1 && !strcmp(what, "'}' expected"))
+        what = "',' or ')' expected";
+    else if (depth == 1 && off == len - 1 && !strncmp(what, "unexpected character '}'", 24))
+        what = "an argument expected before ')'";
+    position(s, open, &line, &col);
+    say(s, line + l - 1, "syntax error at column %d: %s", l == 1 ? col + c - 1 : c, what);
+}
+
+/*
+ * Take the call apart: module and function into mod / s->fn, the arguments into *args (a
+ * tuple, owned).  Returns 0, -SHMETS_ESYNTAX (message given) or another parse error (message
+ * given: ETOOBIG, ETOODEEP, ENOMEM).
+ */
+static int parse_call(struct script *s, char *mod, size_t modsz, shmets_term *args)
+{
+    size_t i = skip_blank(s, 0);
+    int rc;
+    if ((rc = atom_token(s, &i, mod, modsz)) || (rc = expect_char(s, &i, ':', "':' expected")))
+        return rc;
+    i = skip_blank(s, i);
+    if ((rc = atom_token(s, &i, s->fn, sizeof s->fn)) || (rc = expect_char(s, &i, '(', "'(' expected")))
+        return rc;
+    size_t open = i - 1;
+    if (s->call.p[s->last_sig] != ')' || s->last_sig < i)
+        return syntax_at(s, s->last_sig, "a call must end with ')' before its full stop");
+    struct text a = { 0 };
+    if (text_put(&a, "{", 1) || text_put(&a, s->call.p + i, s->last_sig - i) || text_put(&a, "}", 1)) {
+        free(a.p);
+        say(s, s->first_line, "out of memory reading the call");
+        return -SHMETS_ENOMEM;
+    }
+    rc = shmets_term_parse(a.p, a.n, args);
+    if (rc == -SHMETS_ESYNTAX)
+        args_syntax_error(s, open, a.p, a.n);
+    free(a.p);
+    if (rc == -SHMETS_ESYNTAX)
+        return rc;
+    if (rc) {
+        say_err(s, s->first_line, "the arguments", rc);
+        return rc;
+    }
+    return shmets_term_tuple_arity(*args, &s->arity);
+}
+
+/* ---- the table cache (R.3) --------------------------------------------------------- */
+
+/* The reference of table `id` (named tables have one too: whereis/1 gives it). */
+static int ref_of_id(uint64_t id, shmets_term *out)
+{
+    return shmets_id_term(id, out);
+}
+
+static struct tabent *cache_find(struct cache *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (c->v[i].id == id)
+            return &c->v[i];
+    return NULL;
+}
+
+/* Take handle t into the cache (or, if its id is there already, keep the cached one and
+ * detach t).  Returns 0 with *out set, or -SHMETS_ENOMEM (t detached). */
+static int cache_add(struct cache *c, shmets_tab *t, struct tabent **out)
+{
+    uint64_t id = shmets_id(t);
+    struct tabent *e = cache_find(c, id);
+    if (e) {
+        if (e->t != t)
+            shmets_detach(t);
+        *out = e;
+        return 0;
+    }
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 16;
+        struct tabent *v = realloc(c->v, cap * sizeof *v);
+        if (!v) {
+            shmets_detach(t);
+            return -SHMETS_ENOMEM;
+        }
+        c->v = v;
+        c->cap = cap;
+    }
+    e = &c->v[c->n];
+    int rc = ref_of_id(id, &e->ref);
+    if (rc) {
+        shmets_detach(t);
+        return rc;
+    }
+    e->id = id;
+    e->t = t;
+    c->n++;
+    *out = e;
+    return 0;
+}
+
+/* Forget an entry; detach its handle unless the library released it already (delete/1). */
+static void cache_drop(struct cache *c, struct tabent *e, bool detach)
+{
+    if (detach)
+        shmets_detach(e->t);
+    shmets_term_free(&e->ref);
+    *e = c->v[--c->n];
+}
+
+static void cache_free(struct cache *c)
+{
+    while (c->n)
+        cache_drop(c, &c->v[c->n - 1], true);
+    free(c->v);
+    c->v = NULL;
+    c->cap = 0;
+}
+
+/* The cached entry of table `id`, attaching it first if need be. */
+static int tab_by_id(struct script *s, uint64_t id, struct tabent **e)
+{
+    if ((*e = cache_find(&s->tabs, id)))
+        return 0;
+    shmets_tab *t;
+    int rc = shmets_attach(s->db, id, &t);
+    return rc ? rc : cache_add(&s->tabs, t, e);
+}
+
+/* Copy an atom's text, NUL-terminated, into out[ATOM_BUF]: -SHMETS_ETYPE if not an atom.
+ * An atom with a NUL character cannot be a C string: -SHMETS_EINVAL, marked fatal. */
+static int atom_arg(struct script *s, shmets_term t, char *out)
+{
+    const char *txt;
+    size_t len;
+    int rc = shmets_term_get_atom(t, &txt, &len);
+    if (rc)
+        return rc;
+    if (len >= ATOM_BUF || memchr(txt, 0, len)) {
+        s->fatal = true;
+        snprintf(s->msg, sizeof s->msg, "an atom with a NUL character cannot name a table in shmets");
+        return -SHMETS_EINVAL;
+    }
+    memcpy(out, txt, len);
+    out[len] = 0;
+    return 0;
+}
+
+/*
+ * The table an argument names (an atom of a named table, or a reference): *e, which also
+ * becomes s->cur.  Returns 0, -SHMETS_ENOENT (no such table), -SHMETS_ETYPE (neither an atom
+ * nor a reference), or an attach error.
+ */
+static int tab_arg(struct script *s, shmets_term name, struct tabent **e)
+{
+    int rc;
+    enum shmets_type ty = shmets_term_type(name);
+    if (ty == SHMETS_T_ATOM) {
+        char txt[ATOM_BUF];
+        uint64_t id;
+        if ((rc = atom_arg(s, name, txt)) || (rc = shmets_whereis(s->db, txt, &id)) ||
+            (rc = tab_by_id(s, id, e)))
+            return rc;
+    } else if (ty == SHMETS_T_REF) {
+        *e = NULL;
+        for (size_t i = 0; i < s->tabs.n && !*e; i++)
+            if (shmets_term_exact_equal(s->tabs.v[i].ref, name))
+                *e = &s->tabs.v[i];
+        if (!*e) {
+            shmets_tab *t;
+            if ((rc = shmets_attach_term(s->db, name, &t)) || (rc = cache_add(&s->tabs, t, e)))
+                return rc;
+        }
+    } else {
+        return -SHMETS_ETYPE;
+    }
+    s->cur = *e;
+    return 0;
+}
+
+/* ---- results ----------------------------------------------------------------------- */
+
+struct result {
+    const char *text;           /* a constant line, or NULL: */
+    shmets_term term;           /* a term the result owns */
+};
+
+static int res_bool(struct result *r, bool b)
+{
+    r->text = b ? "true" : "false";
+    return 0;
+}
+
+/* A key or '$end_of_table' ({NULL, 0}); the result takes the term. */
+static int res_key(struct result *r, shmets_term key)
+{
+    if (!key.ptr)
+        r->text = "'$end_of_table'";
+    else
+        r->term = key;
+    return 0;
+}
+
+/* ---- argument checks --------------------------------------------------------------- */
+
+static bool atom_is(shmets_term t, const char *want)
+{
+    const char *txt;
+    size_t len;
+    return shmets_term_get_atom(t, &txt, &len) == 0 && len == strlen(want) && !memcmp(txt, want, len);
+}
+
+static int bool_arg(shmets_term t, bool *b)
+{
+    if (atom_is(t, "true"))
+        *b = true;
+    else if (atom_is(t, "false"))
+        *b = false;
+    else
+        return -SHMETS_ETYPE;
+    return 0;
+}
+
+/* A positive integer position that fits `unsigned`. */
+static int pos_arg(shmets_term t, unsigned *pos)
+{
+    uint64_t v;
+    int rc = shmets_term_get_uint64(t, &v);
+    if (rc)
+        return rc;
+    if (v > UINT32_MAX)
+        return -SHMETS_ERANGE;
+    *pos = (unsigned)v;
+    return 0;
+}
+
+/* {heir, Pid, Data} or {heir, none}: *pid 0 for none; *data a view (or {NULL, 0}). */
+static int heir_arg(shmets_term opt, uint32_t *pid, shmets_term *data)
+{
+    size_t n;
+    shmets_term tag, p;
+    if (shmets_term_tuple_arity(opt, &n) || (n != 2 && n != 3) ||
+        shmets_term_tuple_element(opt, 1, &tag) || !atom_is(tag, "heir") ||
+        shmets_term_tuple_element(opt, 2, &p))
+        return -SHMETS_ETYPE;
+    data->ptr = NULL;
+    data->len = 0;
+    if (n == 2) {
+        *pid = 0;
+        return atom_is(p, "none") ? 0 : -SHMETS_ETYPE;
+    }
+    uint32_t serial;
+    shmets_term node;
+    if (shmets_term_get_pid(p, pid, &serial, &node) || *pid == 0)
+        return -SHMETS_ETYPE;
+    return shmets_term_tuple_element(opt, 3, data);
+}
+
+/* One option of new/2 into o. */
+static int new_option(shmets_term opt, shmets_opts *o)
+{
+    static const struct { const char *name; int kind, access; } atoms[] = {
+        { "set", SHMETS_SET, 0 }, { "ordered_set", SHMETS_ORDERED_SET, 0 },
+        { "bag", SHMETS_BAG, 0 }, { "duplicate_bag", SHMETS_DUPLICATE_BAG, 0 },
+        { "public", 0, SHMETS_PUBLIC }, { "protected", 0, SHMETS_PROTECTED },
+        { "private", 0, SHMETS_PRIVATE },
+    };
+    for (size_t i = 0; i < sizeof atoms / sizeof atoms[0]; i++) {
+        if (atom_is(opt, atoms[i].name)) {
+            if (atoms[i].kind)
+                o->kind = (enum shmets_kind)atoms[i].kind;
+            else
+                o->access = (enum shmets_access)atoms[i].access;
+            return 0;
+        }
+    }
+    if (atom_is(opt, "named_table"))
+        return o->named = true, 0;
+    if (atom_is(opt, "compressed"))
+        return o->compressed = true, 0;
+    size_t n;
+    shmets_term tag, v;
+    if (shmets_term_tuple_arity(opt, &n) || n < 2 || shmets_term_tuple_element(opt, 1, &tag) ||
+        shmets_term_tuple_element(opt, 2, &v))
+        return -SHMETS_ETYPE;
+    if (atom_is(tag, "heir"))
+        return heir_arg(opt, &o->heir_pid, &o->heir_data);
+    if (n != 2)
+        return -SHMETS_ETYPE;
+    bool b;
+    if (atom_is(tag, "keypos")) {
+        unsigned pos;
+        if (pos_arg(v, &pos) || pos == 0)
+            return -SHMETS_ETYPE;
+        o->keypos = pos;
+        return 0;
+    }
+    if (atom_is(tag, "write_concurrency") && atom_is(v, "auto"))
+        return o->write_concurrency = true, 0;
+    if (bool_arg(v, &b))
+        return -SHMETS_ETYPE;
+    if (atom_is(tag, "read_concurrency"))
+        return o->read_concurrency = b, 0;
+    if (atom_is(tag, "write_concurrency"))
+        return o->write_concurrency = b, 0;
+    if (atom_is(tag, "decentralized_counters"))
+        return 0;               /* shmets counts without contention anyway */
+    return -SHMETS_ETYPE;
+}
+
+/* ---- the calls (R.1) --------------------------------------------------------------- */
+
+typedef int (*call_fn)(struct script *s, const shmets_term *a, struct result *r);
+
+/* ets:new/2 */
+static int op_new(struct script *s, const shmets_term *a, struct result *r)
+{
+    char name[ATOM_BUF];
+    shmets_opts o;
+    shmets_list_iter it;
+    shmets_term opt;
+    int rc, more;
+    shmets_opts_init(&o);
+    if ((rc = atom_arg(s, a[0], name)) || (rc = shmets_list_begin(a[1], &it)))
+        return rc;
+    while ((more = shmets_list_next(&it, &opt)) == 1)
+        if ((rc = new_option(opt, &o)))
+            return rc;
+    if (more < 0 || shmets_term_type(it.tail) != SHMETS_T_NIL)
+        return -SHMETS_ETYPE;
+    shmets_tab *t;
+    struct tabent *e;
+    rc = shmets_new(s->db, name, &o, &t);
+    if (rc == -SHMETS_EINVAL)
+        s->fatal = true;        /* the options were checked: this version cannot (R.2) */
+    if (rc || (rc = cache_add(&s->tabs, t, &e)))
+        return rc;
+    if (o.named)
+        return shmets_term_dup(a[0], &r->term);
+    return shmets_tab_term(e->t, &r->term);
+}
+
+/* ets:delete/1: the library releases the handle. */
+static int op_delete(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    int rc = tab_arg(s, a[0], &e);
+    if (rc || (rc = shmets_delete(e->t)))
+        return rc;
+    cache_drop(&s->tabs, e, false);
+    s->cur = NULL;
+    return res_bool(r, true);
+}
+
+/* Calls of the form f(Tab, Term) -> true. */
+static int op_tab_term(struct script *s, const shmets_term *a, struct result *r,
+                       int (*fn)(shmets_tab *, shmets_term))
+{
+    struct tabent *e;
+    int rc = tab_arg(s, a[0], &e);
+    return rc ? rc : (rc = fn(e->t, a[1])) ? rc : res_bool(r, true);
+}
+
+static int op_delete_key(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_tab_term(s, a, r, shmets_delete_key);
+}
+
+static int op_insert(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_tab_term(s, a, r, shmets_insert);
+}
+
+static int op_delete_object(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_tab_term(s, a, r, shmets_delete_object);
+}
+
+static int op_delete_all_objects(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    int rc = tab_arg(s, a[0], &e);
+    return rc ? rc : (rc = shmets_delete_all_objects(e->t)) ? rc : res_bool(r, true);
+}
+
+static int op_insert_new(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    int inserted, rc = tab_arg(s, a[0], &e);
+    return rc ? rc : (rc = shmets_insert_new(e->t, a[1], &inserted)) ? rc : res_bool(r, inserted);
+}
+
+static int op_member(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    int found, rc = tab_arg(s, a[0], &e);
+    return rc ? rc : (rc = shmets_member(e->t, a[1], &found)) ? rc : res_bool(r, found);
+}
+
+/* Calls of the form f(Tab, Key) -> Term. */
+static int op_key_term(struct script *s, const shmets_term *a, struct result *r,
+                       int (*fn)(shmets_tab *, shmets_term, shmets_term *))
+{
+    struct tabent *e;
+    int rc = tab_arg(s, a[0], &e);
+    return rc ? rc : fn(e->t, a[1], &r->term);
+}
+
+static int op_lookup(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_key_term(s, a, r, shmets_lookup);
+}
+
+static int op_take(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_key_term(s, a, r, shmets_take);
+}
+
+/* ets:next/2 and prev/2: a key or '$end_of_table'. */
+static int op_step(struct script *s, const shmets_term *a, struct result *r,
+                   int (*fn)(shmets_tab *, shmets_term, shmets_term *))
+{
+    struct tabent *e;
+    shmets_term k;
+    int rc = tab_arg(s, a[0], &e);
+    return rc ? rc : (rc = fn(e->t, a[1], &k)) ? rc : res_key(r, k);
+}
+
+static int op_next(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_step(s, a, r, shmets_next);
+}
+
+static int op_prev(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_step(s, a, r, shmets_prev);
+}
+
+/* ets:first/1 and last/1. */
+static int op_end(struct script *s, const shmets_term *a, struct result *r,
+                  int (*fn)(shmets_tab *, shmets_term *))
+{
+    struct tabent *e;
+    shmets_term k;
+    int rc = tab_arg(s, a[0], &e);
+    return rc ? rc : (rc = fn(e->t, &k)) ? rc : res_key(r, k);
+}
+
+static int op_first(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_end(s, a, r, shmets_first);
+}
+
+static int op_last(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_end(s, a, r, shmets_last);
+}
+
+static int op_tab2list(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    int rc = tab_arg(s, a[0], &e);
+    return rc ? rc : shmets_tab2list(e->t, &r->term);
+}
+
+/* ets:lookup_element/3,4 */
+static int op_lookup_element(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    unsigned pos;
+    int rc = pos_arg(a[2], &pos);
+    if (rc || (rc = tab_arg(s, a[0], &e)))
+        return rc;
+    return shmets_lookup_element(e->t, a[1], pos, s->arity == 4 ? &a[3] : NULL, &r->term);
+}
+
+static int op_slot(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    uint64_t i;
+    shmets_term objs;
+    int rc = shmets_term_get_uint64(a[1], &i);
+    if (rc || (rc = tab_arg(s, a[0], &e)) || (rc = shmets_slot(e->t, i, &objs)))
+        return rc;
+    return res_key(r, objs);
+}
+
+static int op_safe_fixtable(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    bool fix;
+    int rc = bool_arg(a[1], &fix);
+    if (rc || (rc = tab_arg(s, a[0], &e)) || (rc = shmets_safe_fixtable(e->t, fix)))
+        return rc;
+    return res_bool(r, true);
+}
+
+/* ets:update_counter/3,4 */
+static int op_update_counter(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    int rc = tab_arg(s, a[0], &e);
+    return rc ? rc : shmets_update_counter(e->t, a[1], a[2], s->arity == 4 ? &a[3] : NULL, &r->term);
+}
+
+static int op_update_element(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    int updated, rc = tab_arg(s, a[0], &e);
+    return rc ? rc : (rc = shmets_update_element(e->t, a[1], a[2], &updated)) ? rc : res_bool(r, updated);
+}
+
+/* ets:rename/2: ETS answers with the table's term afterwards (the new name if named). */
+static int op_rename(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    char name[ATOM_BUF];
+    int rc = atom_arg(s, a[1], name);
+    if (rc || (rc = tab_arg(s, a[0], &e)) || (rc = shmets_rename(e->t, name)))
+        return rc;
+    return shmets_tab_term(e->t, &r->term);
+}
+
+/* ets:setopts/2: one option or a list; all are checked before any is applied, and, as in
+ * ETS, an option given twice is badarg. */
+static int setopt_check(struct script *s, shmets_term opt)
+{
+    uint32_t pid;
+    shmets_term data;
+    size_t n;
+    shmets_term tag, v;
+    if (heir_arg(opt, &pid, &data) == 0)
+        return 0;
+    if (shmets_term_tuple_arity(opt, &n) == 0 && n == 2 && shmets_term_tuple_element(opt, 1, &tag) == 0 &&
+        atom_is(tag, "protection") && shmets_term_tuple_element(opt, 2, &v) == 0 &&
+        (atom_is(v, "public") || atom_is(v, "protected") || atom_is(v, "private"))) {
+        s->fatal = true;
+        snprintf(s->msg, sizeof s->msg, "{protection, _} is not supported by shmets");
+        return -SHMETS_EINVAL;
+    }
+    return -SHMETS_ETYPE;
+}
+
+static int setopt_apply(shmets_tab *t, shmets_term opt)
+{
+    uint32_t pid;
+    shmets_term data;
+    int rc = heir_arg(opt, &pid, &data);
+    return rc ? rc : shmets_set_heir(t, pid, data.ptr ? &data : NULL);
+}
+
+static int op_setopts(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    shmets_list_iter it;
+    shmets_term opt;
+    int rc, more;
+    bool list = shmets_list_begin(a[1], &it) == 0;
+    if (list) {
+        size_t n = 0;
+        while ((more = shmets_list_next(&it, &opt)) == 1)
+            if ((rc = setopt_check(s, opt)) || ++n > 1)
+                return rc ? rc : -SHMETS_ETYPE;
+        if (more < 0 || shmets_term_type(it.tail) != SHMETS_T_NIL)
+            return -SHMETS_ETYPE;
+    } else if ((rc = setopt_check(s, a[1]))) {
+        return rc;
+    }
+    if ((rc = tab_arg(s, a[0], &e)))
+        return rc;
+    if (!list)
+        rc = setopt_apply(e->t, a[1]);
+    else
+        for (shmets_list_begin(a[1], &it); !rc && shmets_list_next(&it, &opt) == 1;)
+            rc = setopt_apply(e->t, opt);
+    return rc ? rc : res_bool(r, true);
+}
+
+/* ets:info/1,2: `undefined` for a table that does not exist. */
+static int op_info(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    int rc = tab_arg(s, a[0], &e);
+    if (rc == -SHMETS_ENOENT) {
+        r->text = "undefined";
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (s->arity == 1)
+        rc = shmets_info_term(e->t, &r->term);
+    else {
+        char item[ATOM_BUF];
+        rc = atom_arg(s, a[1], item);
+        if (!rc)
+            rc = shmets_info_item(e->t, item, &r->term);
+    }
+    if (rc == -SHMETS_ENOENT) {         /* deleted by another process meanwhile */
+        cache_drop(&s->tabs, e, true);
+        s->cur = NULL;
+        r->text = "undefined";
+        return 0;
+    }
+    return rc;
+}
+
+/* ets:all/0: named tables by name, others by reference; tables this process cannot attach
+ * (private tables of others) by reference too. */
+static int op_all(struct script *s, const shmets_term *a, struct result *r)
+{
+    (void)a;
+    uint64_t *ids;
+    size_t n, k = 0;
+    int rc = shmets_all(s->db, &ids, &n);
+    if (rc)
+        return rc;
+    shmets_term *terms = calloc(n ? n : 1, sizeof *terms);
+    if (!terms) {
+        free(ids);
+        return -SHMETS_ENOMEM;
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct tabent *e;
+        rc = tab_by_id(s, ids[i], &e);
+        if (rc == -SHMETS_ENOENT) {
+            rc = 0;                     /* deleted meanwhile */
+            continue;
+        }
+        if (rc == -SHMETS_EOWNER || rc == -SHMETS_EACCES)
+            rc = ref_of_id(ids[i], &terms[k]);
+        else if (!rc)
+            rc = shmets_tab_term(e->t, &terms[k]);
+        k += !rc;
+    }
+    shmets_builder *b = NULL;
+    if (!rc)
+        rc = shmets_builder_create(&b);
+    if (!rc) {
+        if (k)
+            shmets_build_list(b, k);
+        for (size_t i = 0; i < k; i++)
+            shmets_build_term(b, terms[i]);
+        shmets_build_nil(b);
+        rc = shmets_builder_finish(b, &r->term);
+        shmets_builder_destroy(b);
+    }
+    for (size_t i = 0; i < k; i++)
+        shmets_term_free(&terms[i]);
+    free(terms);
+    free(ids);
+    return rc;
+}
+
+/* ets:whereis/1: the table's reference, or undefined. */
+static int op_whereis(struct script *s, const shmets_term *a, struct result *r)
+{
+    char name[ATOM_BUF];
+    uint64_t id;
+    int rc = atom_arg(s, a[0], name);
+    if (!rc)
+        rc = shmets_whereis(s->db, name, &id);
+    if (rc == -SHMETS_ENOENT) {
+        r->text = "undefined";
+        return 0;
+    }
+    return rc ? rc : ref_of_id(id, &r->term);
+}
+
+static const struct call_def {
+    const char *name;
+    size_t arity;
+    call_fn fn;
+} calls[] = {
+    { "new", 2, op_new },
+    { "delete", 1, op_delete },
+    { "delete", 2, op_delete_key },
+    { "delete_all_objects", 1, op_delete_all_objects },
+    { "delete_object", 2, op_delete_object },
+    { "insert", 2, op_insert },
+    { "insert_new", 2, op_insert_new },
+    { "lookup", 2, op_lookup },
+    { "lookup_element", 3, op_lookup_element },
+    { "lookup_element", 4, op_lookup_element },
+    { "member", 2, op_member },
+    { "take", 2, op_take },
+    { "first", 1, op_first },
+    { "next", 2, op_next },
+    { "last", 1, op_last },
+    { "prev", 2, op_prev },
+    { "tab2list", 1, op_tab2list },
+    { "slot", 2, op_slot },
+    { "safe_fixtable", 2, op_safe_fixtable },
+    { "update_counter", 3, op_update_counter },
+    { "update_counter", 4, op_update_counter },
+    { "update_element", 3, op_update_element },
+    { "rename", 2, op_rename },
+    { "setopts", 2, op_setopts },
+    { "info", 1, op_info },
+    { "info", 2, op_info },
+    { "all", 0, op_all },
+    { "whereis", 1, op_whereis },
+};
+
+/* ---- running a call (R.2) ---------------------------------------------------------- */
+
+/* Write one result line and flush it, letting signals through meanwhile (R.5). */
+static int emit(struct script *s, const char *line)
+{
+    sigset_t old;
+    fputs(line, stdout);
+    fputc('\n', stdout);
+    sigprocmask(SIG_SETMASK, &s->waitmask, &old);
+    int rc = fflush(stdout);
+    int err = errno;
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (got_signal)
+        return IN_STOP;
+    if (rc == EOF || ferror(stdout)) {
+        say(s, 0, "writing the standard output: %s", strerror(err));
+        return IN_STOP;
+    }
+    return 0;
+}
+
+static bool is_badarg(int rc)
+{
+    switch (-rc) {
+    case SHMETS_EINVAL: case SHMETS_ETYPE: case SHMETS_ERANGE: case SHMETS_EBADPOS:
+    case SHMETS_ENOKEY: case SHMETS_EEXIST: case SHMETS_ENOENT: case SHMETS_EOWNER:
+    case SHMETS_EACCES:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A handler's error: a badarg line, or a message and a stop (R.2). */
+static int report_error(struct script *s, int rc)
+{
+    if (rc == -SHMETS_ENOENT && s->cur)         /* the table went away: drop its handle */
+        cache_drop(&s->tabs, s->cur, true);
+    s->cur = NULL;
+    if (!s->fatal && is_badarg(rc))
+        return emit(s, "error:badarg");
+    char what[ATOM_BUF + 32];
+    snprintf(what, sizeof what, "ets:%s/%zu", s->fn, s->arity);
+    if (s->msg[0])
+        say(s, s->first_line, "%s: %s", what, s->msg);
+    else
+        say_err(s, s->first_line, what, rc);
+    return IN_STOP;
+}
+
+static int run_call(struct script *s)
+{
+    char mod[ATOM_BUF];
+    shmets_term args;
+    int rc = parse_call(s, mod, sizeof mod, &args);
+    if (rc)
+        return IN_STOP;
+    const struct call_def *def = NULL;
+    for (size_t i = 0; i < sizeof calls / sizeof calls[0] && !strcmp(mod, "ets"); i++)
+        if (!strcmp(calls[i].name, s->fn) && calls[i].arity == s->arity)
+            def = &calls[i];
+    if (!def) {
+        shmets_term_free(&args);
+        return emit(s, "error:undef");
+    }
+    shmets_term a[4];
+    for (size_t i = 0; i < s->arity; i++)
+        shmets_term_tuple_element(args, i + 1, &a[i]);
+    struct result r = { 0 };
+    s->fatal = false;
+    s->msg[0] = 0;
+    s->cur = NULL;
+    rc = def->fn(s, a, &r);
+    s->cur = rc ? s->cur : NULL;
+    if (rc) {
+        shmets_term_free(&r.term);
+        shmets_term_free(&args);
+        return report_error(s, rc);
+    }
+    char *txt = NULL;
+    if (!r.text && (rc = shmets_term_format(r.term, &txt, NULL)) != 0) {
+        say_err(s, s->first_line, "formatting the result", rc);
+        rc = IN_STOP;
+    } else {
+        rc = emit(s, r.text ? r.text : txt);
+    }
+    free(txt);
+    shmets_term_free(&r.term);
+    shmets_term_free(&args);
+    return rc;
+}
+
+/* ---- the program (R.4, R.5) -------------------------------------------------------- */
+
+static void signals_init(struct script *s)
+{
+    static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+    sigset_t block;
+    sigemptyset(&block);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction old, sa = { .sa_handler = on_signal };
+        sigemptyset(&sa.sa_mask);
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
+            continue;                   /* ignored by whoever started us: stays ignored */
+        sigaddset(&block, sigs[i]);
+        sigaction(sigs[i], &sa, NULL);
+    }
+    s->handled = block;
+    sigprocmask(SIG_BLOCK, &block, &s->waitmask);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        if (sigismember(&block, sigs[i]))
+            sigdelset(&s->waitmask, sigs[i]);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static int open_instance(struct script *s, const char *name)
+{
+    if (!name) {
+        uint32_t r = 0;
+        if (getrandom(&r, sizeof r, 0) != (ssize_t)sizeof r)
+            r = (uint32_t)getppid() * 2654435761u;
+        snprintf(s->inst, sizeof s->inst, "script.%d.%08" PRIx32, (int)getpid(), r);
+        s->temporary = true;
+    } else {
+        snprintf(s->inst, sizeof s->inst, "%s", name);
+    }
+    int rc = shmets_open(s->inst, &s->db);
+    if (rc) {
+        char what[128];
+        snprintf(what, sizeof what, "instance %s", s->inst);
+        say_err(s, 0, what, rc);
+        s->temporary = false;
+    }
+    return rc;
+}
+
+static void close_instance(struct script *s)
+{
+    cache_free(&s->tabs);
+    if (s->db)
+        shmets_close(s->db);
+    s->db = NULL;
+    if (s->temporary) {
+        int rc = shmets_destroy_instance(s->inst);
+        if (rc && rc != -SHMETS_ENOENT)
+            say_err(s, 0, "removing the temporary instance", rc);
+    }
+}
+
+static int usage(void)
+{
+    fputs("usage: shmets script [--instance NAME] [FILE]\n", stderr);
+    return 2;
+}
+
+int script_main(int argc, char **argv)
+{
+    static struct script s;     /* large (its input buffer): not on the stack */
+    const char *inst = NULL, *file = NULL;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--instance") && i + 1 < argc)
+            inst = argv[++i];
+        else if (!strncmp(argv[i], "--instance=", 11))
+            inst = argv[i] + 11;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage();
+        else if (!file)
+            file = argv[i];
+        else
+            return usage();
+    }
+    s.line = 1;
+    s.fd = 0;
+    s.src = "standard input";
+    if (file && strcmp(file, "-")) {
+        s.src = file;
+        s.fd = open(file, O_RDONLY | O_CLOEXEC);
+        if (s.fd < 0) {
+            say(&s, 0, "%s: %s", file, strerror(errno));
+            return 1;
+        }
+    }
+    signals_init(&s);
+    if (open_instance(&s, inst) == 0) {
+        int rc;
+        while ((rc = read_call(&s)) == 1 && run_call(&s) == 0)
+            ;
+    }
+    close_instance(&s);
+    free(s.call.p);
+    if (s.fd > 0)
+        close(s.fd);
+    if (got_signal) {
+        int sig = got_signal;
+        sigset_t set;
+        signal(sig, SIG_DFL);
+        sigemptyset(&set);
+        sigaddset(&set, sig);
+        raise(sig);
+        sigprocmask(SIG_UNBLOCK, &set, NULL);
+        return 128 + sig;
+    }
+    return s.status;
+}
