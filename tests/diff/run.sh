@@ -102,8 +102,13 @@ cleanup
 escript "$here/compare.escript" "$script" "$out/shmets.out"
 crc=$?
 if [ "$rc" -ne 0 ]; then
-    echo "diff: $shmets script exited with status $rc; its standard error ends:"
-    tail -n 5 "$out/shmets.err" | sed 's/^/  /'
+    if grep -q 'ERROR: [A-Za-z]*Sanitizer\|runtime error:' "$out/shmets.err"; then
+        echo "diff: $shmets script exited with status $rc; the sanitizer says:"
+        grep -m1 -A8 'ERROR: [A-Za-z]*Sanitizer\|runtime error:' "$out/shmets.err" | sed 's/^/  /'
+    else
+        echo "diff: $shmets script exited with status $rc; its standard error ends:"
+        tail -n 5 "$out/shmets.err" | sed 's/^/  /'
+    fi
 fi
 [ "$crc" -eq 0 ] && [ "$rc" -eq 0 ] || fail "shmets script differs from ETS (seed $seed)"
 [ "$keep" -eq 1 ] || rm -rf "$out"
