@@ -9,16 +9,18 @@
 %%
 %% SCRIPT is run again here against ETS (the code of ets_run.escript, ets_script.hrl), which
 %% also tells, for each call, what the table held just before it.  OUTPUT holds the other
-%% implementation's lines, one per call.  Both sides' lines are read back as terms (references,
-%% pids and ports become placeholders first: erl_parse has no syntax for them), normalised,
-%% and compared by the rules below.  Every difference is counted; the first N (default 60)
-%% are shown with the call and both results.  The last line is the summary
+%% implementation's lines, one per call, each read back as a term (references, pids and ports
+%% become placeholders first: erl_parse has no syntax for them); ETS's results get the same
+%% placeholders.  Both are normalised and compared by the rules below.  Every difference is
+%% counted; the first N (default 60) are shown with the call, both results and the rule.  A
+%% line says how many walks (R5) and sweeps (R6) were checked; the last line is the summary
 %%     diff: N calls, M tables, D differences
 %% and the exit status is 0 only for 0 differences (2 for a usage or script error).
 %%
-%% With --mutations, the harness tests itself: OUTPUT must give no difference, and each line
-%% of FILE (LINE, a tab, new text for that line of OUTPUT or <drop> to remove it, a tab, what
-%% the change breaks) must give exactly one; the exit status is 0 if all of that holds.
+%% With --mutations, the harness tests itself: OUTPUT must give no difference, and each
+%% mutation in FILE must give exactly one; the exit status is 0 if all of that holds.  A
+%% mutation is a line LINE<tab>TEXT[<tab>LINE<tab>TEXT...]<tab>WHY: those lines of OUTPUT
+%% replaced by the texts (<drop> removes the line: only sensible for the last one).
 %%
 %% RULES (the documented differences between ETS and shmets, which are not bugs):
 %%   R1 Exact.  By default the two results must be the same term (=:=) after normalisation.
@@ -26,9 +28,9 @@
 %%      script's successful ets:new calls; each side learns which of its references names
 %%      table N where the call says so (ets:new of an unnamed table, ets:whereis/1,
 %%      ets:info(T, id), ets:info(T)); a reference never learnt is {'$ref', unknown}, and so is
-%%      a second reference for a table that has one.  Pids are
-%%      '$pid' (owners are processes of different systems); ets:info's memory is '$int';
-%%      the times of safe_fixed and safe_fixed_monotonic_time are '$time'.
+%%      a second reference for a table that has one.  Pids are '$pid' (owners are processes
+%%      of different systems); ets:info's memory is '$int'; the times of safe_fixed and
+%%      safe_fixed_monotonic_time are '$time'.
 %%   R3 ets:all/0: compared as sets; on the ETS side only the script's tables count (erl has
 %%      system tables of its own; ets_run.escript leaves out those that exist before the
 %%      script's first call, this filter catches any made later).
@@ -133,9 +135,7 @@ compare(Calls, Lines) ->
             throw({script_error, 0, io_lib:format("internal error: ~p", [Why])})
     end.
 
-%% --mutations: OUTPUT must compare equal, and each mutation of it must give exactly one
-%% difference.  A mutation is a line LINE<tab>TEXT[<tab>LINE<tab>TEXT...]<tab>WHY: each LINE
-%% of OUTPUT replaced by its TEXT ("<drop>": removed; only the last line, else all shift).
+%% --mutations (see the top): the mutations in FILE.
 read_mutations(File) ->
     [case string:split(L, "\t", all) of
          [_, _, _ | _] = Fs when length(Fs) rem 2 =:= 1 ->

@@ -4,7 +4,7 @@
 %% gen.escript — writes a script of ets calls for the differential test (the language of
 %% `shmets script`, see ets_script.hrl), deterministically from a seed.
 %%
-%% Usage: escript tests/diff/gen.escript [--seed S] [--calls N] [--out FILE]
+%% Usage: escript tests/diff/gen.escript [--seed S] [--calls N] [--out FILE] [--skip C,...]
 %%   --seed S    the random seed (default 1): the same seed gives the same script
 %%   --calls N   random calls per table type (default 2500); the fixed parts come on top
 %%   --out FILE  where to write (default standard output); a count goes to standard error
@@ -23,9 +23,11 @@
 %%
 %% The script has one section per table type (set, ordered_set, bag, duplicate_bag), each with
 %% tables of {keypos,1} and {keypos,2} and random options, random calls on them (every call of
-%% the language, valid and invalid), a bulk part (hundreds of objects, so that tables grow and
-%% shrink, and full first/next walks), and then a section of error cases and table management
-%% (missing tables, bad options, unnamed tables, rename, all/0, whereis, info).
+%% the language, valid and invalid, and full walks and slot sweeps of hash tables for rules R5
+%% and R6 of compare.escript), a bulk part (hundreds of objects, so that tables grow and
+%% shrink, full walks, slot sweeps), and then a section of error cases and table management
+%% (missing tables, bad options, unnamed tables, rename, all/0, whereis, info).  Arguments
+%% are written mostly as ~w writes them, some as ~p does and some in other syntax (fancy/1).
 %%
 %% The generator runs every call it writes against real ETS, and decides what to call next by
 %% what the tables hold (never by the traversal order of a hash table, which is ETS's own).
@@ -40,6 +42,8 @@
 %%   - slot/2 on a hash table but at index 0, negative, non-integer or past 2^32, or in
 %%     sweeps 0, 1, 2, ... (the number of slots is each implementation's own: see
 %%     compare.escript's rules R4 and R6);
+%%   - a default object for update_counter/4 shorter than the keypos with the key present
+%%     (see ets_script.hrl);
 %%   - info(T, stats) and info(T, binary) (implementation details);
 %%   - take/2 on a fixed bag or duplicate_bag (OTP 25.2.3 miscounts the size, see op(take)).
 %% The generator stops (exit status 3) if ETS's size of a table ever disagrees with what the
