@@ -407,8 +407,15 @@ static int collect(struct tab *t, shmets_term objects, struct item **out, size_t
     } else {
         shmets_list_iter li;
         shmets_list_begin(objects, &li);
-        for (size_t i = 0; i < cnt; i++)
+        for (size_t i = 0; i < cnt; i++) {
             shmets_list_next(&li, &it[i].obj);
+            /* (A list in the string form hands out integers made in the iterator: never keep
+             * such a view past the next step.  They are no objects anyway.) */
+            if (shmets_term_type(it[i].obj) != SHMETS_T_TUPLE) {
+                free(it);
+                return err_set(SHMETS_ETYPE, "insert: object %zu is not a tuple", i + 1);
+            }
+        }
     }
     for (size_t i = 0; i < cnt; i++) {
         int rc = shmets_term_key(it[i].obj, t->h->keypos, &it[i].key);

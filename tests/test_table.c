@@ -218,6 +218,10 @@ static void test_keypos_and_errors(void **s)
     bad = T("atom");
     assert_int_equal(shmets_insert(t, bad), -SHMETS_ETYPE);
     shmets_term_free(&bad);
+    bad = T("\"abc\"");                             /* a string: its elements are made on the fly */
+    assert_int_equal(shmets_insert(t, bad), -SHMETS_ETYPE);
+    assert_int_equal(shmets_insert_new(t, bad, &(int){ 0 }), -SHMETS_ETYPE);
+    shmets_term_free(&bad);
     assert_int_equal(size(t), 1);
     check(t);
     shmets_opts o;
