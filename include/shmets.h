@@ -399,13 +399,17 @@ typedef struct shmets_opts {
     enum shmets_access access;      /* SHMETS_PROTECTED, as in ETS */
     unsigned keypos;                /* 1 */
     bool named;                     /* false: the name does not find the table */
-    bool read_concurrency;          /* accepted; readers never lock anyway */
+    bool read_concurrency;          /* accepted; readers never lock anyway (private tables
+                                       ignore this and write_concurrency, as ETS does) */
     bool write_concurrency;         /* eight writer locks by key hash instead of one: writers
                                        of different keys proceed in parallel; a write of
                                        several keys still takes them all */
     uint64_t max_bytes;             /* the segment's reservation: the most the table can use;
                                        0: 4 GiB.  Between 1 MiB and 8 TiB. */
     uint64_t max_object_bytes;      /* the largest object; 0: 64 MiB */
+    int decentralized_counters;     /* -1 (shmets_opts_init): as ETS, true for an ordered_set
+                                       with write_concurrency; 0 or 1 as given.  Reported by
+                                       info only: shmets's counters never contend. */
     bool compressed;                /* store objects LZ4-compressed but for the key (those
                                        it makes smaller); the view calls then refuse */
     uint32_t heir_pid;              /* {heir, Pid, Data}: OS pid; 0: {heir, none} */
@@ -530,8 +534,9 @@ int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed);
 int shmets_first(shmets_tab *t, shmets_term *key);
 int shmets_last(shmets_tab *t, shmets_term *key);
 /* ets:next/2 and ets:prev/2: the key after (before) `key`.  On an ordered_set `key` need not
- * be in the table.  On a hash table it must be, unless the table is fixed (safe_fixtable),
- * else -SHMETS_ENOKEY (ETS: badarg); a fixed table continues after a key deleted meanwhile. */
+ * be in the table, but the atom '$end_of_table' is refused (-SHMETS_ENOKEY) as ETS refuses it.
+ * On a hash table it must be, unless the table is fixed (safe_fixtable), else -SHMETS_ENOKEY
+ * (ETS: badarg); a fixed table continues after a key deleted meanwhile. */
 int shmets_next(shmets_tab *t, shmets_term key, shmets_term *next);
 int shmets_prev(shmets_tab *t, shmets_term key, shmets_term *prev);
 
@@ -560,10 +565,10 @@ int shmets_slot(shmets_tab *t, uint64_t i, shmets_term *objects);
 /*
  * ets:lookup_element/3,4: element pos (from 1) of the object with this key (set,
  * ordered_set), or the list of element pos of each object with the key (bags).  If the key is
- * absent: *dflt copied when dflt is not NULL (lookup_element/4), else -SHMETS_ENOKEY.
- * -SHMETS_EBADPOS when pos is 0 or an object is shorter.
+ * absent: *dflt copied when dflt is not NULL (lookup_element/4, with OTP 26's meaning: any pos
+ * from 1 up), else -SHMETS_ENOKEY.  -SHMETS_EBADPOS when pos is 0 or an object is shorter.
  */
-int shmets_lookup_element(shmets_tab *t, shmets_term key, unsigned pos, const shmets_term *dflt,
+int shmets_lookup_element(shmets_tab *t, shmets_term key, uint64_t pos, const shmets_term *dflt,
                           shmets_term *out);
 
 /* ets:take/2: the objects with this key, as lookup gives them, removed in the same step. */
@@ -580,7 +585,8 @@ int shmets_delete_all_objects(shmets_tab *t);
  * says: an update that passes the threshold (up: > Threshold, down: < Threshold) stores
  * SetValue instead.  Integers of any size, as Erlang computes them.  If the key is absent and
  * dflt (a default object) is given, dflt is inserted first and updated (its key element is
- * replaced by key).  Set and ordered_set only.  The update is atomic and isolated.
+ * replaced by key); a dflt that is not a tuple is -SHMETS_ETYPE even when the key is there, as
+ * ETS checks it first.  Set and ordered_set only.  The update is atomic and isolated.
  * *result: the new value, or the list of them.  Badargs: -SHMETS_ENOKEY (absent, no default),
  * -SHMETS_ETYPE (a bag, an element that is not an integer, a malformed op or default),
  * -SHMETS_EBADPOS (pos 0, the key's position, or past the object's arity).
@@ -615,7 +621,7 @@ typedef struct shmets_tab_info {
     enum shmets_kind kind;
     enum shmets_access access;
     unsigned keypos;
-    bool named, read_concurrency, write_concurrency, compressed;
+    bool named, read_concurrency, write_concurrency, compressed, decentralized_counters;
     uint32_t owner;                 /* OS pid */
     uint32_t heir;                  /* OS pid, 0: none */
     uint64_t size;                  /* objects */

@@ -18,6 +18,7 @@ enum cat_state { CAT_FREE = 0, CAT_CREATING = 1, CAT_LIVE = 2 };
 #define CAT_COMPRESSED  0x2u
 #define CAT_WRITE_CONC  0x4u
 #define CAT_READ_CONC   0x8u
+#define CAT_DCOUNTERS   0x10u          /* info decentralized_counters (ETS's option, reported) */
 
 struct cat_entry {
     _Atomic uint32_t state;     /* enum cat_state */

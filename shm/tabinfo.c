@@ -362,6 +362,7 @@ int shmets_info(shmets_tab *t, shmets_tab_info *out)
     out->read_concurrency = e->flags & CAT_READ_CONC;
     out->write_concurrency = e->flags & CAT_WRITE_CONC;
     out->compressed = e->flags & CAT_COMPRESSED;
+    out->decentralized_counters = e->flags & CAT_DCOUNTERS;
     out->owner = (uint32_t)e->owner_pid;
     out->heir = e->heir_pid > 0 && e->heir_inc && proc_alive(e->heir_pid, e->heir_inc) ? (uint32_t)e->heir_pid : 0;
     out->size = atomic_load(&t->h->objs);
@@ -437,7 +438,7 @@ static int build_item(shmets_builder *b, struct tab *t, const shmets_tab_info *i
     if (!strcmp(item, "id"))
         shmets_build_term(b, tabref);
     else if (!strcmp(item, "decentralized_counters"))
-        build_bool(b, false);
+        build_bool(b, in->decentralized_counters);
     else if (!strcmp(item, "read_concurrency"))
         build_bool(b, in->read_concurrency);
     else if (!strcmp(item, "write_concurrency"))

@@ -48,6 +48,7 @@ void shmets_opts_init(shmets_opts *o)
     o->kind = SHMETS_SET;
     o->access = SHMETS_PROTECTED;
     o->keypos = 1;
+    o->decentralized_counters = -1;
 }
 
 static const struct index_ops *ops_for(uint32_t kind)
@@ -125,6 +126,10 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
         shmets_opts_init(&o);
     if (!ops_for(o.kind))
         return err_set(SHMETS_EINVAL, "table kind %d is not set, ordered_set, bag or duplicate_bag", (int)o.kind);
+    if (o.access == SHMETS_PRIVATE)                 /* ETS ignores them for private tables */
+        o.read_concurrency = o.write_concurrency = false;
+    bool dcounters = o.write_concurrency && (o.decentralized_counters < 0 ? o.kind == SHMETS_ORDERED_SET
+                                                                          : o.decentralized_counters > 0);
     if (o.heir_data.ptr && o.heir_data.len > SHMETS_TERM_MAX_SIZE)
         return err_set(SHMETS_EINVAL, "the heir's data is larger than a term can be");
     if (o.access < SHMETS_PUBLIC || o.access > SHMETS_PRIVATE)
@@ -150,7 +155,8 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
     e->access = o.access;
     e->keypos = o.keypos;
     e->flags = (o.named ? CAT_NAMED : 0) | (o.read_concurrency ? CAT_READ_CONC : 0) |
-               (o.write_concurrency ? CAT_WRITE_CONC : 0) | (o.compressed ? CAT_COMPRESSED : 0);
+               (o.write_concurrency ? CAT_WRITE_CONC : 0) | (o.compressed ? CAT_COMPRESSED : 0) |
+               (dcounters ? CAT_DCOUNTERS : 0);
     e->owner_uid = getuid();
     e->owner_pid = getpid();
     e->owner_inc = proc_self_incarnation();

@@ -74,6 +74,11 @@ static int key_call(shmets_tab *t, enum step op, shmets_term key, shmets_term *o
     out->len = 0;
     if (key.len > UINT32_MAX)
         return err_set(SHMETS_ENOKEY, "no such key");
+    const char *atom;
+    size_t alen;
+    if ((op == ST_NEXT || op == ST_PREV) && t->h->kind == SHMETS_ORDERED_SET &&
+        shmets_term_get_atom(key, &atom, &alen) == 0 && alen == 13 && memcmp(atom, "$end_of_table", 13) == 0)
+        return err_set(SHMETS_ENOKEY, "next/prev of '$end_of_table' on an ordered_set (ETS: badarg)");
     struct tbuf b;
     tbuf_init(&b, SHMETS_TERM_MAX_SIZE);
     struct key_arg a = { op, key, 0, 0, 0, &b };
@@ -357,7 +362,7 @@ int shmets_slot(shmets_tab *t, uint64_t i, shmets_term *objects)
 struct elem_arg {
     shmets_term key;
     uint64_t hash;
-    unsigned pos;
+    uint64_t pos;
     struct tbuf *b;
     uint64_t n;
     int found, short_obj;
@@ -391,7 +396,7 @@ static int elem_fn(struct tab *t, void *arg)
     return 0;
 }
 
-int shmets_lookup_element(shmets_tab *t, shmets_term key, unsigned pos, const shmets_term *dflt,
+int shmets_lookup_element(shmets_tab *t, shmets_term key, uint64_t pos, const shmets_term *dflt,
                           shmets_term *out)
 {
     if (!t || !key.ptr || !out)
@@ -412,7 +417,8 @@ int shmets_lookup_element(shmets_tab *t, shmets_term key, unsigned pos, const sh
     if (!rc && b.err)
         rc = b.err;
     if (!rc && a.short_obj)
-        rc = err_set(SHMETS_EBADPOS, "lookup_element: an object of the key has fewer than %u elements", pos);
+        rc = err_set(SHMETS_EBADPOS, "lookup_element: an object of the key has fewer than %llu elements",
+                     (unsigned long long)pos);
     if (!rc && !a.found)
         rc = dflt ? shmets_term_dup(*dflt, out)
                   : err_set(SHMETS_ENOKEY, "lookup_element: the key is not in the table");

@@ -475,6 +475,8 @@ int shmets_update_counter(shmets_tab *t, shmets_term key, shmets_term ops, const
     *result = (shmets_term){ NULL, 0 };
     if (t->h->kind != SHMETS_SET && t->h->kind != SHMETS_ORDERED_SET)
         return err_set(SHMETS_ETYPE, "update_counter: only sets and ordered_sets have counters");
+    if (dflt && shmets_term_type(*dflt) != SHMETS_T_TUPLE)
+        return err_set(SHMETS_ETYPE, "update_counter: the default object is not a tuple");
     struct counter_arg a = { ops, dflt, result };
     struct kw k = { .key = key, .adds_key = dflt != NULL, .arg = &a };
     return with_key(t, "update_counter", &k, counter_fn);

@@ -773,11 +773,13 @@ static int new_option(shmets_term opt, shmets_opts *o)
         { "public", 0, SHMETS_PUBLIC }, { "protected", 0, SHMETS_PROTECTED },
         { "private", 0, SHMETS_PRIVATE },
     };
+    /* As ETS: `set` and `protected`, the defaults, never override a choice made earlier in
+     * the list; the others do ([bag, set] is a bag, [public, protected] public). */
     for (size_t i = 0; i < sizeof atoms / sizeof atoms[0]; i++) {
         if (atom_is(opt, atoms[i].name)) {
-            if (atoms[i].kind)
+            if (atoms[i].kind && atoms[i].kind != SHMETS_SET)
                 o->kind = (enum shmets_kind)atoms[i].kind;
-            else
+            else if (atoms[i].access && atoms[i].access != SHMETS_PROTECTED)
                 o->access = (enum shmets_access)atoms[i].access;
             return 0;
         }
@@ -812,7 +814,7 @@ static int new_option(shmets_term opt, shmets_opts *o)
     if (atom_is(tag, "write_concurrency"))
         return o->write_concurrency = b, 0;
     if (atom_is(tag, "decentralized_counters"))
-        return 0;               /* shmets counts without contention anyway */
+        return o->decentralized_counters = b, 0;
     return -SHMETS_ETYPE;
 }
 
@@ -975,8 +977,13 @@ static int op_tab2list(struct script *s, const shmets_term *a, struct result *r)
 static int op_lookup_element(struct script *s, const shmets_term *a, struct result *r)
 {
     struct tabent *e;
-    unsigned pos;
-    int rc = pos_arg(a[2], &pos);
+    uint64_t pos;
+    /* A position is a small integer of the VM (1 .. 2^59 - 1; larger ones are badarg whatever
+     * the key); lookup_element/4 of an absent key gives the default for any of them (OTP 26),
+     * even past every object's arity. */
+    int rc = shmets_term_get_uint64(a[2], &pos);
+    if (!rc && (pos == 0 || pos >= 1ull << 59))
+        rc = -SHMETS_EBADPOS;
     if (rc || (rc = tab_arg(s, a[0], &e)))
         return rc;
     return shmets_lookup_element(e->t, a[1], pos, s->arity == 4 ? &a[3] : NULL, &r->term);

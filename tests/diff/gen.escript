@@ -45,7 +45,10 @@
 %%   - a default object for update_counter/4 shorter than the keypos with the key present
 %%     (see ets_script.hrl);
 %%   - info(T, stats) and info(T, binary) (implementation details);
-%%   - take/2 on a fixed bag or duplicate_bag (OTP 25.2.3 miscounts the size, see op(take)).
+%%   - take/2 on a fixed bag or duplicate_bag (OTP 25.2.3 miscounts the size, see op(take));
+%%   - slot/2 on an EMPTY ordered_set made with write_concurrency: OTP's contention-adapting
+%%     tree raises badarg for every index there, where the manual (and shmets, and OTP's plain
+%%     ordered_set) gives '$end_of_table' for slot 0 (ca_empty/1).
 %% The generator stops (exit status 3) if ETS's size of a table ever disagrees with what the
 %% table holds, so that a script that trips another such OTP bug is not written.
 
@@ -282,6 +285,11 @@ objects(#{name := N}) -> xsort(ets:tab2list(N)).
 
 keys(#{name := N, kp := KP}) -> xusort([element(KP, O) || O <- ets:tab2list(N)]).
 
+%% An empty ordered_set on OTP's contention-adapting tree (see NOT GENERATED above).
+ca_empty(N) ->
+    ets:info(N, type) =:= ordered_set andalso ets:info(N, write_concurrency) =:= true
+        andalso ets:info(N, size) =:= 0.
+
 fixed(#{name := N}) ->
     case ets:info(N, safe_fixed) of
         false -> 0;
@@ -455,16 +463,21 @@ op(next_prev, T = #{name := N, kind := Kind}) ->
     end;
 op(tab2list, #{name := N}) -> call(tab2list, [N]);
 op(slot, T = #{name := N, kind := Kind}) ->
-    I = case Kind of
-            ordered_set ->
-                Size = ets:info(N, size),
-                wpick([{6, rand:uniform(Size + 3) - 1}, {1, -1}, {1, a}, {1, 1 bsl 40},
-                       {1, 1 bsl 70}, {1, 1.0}]);
-            _ ->
-                wpick([{4, 0}, {1, -1}, {1, a}, {1, 1 bsl 40}, {1, 1 bsl 70}, {1, 0.0}])
-        end,
-    _ = T,
-    call(slot, [N, I]);
+    case ca_empty(N) of
+        true ->
+            call(info, [N, size]);
+        false ->
+            I = case Kind of
+                    ordered_set ->
+                        Size = ets:info(N, size),
+                        wpick([{6, rand:uniform(Size + 3) - 1}, {1, -1}, {1, a}, {1, 1 bsl 40},
+                               {1, 1 bsl 70}, {1, 1.0}]);
+                    _ ->
+                        wpick([{4, 0}, {1, -1}, {1, a}, {1, 1 bsl 40}, {1, 1 bsl 70}, {1, 0.0}])
+                end,
+            _ = T,
+            call(slot, [N, I])
+    end;
 op(safe_fixtable, T = #{name := N}) ->
     case {fixed(T), rand:uniform(10)} of
         {_, 1} -> call(safe_fixtable, [N, pick([maybe, 1, []])]);
@@ -589,7 +602,7 @@ bulk(Kind, Prefix) ->
     call(delete_all_objects, [N]),
     call(info, [N, size]),
     call(first, [N]),
-    call(slot, [N, 0]),
+    [call(slot, [N, 0]) || not ca_empty(N)],
     drop(T).
 
 %% A full traversal: each next (prev) from the key the previous call returned in ETS (that
@@ -722,7 +735,7 @@ misc() ->
          E = #{name := EN} = new_table("t_empty", Kind, 1),
          [call(F, [EN]) || F <- [first, last, tab2list]],
          [call(F, [EN, 1]) || F <- [next, prev, lookup, member, take, delete]],
-         call(slot, [EN, 0]),
+         [call(slot, [EN, 0]) || not ca_empty(EN)],
          call(lookup_element, [EN, 1, 2]),
          call(lookup_element, [EN, 1, 2, none]),
          call(update_counter, [EN, 1, 1]),
