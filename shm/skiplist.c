@@ -246,11 +246,16 @@ static unsigned head_levels(const struct snode *head)
 }
 
 /*
- * The reader's search: the last node whose key is < k (strict) or <= k (!strict), or the head.
- * k NULL: the last node of the list (every key counts as smaller).
+ * The reader's search: the last node whose key is < k (strict) or <= k (!strict), or the head;
+ * *succ (if not NULL) the node after it at level 0 AS THE SEARCH SAW IT.  A caller must use
+ * that node and not load the link again: a writer may link a new node in between (a search
+ * for 51 that stopped at 49 because 49 led to 51 would otherwise find 50, just inserted, and
+ * miss 51).  k NULL: the last node of the list (every key counts as smaller).
  */
-static uint64_t search(const struct tab *t, const struct skey *k, int strict)
+static uint64_t search(const struct tab *t, const struct skey *k, int strict, uint64_t *succ)
 {
+    if (succ)
+        *succ = 0;
     const struct seg *s = &t->s;
     uint64_t xo = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
     const struct snode *x = node_at(s, xo);
@@ -273,6 +278,8 @@ static uint64_t search(const struct tab *t, const struct skey *k, int strict)
                 xo = no;
                 x = n;
             } else {
+                if (l == 0 && succ)
+                    *succ = no;
                 break;
             }
         }
@@ -303,7 +310,8 @@ static uint64_t sl_lookup(const struct tab *t, const unsigned char *key, uint32_
     (void)klen;
     (void)hash;
     struct skey k = { key, key_prefix(key, 0) };
-    uint64_t no = after(t, search(t, &k, 1));
+    uint64_t no;
+    search(t, &k, 1, &no);
     const struct snode *n = no ? node_at(&t->s, no) : NULL;
     int bad = 0;
     if (!n || node_cmp(&t->s, n, &k, &bad) != 0 || bad)
@@ -321,12 +329,14 @@ static uint64_t sl_next(const struct tab *t, const unsigned char *key, uint32_t 
     (void)klen;
     (void)hash;
     struct skey k = { key, key_prefix(key, 0) };
-    return obj_of(t, after(t, search(t, &k, 0)));
+    uint64_t no;
+    search(t, &k, 0, &no);
+    return obj_of(t, no);
 }
 
 static uint64_t sl_last(const struct tab *t)
 {
-    uint64_t xo = search(t, NULL, 1);
+    uint64_t xo = search(t, NULL, 1, NULL);
     return xo == head_off(t) ? 0 : obj_of(t, xo);
 }
 
@@ -335,7 +345,7 @@ static uint64_t sl_prev(const struct tab *t, const unsigned char *key, uint32_t 
     (void)klen;
     (void)hash;
     struct skey k = { key, key_prefix(key, 0) };
-    uint64_t xo = search(t, &k, 1);
+    uint64_t xo = search(t, &k, 1, NULL);
     return xo == head_off(t) ? 0 : obj_of(t, xo);
 }
 

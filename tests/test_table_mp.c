@@ -237,11 +237,15 @@ static void check(shmets_tab *t)
         fail_msg("shmets_check: %s (%s)", shmets_strerror(rc), shmets_errdetail());
 }
 
+/* The kind the tests of parts 1 and 2 run on: a set, then an ordered_set (skip-list nodes are
+ * retired and poisoned as hash buckets are). */
+static enum shmets_kind mp_kind = SHMETS_SET;
+
 static shmets_tab *mk(enum shmets_access access)
 {
     shmets_opts o;
     shmets_opts_init(&o);
-    o.kind = SHMETS_SET;
+    o.kind = mp_kind;
     o.access = access;
     shmets_tab *t;
     assert_int_equal(shmets_new(db, "mp", &o, &t), 0);
@@ -402,9 +406,8 @@ static int reader_main(uint64_t id, int ri, struct shared *sh)
     return rc;
 }
 
-static void test_readers_never_see_freed_memory(void **s)
+static void readers_never_see_freed_memory(void)
 {
-    (void)s;
     shmets_tab *t = mk(SHMETS_PUBLIC);
     uint64_t id = shmets_id(t);
     shmets_builder *b;
@@ -624,9 +627,8 @@ static int group_reader(uint64_t id, struct shared *sh)
     return rc;
 }
 
-static void test_list_insert_is_isolated(void **s)
+static void list_insert_is_isolated(void)
 {
-    (void)s;
     shmets_tab *t = mk(SHMETS_PUBLIC);
     uint64_t id = shmets_id(t);
     shmets_builder *b;
@@ -1293,11 +1295,43 @@ static void test_traversals_while_writing_ordered(void **s)
     traverse_while_writing(SHMETS_ORDERED_SET, false);
 }
 
+static void test_readers_never_see_freed_memory(void **s)
+{
+    (void)s;
+    mp_kind = SHMETS_SET;
+    readers_never_see_freed_memory();
+}
+
+static void test_readers_never_see_freed_memory_ordered(void **s)
+{
+    (void)s;
+    mp_kind = SHMETS_ORDERED_SET;
+    readers_never_see_freed_memory();
+    mp_kind = SHMETS_SET;
+}
+
+static void test_list_insert_is_isolated(void **s)
+{
+    (void)s;
+    mp_kind = SHMETS_SET;
+    list_insert_is_isolated();
+}
+
+static void test_list_insert_is_isolated_ordered(void **s)
+{
+    (void)s;
+    mp_kind = SHMETS_ORDERED_SET;
+    list_insert_is_isolated();
+    mp_kind = SHMETS_SET;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_readers_never_see_freed_memory, setup, teardown_unpoison),
         cmocka_unit_test_setup_teardown(test_list_insert_is_isolated, setup, teardown_unpoison),
+        cmocka_unit_test_setup_teardown(test_readers_never_see_freed_memory_ordered, setup, teardown_unpoison),
+        cmocka_unit_test_setup_teardown(test_list_insert_is_isolated_ordered, setup, teardown_unpoison),
         cmocka_unit_test_setup_teardown(test_killed_reader_is_cleared, setup, teardown_unpoison),
         cmocka_unit_test_setup_teardown(test_traversals_while_writing_hash, setup, teardown_unpoison),
         cmocka_unit_test_setup_teardown(test_traversals_while_writing_striped, setup, teardown_unpoison),
