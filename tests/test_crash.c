@@ -507,7 +507,7 @@ static int64_t value_of(shmets_tab *t, int k)
     return v;
 }
 
-static void sigkill_writers(int write_concurrency)
+static void sigkill_writers(int write_concurrency, enum shmets_kind kind)
 {
     struct acks *a = mmap(NULL, sizeof *a, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     assert_true(a != MAP_FAILED);
@@ -516,6 +516,7 @@ static void sigkill_writers(int write_concurrency)
     shmets_opts o;
     shmets_opts_init(&o);
     o.access = SHMETS_PUBLIC;
+    o.kind = kind;
     o.write_concurrency = write_concurrency;
     shmets_tab *t;
     assert_int_equal(shmets_new(db, "killed", &o, &t), 0);
@@ -575,13 +576,20 @@ static void sigkill_writers(int write_concurrency)
 static void test_sigkill_writer(void **s)
 {
     (void)s;
-    sigkill_writers(0);
+    sigkill_writers(0, SHMETS_SET);
+}
+
+/* The same on an ordered_set: skip-list links, a replacement of a node's object. */
+static void test_sigkill_writer_ordered(void **s)
+{
+    (void)s;
+    sigkill_writers(0, SHMETS_ORDERED_SET);
 }
 
 static void test_sigkill_writer_striped(void **s)
 {
     (void)s;
-    sigkill_writers(1);
+    sigkill_writers(1, SHMETS_SET);
 }
 
 int main(void)
@@ -590,6 +598,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_every_crash_point, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_crash_point_striped, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_writer, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sigkill_writer_ordered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigkill_writer_striped, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
