@@ -134,6 +134,7 @@ struct shared {
     _Atomic int stop;
     double t0;                          /* when the writers started (CLOCK_MONOTONIC) */
     _Atomic uint64_t reads, hits, writes, changes;
+    _Atomic int64_t acked;              /* the group writer's last generation whose insert returned */
 };
 
 static struct shared *shared_new(void)
@@ -531,6 +532,8 @@ static int group_writer(uint64_t id, double secs, struct shared *sh)
             rc = 52;
         else if (shmets_insert(t, x))
             rc = 53;
+        else
+            atomic_store_explicit(&sh->acked, gen, memory_order_release);
         shmets_term_free(&x);
         if (!rc && gen % 64 == 0 && shmets_reclaim(t, 0, NULL))
             rc = 54;
@@ -572,8 +575,10 @@ static int64_t look_gen(shmets_tab *t, shmets_term key)
  * Each iteration reads {g,1} then {g,8}, then {g,8} then {g,1} (so that whichever order the
  * publish stores the two in, one pair straddles it the revealing way), then the others, and
  * checks every generation against the highest seen so far.  A later read that sees an older
- * generation means it saw part of an insert.  Exit codes: 40 that happened, 41 a lookup
- * failed, 42 a result was not [{{g,I},Gen}], 43 open/attach/builder.
+ * generation means it saw part of an insert.  And no lookup may return a generation older
+ * than the writer's last acknowledged one when the lookup began (sh->acked).  Exit codes:
+ * 40 part of an insert seen, 41 a lookup failed, 42 a result was not [{{g,I},Gen}],
+ * 43 open/attach/builder, 44 a stale read.
  */
 static int group_reader(uint64_t id, struct shared *sh)
 {
@@ -597,11 +602,15 @@ static int group_reader(uint64_t id, struct shared *sh)
         int64_t before = max;
         int j;
         for (j = 0; j < NORDER && !rc; j++) {
+            /* An insert acknowledged before this lookup began must be seen (no stale read). */
+            int64_t acked = atomic_load_explicit(&sh->acked, memory_order_acquire);
             int64_t g = seen[j] = look_gen(t, k[order[j]]);
             if (g == -2)
                 rc = 41;
             else if (g < 0)
                 rc = 42;
+            else if (g < acked)
+                rc = 44;
             else if (g < max)
                 rc = 40;
             else
