@@ -241,15 +241,7 @@ static int atom_term(const char *name, shmets_term *out)
     struct tbuf b;
     tbuf_init(&b, SHMETS_TERM_MAX_SIZE);
     etf_put_atom(&b, name, strlen(name));
-    if (b.err) {
-        int rc = b.err;
-        tbuf_free(&b);
-        return rc;
-    }
-    size_t len;
-    out->ptr = tbuf_take(&b, &len);
-    out->len = len;
-    return 0;
+    return tbuf_to_term(&b, 0, out);
 }
 
 int shmets_tab_term(shmets_tab *t, shmets_term *out)

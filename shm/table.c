@@ -771,17 +771,7 @@ int shmets_lookup(shmets_tab *t, shmets_term key, shmets_term *objects)
     struct tbuf b;
     tbuf_init(&b, (size_t)1 << 62);
     int found;
-    int rc = read_key(t, key, &b, &found);
-    if (!rc && b.err)
-        rc = b.err;
-    if (rc) {
-        tbuf_free(&b);
-        return rc;
-    }
-    size_t len;
-    objects->ptr = tbuf_take(&b, &len);
-    objects->len = len;
-    return 0;
+    return tbuf_to_term(&b, read_key(t, key, &b, &found), objects);
 }
 
 int shmets_member(shmets_tab *t, shmets_term key, int *found)

@@ -89,16 +89,11 @@ static int key_call(shmets_tab *t, enum step op, shmets_term key, shmets_term *o
     int rc = tab_read(t, key_fn, &a);
     if (!rc && a.absent)
         rc = err_set(SHMETS_ENOKEY, "next/prev: the key is not in the table (and the table is not fixed)");
-    if (!rc && b.err)
-        rc = b.err;
-    if (rc || b.len == 0) {
+    if (!rc && !b.err && b.len == 0) {
         tbuf_free(&b);
-        return rc;
+        return 0;                       /* '$end_of_table': {NULL, 0} */
     }
-    size_t len;
-    out->ptr = tbuf_take(&b, &len);
-    out->len = len;
-    return 0;
+    return tbuf_to_term(&b, rc, out);
 }
 
 int shmets_first(shmets_tab *t, shmets_term *key)
@@ -262,27 +257,14 @@ static int list_each(const unsigned char *p, size_t n, void *arg)
 /* A list term of the objects in b (after its 5-byte head), n of them. */
 static int finish_list(struct tbuf *b, uint64_t n, shmets_term *out)
 {
-    if (n > UINT32_MAX) {
-        tbuf_free(b);
-        return err_set(SHMETS_ETOOBIG, "more than 2^32 objects in one list");
-    }
-    if (n == 0) {
+    if (n > UINT32_MAX)
+        return tbuf_to_term(b, err_set(SHMETS_ETOOBIG, "more than 2^32 objects in one list"), out);
+    if (n == 0)
         b->len = 0;
-        tbuf_byte(b, ETF_NIL);
-    } else {
-        tbuf_byte(b, ETF_NIL);
-        if (!b->err)
-            put_be32(b->p + 1, (uint32_t)n);
-    }
-    if (b->err) {
-        int rc = b->err;
-        tbuf_free(b);
-        return rc;
-    }
-    size_t len;
-    out->ptr = tbuf_take(b, &len);
-    out->len = len;
-    return 0;
+    tbuf_byte(b, ETF_NIL);
+    if (n && !b->err)
+        put_be32(b->p + 1, (uint32_t)n);
+    return tbuf_to_term(b, 0, out);
 }
 
 int shmets_tab2list(shmets_tab *t, shmets_term *list)

@@ -130,15 +130,7 @@ int shmets_take(shmets_tab *t, shmets_term key, shmets_term *objects)
     struct tbuf b;
     tbuf_init(&b, (size_t)1 << 62);
     struct kw k = { .key = key, .arg = &b };
-    int rc = with_key(t, "take", &k, take_fn);
-    if (rc) {
-        tbuf_free(&b);
-        return rc;
-    }
-    size_t len;
-    objects->ptr = tbuf_take(&b, &len);
-    objects->len = len;
-    return 0;
+    return tbuf_to_term(&b, with_key(t, "take", &k, take_fn), objects);
 }
 
 /* ---- delete_object ------------------------------------------------------------------------- */

@@ -67,6 +67,9 @@ void tbuf_be16(struct tbuf *b, uint16_t v);
 void tbuf_be32(struct tbuf *b, uint32_t v);
 /* Hand the bytes over (b is empty afterwards). */
 unsigned char *tbuf_take(struct tbuf *b, size_t *len);
+/* End a call that built its result in b: with rc (or b's own error) b is freed and the error
+ * returned; else *out owns b's bytes.  Returns the error or 0. */
+int tbuf_to_term(struct tbuf *b, int rc, shmets_term *out);
 
 /* Canonicaliser flags (besides SHMETS_ETF_NO_VERSION). */
 #define CANON_MAP_LAST_WINS 0x100u  /* duplicate map keys: the later one wins (term text) */

@@ -122,6 +122,20 @@ unsigned char *tbuf_take(struct tbuf *b, size_t *len)
     return p;
 }
 
+int tbuf_to_term(struct tbuf *b, int rc, shmets_term *out)
+{
+    if (!rc)
+        rc = b->err;
+    if (rc) {
+        tbuf_free(b);
+        return rc;
+    }
+    size_t len;
+    out->ptr = tbuf_take(b, &len);
+    out->len = len;
+    return 0;
+}
+
 /* ------------------------------------------------------------------------------------ */
 /* UTF-8                                                                                */
 
