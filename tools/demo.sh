@@ -1,10 +1,37 @@
 #!/bin/sh
 # tools/demo.sh SHMETS — the main job, `make demo`: shmets' term layer at work, checked against
-# real Erlang where `erl` is installed.  Grows with the project (tables, etsmgr) as they land.
+# real Erlang where `erl` is installed, and tables shared by processes through `shmets script`.
+# Grows with the project (etsmgr) as it lands.
 set -eu
 shmets=${1:-build/shmets}
 say() { printf '\n== %s\n' "$*"; }
 run() { printf '$ shmets'; for a in "$@"; do printf " '%s'" "$a"; done; printf '\n'; "$shmets" "$@"; }
+
+# One instance, shared by the processes below; removed at exit however the demo ends.
+inst="demo.$$"
+cleanup() { rm -f /dev/shm/shmets."$inst" /dev/shm/shmets."$inst".*; }
+trap cleanup EXIT
+trap 'cleanup; exit 1' HUP INT TERM PIPE
+script() { printf '$ shmets script --instance %s <<EOF\n%s\nEOF\n' "$inst" "$1"; printf '%s\n' "$1" | "$shmets" script --instance "$inst"; }
+
+say "Tables in shared memory: one process makes and fills them ..."
+script "ets:new(dogs, [ordered_set, named_table, public]).
+ets:insert(dogs, [{rufsen, 7, <<\"Norrbotten\">>}, {fido, 3, <<\"Lyon\">>}, {laika, 12, <<\"Moscow\">>}]).
+ets:new(visits, [set, named_table, public, {write_concurrency, true}]).
+ets:update_counter(visits, rufsen, 1, {rufsen, 0}).
+ets:insert(visits, {fido, 41})."
+
+say "... and other processes read and write them, with ETS's semantics"
+script "ets:tab2list(dogs).
+ets:lookup(dogs, laika).
+ets:next(dogs, fido).
+ets:update_counter(visits, fido, [{2, 1}, {2, 100, 100, 0}]).
+ets:update_counter(visits, rufsen, 18446744073709551615).
+ets:lookup_element(visits, rufsen, 2).
+ets:insert_new(dogs, [{rex, 1, <<>>}, {fido, 0, <<>>}]).
+ets:member(dogs, rex).
+ets:info(dogs, size).
+ets:insert(dogs, notatuple)."
 
 say "Erlang term syntax in, canonical External Term Format out"
 run parse '{rufsen, dog, 7}' '#{name => <<"Rufsen">>, age => 7}' '[1,2|3]' "'é'" '<0.4242.0>'
