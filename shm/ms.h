@@ -175,7 +175,7 @@ static inline void ms_lcur_init(struct ms_lcur *c, const unsigned char *l)
 {
     c->str = l[0] == ETF_STRING;
     c->left = l[0] == ETF_NIL ? 0 : c->str ? get_be16(l + 1) : get_be32(l + 1);
-    c->p = l + (l[0] == ETF_NIL ? 1 : c->str ? 3 : 5);
+    c->p = l + (l[0] == ETF_NIL ? 0 : c->str ? 3 : 5);   /* [] is its own tail */
 }
 /* The next element, or NULL at the end (then ms_lcur_tail gives the tail). */
 static inline const unsigned char *ms_lcur_next(struct ms_lcur *c)

@@ -431,23 +431,35 @@ static int lint_head(struct cc *c, const unsigned char *head)
 
 /* ---- lint: guards and bodies (L.2 - L.4) ---- */
 
-static void lint_expr(struct cc *c, const unsigned char *t);
+/* Each lint function returns 1 if the expression is a constant without errors (ERTS's
+ * "constant" flag, which an error clears), else 0: a map's keys are looked at a second time
+ * when its values are constant and its keys are not, and their errors are reported again. */
+static int lint_expr(struct cc *c, const unsigned char *t);
+
+/* n expressions at ptrs, last first. */
+static int lint_reversed(struct cc *c, const unsigned char *const *ptrs, uint32_t n)
+{
+    int all = 1;
+    for (uint32_t i = n; i-- > 0 && !c->rc;)
+        all &= lint_expr(c, ptrs[i]);
+    return all;
+}
 
 /* The elements of a tuple, last first. */
-static void lint_elements_reversed(struct cc *c, const unsigned char *first, uint32_t n)
+static int lint_elements_reversed(struct cc *c, const unsigned char *first, uint32_t n)
 {
     const unsigned char *stack_[16], **ptrs = stack_;
     if (n > 16 && !(ptrs = malloc(n * sizeof *ptrs))) {
         oom(c, 0);
-        return;
+        return 0;
     }
     const unsigned char *e = first;
     for (uint32_t i = 0; i < n; i++, e = term_end(e))
         ptrs[i] = e;
-    for (uint32_t i = n; i-- > 0 && !c->rc;)
-        lint_expr(c, ptrs[i]);
+    int all = lint_reversed(c, ptrs, n);
     if (ptrs != stack_)
         free(ptrs);
+    return all;
 }
 
 static int lookup_fn(const unsigned char *name, unsigned arity)
@@ -461,14 +473,16 @@ static int lookup_fn(const unsigned char *name, unsigned arity)
     return -1;
 }
 
-static void lint_call(struct cc *c, const unsigned char *t)
+static int lint_call(struct cc *c, const unsigned char *t)
 {
     uint32_t a = ms_tuple_arity(t);
     const unsigned char *name = ms_tuple_first(t), *args = term_end(name);
     if (ms_atom_is(name, "const")) {
-        if (a != 2)
+        if (a != 2) {
             err_term(c, "Special form 'const' called with more than one argument in ", t, ".");
-        return;
+            return 0;
+        }
+        return 1;
     }
     if (ms_atom_is(name, "and") || ms_atom_is(name, "or")) {
         if (a < 2)
@@ -476,27 +490,27 @@ static void lint_call(struct cc *c, const unsigned char *t)
                                                 : "Special form 'or' called without arguments in ", t, ".");
         else
             lint_elements_reversed(c, args, a - 1);
-        return;
+        return 0;
     }
     if (ms_atom_is(name, "andalso") || ms_atom_is(name, "andthen") || ms_atom_is(name, "orelse")) {
         if (a < 2) {
             err_term(c, ms_atom_is(name, "orelse") ? "Special form 'orelse' called without arguments in "
                                                    : "Special form 'andalso' called without arguments in ", t, ".");
-            return;
+            return 0;
         }
         for (uint32_t i = 1; i < a && !c->rc; i++, args = term_end(args))
             lint_expr(c, args);
-        return;
+        return 0;
     }
     if (ms_atom_is(name, "self")) {
         if (a != 1)
             err_term(c, "Special form 'self' called with arguments in ", t, ".");
-        return;
+        return 0;
     }
     for (size_t i = 0; i < sizeof trace_forms / sizeof trace_forms[0]; i++)
         if (ms_atom_is(name, trace_forms[i][0])) {
             err_text(c, "Special form '%s' used in wrong dialect.", trace_forms[i][1]);
-            return;
+            return 0;
         }
     int f = lookup_fn(name, a - 1);
     if (f < 0 || ms_fn_table[f].trace_only) {
@@ -504,50 +518,54 @@ static void lint_call(struct cc *c, const unsigned char *t)
         snprintf(post, sizeof post, "/%u %s", a - 1,
                  f < 0 ? "does_not_exist." : "cannot be called in this context.");
         err_term(c, "Function ", name, post);
-        return;
+        return 0;
     }
     lint_elements_reversed(c, args, a - 1);
+    return 0;
 }
 
-static void lint_expr(struct cc *c, const unsigned char *t)
+static int lint_expr(struct cc *c, const unsigned char *t)
 {
     switch (t[0]) {
     case ETF_LIST: {
         uint32_t n = get_be32(t + 1);
         const unsigned char *e = t + 5;
+        int all = 1;
         for (uint32_t i = 0; i < n && !c->rc; i++, e = term_end(e))
-            lint_expr(c, e);
-        lint_expr(c, e);
-        return;
+            all &= lint_expr(c, e);
+        return lint_expr(c, e) & all;
     }
     case ETF_SMALL_TUPLE: case ETF_LARGE_TUPLE: {
         uint32_t a = ms_tuple_arity(t);
         const unsigned char *first = ms_tuple_first(t);
         if (a == 1 && ms_is_tuple(first))
-            lint_elements_reversed(c, ms_tuple_first(first), ms_tuple_arity(first));
-        else if (a >= 1 && ms_is_atom(first) && ms_var_number(first) < 0)
-            lint_call(c, t);
-        else
-            err_term(c, "", t, " is neither a function call, nor a tuple (tuples are written {{ ... }}).");
-        return;
+            return lint_elements_reversed(c, ms_tuple_first(first), ms_tuple_arity(first));
+        if (a >= 1 && ms_is_atom(first) && ms_var_number(first) < 0)
+            return lint_call(c, t);
+        err_term(c, "", t, " is neither a function call, nor a tuple (tuples are written {{ ... }}).");
+        return 0;
     }
     case ETF_MAP: {
         uint32_t n = get_be32(t + 1);
         const unsigned char *stack_[32], **kv = stack_;
         if (n > 16 && !(kv = malloc(2 * (size_t)n * sizeof *kv))) {
             oom(c, 0);
-            return;
+            return 0;
         }
+        const unsigned char **keys = kv, **vals = kv + n;
         const unsigned char *e = t + 5;
-        for (uint32_t i = 0; i < 2 * n; i++, e = term_end(e))
-            kv[i] = e;
-        for (uint32_t i = n; i-- > 0 && !c->rc;)
-            lint_expr(c, kv[2 * i + 1]);
-        for (uint32_t i = n; i-- > 0 && !c->rc;)
-            lint_expr(c, kv[2 * i]);
+        for (uint32_t i = 0; i < n; i++) {
+            keys[i] = e;
+            vals[i] = e = term_end(e);
+            e = term_end(e);
+        }
+        int vconst = lint_reversed(c, vals, n);
+        int kconst = lint_reversed(c, keys, n);
+        if (vconst && !kconst)
+            lint_reversed(c, keys, n);
         if (kv != stack_)
             free(kv);
-        return;
+        return vconst && kconst;
     }
     case ETF_SMALL_ATOM_UTF8: case ETF_ATOM_UTF8: {
         int n = ms_var_number(t);
@@ -555,11 +573,12 @@ static void lint_expr(struct cc *c, const unsigned char *t)
             int s = var_slot(c, n);
             if (s < 0 || !c->bound[s])
                 err_text(c, "Variable $%d is unbound.", c->orig && (size_t)n < c->norig ? (int)c->orig[n] : n);
+            return 0;
         }
-        return;
+        return !ms_atom_is(t, "$_") && !ms_atom_is(t, "$$");
     }
     default:
-        return;
+        return 1;
     }
 }
 
@@ -1228,7 +1247,8 @@ static int use_renumbered(struct cc *c, shmets_term *copy)
     all_vars(c, c->src, &cap);
     if (c->rc)
         return c->rc;
-    qsort(c->orig, c->norig, sizeof *c->orig, cmp_i32);
+    if (c->norig)
+        qsort(c->orig, c->norig, sizeof *c->orig, cmp_i32);
     size_t nv = 0;
     for (size_t i = 0; i < c->norig; i++)
         if (nv == 0 || c->orig[nv - 1] != c->orig[i])
@@ -1258,7 +1278,8 @@ static int setup_vars(struct cc *c, uint32_t ncl)
         collect_vars(c, ms_tuple_first(e), &vcap);
     if (c->rc)
         return c->rc;
-    qsort(c->vars, c->nvars, sizeof *c->vars, cmp_i32);
+    if (c->nvars)
+        qsort(c->vars, c->nvars, sizeof *c->vars, cmp_i32);
     size_t nv = 0;
     for (size_t i = 0; i < c->nvars; i++)
         if (nv == 0 || c->vars[nv - 1] != c->vars[i])

@@ -11,8 +11,8 @@
  *   F.3 a binary is <<"...">> if every byte is 32..126 (only " escaped), else its bytes as
  *       integers; a bitstring's last byte is written Value:Bits;
  *   F.4 an atom is quoted unless it starts with a lowercase letter (a-z, Latin-1 223..255 but
- *       247) and holds only letters (Latin-1 192..255 but 215 and 247 count), digits, _ and @;
- *       reserved words are not quoted.  Inside quotes \b \t \n \v \f \r \' \\ are named, other
+ *       247) and holds only letters (Latin-1 192..255 but 215 and 247 count), digits and _ (an
+ *       @ is quoted: 'nonode@nohost'); reserved words are not quoted.  Inside quotes \b \t \n \v \f \r \' \\ are named, other
  *       control characters (below 32, 128..159) are octal escapes, the rest is its UTF-8;
  *   F.5 maps are #{K=>V,...} without spaces.
  * These rules were read off OTP 25's output (tests/test_ms.c keeps the cases).  Messages are
@@ -97,7 +97,7 @@ static int latin1_letter(uint32_t c) { return c >= 192 && c <= 255 && c != 215 &
 static int atom_lower_start(uint32_t c) { return (c >= 'a' && c <= 'z') || (c >= 223 && c <= 255 && c != 247); }
 static int atom_char(uint32_t c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '@'
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'
            || latin1_letter(c);
 }
 

@@ -348,7 +348,8 @@ static const unsigned char *walk(struct vctx *v, const unsigned char *p, size_t 
 
 static int check_refs(struct vctx *v)
 {
-    qsort(v->refs, v->nrefs, sizeof *v->refs, cmp_ref);
+    if (v->nrefs)
+        qsort(v->refs, v->nrefs, sizeof *v->refs, cmp_ref);
     size_t ri = 0;
     if (!walk(v, v->pool + v->exec_off, &ri))
         return 0;

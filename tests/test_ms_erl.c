@@ -17,7 +17,7 @@
  *       maps are left out: there ETS itself looks up a map key as it is, see shmets.h).
  * The harness tests itself first: a changed expectation must be reported as a difference.
  *
- * Seeds: SHMETS_TEST_SEED=N (default below); SHMETS_MS_DIFF_N=N specs (default 4000).  The
+ * Seeds: SHMETS_TEST_SEED=N (default below); SHMETS_MS_DIFF_N=N specs (default 10000).  The
  * first SHMETS_TEST_SHOW (default 8) differences are printed in full.  `make ms-diff-check`
  * runs only this test.  Erlang is a test dependency: without escript this test fails.
  */
@@ -48,7 +48,7 @@
 extern char **environ;
 
 #define DEFAULT_SEED    20250611u
-#define DEFAULT_N       4000
+#define DEFAULT_N       10000
 #define ORACLE_TIMEOUT  300
 
 static uint64_t seed;
@@ -152,7 +152,20 @@ static int teardown(void **state)
 
 struct stats {
     long specs, tests, runs, loads, keychecks, diffs, shown;
+    long errors, nomatch, exits, results;   /* what Erlang answered to test_ms */
 };
+
+static char *fmt(shmets_term t);
+
+static void tally(struct stats *st, shmets_term want)
+{
+    char *s = fmt(want);
+    if (!strncmp(s, "{error,", 7)) st->errors++;
+    else if (!strcmp(s, "{ok,false}")) st->nomatch++;
+    else if (!strcmp(s, "{ok,'EXIT'}")) st->exits++;
+    else st->results++;
+    free(s);
+}
 
 static char *fmt(shmets_term t)
 {
@@ -271,6 +284,7 @@ static void compare_record(struct stats *st, shmets_term rec, int mutate)
         shmets_term got;
         int rc = shmets_ms_test(objs[i], spec, &got);
         st->tests++;
+        tally(st, tms[i]);
         if (rc) {
             diff(st, "test_ms", spec, objs[i], tms[i], (shmets_term){ NULL, 0 }, shmets_errdetail());
             continue;
@@ -399,9 +413,11 @@ static void test_against_erlang(void **state)
         compare_record(&st, t, 0);
         shmets_term_free(&t);
     }
-    print_message("ms-diff: seed %" PRIu64 ": %ld specs, %ld test_ms calls, %ld match_spec_run, %ld loaded "
-                  "programs, %ld key checks, %ld differences\n",
-                  seed, st.specs, st.tests, st.runs, st.loads, st.keychecks, st.diffs);
+    print_message("ms-diff: seed %" PRIu64 ": %ld specs, %ld test_ms calls (Erlang: %ld errors, %ld no match, "
+                  "%ld 'EXIT', %ld other results), %ld match_spec_run, %ld loaded programs, %ld key checks, "
+                  "%ld differences\n",
+                  seed, st.specs, st.tests, st.errors, st.nomatch, st.exits, st.results, st.runs, st.loads,
+                  st.keychecks, st.diffs);
     assert_int_equal(st.specs, nspecs);
     if (st.diffs)
         fail_msg("%ld differences from Erlang (seed %" PRIu64 ")", st.diffs, seed);

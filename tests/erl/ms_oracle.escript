@@ -33,7 +33,7 @@
 main([SeedS, NS, Out]) ->
     Seed = list_to_integer(SeedS),
     N = list_to_integer(NS),
-    rand:seed(exsss, {Seed, Seed bxor 16#5eed, 7}),
+    rand:seed(exsss, Seed),
     Header = iolist_to_binary(io_lib:format("shmets-ms-oracle v1 seed=~b n=~b", [Seed, N])),
     Recs = [record(case_(I)) || I <- lists:seq(1, N)],
     ok = file:write_file(Out, [rec(Header) | Recs]),
@@ -62,7 +62,7 @@ chance(P) -> rand:uniform() < P.
 
 atoms() -> [a, b, c, foo, bar, x, y, true, false, 'EXIT', ok, error, nonode@nohost,
             'A b', 'Quoted', '', '$_', '$$', '$1x', '$01', 'é', 'a\nb', 'don\'t', '_a',
-            'and', 'end', 'a@b', 'a.b'].
+            'and', 'end', 'a@b', 'a.b', '$3', '$27', 'ÿ', '\x{100}x'].
 
 small_int() -> pick([0, 1, 2, 3, -1, 7, 255, 256, -256, 1000, 65535, -65536,
                      2147483647, -2147483648, 2147483648, r(100) - 50]).
@@ -72,7 +72,9 @@ big_int() ->
           12345678901234567890123456789, 9007199254740993, 1 bsl 1023, (1 bsl 1024) - 1]).
 float_() ->
     F = pick([0.5, 1.0, 2.5, -2.5, 1.5, 3.14159, -0.75, 1.0e20, 1.0e-10, 123456.789,
-              4503599627370495.5, 1.0e300, -1.0e300, 0.1, 100.0, float(r(1000) - 500) / 8]),
+              4503599627370495.5, 1.0e300, -1.0e300, 0.1, 100.0, float(r(1000) - 500) / 8,
+              (rand:uniform() - 0.5) * math:pow(10, r(40) - 20), 9007199254740992.0,
+              18446744073709551616.0, -9.3e18]),
     case F == 0 of true -> 0.0; false -> F end.      % never -0.0
 
 string_() -> pick(["", "a", "abc", "hello world", "a\nb", [1, 2, 3], [300, 1], "é", [255, 0]]).
@@ -99,7 +101,12 @@ term(D) ->
         _ -> scalar()
     end.
 
-object() -> list_to_tuple([term(2) || _ <- lists:seq(1, r(4))]).
+object() ->
+    Es = [term(2) || _ <- lists:seq(1, r(4))],
+    case chance(0.25) of                            % a repeated part, for repeated variables
+        true -> list_to_tuple(Es ++ [pick(Es)]);
+        false -> list_to_tuple(Es)
+    end.
 
 %% ---- heads: an object with parts replaced by variables ----
 
@@ -145,9 +152,10 @@ pat_list(T, D) -> pattern(T, D + 1).
 
 %% Some objects differ from the one a head was made from.
 vary(O) when is_tuple(O) ->
-    case r(4) of
+    case r(6) of
         1 -> object();
-        2 -> list_to_tuple([case chance(0.3) of true -> term(1); false -> E end || E <- tuple_to_list(O)]);
+        2 -> term(2);
+        3 -> list_to_tuple([case chance(0.3) of true -> term(1); false -> E end || E <- tuple_to_list(O)]);
         _ -> O
     end.
 
@@ -280,7 +288,7 @@ clause(O) ->
 %% Make a spec wrong in one of the ways ERTS reports.
 break(Clauses) ->
     [{H, G, B} | Rest] = Clauses,
-    case r(16) of
+    case r(17) of
         1 -> {H, G, B};
         2 -> [{H, G} | Rest];
         3 -> [{H, G, B} | x];
@@ -296,5 +304,6 @@ break(Clauses) ->
         13 -> [{H, G, [{1, 2}, {"str", x}, {{a}, b}, {'$1'}]} | Rest];
         14 -> [{H, G ++ [true | x], B} | Rest];
         15 -> Rest ++ [{H, G, [{{'$123', {const, 'A b'}, {const}}}]}];
+        16 -> [{H, G, [{term(2), term(2)}, {const, term(2), term(1)}, {pick(atoms()), term(1), term(2)}]} | Rest];
         _ -> []
     end.
