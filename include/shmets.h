@@ -882,6 +882,16 @@ void shmets_ms_plan_free(shmets_ms_plan *plan);
 int shmets_ms_key_span(const shmets_ms *ms, unsigned keypos, shmets_term key, int *where);
 
 /*
+ * ets:select_replace/2 refuses (badarg) a specification that might change an object's key.
+ * *keeps is true when every clause keeps the key at keypos, as OTP decides it: the body is
+ * '$_', or one constructed tuple {{...}} whose element keypos rebuilds the head's key pattern
+ * (the same variables, equal constants, {const, X} for a ground part, the same shapes), or
+ * {const, Tuple} whose element keypos is the head's ground key.  A map or '_' in the key
+ * never keeps it.  Returns 0, -SHMETS_EINVAL, -SHMETS_EBADPOS (keypos 0).
+ */
+int shmets_ms_keeps_key(const shmets_ms *ms, unsigned keypos, bool *keeps);
+
+/*
  * ets:match/2, match_object/2 and match_delete/2 patterns as specifications: *spec is
  * [{Pattern, [], ['$$']}] (MATCH: each match gives its variables' values in order of their
  * numbers), [{Pattern, [], ['$_']}] (MATCH_OBJECT), or [{Pattern, [], [true]}]

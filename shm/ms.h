@@ -294,6 +294,9 @@ int ms_clause_key(const unsigned char *prog, uint32_t clause, unsigned keypos, s
  * match is smaller / greater than key, 0 when the pattern's bound part cannot decide. */
 int ms_pattern_cmp(const unsigned char *pattern, const unsigned char *key);
 
+/* Does every clause keep the key at keypos (what ets:select_replace/2 requires)? 1 or 0. */
+int ms_keeps_key(const unsigned char *prog, unsigned keypos);
+
 static inline uint32_t ms_nclauses(const unsigned char *prog) { return ms_le32(prog + MS_H_NCLAUSES); }
 static inline const unsigned char *ms_pool(const unsigned char *prog) { return prog + ms_le32(prog + MS_H_POOL); }
 

@@ -423,3 +423,13 @@ int shmets_ms_from_pattern(shmets_term pattern, enum shmets_ms_match_kind kind, 
     tbuf_byte(&b, ETF_NIL);
     return tbuf_to_term(&b, 0, spec);
 }
+
+int shmets_ms_keeps_key(const shmets_ms *ms, unsigned keypos, bool *keeps)
+{
+    if (!ms || !keeps)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_ms_keeps_key");
+    if (keypos == 0)
+        return err_set(SHMETS_EBADPOS, "keypos 0");
+    *keeps = ms_keeps_key(ms->prog, keypos) != 0;
+    return 0;
+}

@@ -448,7 +448,7 @@ static int lint_reversed(struct cc *c, const unsigned char *const *ptrs, uint32_
 /* The elements of a tuple, last first. */
 static int lint_elements_reversed(struct cc *c, const unsigned char *first, uint32_t n)
 {
-    const unsigned char *stack_[16], **ptrs = stack_;
+    const unsigned char *stack_[16] = { NULL }, **ptrs = stack_;
     if (n > 16 && !(ptrs = malloc(n * sizeof *ptrs))) {
         oom(c, 0);
         return 0;
@@ -547,7 +547,7 @@ static int lint_expr(struct cc *c, const unsigned char *t)
     }
     case ETF_MAP: {
         uint32_t n = get_be32(t + 1);
-        const unsigned char *stack_[32], **kv = stack_;
+        const unsigned char *stack_[32] = { NULL }, **kv = stack_;
         if (n > 16 && !(kv = malloc(2 * (size_t)n * sizeof *kv))) {
             oom(c, 0);
             return 0;
@@ -849,7 +849,7 @@ static struct res gen_expr(struct cc *c, const unsigned char *t);
 static struct res gen_op(struct cc *c, const unsigned char *t, unsigned op, uint32_t count,
                          const unsigned char *const *xs, size_t n, int fold)
 {
-    struct res r0[8], *rs = r0;
+    struct res r0[8] = { { 0, NULL, NULL } }, *rs = r0;
     if (n > 8 && !(rs = malloc(n * sizeof *rs))) {
         oom(c, 0);
         return (struct res){ 1, t, NULL };
@@ -938,7 +938,7 @@ static struct res gen_call(struct cc *c, const unsigned char *t)
         return gen_logic(c, t, 0);
     if (ms_atom_is(name, "orelse"))
         return gen_logic(c, t, 1);
-    const unsigned char *small[8], **xs = subterms(c, args, a - 1, small, 8);
+    const unsigned char *small[8] = { NULL }, **xs = subterms(c, args, a - 1, small, 8);
     if (!xs)
         return (struct res){ 1, t, NULL };
     struct res r;
@@ -956,7 +956,7 @@ static struct res gen_expr(struct cc *c, const unsigned char *t)
     switch (t[0]) {
     case ETF_LIST: {
         uint32_t n = get_be32(t + 1);
-        const unsigned char *small[8], **xs = subterms(c, t + 5, (size_t)n + 1, small, 8);
+        const unsigned char *small[8] = { NULL }, **xs = subterms(c, t + 5, (size_t)n + 1, small, 8);
         if (!xs)
             return (struct res){ 1, t, NULL };
         struct res r = gen_op(c, t, E_LIST, n, xs, (size_t)n + 1, 1);
@@ -968,7 +968,7 @@ static struct res gen_expr(struct cc *c, const unsigned char *t)
         const unsigned char *first = ms_tuple_first(t);
         if (ms_tuple_arity(t) == 1 && ms_is_tuple(first)) {
             uint32_t n = ms_tuple_arity(first);
-            const unsigned char *small[8], **xs = subterms(c, ms_tuple_first(first), n, small, 8);
+            const unsigned char *small[8] = { NULL }, **xs = subterms(c, ms_tuple_first(first), n, small, 8);
             if (!xs)
                 return (struct res){ 1, t, NULL };
             struct res r = gen_op(c, t, E_TUPLE, n, xs, n, 1);
@@ -980,7 +980,7 @@ static struct res gen_expr(struct cc *c, const unsigned char *t)
     }
     case ETF_MAP: {
         uint32_t n = get_be32(t + 1);
-        const unsigned char *small[8], **xs = subterms(c, t + 5, 2 * (size_t)n, small, 8);
+        const unsigned char *small[8] = { NULL }, **xs = subterms(c, t + 5, 2 * (size_t)n, small, 8);
         if (!xs)
             return (struct res){ 1, t, NULL };
         struct res r = gen_op(c, t, E_MAP, n, xs, 2 * (size_t)n, 1);

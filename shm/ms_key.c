@@ -138,3 +138,130 @@ int ms_clause_key(const unsigned char *prog, uint32_t clause, unsigned keypos, s
     key->len = (size_t)(term_end(k) - k);
     return ms_is_ground(k) ? SHMETS_MS_KEY_BOUND : SHMETS_MS_KEY_PARTIAL;
 }
+
+/*
+ * KEEPING THE KEY (ets:select_replace/2 refuses, badarg, a spec that might change an object's
+ * key).  As OTP decides it statically, read off its answers (tests/test_ms.c keeps them): every
+ * clause's body is one expression, and that is
+ *   '$_', or
+ *   {{E1, ..., En}} with the head a tuple, n and the head's arity at least keypos, and Ekeypos
+ *       an expression that rebuilds the head's key pattern exactly: the same variable where
+ *       the head has a variable, the same constant (=:=) where it has one, a construction of
+ *       the same shape ({{...}} or [...]) where it has a tuple or list, or {const, X} where the
+ *       head has exactly X and no variable in it; or
+ *   {const, T} with T a tuple whose element keypos is the head's key pattern, literally, with
+ *       no variable in it.
+ * A map anywhere in the key, '_', '$_' and '$$' never keep it (a map pattern matches larger
+ * maps; '_' has no value; '$_' and '$$' mean other things in a body).
+ */
+static int is_special(const unsigned char *a)
+{
+    return ms_atom_is(a, "_") || ms_atom_is(a, "$_") || ms_atom_is(a, "$$");
+}
+
+/* Does body expression b (a literal when cmode) rebuild head pattern a?  Recursion follows b,
+ * bounded by the spec's nesting. */
+static int rebuilds(const unsigned char *a, const unsigned char *b, int cmode)
+{
+    if (ms_is_tuple(b)) {
+        const unsigned char *x = ms_tuple_first(b);
+        if (!cmode) {
+            if (ms_tuple_arity(b) == 1 && ms_is_tuple(x)) {
+                b = x;                          /* {{...}}: a construction */
+            } else if (ms_tuple_arity(b) == 2 && ms_atom_is(x, "const")) {
+                return rebuilds(a, term_end(x), 1);
+            } else {
+                return 0;                       /* a call */
+            }
+        }
+        if (!ms_is_tuple(a) || ms_tuple_arity(a) != ms_tuple_arity(b))
+            return 0;
+        uint32_t n = ms_tuple_arity(a);
+        const unsigned char *p = ms_tuple_first(a), *q = ms_tuple_first(b);
+        for (uint32_t i = 0; i < n; i++, p = term_end(p), q = term_end(q))
+            if (!rebuilds(p, q, cmode))
+                return 0;
+        return 1;
+    }
+    if (ms_is_cons(b)) {
+        if (!ms_is_cons(a))
+            return 0;
+        struct ms_lcur ca, cb;
+        ms_lcur_init(&ca, a);
+        ms_lcur_init(&cb, b);
+        int bm = cmode;
+        for (;;) {
+            const unsigned char *x = ms_lcur_next(&ca);
+            unsigned char tx[2];
+            if (x && ca.str) {                  /* the cursor's buffer is reused: keep a copy */
+                memcpy(tx, x, 2);
+                x = tx;
+            }
+            const unsigned char *y = ms_lcur_next(&cb);
+            while (x && !y) {                   /* b ended first: its tail may be {const, List} */
+                const unsigned char *bt = ms_lcur_tail(&cb);
+                if (bm || !ms_is_tuple(bt) || ms_tuple_arity(bt) != 2 || !ms_atom_is(ms_tuple_first(bt), "const"))
+                    return 0;
+                const unsigned char *l = term_end(ms_tuple_first(bt));
+                if (!ms_is_cons(l))
+                    return 0;
+                ms_lcur_init(&cb, l);
+                bm = 1;
+                y = ms_lcur_next(&cb);
+            }
+            if (!x)                             /* a ended: its tail against b's rest */
+                return y ? 0 : rebuilds(ms_lcur_tail(&ca), ms_lcur_tail(&cb), bm);
+            if (!rebuilds(x, y, bm))
+                return 0;
+        }
+    }
+    if (b[0] == ETF_MAP || a[0] == ETF_MAP)
+        return 0;
+    if (is_special(a))
+        return 0;
+    if (ms_is_atom(b)) {
+        if (!cmode && (ms_atom_is(b, "$_") || ms_atom_is(b, "$$")))
+            return 0;
+        if (cmode && ms_var_number(a) >= 0)
+            return 0;
+    }
+    size_t n = (size_t)(term_end(b) - b);
+    return (size_t)(term_end(a) - a) == n && memcmp(a, b, n) == 0;
+}
+
+int ms_keeps_key(const unsigned char *prog, unsigned keypos)
+{
+    uint32_t n = ms_nclauses(prog);
+    const unsigned char *cl = prog + ms_le32(prog + MS_H_CLAUSES), *pool = ms_pool(prog);
+    for (uint32_t i = 0; i < n; i++, cl += MS_CLAUSE_SIZE) {
+        const unsigned char *head = pool + ms_le32(cl), *body = term_end(term_end(head));
+        if (body[0] != ETF_LIST || get_be32(body + 1) != 1 || term_end(body + 5)[0] != ETF_NIL)
+            return 0;                           /* one body expression (not a string) */
+        const unsigned char *e = body + 5;
+        if (ms_atom_is(e, "$_"))
+            continue;
+        if (!ms_is_tuple(e) || !ms_is_tuple(head) || ms_tuple_arity(head) < keypos || keypos == 0)
+            return 0;
+        const unsigned char *x = ms_tuple_first(e), *t;
+        int cmode;
+        if (ms_tuple_arity(e) == 1 && ms_is_tuple(x)) {
+            t = x;
+            cmode = 0;
+        } else if (ms_tuple_arity(e) == 2 && ms_atom_is(x, "const") && ms_is_tuple(term_end(x))) {
+            t = term_end(x);
+            cmode = 1;
+        } else {
+            return 0;
+        }
+        if (ms_tuple_arity(t) < keypos)
+            return 0;
+        const unsigned char *hk = ms_tuple_first(head), *bk = ms_tuple_first(t);
+        for (unsigned k = 1; k < keypos; k++) {
+            hk = term_end(hk);
+            bk = term_end(bk);
+        }
+        if (!rebuilds(hk, bk, cmode))
+            return 0;
+    }
+    return 1;
+}

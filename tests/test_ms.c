@@ -9,7 +9,9 @@
  * of '$N' atoms when a head has a variable >= 25), malformed specs of every kind.  Each must
  * give the same term here.  The other tests cover what Erlang cannot answer for us: OTP 26's
  * functions, self(), the program as bytes (copied, loaded in another process, forged and
- * damaged), the limits (nesting, size), the key analysis and the match patterns.
+ * damaged), the limits (nesting, size), the key analysis and the match patterns.  KEEPS_KEY
+ * holds ets:select_replace/2's verdict (accepted or badarg) on 84 specs, for
+ * shmets_ms_keeps_key.
  * tests/test_ms_erl.c compares thousands of random specs with a live Erlang.
  */
 #include <stdarg.h>
@@ -1373,6 +1375,120 @@ static void test_key_span(void **state)
     }
 }
 
+/* ---- select_replace's "keeps the key" ---- */
+
+/* { spec, keypos, whether ets:select_replace/2 accepts it } from erl (OTP 25). */
+static const struct { const char *spec; unsigned keypos; bool keeps; } KEEPS_KEY[] = {
+    { "[{{'$1','$2'},[],[{{'$1',x}}]}]", 1, true },
+    { "[{{'$1','$2'},[],['$_']}]", 1, true },
+    { "[{{k,'$2'},[],[{{k,x}}]}]", 1, true },
+    { "[{{k,'$2'},[],[{{{const,k},x}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{{'$2',x}}]}]", 1, false },
+    { "[{{'$1','$2'},[],[a,{{'$1',x}}]}]", 1, false },
+    { "[{{'$1','$2'},[],[{{'$1',x}},a]}]", 1, false },
+    { "[{'$1',[],[{{k,x}}]}]", 1, false },
+    { "[{'_',[],['$_']}]", 1, true },
+    { "[{{{a,'$1'},'$2'},[],[{{{{a,'$1'}},x}}]}]", 1, true },
+    { "[{{{a,b},'$2'},[],[{{{const,{a,b}},x}}]}]", 1, true },
+    { "[{{{a,b},'$2'},[],[{{{{a,b}},x}}]}]", 1, true },
+    { "[{{1,'_'},[],[{{1.0,x}}]}]", 1, false },
+    { "[{{1,'_'},[],[{{1,x}}]}]", 1, true },
+    { "[{{[97,98],'_'},[],[{{[97,98],x}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{const,{k,v}}]}]", 1, false },
+    { "[{{k,'$2'},[],[{const,{k,v}}]}]", 1, true },
+    { "[{{'$1','$2'},[{'==','$1',k}],[{{'$1',x}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{{'$1',x}}]},{{'$1','$2'},[],[{{'$2',x}}]}]", 1, false },
+    { "[{{'$1','$2'},[],[{{'$1'}}]}]", 1, true },
+    { "[{{'$1','$2','$3'},[],[{{'$1','$2'}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{{'$1',x,y}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{element,1,'$_'}]}]", 1, false },
+    { "[{{'$1','$2'},[],[{{'$1',{hd,a}}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{{{hd,a},x}}]}]", 1, false },
+    { "[{{{a,'_'},'$2'},[],[{{{{a,'_'}},x}}]}]", 1, false },
+    { "[{{'_','$2'},[],[{{'_',x}}]}]", 1, false },
+    { "[{{'$1','$2'},[],[{{{const,'$1'},x}}]}]", 1, false },
+    { "[{{{a,'$1'},'$2'},[],[{{{const,{a,'$1'}},x}}]}]", 1, false },
+    { "[{{[a,'$1'],'$2'},[],[{{[a,'$1'],x}}]}]", 1, true },
+    { "[{{#{a => '$1'},'$2'},[],[{{#{a => '$1'},x}}]}]", 1, false },
+    { "[{{k,'$2'},[],[{{k}}]}]", 1, true },
+    { "[{{k,'$2'},[],[{const,{k}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{{'$1'}}]},{'_',[],['$_']}]", 1, true },
+    { "[{{'$1','$2'},[],[{{'$1',x}}]},{'_',[],[{{k,x}}]}]", 1, false },
+    { "[{{'$1','$2'},[],[{{{'+','$1',0},x}}]}]", 1, false },
+    { "[{{{'$1','$3'},'$2'},[],[{{{{'$1','$3'}},x}}]}]", 1, true },
+    { "[{{[a|'$1'],'$2'},[],[{{[a|'$1'],x}}]}]", 1, true },
+    { "[{{[1,'$1'|'$3'],'$2'},[],[{{[1,'$1'|'$3'],x}}]}]", 1, true },
+    { "[{{{const,x},'$2'},[],[{{{{const,x}},x}}]}]", 1, true },
+    { "[{{{a},'$2'},[],[{{{const,{a}},x}}]}]", 1, true },
+    { "[{{{1,'$1'},'$2'},[],[{{{{1,'$1'}},x}}]}]", 1, true },
+    { "[{{{1,'$1'},'$2'},[],[{{{{1.0,'$1'}},x}}]}]", 1, false },
+    { "[{{{1,'$1'},'$2'},[],[{{{{{const,1},'$1'}},x}}]}]", 1, true },
+    { "[{{{{a,'$1'}},'$2'},[],[{{{{{{a,'$1'}}}},x}}]}]", 1, true },
+    { "[{{{k},'$2'},[],[{{{{k}},x}}]}]", 1, true },
+    { "[{{[a,b],'$2'},[],[{{[{const,a},b],x}}]}]", 1, true },
+    { "[{{[a,b],'$2'},[],[{{{const,[a,b]},x}}]}]", 1, true },
+    { "[{{[a,'$1'],'$2'},[],[{{[{const,a},'$1'],x}}]}]", 1, true },
+    { "[{{'$1','$2'},[{'=:=','$1','$2'}],[{{'$2',x}}]}]", 1, false },
+    { "[{{'$1','$2'},[],[{{'$1',x}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{{'$1'}}]}]", 1, true },
+    { "[{{x,'$2'},[],[{{x,'$2'}}]}]", 1, true },
+    { "[{{x,'$2'},[],[{const,{x,y}}]}]", 1, true },
+    { "[{{x,'$2'},[],[{const,{y,y}}]}]", 1, false },
+    { "[{{x,'$2'},[],[{const,{}}]}]", 1, false },
+    { "[{{x,'$2'},[],[{{}}]}]", 1, false },
+    { "[{{x,'$2'},[],[x]}]", 1, false },
+    { "[{{x,'$2'},[],[{const,x}]}]", 1, false },
+    { "[{{[97,98],'$2'},[],[{{[97,98],x}}]}]", 1, true },
+    { "[{{[97,98],'$2'},[],[{{[97,98],x}}]}]", 1, true },
+    { "[{{<<97,98>>,'$2'},[],[{{<<97,98>>,x}}]}]", 1, true },
+    { "[{{1.0,'$2'},[],[{{1.0,x}}]}]", 1, true },
+    { "[{{'$_','$2'},[],[{{'$_',x}}]}]", 1, false },
+    { "[{{'$$','$2'},[],[{{{const,'$$'},x}}]}]", 1, false },
+    { "[{{#{a => 1},'$2'},[],[{{{const,#{a => 1}},x}}]}]", 1, false },
+    { "[{{#{},'$2'},[],[{{#{},x}}]}]", 1, false },
+    { "[{{[],'$2'},[],[{{[],x}}]}]", 1, true },
+    { "[{{{},'$2'},[],[{{{{}},x}}]}]", 1, true },
+    { "[{{{},'$2'},[],[{{{const,{}},x}}]}]", 1, true },
+    { "[{{['$1'|'$1'],'$2'},[],[{{['$1'|'$1'],x}}]}]", 1, true },
+    { "[{{[a|b],'$2'},[],[{{[a|b],x}}]}]", 1, true },
+    { "[{{[a|b],'$2'},[],[{{[a|{const,b}],x}}]}]", 1, true },
+    { "[{{{a,[b]},'$2'},[],[{{{const,{a,[b]}},x}}]}]", 1, true },
+    { "[{{{a,[b]},'$2'},[],[{{{{a,{const,[b]}}},x}}]}]", 1, true },
+    { "[{{{a,[b]},'$2'},[],[{{{{{const,a},[{const,b}]}},x}}]}]", 1, true },
+    { "[{{x,'$2'},[],[{const,{x,'$2'}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{{'$1',x}}]},{{'$3','_'},[],['$_']}]", 1, true },
+    { "[{{18446744073709551616,'$2'},[],[{{18446744073709551616,x}}]}]", 1, true },
+    { "[{{<<1:3>>,'$2'},[],[{{{const,<<1:3>>},x}}]}]", 1, true },
+    { "[{{'$1','$2'},[],[{{x,'$2'}}]}]", 2, true },
+    { "[{{'$1','$2'},[],[{{'$2','$1'}}]}]", 2, false },
+    { "[{{'$1'},[],[{{'$1'}}]}]", 2, false },
+    { "[{{'_',k},[],[{{y,k}}]}]", 2, true },
+};
+
+static void test_keeps_key(void **state)
+{
+    (void)state;
+    size_t bad = 0;
+    for (size_t i = 0; i < sizeof KEEPS_KEY / sizeof *KEEPS_KEY; i++) {
+        shmets_ms *ms = compile(KEEPS_KEY[i].spec);
+        bool k = !KEEPS_KEY[i].keeps;
+        assert_int_equal(shmets_ms_keeps_key(ms, KEEPS_KEY[i].keypos, &k), 0);
+        if (k != KEEPS_KEY[i].keeps) {
+            print_message("%s keypos %u: keeps_key %d, ETS says %d\n", KEEPS_KEY[i].spec, KEEPS_KEY[i].keypos, k,
+                          KEEPS_KEY[i].keeps);
+            bad++;
+        }
+        shmets_ms_free(ms);
+    }
+    shmets_ms *ms = compile("[{'_',[],['$_']}]");
+    bool k;
+    assert_int_equal(shmets_ms_keeps_key(ms, 0, &k), -SHMETS_EBADPOS);
+    assert_int_equal(shmets_ms_keeps_key(ms, 1, NULL), -SHMETS_EINVAL);
+    shmets_ms_free(ms);
+    if (bad)
+        fail_msg("%zu specs judged otherwise than ETS", bad);
+}
+
 /* ---- match patterns ---- */
 
 static void test_from_pattern(void **state)
@@ -1481,6 +1597,7 @@ int main(void)
         cmocka_unit_test(test_key_kinds),
         cmocka_unit_test(test_key_plan),
         cmocka_unit_test(test_key_span),
+        cmocka_unit_test(test_keeps_key),
         cmocka_unit_test(test_from_pattern),
         cmocka_unit_test(test_threads),
     };
