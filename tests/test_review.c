@@ -29,6 +29,10 @@
  *                                          keys + groups, counting keys that are replaced (or,
  *                                          in a bag, objects already there) as new, so a
  *                                          replacement at 4 keys a bucket doubles the array
+ *   test_damaged_root_insert_writes_header hash.c find_slot()/place(): when the key's first
+ *                                          bucket is out of bounds, place() plans a store to
+ *                                          offset 0 + 56, which tab_commit() makes: the table
+ *                                          header's keypos and flags are overwritten
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -38,6 +42,7 @@
 
 #include "shmets.h"
 #include "testutil.h"
+#include "../shm/table.h"       /* one test damages the root word, as a stray writer could */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,6 +446,41 @@ static void test_replacing_insert_does_not_grow(void **s)
         fail_msg("after a replacing insert slot 8 gave %s: the array grew although no key was added", got);
 }
 
+/* ---- hash.c: a writer on a damaged root word stores into the table header ------------------- */
+
+/*
+ * hash.c says a damaged segment gives wrong answers, never wild accesses, and find_slot()
+ * leaves damage for "the callers' chain checks" to report.  But when the key's bucket is out of
+ * bounds, find_slot() breaks out with *slot = 0 and *last still 0 (hash_put's initial value),
+ * and place() then allocates an overflow bucket and plans the store "last + 56 = ob", i.e. into
+ * the table header at offset 56: keypos and flags.  tab_commit() does not bound its stores
+ * (replay_intent() does, and would refuse this record as "stores out of bounds").  Expected:
+ * -SHMETS_EBADSEG, and nothing outside the index written.
+ */
+static void test_damaged_root_insert_writes_header(void **s)
+{
+    (void)s;
+    shmets_tab *t = mk("dmg", SHMETS_SET, SHMETS_PUBLIC, 1);
+    ins(t, "{a,1}");
+    struct tab *x = t;
+    uint32_t keypos = x->h->keypos, flags = x->h->flags;
+    uint64_t good = atomic_load(&x->h->root.word);
+    /* A root word whose buckets lie past the end of the mapping (lg 3 kept). */
+    atomic_store(&x->h->root.word, ((uint64_t)x->s.size & ~(uint64_t)63) | (good & 63));
+    shmets_term o = T("{b,2}");
+    int rc = shmets_insert(t, o);
+    shmets_term_free(&o);
+    uint32_t keypos2 = x->h->keypos, flags2 = x->h->flags;
+    x->h->keypos = keypos;                      /* undo, so that the table can be deleted */
+    x->h->flags = flags;
+    atomic_store(&x->h->root.word, good);
+    assert_int_equal(shmets_delete(t), 0);
+    if (keypos2 != keypos || flags2 != flags)
+        fail_msg("an insert through a damaged root word (rc %d) changed the header: keypos %u -> %u, flags %u -> %u",
+                 rc, keypos, keypos2, flags, flags2);
+    assert_int_equal(rc, -SHMETS_EBADSEG);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -452,6 +492,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_large_tuple_is_linear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fixed_next_of_unknown_key_is_badarg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replacing_insert_does_not_grow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_damaged_root_insert_writes_header, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
