@@ -751,12 +751,12 @@ int shmets_kv_del(shmets_tab *t, const void *key, size_t klen);
  * - Pids, ports, references and funs in error messages are printed approximately.
  *
  * LIMITS AND COST.  A specification is a term, so it nests at most SHMETS_TERM_MAX_DEPTH deep
- * (deeper input is -SHMETS_ETOODEEP when the term is made).  Compiling is linear in its size
- * (constant folding: linear per nesting level of {{...}} and {const, X} wrappers).  Running
- * against one object does bounded work: each op of the program runs at most once per clause
- * and costs at most linear time in its operands (integers are bounded, above); there are no
- * loops and the recursion follows the head's nesting, not the object's.  What one run builds
- * is limited to 2 * SHMETS_TERM_MAX_SIZE bytes: more is -SHMETS_ETOOBIG.
+ * (deeper input is -SHMETS_ETOODEEP when the term is made).  Compiling is linear in its size;
+ * the list of errors keeps the first 1000 messages.  Running against one object does bounded
+ * work: each op of the program runs at most once per clause and costs at most linear time in
+ * its operands (integers are bounded, above); there are no loops and the recursion follows the
+ * head's nesting, not the object's.  A term a body builds may have SHMETS_TERM_MAX_SIZE bytes,
+ * and one run may build 2 * SHMETS_TERM_MAX_SIZE in all: more is -SHMETS_ETOOBIG.
  *
  * THREADS.  A compiled specification is immutable: any number of threads may run it at once.
  * Every call below is reentrant.

@@ -61,6 +61,27 @@
  * limited to SHMETS_BIG_MAX_BYTES of magnitude).  Only the last body expression is compiled:
  * in the table dialect the others have no effect.
  */
+/*
+ * NOTES FOR THE SELECT FAMILY (what ETS does, checked against OTP 25):
+ *   N.1 Scan with one struct ms_run per thread and ms_exec() per object; the result is a view
+ *       (into the object, the program or the run's arena) valid until the next ms_exec with
+ *       that run: copy it into the call's result before going on.  Objects may be views into
+ *       a table inside a read section: ms_exec only reads them.
+ *   N.2 A body that fails gives 'EXIT', and select/2 returns it like any result
+ *       (ets:select(T, [{'$1',[],[{hd,'$1'}]}]) gives ['EXIT', ...]); select_count/2 and
+ *       select_delete/2 count or delete the objects whose result is exactly 'true'.
+ *   N.3 ets:select(T, []) is [] and select_count(T, []) is 0, although
+ *       ets:match_spec_compile([]) is badarg: the table calls accept the empty list before
+ *       compiling.
+ *   N.4 select_replace/2 is badarg unless ms_keeps_key() (shmets_ms_keeps_key) holds for the
+ *       table's keypos; then each replacement has the old object's key by construction.
+ *   N.5 Key analysis: ms_clause_key() per clause, or shmets_ms_key_plan() /
+ *       shmets_ms_key_span() for the whole spec; ETS dedups the looked-up keys (an object is
+ *       visited once even if two clauses name its key) and runs the whole program on each
+ *       object found.
+ *   N.6 A program kept in memory that other processes can write must be checked and copied
+ *       (shmets_ms_load) before it is run: ms_verify() proves a snapshot, not later bytes.
+ */
 #ifndef SHMETS_MS_H
 #define SHMETS_MS_H
 
@@ -77,6 +98,7 @@
 #define MS_VERSION      1
 #define MS_MAX_DEPTH    SHMETS_TERM_MAX_DEPTH   /* head pattern nesting */
 #define MS_ERR_LEN      99                      /* ERTS's error strings are cut here */
+#define MS_MAX_ERRORS   1000                    /* messages kept for one spec */
 
 /* Header fields (u32 unless noted). */
 enum {

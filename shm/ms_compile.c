@@ -23,7 +23,8 @@
  *       first element is an atom that is not a variable: a guard function of that arity
  *       (ms_fn_table), a special form (and, or, andalso, orelse, self, const), or an error.
  *       The trace dialect's special forms and functions are refused with ERTS's words.
- *   L.5 Messages are cut at MS_ERR_LEN bytes, as ERTS's are.
+ *   L.5 Messages are cut at MS_ERR_LEN bytes, as ERTS's are, and the list at MS_MAX_ERRORS
+ *       messages (ERTS has no limit; a spec with more errors than that is wrong enough).
  *   L.6 ERTS renumbers variables when a head holds one numbered 25 or more (its first guess
  *       at the number of variable slots; db_match_compile restarts after match_compact()):
  *       every atom '$N' of the whole spec, constants included, becomes '$I' with I its rank
@@ -213,7 +214,7 @@ static void add_error(struct cc *c, const char *t, size_t n)
     if (c->nerr == 0)
         err_set(SHMETS_EINVAL, "match specification: %.*s", (int)n, t);
     c->nerr++;
-    if (c->errs) {
+    if (c->errs && c->errs->n < MS_MAX_ERRORS) {
         tbuf_put(&c->errs->text, t, n);
         tbuf_byte(&c->errs->text, 0);
         if (c->errs->text.err)
@@ -560,9 +561,28 @@ static int lint_expr(struct cc *c, const unsigned char *t)
             e = term_end(e);
         }
         int vconst = lint_reversed(c, vals, n);
+        size_t at_text = c->errs ? c->errs->text.len : 0, at_n = c->errs ? c->errs->n : 0, at_nerr = c->nerr;
         int kconst = lint_reversed(c, keys, n);
-        if (vconst && !kconst)
-            lint_reversed(c, keys, n);
+        if (vconst && !kconst && c->nerr > at_nerr) {
+            /* ERTS lints the keys again: the same messages again.  Copied, not recomputed: a
+             * recomputation would double at every level of maps nested in keys. */
+
+            if (c->errs) {
+                size_t cnt = c->errs->n - at_n, off = at_text;
+                for (size_t i = 0; i < cnt && c->errs->n < MS_MAX_ERRORS; i++) {
+                    size_t ml = strlen((const char *)c->errs->text.p + off) + 1;
+                    unsigned char *d = tbuf_room(&c->errs->text, ml);
+                    if (!d) {
+                        oom(c, c->errs->text.err);
+                        break;
+                    }
+                    memcpy(d, c->errs->text.p + off, ml);
+                    c->errs->text.len += ml;
+                    c->errs->n++;
+                    off += ml;
+                }
+            }
+        }
         if (kv != stack_)
             free(kv);
         return vconst && kconst;
