@@ -15,7 +15,8 @@
  *   3. The builder     — making terms from C values.
  *   4. Accessors       — reading C values out of terms.
  *   5. Text            — Erlang term syntax in ({a, "b", <<"c">>}), ~w-style text out.
- *   6. Instances and tables — shared tables: create, attach, insert, lookup, delete, check.
+ *   6. Instances and tables — shared tables: the ETS table API, zero-copy and batched reads.
+ *   7. Match specifications — compile, test and run them (ets:test_ms, match_spec_run).
  *
  * TERMS IN ONE PARAGRAPH
  * ----------------------
@@ -382,8 +383,9 @@ int shmets_term_format(shmets_term t, char **text, size_t *len);
  * - Memory a write replaces is reclaimed once no reader can hold it (epoch-based RCU across
  *   processes).  A reader killed inside a lookup holds nothing: its slot is cleared when a
  *   writer finds it dead.
- * - Match specifications, give_away and the heir's transfer (etsmgr) are not yet in this
- *   version of the header.  write_concurrency stripes the writer lock of hash tables only; an
+ * - The select/match family of table calls (part 7 compiles and runs the specifications
+ *   they take), give_away and the heir's transfer (etsmgr) are not yet in this version of
+ *   the header.  write_concurrency stripes the writer lock of hash tables only; an
  *   ordered_set accepts the option and has one writer lock.
  */
 
