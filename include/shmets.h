@@ -908,6 +908,30 @@ enum shmets_ms_match_kind {
 };
 int shmets_ms_from_pattern(shmets_term pattern, enum shmets_ms_match_kind kind, shmets_term *spec);
 
+/* ---- the select family over a table ------------------------------------------------------ */
+
+/*
+ * Which objects a call visits follows the specification's key plan (shmets_ms_key_plan), as
+ * in ETS: keys its clauses bind are looked up; on an ordered_set a bound prefix walks only its
+ * range; anything else scans the table, a few keys per read section (a long select never
+ * holds back memory reclamation), so like ETS a select is not a snapshot.  ms NULL stands for
+ * the empty specification [] (ETS: select(T, []) is []).  Errors as the reading and writing
+ * calls of section 6, and those of shmets_ms_run.
+ */
+/* ets:select/2 (reverse: ets:select_reverse/2, backwards on an ordered_set): the list of the
+ * results, 'EXIT' included, in traversal order. */
+int shmets_select(shmets_tab *t, const shmets_ms *ms, bool reverse, shmets_term *results);
+/* ets:select_count/2: the objects whose result is true. */
+int shmets_select_count(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
+/* ets:select_delete/2: delete the objects whose result is true, each atomically (an object
+ * replaced meanwhile by another is not deleted); *n the number deleted. */
+int shmets_select_delete(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
+/* ets:select_replace/2: replace each matching object by the result, each atomically and only
+ * if the object is still there; *n the number replaced.  Sets and ordered_sets only
+ * (-SHMETS_ETYPE); -SHMETS_EINVAL (ETS: badarg) when a clause may change the key
+ * (shmets_ms_keeps_key) or a result is not an object with the same key. */
+int shmets_select_replace(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
+
 #ifdef __cplusplus
 }
 #endif

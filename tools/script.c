@@ -76,8 +76,12 @@
  *      SIGPIPE is ignored: a reader that went away makes the flush fail, which stops the
  *      script through the same cleanup.  A signal ignored by the parent stays ignored.
  *
- * Not offered: foldl/foldr and the match-spec calls (select, match, ...) — functions cannot
- * be written as literal terms, and match specifications are not in the library yet; they are
+ * The select family (select/2, select_reverse/2, select_count/2, select_delete/2,
+ * select_replace/2, match/2, match_object/2, match_delete/2), match_spec_compile/1 (whose
+ * result is a binary holding the program, where ETS gives an opaque reference),
+ * match_spec_run/2, is_compiled_ms/1 and test_ms/2 are offered; the /3 and /1 forms with
+ * continuations are not yet.
+ * Not offered: foldl/foldr — functions cannot be written as literal terms; they are
  * error:undef like any unknown function.  setopts/2 takes {heir, Pid, Data} and
  * {heir, none} only; a well-formed {protection, P} is reported as not supported (fatal).
  * info/1,2 and all/0 see a private table of another process only as far as the library lets
@@ -1166,6 +1170,125 @@ static int op_all(struct script *s, const shmets_term *a, struct result *r)
     return rc;
 }
 
+/* ---- match specifications (the select family) ---------------------------------------- */
+
+/* An unsigned integer result. */
+static int res_uint(struct result *r, uint64_t n)
+{
+    shmets_builder *b;
+    int rc = shmets_builder_create(&b);
+    if (rc)
+        return rc;
+    shmets_build_uint(b, n);
+    rc = shmets_builder_finish(b, &r->term);
+    shmets_builder_destroy(b);
+    return rc;
+}
+
+/* A specification argument, compiled: *ms NULL for [] (the table calls take it, N.3). */
+static int spec_arg(shmets_term spec, shmets_ms **ms)
+{
+    *ms = NULL;
+    if (shmets_term_type(spec) == SHMETS_T_NIL)
+        return 0;
+    return shmets_ms_compile(spec, ms);
+}
+
+enum sel_call { SC_SELECT, SC_REVERSE, SC_COUNT, SC_DELETE, SC_REPLACE };
+
+static int run_select(struct script *s, shmets_term tab, shmets_ms *ms, enum sel_call c, struct result *r)
+{
+    struct tabent *e;
+    uint64_t n = 0;
+    int rc = tab_arg(s, tab, &e);
+    if (!rc) {
+        switch (c) {
+        case SC_SELECT:  rc = shmets_select(e->t, ms, false, &r->term); break;
+        case SC_REVERSE: rc = shmets_select(e->t, ms, true, &r->term); break;
+        case SC_COUNT:   rc = shmets_select_count(e->t, ms, &n); break;
+        case SC_DELETE:  rc = shmets_select_delete(e->t, ms, &n); break;
+        case SC_REPLACE: rc = shmets_select_replace(e->t, ms, &n); break;
+        }
+        if (!rc && c != SC_SELECT && c != SC_REVERSE)
+            rc = res_uint(r, n);
+    }
+    shmets_ms_free(ms);
+    return rc;
+}
+
+static int op_select_call(struct script *s, const shmets_term *a, struct result *r, enum sel_call c)
+{
+    shmets_ms *ms;
+    int rc = spec_arg(a[1], &ms);
+    return rc ? rc : run_select(s, a[0], ms, c, r);
+}
+
+static int op_select(struct script *s, const shmets_term *a, struct result *r) { return op_select_call(s, a, r, SC_SELECT); }
+static int op_select_reverse(struct script *s, const shmets_term *a, struct result *r) { return op_select_call(s, a, r, SC_REVERSE); }
+static int op_select_count(struct script *s, const shmets_term *a, struct result *r) { return op_select_call(s, a, r, SC_COUNT); }
+static int op_select_delete(struct script *s, const shmets_term *a, struct result *r) { return op_select_call(s, a, r, SC_DELETE); }
+static int op_select_replace(struct script *s, const shmets_term *a, struct result *r) { return op_select_call(s, a, r, SC_REPLACE); }
+
+/* ets:match/2, match_object/2, match_delete/2: the pattern as a specification. */
+static int op_match_call(struct script *s, const shmets_term *a, struct result *r, enum shmets_ms_match_kind k)
+{
+    shmets_term spec;
+    shmets_ms *ms;
+    int rc = shmets_ms_from_pattern(a[1], k, &spec);
+    if (rc)
+        return rc;
+    rc = shmets_ms_compile(spec, &ms);
+    shmets_term_free(&spec);
+    if (rc)
+        return rc;
+    rc = run_select(s, a[0], ms, k == SHMETS_MS_MATCH_DELETE ? SC_DELETE : SC_SELECT, r);
+    if (!rc && k == SHMETS_MS_MATCH_DELETE) {
+        shmets_term_free(&r->term);
+        return res_bool(r, true);
+    }
+    return rc;
+}
+
+static int op_match(struct script *s, const shmets_term *a, struct result *r) { return op_match_call(s, a, r, SHMETS_MS_MATCH); }
+static int op_match_object(struct script *s, const shmets_term *a, struct result *r) { return op_match_call(s, a, r, SHMETS_MS_MATCH_OBJECT); }
+static int op_match_delete(struct script *s, const shmets_term *a, struct result *r) { return op_match_call(s, a, r, SHMETS_MS_MATCH_DELETE); }
+
+/* ets:match_spec_compile/1: the program, as a binary term (ETS gives an opaque reference). */
+static int op_match_spec_compile(struct script *s, const shmets_term *a, struct result *r)
+{
+    (void)s;
+    shmets_ms *ms;
+    int rc = shmets_ms_compile(a[0], &ms);
+    if (!rc)
+        rc = shmets_ms_to_term(ms, &r->term);
+    shmets_ms_free(ms);
+    return rc;
+}
+
+/* ets:match_spec_run/2: List, then a compiled specification. */
+static int op_match_spec_run(struct script *s, const shmets_term *a, struct result *r)
+{
+    (void)s;
+    shmets_ms *ms;
+    int rc = shmets_ms_from_term(a[1], &ms);
+    if (!rc)
+        rc = shmets_ms_run_list(ms, a[0], &r->term);
+    shmets_ms_free(ms);
+    return rc;
+}
+
+static int op_is_compiled_ms(struct script *s, const shmets_term *a, struct result *r)
+{
+    (void)s;
+    return res_bool(r, shmets_is_compiled_ms(a[0]));
+}
+
+static int op_test_ms(struct script *s, const shmets_term *a, struct result *r)
+{
+    (void)s;
+    return shmets_ms_test(a[0], a[1], &r->term);
+}
+
 /* ets:whereis/1: the table's reference, or undefined. */
 static int op_whereis(struct script *s, const shmets_term *a, struct result *r)
 {
@@ -1214,6 +1337,18 @@ static const struct call_def {
     { "info", 2, op_info },
     { "all", 0, op_all },
     { "whereis", 1, op_whereis },
+    { "select", 2, op_select },
+    { "select_reverse", 2, op_select_reverse },
+    { "select_count", 2, op_select_count },
+    { "select_delete", 2, op_select_delete },
+    { "select_replace", 2, op_select_replace },
+    { "match", 2, op_match },
+    { "match_object", 2, op_match_object },
+    { "match_delete", 2, op_match_delete },
+    { "match_spec_compile", 1, op_match_spec_compile },
+    { "match_spec_run", 2, op_match_spec_run },
+    { "is_compiled_ms", 1, op_is_compiled_ms },
+    { "test_ms", 2, op_test_ms },
 };
 
 /* ---- running a call (R.2) ---------------------------------------------------------- */

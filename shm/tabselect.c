@@ -1,0 +1,283 @@
+/*
+ * tabselect.c — the select family over a table: select/2 and select_reverse/2, select_count,
+ * select_delete, select_replace, and through them match/2, match_object/2 and match_delete/2
+ * (their patterns become specifications, shmets_ms_from_pattern).
+ *
+ * WHICH OBJECTS ARE VISITED: the compiled specification's key plan (ms_key.c), as ETS's
+ * analysis does it: NOTHING visits nothing; LOOKUP looks up each key its clauses bind (a
+ * lookup each, whatever the table's size); RANGE, on an ordered_set whose clauses bind a prefix
+ * of the key in term order, walks in order, skipping keys below the span and stopping at the
+ * first above it; SCAN visits every object.  The walks are tab_traverse()'s: a few keys per
+ * read section, the objects copied out, the program run outside the section — so a long select
+ * never holds back reclamation, and a select sees each key as it is when visited (no snapshot,
+ * as in ETS).
+ *
+ * WHAT COUNTS (ms.h N.2): select gives every result, 'EXIT' included; select_count and
+ * select_delete take the objects whose result is exactly the atom true.  select_delete and
+ * select_replace act per object, atomically (ETS's promise): the objects are collected first
+ * and each is then deleted with delete_object, or replaced only if it is still the object
+ * that matched (tab_replace_object), so a concurrent writer's newer object is never lost.
+ *
+ * Not yet here: the /3 forms with a limit and their continuations, and select/1.
+ */
+#include "ms.h"
+#include "table.h"
+#include "term.h"
+#include "util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum sel_mode { SEL_RESULTS, SEL_COUNT, SEL_DELETE, SEL_REPLACE };
+
+struct sel {
+    struct tab *t;
+    const unsigned char *prog;
+    struct ms_run run;
+    enum sel_mode mode;
+    struct tbuf out;            /* results (a list's elements), or objects (and replacements) */
+    uint64_t n;
+    int range;                  /* RANGE plan: check each key against the span */
+    const shmets_ms *ms;
+};
+
+static const unsigned char atom_true[] = { ETF_SMALL_ATOM_UTF8, 4, 't', 'r', 'u', 'e' };
+
+static int sel_object(struct sel *s, shmets_term obj)
+{
+    shmets_term r;
+    int m = ms_exec(s->prog, &s->run, obj.ptr, obj.len, &r);
+    if (m <= 0)
+        return m;
+    int is_true = r.len == sizeof atom_true && memcmp(r.ptr, atom_true, sizeof atom_true) == 0;
+    switch (s->mode) {
+    case SEL_RESULTS:
+        tbuf_put(&s->out, r.ptr, r.len);
+        s->n++;
+        break;
+    case SEL_COUNT:
+        s->n += (uint64_t)is_true;
+        break;
+    case SEL_DELETE:
+        if (is_true) {
+            tbuf_put(&s->out, obj.ptr, obj.len);
+            s->n++;
+        }
+        break;
+    case SEL_REPLACE:
+        tbuf_put(&s->out, obj.ptr, obj.len);
+        tbuf_put(&s->out, r.ptr, r.len);
+        s->n++;
+        break;
+    }
+    return s->out.err;
+}
+
+/* RANGE plans: 1 to stop the walk (past the span), -1 to skip this key, 0 to run it. */
+static int span_of(struct sel *s, shmets_term obj)
+{
+    shmets_term key;
+    int where = 0;
+    if (shmets_term_key(obj, s->t->h->keypos, &key) == 0 &&
+        shmets_ms_key_span(s->ms, s->t->h->keypos, key, &where) == 0)
+        return where;
+    return 0;
+}
+
+#define SEL_STOP 1                      /* each(): the walk is past the span */
+
+static int sel_each(const unsigned char *objs, size_t n, void *arg)
+{
+    struct sel *s = arg;
+    const unsigned char *p = objs;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *e = term_end(p);
+        shmets_term obj = { p, (size_t)(e - p) };
+        p = e;
+        int where = s->range ? span_of(s, obj) : 0;
+        if (where > 0)
+            return SEL_STOP;
+        if (where < 0)
+            continue;
+        int rc = sel_object(s, obj);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* Sorted key order of a LOOKUP plan on an ordered_set: ms_key gives the keys deduplicated but
+ * in clause order.  (Only used for ordered_set; hash tables have no order to keep.) */
+static int key_cmp(const void *a, const void *b)
+{
+    return shmets_term_compare(*(const shmets_term *)a, *(const shmets_term *)b);
+}
+
+/* Run the specification over the table as its key plan says. */
+static int sel_run(struct sel *s, int reverse)
+{
+    struct tab *t = s->t;
+    shmets_ms_plan plan;
+    int rc = shmets_ms_key_plan(s->ms, t->h->keypos, t->h->kind == SHMETS_ORDERED_SET, &plan);
+    if (rc)
+        return rc;
+    const void *prog;
+    size_t plen;
+    shmets_ms_program(s->ms, &prog, &plen);
+    s->prog = prog;
+    switch (plan.kind) {
+    case SHMETS_MS_PLAN_NOTHING:
+        break;
+    case SHMETS_MS_PLAN_LOOKUP: {
+        /* Keys in the table's order on an ordered_set (select's results come in key order). */
+        if (t->h->kind == SHMETS_ORDERED_SET)
+            qsort(plan.keys, plan.nkeys, sizeof *plan.keys, key_cmp);
+        for (size_t k = 0; !rc && k < plan.nkeys; k++) {
+            size_t i = reverse ? plan.nkeys - 1 - k : k;
+            shmets_term objs;
+            if ((rc = shmets_lookup(t, plan.keys[i], &objs)))
+                break;
+            shmets_list_iter it;
+            shmets_term o;
+            shmets_list_begin(objs, &it);
+            while (!rc && shmets_list_next(&it, &o) == 1)
+                rc = sel_object(s, o);
+            shmets_term_free(&objs);
+        }
+        break;
+    }
+    case SHMETS_MS_PLAN_RANGE:
+        s->range = !reverse;            /* backwards, the span only skips (no early stop) */
+        /* fall through */
+    case SHMETS_MS_PLAN_SCAN:
+        rc = tab_traverse(t, reverse, sel_each, s);
+        if (rc == SEL_STOP)
+            rc = 0;
+        break;
+    }
+    shmets_ms_plan_free(&plan);
+    return rc;
+}
+
+static void sel_init(struct sel *s, struct tab *t, const shmets_ms *ms, enum sel_mode mode)
+{
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->ms = ms;
+    s->mode = mode;
+    ms_run_init(&s->run);
+    tbuf_init(&s->out, (size_t)1 << 62);
+    if (mode == SEL_RESULTS) {
+        tbuf_byte(&s->out, ETF_LIST);
+        tbuf_be32(&s->out, 0);
+    }
+}
+
+static void sel_free(struct sel *s)
+{
+    ms_run_free(&s->run);
+    tbuf_free(&s->out);
+}
+
+int shmets_select(shmets_tab *t, const shmets_ms *ms, bool reverse, shmets_term *results)
+{
+    if (!t || !results)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_select");
+    results->ptr = NULL;
+    results->len = 0;
+    if (!ms)
+        return shmets_term_parse("[]", 2, results);     /* select(T, []) is [] (ms.h N.3) */
+    struct sel s;
+    sel_init(&s, t, ms, SEL_RESULTS);
+    int rc = sel_run(&s, reverse);
+    if (!rc && s.n > UINT32_MAX)
+        rc = err_set(SHMETS_ETOOBIG, "select: more than 2^32 results");
+    if (!rc) {
+        if (s.n == 0)
+            s.out.len = 0;
+        tbuf_byte(&s.out, ETF_NIL);
+        if (s.n && !s.out.err)
+            put_be32(s.out.p + 1, (uint32_t)s.n);
+    }
+    rc = tbuf_to_term(&s.out, rc, results);
+    ms_run_free(&s.run);
+    return rc;
+}
+
+int shmets_select_count(shmets_tab *t, const shmets_ms *ms, uint64_t *n)
+{
+    if (!t || !n)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_select_count");
+    *n = 0;
+    if (!ms)
+        return tab_read_access(t);
+    struct sel s;
+    sel_init(&s, t, ms, SEL_COUNT);
+    int rc = sel_run(&s, false);
+    *n = rc ? 0 : s.n;
+    sel_free(&s);
+    return rc;
+}
+
+int shmets_select_delete(shmets_tab *t, const shmets_ms *ms, uint64_t *n)
+{
+    if (!t || !n)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_select_delete");
+    *n = 0;
+    int rc = tab_write_access(t, "select_delete");
+    if (rc || !ms)
+        return rc;
+    struct sel s;
+    sel_init(&s, t, ms, SEL_DELETE);
+    rc = sel_run(&s, false);
+    const unsigned char *p = s.out.p;
+    for (uint64_t i = 0; !rc && i < s.n; i++) {
+        const unsigned char *e = term_end(p);
+        rc = shmets_delete_object(t, (shmets_term){ p, (size_t)(e - p) });
+        p = e;
+        *n += !rc;
+    }
+    sel_free(&s);
+    return rc;
+}
+
+int shmets_select_replace(shmets_tab *t, const shmets_ms *ms, uint64_t *n)
+{
+    if (!t || !n)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_select_replace");
+    *n = 0;
+    int rc = tab_write_access(t, "select_replace");
+    if (rc || !ms)
+        return rc;
+    if (t->h->kind != SHMETS_SET && t->h->kind != SHMETS_ORDERED_SET)
+        return err_set(SHMETS_ETYPE, "select_replace: only sets and ordered_sets (as in ETS, bags are not supported)");
+    bool keeps = false;
+    if ((rc = shmets_ms_keeps_key(ms, t->h->keypos, &keeps)))
+        return rc;
+    if (!keeps)
+        return err_set(SHMETS_EINVAL, "select_replace: a clause may change the key (ETS: badarg)");
+    struct sel s;
+    sel_init(&s, t, ms, SEL_REPLACE);
+    rc = sel_run(&s, false);
+    const unsigned char *p = s.out.p;
+    for (uint64_t i = 0; !rc && i < s.n; i++) {
+        const unsigned char *e = term_end(p), *e2 = term_end(e);
+        shmets_term old = { p, (size_t)(e - p) }, repl = { e, (size_t)(e2 - e) };
+        p = e2;
+        /* A result that is not a tuple with the key (ETS checks it per object, badarg) is
+         * refused before anything is written for it. */
+        shmets_term k1, k2;
+        if (shmets_term_key(repl, t->h->keypos, &k2) != 0 || shmets_term_key(old, t->h->keypos, &k1) != 0 ||
+            !shmets_term_exact_equal(k1, k2)) {
+            rc = err_set(SHMETS_EINVAL, "select_replace: a result is not an object with the same key");
+            break;
+        }
+        int r = tab_replace_object(t, old, repl);
+        if (r < 0)
+            rc = r;
+        else
+            *n += (uint64_t)r;
+    }
+    sel_free(&s);
+    return rc;
+}
