@@ -37,7 +37,8 @@ struct sel {
     enum sel_mode mode;
     struct tbuf out;            /* results (a list's elements), or objects (and replacements) */
     uint64_t n;
-    int range;                  /* RANGE plan: check each key against the span */
+    int range;                  /* RANGE plan: check each key against the span (1 forward,
+                                   -1 backward) */
     const shmets_ms *ms;
 };
 
@@ -86,6 +87,28 @@ static int span_of(struct sel *s, shmets_term obj)
 
 #define SEL_STOP 1                      /* each(): the walk is past the span */
 
+/* RANGE plans start after the last key below the span, found by a search (O(log n)), so the
+ * walk reads only the range (and one key past it). */
+struct seek_arg { struct sel *s; struct tbuf *key; };
+
+static int below_span(void *arg, const unsigned char *key, uint32_t klen)
+{
+    struct sel *s = arg;
+    int where = 0;
+    return shmets_ms_key_span(s->ms, s->t->h->keypos, (shmets_term){ key, klen }, &where) == 0 && where < 0;
+}
+
+static int seek_fn(struct tab *t, void *arg)
+{
+    struct seek_arg *a = arg;
+    a->key->len = 0;
+    a->key->err = 0;
+    const struct sobj *o = sobj_at(&t->s, t->ops->seek_below(t, below_span, a->s));
+    if (o)
+        tbuf_put(a->key, o->etf + o->koff, o->klen);
+    return a->key->err;
+}
+
 static int sel_each(const unsigned char *objs, size_t n, void *arg)
 {
     struct sel *s = arg;
@@ -94,7 +117,8 @@ static int sel_each(const unsigned char *objs, size_t n, void *arg)
         const unsigned char *e = term_end(p);
         shmets_term obj = { p, (size_t)(e - p) };
         p = e;
-        int where = s->range ? span_of(s, obj) : 0;
+        /* s->range 1: a forward walk of the span; -1: a backward one. */
+        int where = s->range ? span_of(s, obj) * s->range : 0;
         if (where > 0)
             return SEL_STOP;
         if (where < 0)
@@ -147,12 +171,28 @@ static int sel_run(struct sel *s, int reverse)
         break;
     }
     case SHMETS_MS_PLAN_RANGE:
-        s->range = !reverse;            /* backwards, the span only skips (no early stop) */
-        /* fall through */
-    case SHMETS_MS_PLAN_SCAN:
-        rc = tab_traverse(t, reverse, sel_each, s);
+        if (!reverse && t->ops->seek_below) {
+            struct tbuf key;
+            tbuf_init(&key, SHMETS_TERM_MAX_SIZE);
+            struct seek_arg a = { s, &key };
+            s->range = 1;
+            rc = tab_read(t, seek_fn, &a);
+            shmets_term after = { key.p, key.len };
+            if (!rc)
+                rc = tab_traverse(t, 0, key.len ? &after : NULL, sel_each, s);
+            tbuf_free(&key);
+            if (rc == SEL_STOP)
+                rc = 0;
+            break;
+        }
+        /* Backwards: from the end, skipping keys above the span, stopping below it. */
+        s->range = reverse ? -1 : 1;
+        rc = tab_traverse(t, reverse, NULL, sel_each, s);
         if (rc == SEL_STOP)
             rc = 0;
+        break;
+    case SHMETS_MS_PLAN_SCAN:
+        rc = tab_traverse(t, reverse, NULL, sel_each, s);
         break;
     }
     shmets_ms_plan_free(&plan);
