@@ -932,6 +932,23 @@ int shmets_select_delete(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
  * (shmets_ms_keeps_key) or a result is not an object with the same key. */
 int shmets_select_replace(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
 
+/*
+ * ets:select/3 (reverse: select_reverse/3): the results of the first keys visited, stopping
+ * after the first key that brings them to `limit` or more (a key's objects are never split,
+ * so a bag may give a few more), and *cont a continuation that shmets_select_continue()
+ * resumes, or {NULL, 0} ('$end_of_table') when the walk reached the end.  *results is
+ * {NULL, 0} ('$end_of_table' alone) when nothing at all was found.  The continuation is a
+ * plain term — the table's reference, the program, the limit and where to go on — so any
+ * process of the instance can resume it (as ets:repair_continuation/2 intends); keys inserted
+ * or deleted between chunks may or may not be seen, as in ETS.  -SHMETS_EINVAL for limit 0.
+ */
+int shmets_select_limit(shmets_tab *t, const shmets_ms *ms, size_t limit, bool reverse,
+                        shmets_term *results, shmets_term *cont);
+/* ets:select/1: the next chunk of a continuation.  Errors: -SHMETS_ETYPE (not a
+ * continuation), -SHMETS_EINVAL (its program does not check), -SHMETS_ENOENT (the table is
+ * gone), and those of shmets_select. */
+int shmets_select_continue(shmets *db, shmets_term cont, shmets_term *results, shmets_term *next);
+
 #ifdef __cplusplus
 }
 #endif

@@ -18,7 +18,8 @@
  * and each is then deleted with delete_object, or replaced only if it is still the object
  * that matched (tab_replace_object), so a concurrent writer's newer object is never lost.
  *
- * Not yet here: the /3 forms with a limit and their continuations, and select/1.
+ * The /3 forms stop after whole keys once they have `limit` results and hand out a
+ * continuation (a plain term, below) that select/1 resumes, in this process or another.
  */
 #include "ms.h"
 #include "table.h"
@@ -40,7 +41,16 @@ struct sel {
     int range;                  /* RANGE plan: check each key against the span (1 forward,
                                    -1 backward) */
     const shmets_ms *ms;
+    /* The /3 forms: stop at the first key after `limit` results (a key's objects are never
+     * split); `last` is the last key whose objects were all run, `pos` the next LOOKUP key. */
+    uint64_t limit;
+    struct tbuf last;
+    size_t pos;
+    int stopped;
+    int lookup;                 /* the plan was LOOKUP: resume by pos, not by key */
 };
+
+#define SEL_LIMIT 2                     /* each(): enough results */
 
 static const unsigned char atom_true[] = { ETF_SMALL_ATOM_UTF8, 4, 't', 'r', 'u', 'e' };
 
@@ -117,6 +127,16 @@ static int sel_each(const unsigned char *objs, size_t n, void *arg)
         const unsigned char *e = term_end(p);
         shmets_term obj = { p, (size_t)(e - p) };
         p = e;
+        shmets_term key;
+        if (s->limit && shmets_term_key(obj, s->t->h->keypos, &key) == 0 &&
+            !(key.len == s->last.len && memcmp(key.ptr, s->last.p, key.len) == 0)) {
+            if (s->n >= s->limit) {
+                s->stopped = 1;
+                return SEL_LIMIT;
+            }
+            s->last.len = 0;
+            tbuf_put(&s->last, key.ptr, key.len);
+        }
         /* s->range 1: a forward walk of the span; -1: a backward one. */
         int where = s->range ? span_of(s, obj) * s->range : 0;
         if (where > 0)
@@ -137,8 +157,9 @@ static int key_cmp(const void *a, const void *b)
     return shmets_term_compare(*(const shmets_term *)a, *(const shmets_term *)b);
 }
 
-/* Run the specification over the table as its key plan says. */
-static int sel_run(struct sel *s, int reverse)
+/* Run the specification over the table as its key plan says (after: resume a walk after
+ * this key; s->pos: resume a lookup plan at this key). */
+static int sel_run_from(struct sel *s, int reverse, const shmets_term *after)
 {
     struct tab *t = s->t;
     shmets_ms_plan plan;
@@ -153,10 +174,16 @@ static int sel_run(struct sel *s, int reverse)
     case SHMETS_MS_PLAN_NOTHING:
         break;
     case SHMETS_MS_PLAN_LOOKUP: {
+        s->lookup = 1;
         /* Keys in the table's order on an ordered_set (select's results come in key order). */
         if (t->h->kind == SHMETS_ORDERED_SET)
             qsort(plan.keys, plan.nkeys, sizeof *plan.keys, key_cmp);
-        for (size_t k = 0; !rc && k < plan.nkeys; k++) {
+        for (size_t k = s->pos; !rc && k < plan.nkeys; k++) {
+            if (s->limit && s->n >= s->limit) {
+                s->stopped = 1;
+                s->pos = k;
+                break;
+            }
             size_t i = reverse ? plan.nkeys - 1 - k : k;
             shmets_term objs;
             if ((rc = shmets_lookup(t, plan.keys[i], &objs)))
@@ -171,32 +198,37 @@ static int sel_run(struct sel *s, int reverse)
         break;
     }
     case SHMETS_MS_PLAN_RANGE:
-        if (!reverse && t->ops->seek_below) {
+        if (!reverse && !after && t->ops->seek_below) {
             struct tbuf key;
             tbuf_init(&key, SHMETS_TERM_MAX_SIZE);
             struct seek_arg a = { s, &key };
             s->range = 1;
             rc = tab_read(t, seek_fn, &a);
-            shmets_term after = { key.p, key.len };
+            shmets_term start = { key.p, key.len };
             if (!rc)
-                rc = tab_traverse(t, 0, key.len ? &after : NULL, sel_each, s);
+                rc = tab_traverse(t, 0, key.len ? &start : NULL, sel_each, s);
             tbuf_free(&key);
-            if (rc == SEL_STOP)
-                rc = 0;
-            break;
+        } else {
+            /* Backwards: from the end, skipping keys above the span, stopping below it. */
+            s->range = reverse ? -1 : 1;
+            rc = tab_traverse(t, reverse, after, sel_each, s);
         }
-        /* Backwards: from the end, skipping keys above the span, stopping below it. */
-        s->range = reverse ? -1 : 1;
-        rc = tab_traverse(t, reverse, NULL, sel_each, s);
-        if (rc == SEL_STOP)
+        if (rc == SEL_STOP || rc == SEL_LIMIT)
             rc = 0;
         break;
     case SHMETS_MS_PLAN_SCAN:
-        rc = tab_traverse(t, reverse, NULL, sel_each, s);
+        rc = tab_traverse(t, reverse, after, sel_each, s);
+        if (rc == SEL_LIMIT)
+            rc = 0;
         break;
     }
     shmets_ms_plan_free(&plan);
     return rc;
+}
+
+static int sel_run(struct sel *s, int reverse)
+{
+    return sel_run_from(s, reverse, NULL);
 }
 
 static void sel_init(struct sel *s, struct tab *t, const shmets_ms *ms, enum sel_mode mode)
@@ -206,6 +238,7 @@ static void sel_init(struct sel *s, struct tab *t, const shmets_ms *ms, enum sel
     s->ms = ms;
     s->mode = mode;
     ms_run_init(&s->run);
+    tbuf_init(&s->last, SHMETS_TERM_MAX_SIZE);
     tbuf_init(&s->out, (size_t)1 << 62);
     if (mode == SEL_RESULTS) {
         tbuf_byte(&s->out, ETF_LIST);
@@ -217,6 +250,22 @@ static void sel_free(struct sel *s)
 {
     ms_run_free(&s->run);
     tbuf_free(&s->out);
+    tbuf_free(&s->last);
+}
+
+/* The results gathered in s->out as a list term. */
+static int sel_results(struct sel *s, int rc, shmets_term *results)
+{
+    if (!rc && s->n > UINT32_MAX)
+        rc = err_set(SHMETS_ETOOBIG, "select: more than 2^32 results");
+    if (!rc) {
+        if (s->n == 0)
+            s->out.len = 0;
+        tbuf_byte(&s->out, ETF_NIL);
+        if (s->n && !s->out.err)
+            put_be32(s->out.p + 1, (uint32_t)s->n);
+    }
+    return tbuf_to_term(&s->out, rc, results);
 }
 
 int shmets_select(shmets_tab *t, const shmets_ms *ms, bool reverse, shmets_term *results)
@@ -229,18 +278,9 @@ int shmets_select(shmets_tab *t, const shmets_ms *ms, bool reverse, shmets_term 
         return shmets_term_parse("[]", 2, results);     /* select(T, []) is [] (ms.h N.3) */
     struct sel s;
     sel_init(&s, t, ms, SEL_RESULTS);
-    int rc = sel_run(&s, reverse);
-    if (!rc && s.n > UINT32_MAX)
-        rc = err_set(SHMETS_ETOOBIG, "select: more than 2^32 results");
-    if (!rc) {
-        if (s.n == 0)
-            s.out.len = 0;
-        tbuf_byte(&s.out, ETF_NIL);
-        if (s.n && !s.out.err)
-            put_be32(s.out.p + 1, (uint32_t)s.n);
-    }
-    rc = tbuf_to_term(&s.out, rc, results);
+    int rc = sel_results(&s, sel_run(&s, reverse), results);
     ms_run_free(&s.run);
+    tbuf_free(&s.last);
     return rc;
 }
 
@@ -319,5 +359,117 @@ int shmets_select_replace(shmets_tab *t, const shmets_ms *ms, uint64_t *n)
             *n += (uint64_t)r;
     }
     sel_free(&s);
+    return rc;
+}
+
+/* ---- the /3 forms and their continuations ---------------------------------------------------
+ *
+ * A continuation is a plain term, so that any process of the instance can resume it:
+ *     {'$shmets_select', TableRef, Program, Limit, Reverse, Where}
+ * with Program the compiled specification as a binary (shmets_ms_to_term), Where {key, K}
+ * (resume the walk after key K) or {pos, N} (resume a lookup plan at its N-th key).  A
+ * continuation of a table deleted meanwhile is -SHMETS_ENOENT; a forged one is refused by
+ * the program's checks or the shape's. */
+
+static int chunk(struct tab *t, const shmets_ms *ms, uint64_t limit, bool reverse, const shmets_term *after,
+                 size_t pos, shmets_term *results, shmets_term *cont)
+{
+    *results = *cont = (shmets_term){ NULL, 0 };
+    struct sel s;
+    sel_init(&s, t, ms, SEL_RESULTS);
+    s.limit = limit;
+    s.pos = pos;
+    if (after)
+        tbuf_put(&s.last, after->ptr, after->len);
+    int rc = sel_run_from(&s, reverse, after);
+    int stopped = s.stopped, lookup = s.lookup;
+    shmets_builder *b = NULL;
+    shmets_term prog = { NULL, 0 }, ref = { NULL, 0 };
+    if (!rc && stopped) {
+        rc = shmets_ms_to_term(ms, &prog);
+        if (!rc)
+            rc = shmets_id_term(shmets_id(t), &ref);
+        if (!rc)
+            rc = shmets_builder_create(&b);
+        if (!rc) {
+            shmets_build_tuple(b, 6);
+            shmets_build_atom(b, "$shmets_select", 14);
+            shmets_build_term(b, ref);
+            shmets_build_term(b, prog);
+            shmets_build_uint(b, limit);
+            shmets_build_atom(b, reverse ? "true" : "false", reverse ? 4 : 5);
+            shmets_build_tuple(b, 2);
+            if (lookup) {
+                shmets_build_atom(b, "pos", 3);
+                shmets_build_uint(b, s.pos);
+            } else {
+                shmets_build_atom(b, "key", 3);
+                shmets_build_term(b, (shmets_term){ s.last.p, s.last.len });
+            }
+            rc = shmets_builder_finish(b, cont);
+        }
+    }
+    shmets_builder_destroy(b);
+    shmets_term_free(&prog);
+    shmets_term_free(&ref);
+    if (!rc && s.n == 0 && !stopped) {          /* nothing at all: '$end_of_table' */
+        sel_free(&s);
+        return 0;
+    }
+    rc = sel_results(&s, rc, results);
+    if (rc)
+        shmets_term_free(cont);
+    ms_run_free(&s.run);
+    tbuf_free(&s.last);
+    return rc;
+}
+
+int shmets_select_limit(shmets_tab *t, const shmets_ms *ms, size_t limit, bool reverse,
+                        shmets_term *results, shmets_term *cont)
+{
+    if (!t || !ms || !results || !cont)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_select_limit");
+    if (limit == 0)
+        return err_set(SHMETS_EINVAL, "select/3: the limit must be 1 or more");
+    return chunk(t, ms, limit, reverse, NULL, 0, results, cont);
+}
+
+int shmets_select_continue(shmets *db, shmets_term cont, shmets_term *results, shmets_term *next)
+{
+    if (!db || !cont.ptr || !results || !next)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_select_continue");
+    *results = *next = (shmets_term){ NULL, 0 };
+    shmets_term el[7], w[3];
+    size_t ar, war;
+    const char *tag;
+    size_t tl;
+    uint64_t limit = 0, pos = 0;
+    int reverse;
+    if (shmets_term_tuple_arity(cont, &ar) || ar != 6)
+        return err_set(SHMETS_ETYPE, "not a select continuation");
+    for (size_t i = 1; i <= 6; i++)
+        shmets_term_tuple_element(cont, i, &el[i]);
+    if (shmets_term_get_atom(el[1], &tag, &tl) || tl != 14 || memcmp(tag, "$shmets_select", 14) ||
+        shmets_term_get_uint64(el[4], &limit) || limit == 0 || shmets_term_get_atom(el[5], &tag, &tl) ||
+        shmets_term_tuple_arity(el[6], &war) || war != 2)
+        return err_set(SHMETS_ETYPE, "not a select continuation");
+    reverse = tl == 4 && !memcmp(tag, "true", 4);
+    shmets_term_tuple_element(el[6], 1, &w[1]);
+    shmets_term_tuple_element(el[6], 2, &w[2]);
+    int is_pos = shmets_term_get_atom(w[1], &tag, &tl) == 0 && tl == 3 && !memcmp(tag, "pos", 3);
+    if (is_pos && shmets_term_get_uint64(w[2], &pos))
+        return err_set(SHMETS_ETYPE, "not a select continuation");
+    shmets_ms *ms;
+    int rc = shmets_ms_from_term(el[3], &ms);
+    if (rc)
+        return rc;
+    shmets_tab *t;
+    if ((rc = shmets_attach_term(db, el[2], &t))) {
+        shmets_ms_free(ms);
+        return rc;
+    }
+    rc = chunk(t, ms, limit, reverse, is_pos ? NULL : &w[2], (size_t)pos, results, next);
+    shmets_detach(t);
+    shmets_ms_free(ms);
     return rc;
 }

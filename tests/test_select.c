@@ -12,6 +12,9 @@
 
 #include "shmets.h"
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #define TESTINST_PREFIX "test_select"
 #include "testinst.h"
 #include "tabutil.h"
@@ -189,6 +192,89 @@ static void test_compressed_select(void **s)
     check(t);
 }
 
+/* The /3 forms: chunks of whole keys that together give what select/2 gives, in order on an
+ * ordered_set, for a scan, a range and a lookup plan; a continuation resumed by another
+ * process (it is a plain term). */
+static void chunks_agree(shmets_tab *t, const char *spec, size_t limit, bool reverse)
+{
+    shmets_ms *ms = C(spec);
+    shmets_term all, res, cont;
+    assert_int_equal(shmets_select(t, ms, reverse, &all), 0);
+    char want[TABUTIL_TEXT], got[TABUTIL_TEXT] = "[";
+    snprintf(want, sizeof want, "%s", S(all));
+    shmets_term_free(&all);
+    assert_int_equal(shmets_select_limit(t, ms, limit, reverse, &res, &cont), 0);
+    shmets_ms_free(ms);
+    int chunks = 0;
+    while (res.ptr) {
+        const char *r = S(res);
+        size_t n;
+        assert_int_equal(shmets_term_list_length(res, &n), 0);
+        assert_true(n >= 1);
+        if (strlen(r) > 2)
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%.*s", strlen(got) > 1 ? "," : "",
+                     (int)(strlen(r) - 2), r + 1);
+        shmets_term_free(&res);
+        chunks++;
+        if (!cont.ptr)
+            break;
+        shmets_term next;
+        assert_int_equal(shmets_select_continue(db, cont, &res, &next), 0);
+        shmets_term_free(&cont);
+        cont = next;
+    }
+    snprintf(got + strlen(got), sizeof got - strlen(got), "]");
+    if (strcmp(want, got) != 0)
+        fail_msg("%s, limit %zu: select/2 gives %s, the chunks %s", spec, limit, want, got);
+    assert_true(chunks >= 1);
+}
+
+static void test_limit_and_continuation(void **s)
+{
+    (void)s;
+    shmets_tab *t = mk("l", SHMETS_ORDERED_SET, SHMETS_PUBLIC, 1);
+    char buf[64];
+    for (int i = 0; i < 300; i++) {
+        snprintf(buf, sizeof buf, "[{%d,%d},{{p,%d},%d}]", i, i, i % 40, i);
+        ins(t, buf);
+    }
+    for (size_t limit = 1; limit <= 64; limit *= 4) {
+        chunks_agree(t, "[{{'$1','$2'},[{is_integer,'$1'},{'<','$2',100}],['$2']}]", limit, false);
+        chunks_agree(t, "[{{'$1','$2'},[{is_integer,'$1'}],['$2']}]", limit, true);
+        chunks_agree(t, "[{{{p,'$1'},'_'},[{'<','$1',30}],['$1']}]", limit, false);          /* range */
+        chunks_agree(t, "[{{7,'$1'},[],['$1']},{{3,'$1'},[],['$1']},{{250,'_'},[],['$_']}]", limit, false);
+    }
+    /* Nothing found: '$end_of_table' alone. */
+    shmets_ms *ms = C("[{{'$1','$2'},[{'>','$2',1000}],['$2']}]");
+    shmets_term res, cont;
+    assert_int_equal(shmets_select_limit(t, ms, 5, false, &res, &cont), 0);
+    assert_null(res.ptr);
+    assert_null(cont.ptr);
+    /* Another process resumes a continuation. */
+    assert_int_equal(shmets_select_limit(t, ms = (shmets_ms_free(ms), C("[{{'$1','$2'},[{is_integer,'$1'}],['$2']}]")),
+                                         10, false, &res, &cont), 0);
+    shmets_ms_free(ms);
+    assert_string_equal(S(res), "[0,1,2,3,4,5,6,7,8,9]");
+    shmets_term_free(&res);
+    pid_t pid = fork();
+    if (pid == 0) {
+        shmets *d2;
+        shmets_term r2, c2;
+        int ok = shmets_open(inst, &d2) == 0 && shmets_select_continue(d2, cont, &r2, &c2) == 0 &&
+                 strcmp(S(r2), "[10,11,12,13,14,15,16,17,18,19]") == 0;
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    shmets_term_free(&cont);
+    /* Not a continuation. */
+    shmets_term bad = T("{'$shmets_select', x}"), r3, c3;
+    assert_int_equal(shmets_select_continue(db, bad, &r3, &c3), -SHMETS_ETYPE);
+    shmets_term_free(&bad);
+    check(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -197,6 +283,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plans_agree_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bags_and_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed_select, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limit_and_continuation, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -79,8 +79,9 @@
  * The select family (select/2, select_reverse/2, select_count/2, select_delete/2,
  * select_replace/2, match/2, match_object/2, match_delete/2), match_spec_compile/1 (whose
  * result is a binary holding the program, where ETS gives an opaque reference),
- * match_spec_run/2, is_compiled_ms/1 and test_ms/2 are offered; the /3 and /1 forms with
- * continuations are not yet.
+ * match_spec_run/2, is_compiled_ms/1 and test_ms/2 are offered, and the /3 forms with a
+ * limit (select, select_reverse, match, match_object) whose continuations, printed as terms,
+ * the /1 forms take back.
  * Not offered: foldl/foldr — functions cannot be written as literal terms; they are
  * error:undef like any unknown function.  setopts/2 takes {heir, Pid, Data} and
  * {heir, none} only; a well-formed {protection, P} is reported as not supported (fatal).
@@ -1253,6 +1254,98 @@ static int op_match(struct script *s, const shmets_term *a, struct result *r) { 
 static int op_match_object(struct script *s, const shmets_term *a, struct result *r) { return op_match_call(s, a, r, SHMETS_MS_MATCH_OBJECT); }
 static int op_match_delete(struct script *s, const shmets_term *a, struct result *r) { return op_match_call(s, a, r, SHMETS_MS_MATCH_DELETE); }
 
+/* {Results, Cont} of a /3 or /1 form, or '$end_of_table' (results {NULL, 0}); Cont is
+ * '$end_of_table' when the walk is over. */
+static int res_chunk(struct result *r, shmets_term results, shmets_term cont)
+{
+    if (!results.ptr) {
+        shmets_term_free(&cont);
+        r->text = "'$end_of_table'";
+        return 0;
+    }
+    shmets_builder *b;
+    int rc = shmets_builder_create(&b);
+    if (!rc) {
+        shmets_build_tuple(b, 2);
+        shmets_build_term(b, results);
+        if (cont.ptr)
+            shmets_build_term(b, cont);
+        else
+            shmets_build_atom(b, "$end_of_table", 13);
+        rc = shmets_builder_finish(b, &r->term);
+        shmets_builder_destroy(b);
+    }
+    shmets_term_free(&results);
+    shmets_term_free(&cont);
+    return rc;
+}
+
+/* A limit: a positive integer (ETS: badarg otherwise). */
+static int limit_arg(shmets_term t, size_t *limit)
+{
+    uint64_t v;
+    int rc = shmets_term_get_uint64(t, &v);
+    if (rc || v == 0)
+        return rc ? rc : -SHMETS_ERANGE;
+    *limit = v > SIZE_MAX ? SIZE_MAX : (size_t)v;
+    return 0;
+}
+
+static int op_select_limit_call(struct script *s, shmets_term tab, shmets_term spec, shmets_term lim, bool reverse,
+                                struct result *r)
+{
+    struct tabent *e;
+    size_t limit;
+    shmets_ms *ms;
+    int rc = limit_arg(lim, &limit);
+    if (rc || (rc = spec_arg(spec, &ms)))
+        return rc;
+    if (!ms)                            /* select(T, [], N): nothing */
+        return r->text = "'$end_of_table'", 0;
+    shmets_term res, cont;
+    if (!(rc = tab_arg(s, tab, &e)) && !(rc = shmets_select_limit(e->t, ms, limit, reverse, &res, &cont)))
+        rc = res_chunk(r, res, cont);
+    shmets_ms_free(ms);
+    return rc;
+}
+
+static int op_select3(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_select_limit_call(s, a[0], a[1], a[2], false, r);
+}
+
+static int op_select_reverse3(struct script *s, const shmets_term *a, struct result *r)
+{
+    return op_select_limit_call(s, a[0], a[1], a[2], true, r);
+}
+
+/* match/3 and match_object/3: the pattern's specification, then as select/3. */
+static int op_match3_call(struct script *s, const shmets_term *a, struct result *r, enum shmets_ms_match_kind k)
+{
+    shmets_term spec;
+    int rc = shmets_ms_from_pattern(a[1], k, &spec);
+    if (rc)
+        return rc;
+    rc = op_select_limit_call(s, a[0], spec, a[2], false, r);
+    shmets_term_free(&spec);
+    return rc;
+}
+
+static int op_match3(struct script *s, const shmets_term *a, struct result *r) { return op_match3_call(s, a, r, SHMETS_MS_MATCH); }
+static int op_match_object3(struct script *s, const shmets_term *a, struct result *r) { return op_match3_call(s, a, r, SHMETS_MS_MATCH_OBJECT); }
+
+/* select/1, select_reverse/1, match/1, match_object/1: the next chunk of a continuation. */
+static int op_continue(struct script *s, const shmets_term *a, struct result *r)
+{
+    const char *txt;
+    size_t n;
+    if (shmets_term_get_atom(a[0], &txt, &n) == 0 && n == 13 && memcmp(txt, "$end_of_table", 13) == 0)
+        return r->text = "'$end_of_table'", 0;
+    shmets_term res, cont;
+    int rc = shmets_select_continue(s->db, a[0], &res, &cont);
+    return rc ? rc : res_chunk(r, res, cont);
+}
+
 /* ets:match_spec_compile/1: the program, as a binary term (ETS gives an opaque reference). */
 static int op_match_spec_compile(struct script *s, const shmets_term *a, struct result *r)
 {
@@ -1349,6 +1442,14 @@ static const struct call_def {
     { "match_spec_run", 2, op_match_spec_run },
     { "is_compiled_ms", 1, op_is_compiled_ms },
     { "test_ms", 2, op_test_ms },
+    { "select", 3, op_select3 },
+    { "select_reverse", 3, op_select_reverse3 },
+    { "match", 3, op_match3 },
+    { "match_object", 3, op_match_object3 },
+    { "select", 1, op_continue },
+    { "select_reverse", 1, op_continue },
+    { "match", 1, op_continue },
+    { "match_object", 1, op_continue },
 };
 
 /* ---- running a call (R.2) ---------------------------------------------------------- */
