@@ -25,7 +25,7 @@
 %% write that case, where the manual and ETS might be read differently.)
 
 %% The calls a script may make: the interface of `shmets script`.
--compile({nowarn_unused_function, [es_calls/0, es_read/1, es_split/3, es_line/1, es_call/1, es_literal/1, es_format/1, es_read_file/1, es_read_stdin/1,
+-compile({nowarn_unused_function, [es_calls/0, es_cont_call/2, es_read/1, es_split/3, es_line/1, es_call/1, es_literal/1, es_format/1, es_read_file/1, es_read_stdin/1,
                             es_apply/2, es_apply1/2, es_catch/1, lookup_element4/4]}).
 
 es_calls() ->
@@ -33,7 +33,25 @@ es_calls() ->
      {insert, 2}, {insert_new, 2}, {lookup, 2}, {lookup_element, 3}, {lookup_element, 4},
      {member, 2}, {take, 2}, {first, 1}, {next, 2}, {last, 1}, {prev, 2}, {tab2list, 1},
      {slot, 2}, {safe_fixtable, 2}, {update_counter, 3}, {update_counter, 4},
-     {update_element, 3}, {rename, 2}, {info, 1}, {info, 2}, {all, 0}, {whereis, 1}].
+     {update_element, 3}, {rename, 2}, {info, 1}, {info, 2}, {all, 0}, {whereis, 1},
+     %% the select/match family (match_spec_compile's result is a reference in ETS and a
+     %% binary in shmets: compare.escript has no rule for it, gen.escript does not write it)
+     {select, 1}, {select, 2}, {select, 3}, {select_reverse, 1}, {select_reverse, 2},
+     {select_reverse, 3}, {select_count, 2}, {select_delete, 2}, {select_replace, 2},
+     {match, 1}, {match, 2}, {match, 3}, {match_object, 1}, {match_object, 2},
+     {match_object, 3}, {match_delete, 2}, {match_spec_compile, 1}, {match_spec_run, 2},
+     {is_compiled_ms, 1}, {test_ms, 2}].
+
+%% Continuations (select/3, select_reverse/3, match/3, match_object/3 and their /1 forms)
+%% are printed differently by ETS and shmets, so a script cannot write one literally.  The
+%% convention: the atom `last_cont` as the only argument of select/1, select_reverse/1,
+%% match/1 or match_object/1 stands for the continuation that the most recent call of any of
+%% those eight forms (/3 or /1) returned: Cont of its {Results, Cont}, or '$end_of_table' if
+%% it returned '$end_of_table'.  If that call raised an error, or there was none, `last_cont`
+%% is the atom itself (not a continuation: badarg).  Other calls in between change nothing.
+es_cont_call(F, 1) -> lists:member(F, [select, select_reverse, match, match_object]);
+es_cont_call(F, 3) -> lists:member(F, [select, select_reverse, match, match_object]);
+es_cont_call(_, _) -> false.
 
 %% ------------------------------------------------------------------------------------------
 %% Reading a script
@@ -113,7 +131,25 @@ es_apply(F, Args) ->
         undefined -> put(es_system_tables, ets:all());
         _ -> ok
     end,
-    es_apply1(F, Args).
+    Args1 = case Args of
+                [last_cont] ->
+                    case es_cont_call(F, 1) andalso get(es_last_cont) of
+                        {cont, C} -> [C];
+                        _ -> Args
+                    end;
+                _ -> Args
+            end,
+    R = es_apply1(F, Args1),
+    case es_cont_call(F, length(Args)) of
+        true ->
+            case R of
+                {ok, {_, C1}} -> put(es_last_cont, {cont, C1});
+                {ok, '$end_of_table'} -> put(es_last_cont, {cont, '$end_of_table'});
+                _ -> erase(es_last_cont)
+            end;
+        false -> ok
+    end,
+    R.
 
 es_apply1(all, []) ->
     es_catch(fun() -> ets:all() -- get(es_system_tables) end);
