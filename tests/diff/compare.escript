@@ -218,7 +218,7 @@ clip(Chars) ->
 %% ------------------------------------------------------------------------------------------
 %% The replay
 
-compare_all([], _, St) -> end_sweep(end_walk(St));
+compare_all([], _, St) -> end_chunks(end_sweep(end_walk(St)));
 compare_all([{_, F, Args} | Calls], [], St) ->
     %% No line left to compare: run the rest all the same, to count the tables.
     Ctx = context(F, Args, St),
@@ -240,10 +240,15 @@ compare_all([{Line, F, Args} | Calls], [GotBin | Lines], St) ->
               end,
     {Exp, ErlSide} = norm(F, Args, ExpTerm, Hint, maps:get(erl, St1)),
     {Got, GotSide} = norm(F, Args, GotTerm, Hint, maps:get(got, St1)),
-    St2 = sweep_step(Line, F, Args, Ctx, Got, GotText1,
-                     walk_step(Line, F, Args, Ctx, Exp, Got, GotText1,
-                               St1#{erl := ErlSide, got := GotSide})),
-    case check(F, Args, Ctx, Exp, Got, St2) of
+    St2 = chunk_step(Line, F, Args, Ctx, Exp, Got, GotText1,
+                     sweep_step(Line, F, Args, Ctx, Got, GotText1,
+                                walk_step(Line, F, Args, Ctx, Exp, Got, GotText1,
+                                          St1#{erl := ErlSide, got := GotSide}))),
+    Ctx1 = case {Args, St2} of
+               {[last_cont], #{chunks := #{hash := true}}} -> Ctx#{run => hash};
+               _ -> Ctx
+           end,
+    case check(F, Args, Ctx1, Exp, Got, St2) of
         ok -> compare_all(Calls, Lines, St2);
         {diff, Rule} ->
             D = {Line, F, Args, ExpText, GotText1, Rule},
@@ -332,6 +337,58 @@ end_sweep(St = #{sweep := #{objs := Objs, got := Got0, last := {Line, A, GotText
     end;
 end_sweep(St) -> St.
 
+%% Rule R7, the chunks of a hash table: a run is a call select/3 (select_reverse/3, match/3,
+%% match_object/3) on a hash table followed by calls of a /1 form on `last_cont`, with nothing
+%% else in between.  The chunks' boundaries are each implementation's own, so at the end of
+%% the run: if ETS's chunks ended ('$end_of_table'), all the other side's results together
+%% must be ETS's, as a multiset; if not (the run asked for the first chunks only), the other
+%% side's results must be part of what the /2 form gives, at least as many as ETS gave, and
+%% all of it if the other side ended.  Ordered sets are compared call by call (R1, R7).
+chunk_step(Line, F, [_, _, _] = Args, #{sel := true, hash := true, full := Full}, Exp, Got,
+           GotText, St) when is_list(Full) ->
+    St1 = end_chunks(St),
+    case Exp of
+        {L, _} when is_list(L) ->
+            St1#{chunks => #{hash => true, full => Full, exp => [Exp], got => [Got],
+                             last => {Line, F, Args, GotText}}};
+        _ -> St1
+    end;
+chunk_step(Line, F, [last_cont], _Ctx, Exp, Got, GotText, St = #{chunks := C}) ->
+    St#{chunks := C#{exp := [Exp | maps:get(exp, C)], got := [Got | maps:get(got, C)],
+                     last := {Line, F, [last_cont], GotText}}};
+chunk_step(_, _, _, _, _, _, _, St) -> end_chunks(St).
+
+end_chunks(St = #{chunks := #{full := Full, exp := Exp0, got := Got0, last := {Line, F, A, GotText}}}) ->
+    St1 = maps:remove(chunks, St),
+    Results = fun(Answers) -> lists:append([L || {L, _} <- Answers, is_list(L)]) end,
+    Ended = fun(Answers) -> lists:member('$end_of_table', Answers) end,
+    ExpR = Results(Exp0),
+    GotR = Results(Got0),
+    {Ok, What} =
+        case {Ended(Exp0), Ended(Got0)} of
+            {true, _} -> {xsort(GotR) =:= xsort(ExpR), "all of ETS's results, as a multiset"};
+            {false, true} -> {xsort(GotR) =:= xsort(Full), "all of the /2 form's results"};
+            {false, false} ->
+                {length(GotR) >= length(ExpR) andalso submultiset(xsort(GotR), xsort(Full)),
+                 "part of the /2 form's results, at least as many as ETS's"}
+        end,
+    Runs = maps:get(chunk_runs, St1, 0) + 1,
+    case Ok of
+        true -> St1#{chunk_runs => Runs};
+        false ->
+            Rule = io_lib:format("R7 the chunks of a hash table (~b calls): ~ts (~b results; "
+                                 "ETS ~b of ~b)", [length(Got0), What, length(GotR),
+                                                   length(ExpR), length(Full)]),
+            D = {Line, F, A, "(the end of the chunks)", GotText, Rule},
+            St1#{diffs := [D | maps:get(diffs, St1)], chunk_runs => Runs}
+    end;
+end_chunks(St) -> St.
+
+submultiset([], _) -> true;
+submultiset(_, []) -> false;
+submultiset([A | As], [B | Bs]) when A =:= B -> submultiset(As, Bs);
+submultiset(As, [_ | Bs]) -> submultiset(As, Bs).
+
 %% What the table named by the call's first argument holds just before the call (for the
 %% calls whose rules need it).
 context(F, [Tab | _], _St) when F =:= first; F =:= last; F =:= next; F =:= prev; F =:= slot;
@@ -346,6 +403,18 @@ context(F, [Tab | _], _St) when F =:= first; F =:= last; F =:= next; F =:= prev;
               keys => [element(KP, O) || O <- Objs]};
         false -> #{type => Type, hash => false}
     end;
+context(F, [Tab | _] = Args, _St) when F =:= select; F =:= select_reverse; F =:= match;
+                                    F =:= match_object; F =:= select_count;
+                                    F =:= select_delete; F =:= select_replace;
+                                    F =:= match_delete ->
+    Type = try ets:info(Tab, type) catch error:badarg -> undefined end,
+    Hash = lists:member(Type, [set, bag, duplicate_bag]),
+    %% a /3 call: everything its chunks may hold (its /2 form, before the call)
+    Full = case Args of
+               [_, Spec, _] -> try ets:F(Tab, Spec) catch error:_ -> none end;
+               _ -> none
+           end,
+    #{type => Type, hash => Hash, sel => true, full => Full};
 context(_, _, _) -> #{type => undefined, hash => false}.
 
 %% Table numbers: each successful ets:new gets the next; the ETS reference of each is kept
@@ -463,6 +532,12 @@ info_norm(info, [_], L) when is_list(L) ->
          {memory, N} when is_integer(N) -> {memory, '$int'};
          _ -> E
      end || E <- L];
+info_norm(F, Args, {L, _Cont}) when is_list(L), (length(Args) =:= 3 orelse length(Args) =:= 1),
+                                   (F =:= select orelse F =:= select_reverse orelse
+                                    F =:= match orelse F =:= match_object) ->
+    %% R7: a continuation is each implementation's own ('$end_of_table' too: ETS may give a
+    %% continuation that leads to nothing more)
+    {L, '$cont'};
 info_norm(_, _, T) -> T.
 
 %% ------------------------------------------------------------------------------------------
@@ -524,6 +599,30 @@ check(slot, [_, I], #{hash := true, objs := Objs}, Exp, Got, _) ->
         Plausible -> {diff, "R4 slot of a hash table: '$end_of_table', badarg or a list of "
                             "objects of the table"};
         true -> exact(Exp, Got)
+    end;
+check(F, [_, _], #{sel := true, hash := true, type := Type}, Exp, Got, _)
+  when (F =:= select orelse F =:= select_reverse orelse F =:= match orelse F =:= match_object),
+       is_list(Exp), is_list(Got) ->
+    case xsort(Exp) =:= xsort(Got) of
+        true -> ok;
+        false -> {diff, io_lib:format("R7 ~w/2 on a ~w: the same results in any order (~b vs ~b)",
+                                      [F, Type, length(Exp), length(Got)])}
+    end;
+check(F, [_, _, _], #{sel := true, hash := true}, Exp, Got, _)
+  when (F =:= select orelse F =:= select_reverse orelse F =:= match orelse F =:= match_object) ->
+    %% a hash table's chunk: judged at the end of the run of chunks (chunk_step)
+    case {Exp, Got} of
+        {{L, _}, {L2, '$cont'}} when is_list(L), is_list(L2) -> ok;
+        {{L, _}, _} when is_list(L) -> {diff, "R7 a chunk of a hash table: {Results, Cont}"};
+        _ -> exact(Exp, Got)
+    end;
+check(F, [last_cont], #{run := hash}, Exp, Got, _) ->
+    case {Exp, Got} of
+        {_, '$end_of_table'} -> ok;
+        {_, {L2, '$cont'}} when is_list(L2) -> ok;
+        {{'$error', _}, _} -> exact(Exp, Got);
+        _ -> {diff, io_lib:format("R7 ~w(last_cont) in a hash table's chunks: {Results, Cont} "
+                                  "or '$end_of_table'", [F])}
     end;
 check(_, _, _, Exp, Got, _) -> exact(Exp, Got).
 

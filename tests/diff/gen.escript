@@ -4,7 +4,7 @@
 %% gen.escript — writes a script of ets calls for the differential test (the language of
 %% `shmets script`, see ets_script.hrl), deterministically from a seed.
 %%
-%% Usage: escript tests/diff/gen.escript [--seed S] [--calls N] [--out FILE] [--skip C,...]
+%% Usage: escript tests/diff/gen.escript [--seed S] [--calls N] [--out FILE] [--skip C,...] [--conts]
 %%   --seed S    the random seed (default 1): the same seed gives the same script
 %%   --calls N   random calls per table type (default 2500); the fixed parts come on top
 %%   --out FILE  where to write (default standard output); a count goes to standard error
@@ -17,7 +17,12 @@
 %%               write_concurrency: decentralized_counters), private_conc (a private table
 %%               with read_concurrency or write_concurrency, which ETS ignores), str_objects
 %%               (insert/insert_new of a list of small integers, which Erlang encodes as a
-%%               string)
+%%               string), dbag_replace (select_replace/2 on a duplicate_bag, which OTP 25
+%%               does and shmets refuses)
+%%   --conts     follow each select/3, select_reverse/3, match/3 and match_object/3 with its /1
+%%               form on `last_cont` (ets_script.hrl) until ETS's '$end_of_table', and once
+%%               more; without it only the first chunk is asked for (shmets script does not
+%%               know `last_cont` yet)
 %% With GEN_TRACE set in the environment each call is also printed on standard error as it
 %% runs (to find the call when erl itself crashes: OTP 25 has two such calls, ets_script.hrl).
 %%
@@ -56,9 +61,10 @@
 -include("ets_script.hrl").
 
 main(Args) ->
-    try opts(Args, #{seed => 1, calls => 2500, out => "-", skip => []}) of
-        #{seed := Seed, calls := N, out := Out, skip := Skip} ->
+    try opts(Args, #{seed => 1, calls => 2500, out => "-", skip => [], conts => false}) of
+        #{seed := Seed, calls := N, out := Out, skip := Skip, conts := Conts} ->
             put(skip, Skip),
+            put(conts, Conts),
             _ = rand:seed(exsss, {Seed, Seed * 7919 + 1, 16#5eed}),
             put(out, []),
             put(ncalls, 0),
@@ -78,16 +84,17 @@ main(Args) ->
     catch
         throw:usage ->
             io:format(standard_error,
-                      "usage: gen.escript [--seed S] [--calls N] [--out FILE] [--skip C,...]~n", []),
+                      "usage: gen.escript [--seed S] [--calls N] [--out FILE] [--skip C,...] [--conts]~n", []),
             halt(2)
     end.
 
 opts(["--seed", S | R], M) -> opts(R, M#{seed := list_to_integer(S)});
 opts(["--calls", N | R], M) -> opts(R, M#{calls := list_to_integer(N)});
 opts(["--out", F | R], M) -> opts(R, M#{out := F});
+opts(["--conts" | R], M) -> opts(R, M#{conts := true});
 opts(["--skip", Cs | R], M) ->
     Known = [uc4_badtuple, ue_badlist, le_bigpos, eot_key, opts_repeat, dcounters,
-             private_conc, str_objects],
+             private_conc, str_objects, dbag_replace],
     Skip = [list_to_atom(C) || C <- string:lexemes(Cs, ",")],
     [] =:= Skip -- Known orelse throw(usage),
     opts(R, M#{skip := Skip});
@@ -405,7 +412,8 @@ table_op(#{kind := Kind} = T) ->
                 {1, safe_fixtable}, {case Set of true -> 14; false -> 2 end, update_counter},
                 {case Set of true -> 5; false -> 1 end, update_element}, {2, info2},
                 {0.3, info1}, {0.2, delete_all_objects}, {0.3, walk},
-                {case Kind of ordered_set -> 0; _ -> 0.08 end, sweep}]),
+                {case Kind of ordered_set -> 0; _ -> 0.08 end, sweep},
+                {25, select}, {3, insert_prefixed}]),
     op(Op, T).
 
 op(insert, T = #{name := N}) -> call(insert, [N, obj(T, key(T))]);
@@ -534,7 +542,9 @@ op(walk, T = #{name := N}) ->
     {First, Next} = pick([{first, next}, {last, prev}]),
     call(First, [N]),
     [call(Next, [N, K]) || K <- shuffle(keys(T))];
-op(sweep, #{name := N}) -> sweep(N, 0).
+op(sweep, #{name := N}) -> sweep(N, 0);
+op(select, T) -> select_op(T);
+op(insert_prefixed, T) -> insert_prefixed(T).
 
 %% slot 0, 1, ... of a hash table until ETS's '$end_of_table', and one past it (badarg): rule
 %% R6 of compare.escript holds the other side's lists to each object once.
@@ -579,6 +589,264 @@ threshold_op(KP) ->
      pick([0, 1, -1, 100, 1 bsl 70, -(1 bsl 64)])}.
 
 %% ------------------------------------------------------------------------------------------
+%% The select/match family: match specifications made from what the tables hold.
+%%
+%% NOT GENERATED here, on purpose (documented differences): match_spec_compile/1 and
+%% match_spec_run/2 (ETS's compiled specification is a reference, shmets's a binary; neither
+%% can be written literally), is_compiled_ms/1 of a compiled specification; -0.0; the guard
+%% functions OTP 25 does not have in match specifications (is_boolean, tuple_size, floor,
+%% ceil, min, max, is_function/2); integers past 64 KiB of magnitude; maps of more than 32
+%% keys inside a specification (a table's value or key that holds one is matched by a
+%% variable instead).
+
+%% A literal that may stand in a specification as it is.
+ms_lit_ok(M) when is_map(M) ->
+    map_size(M) =< 32 andalso ms_lit_ok(maps:to_list(M));
+ms_lit_ok(T) when is_tuple(T) -> ms_lit_ok(tuple_to_list(T));
+ms_lit_ok([H | T]) -> ms_lit_ok(H) andalso ms_lit_ok(T);
+ms_lit_ok(A) when is_atom(A) ->
+    case atom_to_list(A) of
+        "_" -> false;
+        "$" ++ Ds -> Ds =:= "" orelse lists:any(fun(C) -> C < $0 orelse C > $9 end, Ds);
+        _ -> true
+    end;
+ms_lit_ok(F) when is_float(F) -> F /= 0.0 orelse <<F/float>> =:= <<0.0/float>>;
+ms_lit_ok(_) -> true.
+
+%% Variables: the head's are numbered from 1 as they are made (process dictionary ms_vars).
+new_var() ->
+    N = length(get(ms_vars)) + 1,
+    V = list_to_atom("$" ++ integer_to_list(N)),
+    put(ms_vars, get(ms_vars) ++ [V]),
+    V.
+
+%% An object of the table to build a head from (or a made-up one).
+sample_obj(T) ->
+    case chance(0.8) andalso objects(T) of
+        [_ | _] = Os -> pick(Os);
+        _ -> obj(T, key(T))
+    end.
+
+%% A head: a pattern of an object of the table, its key bound (a lookup), partly bound (a
+%% prefix: a range on ordered_set), a variable or '_' (a scan); or the whole object.
+ms_head(T = #{kp := KP}) ->
+    case rand:uniform(12) of
+        1 -> '_';
+        2 -> new_var();
+        3 -> list_to_tuple([elem_pat(val()) || _ <- lists:seq(1, rand:uniform(5))]);
+        _ ->
+            O = sample_obj(T),
+            list_to_tuple([case I of
+                               KP -> key_pat(element(I, O));
+                               _ -> elem_pat(element(I, O))
+                           end || I <- lists:seq(1, tuple_size(O))])
+    end.
+
+key_pat(K) ->
+    case ms_lit_ok(K) of
+        false -> pick([new_var(), '_']);
+        true ->
+            case wpick([{5, lit}, {3, var}, {1, any}, {3, prefix}]) of
+                lit -> K;
+                var -> new_var();
+                any -> '_';
+                prefix -> prefix_pat(K)
+            end
+    end.
+
+%% A key with its tail unbound: {p, '$1'}, [a, '_' | '_'], {p, 1, '$2'}.
+prefix_pat(K) when is_tuple(K), tuple_size(K) > 0 ->
+    L = tuple_to_list(K),
+    Keep = rand:uniform(length(L)) - 1,
+    {A, B} = lists:split(Keep, L),
+    list_to_tuple(A ++ [pick([new_var(), '_']) || _ <- B]);
+prefix_pat([H | T]) ->
+    case chance(0.5) of
+        true -> [H | pick([new_var(), '_'])];
+        false -> [H | prefix_pat(T)]
+    end;
+prefix_pat(K) -> pick([K, new_var()]).
+
+elem_pat(E) ->
+    Vars = get(ms_vars),
+    case wpick([{4, new_var}, {3, any}, {case ms_lit_ok(E) of true -> 2; false -> 0 end, lit},
+                {case Vars of [] -> 0; _ -> 1 end, repeat}, {1, other}]) of
+        new_var -> new_var();
+        any -> '_';
+        lit -> E;
+        repeat -> pick(Vars);
+        other -> pick([0, 1, a, v, {x, '_'}, [1 | '_'], #{}, #{k => '_'}, <<"val">>])
+    end.
+
+%% A guard expression (a boolean), of depth at most D.
+ms_guard(D) ->
+    Vars = get(ms_vars),
+    V = fun() -> case Vars of [] -> '$_'; _ -> pick(Vars) end end,
+    case rand:uniform(case D of 0 -> 6; _ -> 12 end) of
+        N when N =< 3 ->
+            {pick([is_integer, is_atom, is_tuple, is_list, is_binary, is_float, is_number,
+                   is_map, is_pid, is_reference, is_port, is_function]), V()};
+        4 -> pick([true, false, {const, true}, {is_record, V(), pick([x, a, k]), pick([1, 2, 3])}]);
+        N when N =< 6 ->
+            {pick(['>', '<', '>=', '=<', '==', '=:=', '/=', '=/=']), ms_expr(D), ms_expr(D)};
+        7 -> {pick([is_map_key]), pick([a, k, {const, {k, 1}}, 1]), V()};
+        N when N =< 9 -> {pick(['andalso', 'orelse', 'and', 'or', 'xor']), ms_guard(D - 1), ms_guard(D - 1)};
+        10 -> {'not', ms_guard(D - 1)};
+        11 -> {'==', {element, pick([1, 2, 3]), V()}, ms_expr(0)};
+        _ -> ms_expr(D)                % not always a boolean: the guard then fails
+    end.
+
+%% A term expression of depth at most D.
+ms_expr(D) ->
+    Vars = get(ms_vars),
+    V = fun() -> case Vars of [] -> '$_'; _ -> pick(Vars) end end,
+    case rand:uniform(case D of 0 -> 5; _ -> 14 end) of
+        N when N =< 2 -> V();
+        3 -> pick([0, 1, 2, 7, 12, -1, 1.5, 100000000000, 1 bsl 64, a, v]);
+        4 -> {const, pick([{x, y}, [1, 2], <<"val">>, #{a => 1}, "ab", {1}, 3.0])};
+        5 -> pick(['$_', '$$']);
+        6 -> {pick(['+', '-', '*', 'div', 'rem', 'band', 'bor', 'bxor']), ms_expr(D - 1),
+              pick([1, 2, 3, 7, 100, 1 bsl 70, V()])};
+        7 -> {pick(['bsl', 'bsr']), ms_expr(D - 1), pick([0, 1, 3, 65, 130])};
+        8 -> {'/', ms_expr(D - 1), pick([2, 4, 0, 0.5])};
+        9 -> {pick([abs, hd, tl, length, size, map_size, byte_size, bit_size, round, trunc,
+                    float]), ms_expr(D - 1)};
+        10 -> {element, pick([1, 2, 3, 0, 5]), ms_expr(D - 1)};
+        11 -> {map_get, pick([a, k, 1]), V()};
+        12 -> {{ms_expr(D - 1), pick([x, V()])}};
+        13 -> [ms_expr(D - 1), V()];
+        _ -> {binary_part, V(), 0, pick([0, 1, 2])}
+    end.
+
+%% A body: one or two expressions; the last is the result.
+ms_body() ->
+    Vars = get(ms_vars),
+    Last = wpick([{4, '$_'}, {3, '$$'}, {case Vars of [] -> 0; _ -> 4 end, var},
+                  {2, const}, {3, tuple}, {2, list}, {3, expr}, {1, true}]),
+    R = case Last of
+            var -> pick(Vars);
+            const -> {const, pick([{x, y}, 1, a, "str", #{a => 1}, <<"b">>, {{1}}])};
+            tuple -> {list_to_tuple([ms_expr(1) || _ <- lists:seq(1, rand:uniform(3))])};
+            list -> [ms_expr(1) || _ <- lists:seq(1, rand:uniform(3) - 1)];
+            expr -> ms_expr(2);
+            _ -> Last
+        end,
+    [ms_expr(1) || chance(0.1)] ++ [R].
+
+%% A match specification for table T: 1 to 3 clauses; sometimes a bad one.
+ms(T) ->
+    case chance(0.06) of
+        true -> bad_ms(T);
+        false -> [ms_clause(T) || _ <- lists:seq(1, wpick([{6, 1}, {3, 2}, {1, 3}]))]
+    end.
+
+ms_clause(T) ->
+    put(ms_vars, []),
+    H = ms_head(T),
+    G = [ms_guard(2) || _ <- lists:seq(1, wpick([{4, 0}, {4, 1}, {1, 2}]))],
+    {H, G, ms_body()}.
+
+bad_ms(T) ->
+    put(ms_vars, []),
+    H = ms_head(T),
+    pick([notalist, [{H, [], ['$_']} | x], [{H, []}], [{H, [], ['$_'], x}], [H],
+          [{H, notalist, ['$_']}], [{H, [], notalist}], [{H, [], []}],
+          [{H, [{foo, '$1'}], ['$_']}], [{H, [{is_integer, '$1', 2}], ['$_']}],
+          [{H, [], ['$99']}], [{H, [{'>', '$99', 1}], [true]}],
+          [{H, [], [{foo}]}], [{H, [], [{element, 1}]}], [{H, [], [{const}]}],
+          [{'$1', [], ['$1']}, bad]]).
+
+%% A select_replace specification: the replacement keeps the key (mostly), built from a head
+%% whose key is a variable or a literal.
+replace_ms(T = #{kp := KP}) ->
+    put(ms_vars, []),
+    O = sample_obj(T),
+    Ar = tuple_size(O),
+    K = element(KP, O),
+    KeyPat = case ms_lit_ok(K) andalso chance(0.4) of true -> K; false -> new_var() end,
+    Head = list_to_tuple([case I of KP -> KeyPat; _ -> elem_pat(element(I, O)) end
+                          || I <- lists:seq(1, Ar)]),
+    KeyExpr = case KeyPat of
+                  V when is_atom(V) -> V;
+                  _ -> {const, K}
+              end,
+    Body = case rand:uniform(8) of
+               1 -> '$_';
+               2 -> {list_to_tuple([case I of KP -> {const, pick(key_pool())}; _ -> ms_expr(0) end
+                                    || I <- lists:seq(1, Ar)])};     % the key changes: badarg
+               3 -> {list_to_tuple([ms_expr(0) || _ <- lists:seq(1, max(1, KP - 1))])};
+               _ -> {list_to_tuple([case I of KP -> KeyExpr; _ -> ms_expr(1) end
+                                    || I <- lists:seq(1, Ar + rand:uniform(2) - 1)])}
+           end,
+    G = [ms_guard(1) || chance(0.4)],
+    [{Head, G, [Body]}].
+
+%% A match/2 pattern.
+match_pat(T) ->
+    put(ms_vars, []),
+    case chance(0.05) of
+        true -> pick(['$1', '_', 42, [a]]);
+        false -> ms_head(T)
+    end.
+
+limit() -> wpick([{10, rand:uniform(8)}, {1, 0}, {1, -1}, {1, a}, {1, 1000}, {1, 1.0}]).
+
+%% A /3 call and, with --conts, its continuations through `last_cont` (ets_script.hrl) until
+%% ETS says '$end_of_table', and once more.
+chunks(F, Args) ->
+    R = call(F, Args),
+    case get(conts) of
+        true -> more_chunks(F, R, 0);
+        _ -> R
+    end.
+
+more_chunks(F, {ok, {_, _}}, N) when N < 60 -> more_chunks(F, call(F, [last_cont]), N + 1);
+more_chunks(F, {ok, '$end_of_table'}, N) when N > 0 -> call(F, [last_cont]);
+more_chunks(_, R, _) -> R.
+
+select_op(T = #{name := N, kind := Kind}) ->
+    case rand:uniform(20) of
+        R when R =< 5 -> call(pick([select, select, select_reverse]), [N, ms(T)]);
+        6 -> call(select_count, [N, ms(T)]);
+        7 -> call(select_delete, [N, case chance(0.7) of
+                                        true -> [{H, G, [true]} || {H, G, _} <- ms_ok(T)];
+                                        false -> ms(T)
+                                    end]);
+        8 when Kind =:= set; Kind =:= ordered_set -> call(select_replace, [N, replace_ms(T)]);
+        8 when Kind =:= bag -> call(select_replace, [N, pick([replace_ms(T), ms(T)])]);
+        8 ->
+            %% a duplicate_bag: ETS (OTP 25) replaces, shmets refuses (badarg, shmets.h:
+            %% "Sets and ordered_sets only").  A visible difference, but with a head that
+            %% matches nothing, so that the tables stay the same on both sides.
+            case skip(dbag_replace) of
+                true -> call(select_count, [N, ms(T)]);
+                false -> call(select_replace, [N, [{list_to_tuple(lists:duplicate(9, '_')), [],
+                                                    ['$_']}]])
+            end;
+        R when R =< 11 -> chunks(pick([select, select, select_reverse]), [N, ms(T), limit()]);
+        12 -> call(pick([match, match_object]), [N, match_pat(T)]);
+        13 -> chunks(pick([match, match_object]), [N, match_pat(T), limit()]);
+        14 -> call(match_delete, [N, match_pat(T)]);
+        15 -> call(test_ms, [sample_obj(T), ms(T)]);
+        16 -> call(is_compiled_ms, [pick([x, [], <<>>, <<1, 2, 3>>, {a}, 42, ms(T)])]);
+        17 -> call(pick([select, select_reverse, match, match_object]),
+                   [pick(['$end_of_table', x, {a, b}, [], 42])]);
+        18 -> call(pick([select, select_count, select_delete, select_reverse, match,
+                         match_object, match_delete]), [pick([42, "str", {t}]), ms(T)]);
+        _ -> call(select, [N, ms(T)])
+    end.
+
+ms_ok(T) -> [ms_clause(T) || _ <- lists:seq(1, wpick([{6, 1}, {3, 2}]))].
+
+%% Objects with composite keys, for prefixes ({p, '$1'}) to find ranges in.
+insert_prefixed(T = #{name := N, kp := KP}) ->
+    Ks = [pick([{p, rand:uniform(9)}, {q, rand:uniform(5)}, {p, rand:uniform(3), a},
+                [p, rand:uniform(4)], [p | rand:uniform(3)], {p}, [q, 1, 2]])
+          || _ <- lists:seq(1, rand:uniform(4))],
+    call(insert, [N, [obj(T, K) || K <- take_distinct(maps:get(kind, T), Ks, length(Ks), [])]]),
+    _ = KP.
+
+%% ------------------------------------------------------------------------------------------
 %% Bulk: a table grows to hundreds of objects, is walked, and shrinks.
 
 bulk(Kind, Prefix) ->
@@ -594,6 +862,10 @@ bulk(Kind, Prefix) ->
     [sweep(N, 0) || Kind =/= ordered_set],
     [op(pick([lookup, member, take, delete, update_counter, lookup_element]), T)
      || _ <- lists:seq(1, 40)],
+    %% the select family on a big table: scans, lookups, chunks
+    [select_op(T) || _ <- lists:seq(1, 30)],
+    [chunks(pick([select, select_reverse]), [N, [{{'$1', '$2', '_'}, [{'<', '$1', 300}], ['$_']}],
+                                             pick([1, 7, 50, 100])]) || _ <- lists:seq(1, 3)],
     %% shrink: delete most keys one by one, then walk what is left
     [call(delete, [N, K]) || K <- lists:seq(1, 560), chance(0.9)],
     call(info, [N, size]),
