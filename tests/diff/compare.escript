@@ -51,6 +51,13 @@
 %%   R6 Slot sweeps of hash tables: after slot 0, 1, 2, ... with no other call between, the
 %%      other side's first answer that is not a list is '$end_of_table', and its lists before
 %%      it hold each object of the table once.
+%%   R7 The select/match family.  select/2, select_reverse/2, match/2, match_object/2 on a
+%%      hash table: the same results as a multiset.  The /3 forms and the /1 forms on
+%%      `last_cont` (ets_script.hrl): a continuation is each side's own and compares as
+%%      '$cont' ({Results, '$end_of_table'} too: ETS may hand out a continuation that leads
+%%      to nothing more); on a hash table a run of chunks (a /3 call and the /1 calls on
+%%      `last_cont` after it) is judged whole at its end (chunk_step/end_chunks).  Counts
+%%      (select_count, select_delete, select_replace) and errors are exact.
 %%   Ordered sets are exact throughout (their order is Erlang's term order).
 
 -mode(compile).
@@ -93,7 +100,7 @@ read_output(File) ->
 
 %% Compare, show the differences and the summary; the exit status.
 report(Calls, Lines, #{max := Max, label := Label}) ->
-    {Diffs, Missing, Extra, {Tabs, Walks, Sweeps}} = compare(Calls, Lines),
+    {Diffs, Missing, Extra, {Tabs, Walks, Sweeps, Runs}} = compare(Calls, Lines),
     NCalls = length(Calls),
     show(Diffs, Max, Label),
     Missing > 0 andalso
@@ -105,8 +112,8 @@ report(Calls, Lines, #{max := Max, label := Label}) ->
         io:format("diff: ~ts printed ~b lines more than the script has calls (~b)~n",
                   [Label, Extra, NCalls]),
     tally(Diffs),
-    io:format("diff: checked ~b full walks (R5) and ~b slot sweeps (R6) of hash tables~n",
-              [Walks, Sweeps]),
+    io:format("diff: checked ~b full walks (R5), ~b slot sweeps (R6) and ~b runs of chunks "
+              "(R7) of hash tables~n", [Walks, Sweeps, Runs]),
     D = length(Diffs) + Missing + Extra,
     io:format("diff: ~b calls, ~b tables, ~b differences~n", [NCalls, Tabs, D]),
     case D of 0 -> 0; _ -> 1 end.
@@ -125,7 +132,8 @@ compare(Calls, Lines) ->
                                               max(0, NCalls - length(Lines)),
                                               max(0, length(Lines) - NCalls),
                                               {maps:get(tabs, St), maps:get(walks, St, 0),
-                                               maps:get(sweeps, St, 0)}}}
+                                               maps:get(sweeps, St, 0),
+                                               maps:get(chunk_runs, St, 0)}}}
                    end),
     receive
         {Pid, Result} ->

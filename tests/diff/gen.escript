@@ -807,7 +807,10 @@ more_chunks(_, R, _) -> R.
 select_op(T = #{name := N, kind := Kind}) ->
     case rand:uniform(20) of
         R when R =< 5 -> call(pick([select, select, select_reverse]), [N, ms(T)]);
-        6 -> call(select_count, [N, ms(T)]);
+        6 -> call(select_count, [N, case chance(0.7) of
+                                       true -> [{H, G, [true]} || {H, G, _} <- ms_ok(T)];
+                                       false -> ms(T)
+                                   end]);
         7 -> call(select_delete, [N, case chance(0.7) of
                                         true -> [{H, G, [true]} || {H, G, _} <- ms_ok(T)];
                                         false -> ms(T)
