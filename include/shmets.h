@@ -927,9 +927,10 @@ int shmets_select_count(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
  * replaced meanwhile by another is not deleted); *n the number deleted. */
 int shmets_select_delete(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
 /* ets:select_replace/2: replace each matching object by the result, each atomically and only
- * if the object is still there; *n the number replaced.  Sets and ordered_sets only
- * (-SHMETS_ETYPE); -SHMETS_EINVAL (ETS: badarg) when a clause may change the key
- * (shmets_ms_keeps_key) or a result is not an object with the same key. */
+ * if the object is still there (in a duplicate_bag, one copy, in its place); *n the number
+ * replaced.  Not on a bag (-SHMETS_ETYPE), as in ETS; -SHMETS_EINVAL (ETS: badarg) when a
+ * clause may change the key (shmets_ms_keeps_key) or a result is not an object with the same
+ * key. */
 int shmets_select_replace(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
 
 /*

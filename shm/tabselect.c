@@ -329,8 +329,8 @@ int shmets_select_replace(shmets_tab *t, const shmets_ms *ms, uint64_t *n)
     int rc = tab_write_access(t, "select_replace");
     if (rc || !ms)
         return rc;
-    if (t->h->kind != SHMETS_SET && t->h->kind != SHMETS_ORDERED_SET)
-        return err_set(SHMETS_ETYPE, "select_replace: only sets and ordered_sets (as in ETS, bags are not supported)");
+    if (t->h->kind == SHMETS_BAG)
+        return err_set(SHMETS_ETYPE, "select_replace: bags are not supported (as in ETS)");
     bool keeps = false;
     if ((rc = shmets_ms_keeps_key(ms, t->h->keypos, &keeps)))
         return rc;

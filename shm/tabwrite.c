@@ -611,12 +611,53 @@ int shmets_update_element(shmets_tab *t, shmets_term key, shmets_term elems, int
 
 struct replace_arg { shmets_term old, repl; int done; };
 
+/* A duplicate_bag: the chain again, with the first copy of `old` replaced in its place. */
+static int replace_in_chain(struct tab *t, struct plan *p, struct kw *k, struct replace_arg *a)
+{
+    struct tbuf all, tmp;
+    tbuf_init(&all, (size_t)1 << 62);
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    uint64_t n = 0, cap = tab_chain_max(t);
+    int rc = 0, found = 0;
+    for (const struct sobj *x = sobj_at(&t->s, k->head); x && n < cap && !rc; x = obj_next(t, x), n++) {
+        shmets_term o;
+        if ((rc = sobj_term(x, &tmp, &o)))
+            break;
+        if (!found && o.len == a->old.len && memcmp(o.ptr, a->old.ptr, o.len) == 0) {
+            found = 1;
+            o = a->repl;
+        }
+        tbuf_put(&all, o.ptr, o.len);
+    }
+    rc = rc ? rc : all.err;
+    shmets_term *objs = NULL;
+    if (!rc && found && !(a->repl.len == a->old.len && memcmp(a->repl.ptr, a->old.ptr, a->old.len) == 0)) {
+        if (!(objs = malloc(n * sizeof *objs)))
+            rc = err_set(SHMETS_ENOMEM, "out of process memory");
+        const unsigned char *q = all.p;
+        for (uint64_t i = 0; !rc && i < n; i++) {
+            const unsigned char *e = term_end(q);
+            objs[i] = (shmets_term){ q, (size_t)(e - q) };
+            q = e;
+        }
+        if (!rc)
+            rc = plan_replace(t, p, k, objs, (size_t)n);
+    }
+    a->done = !rc && found;
+    free(objs);
+    tbuf_free(&all);
+    tbuf_free(&tmp);
+    return rc;
+}
+
 static int replace_fn(struct tab *t, struct plan *p, struct kw *k)
 {
     struct replace_arg *a = k->arg;
     const struct sobj *o = sobj_at(&t->s, k->head);
     if (!o)
         return 0;
+    if (t->h->kind == SHMETS_DUPLICATE_BAG)
+        return replace_in_chain(t, p, k, a);
     struct tbuf tmp;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
     shmets_term cur;

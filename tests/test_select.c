@@ -148,9 +148,13 @@ static void test_bags_and_patterns(void **s)
     ins(t, "[{k,1},{k,2},{k,1},{j,3}]");
     assert_int_equal(count(t, "[{{k,'$1'},[{'==','$1',1}],[true]}]", shmets_select_delete), 2);
     assert_string_equal(look(t, "k"), "[{k,2}]");
-    shmets_ms *ms = C("[{'$1',[],['$1']}]");
+    shmets_ms *ms = C("[{{k,2},[],[{const,{k,9}}]}]");     /* a duplicate_bag replaces in place */
     uint64_t n;
-    assert_int_equal(shmets_select_replace(t, ms, &n), -SHMETS_ETYPE);
+    assert_int_equal(shmets_select_replace(t, ms, &n), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(look(t, "k"), "[{k,9}]");
+    shmets_tab *bag = mk("realbag", SHMETS_BAG, SHMETS_PUBLIC, 1);
+    assert_int_equal(shmets_select_replace(bag, ms, &n), -SHMETS_ETYPE);     /* not on a bag */
     shmets_ms_free(ms);
     shmets_term pat = T("{'$1','$2'}"), spec;
     assert_int_equal(shmets_ms_from_pattern(pat, SHMETS_MS_MATCH, &spec), 0);

@@ -81,7 +81,10 @@
  * result is a binary holding the program, where ETS gives an opaque reference),
  * match_spec_run/2, is_compiled_ms/1 and test_ms/2 are offered, and the /3 forms with a
  * limit (select, select_reverse, match, match_object) whose continuations, printed as terms,
- * the /1 forms take back.
+ * the /1 forms take back.  R.8: the atom `last_cont` as the only argument of a /1 form
+ * stands for the continuation the last /3 or /1 form gave (its '$end_of_table' included; an
+ * error forgets it), so that a script can follow chunks without quoting a continuation —
+ * the differential harness writes it on both sides (tests/diff/ets_script.hrl).
  * Not offered: foldl/foldr — functions cannot be written as literal terms; they are
  * error:undef like any unknown function.  setopts/2 takes {heir, Pid, Data} and
  * {heir, none} only; a well-formed {protection, P} is reported as not supported (fatal).
@@ -155,6 +158,9 @@ struct script {
     char inst[80];
     bool temporary;
     struct cache tabs;
+    /* `last_cont` (R.8): the continuation of the last /3 or /1 select-family call */
+    enum { CONT_NONE, CONT_EOT, CONT_TERM } cont_state;
+    shmets_term last_cont;      /* owned, for CONT_TERM */
     sigset_t waitmask;          /* the mask while waiting: INT, TERM, HUP let through */
     sigset_t handled;           /* those of INT, TERM, HUP that we catch */
     int status;                 /* exit status so far */
@@ -1254,10 +1260,25 @@ static int op_match(struct script *s, const shmets_term *a, struct result *r) { 
 static int op_match_object(struct script *s, const shmets_term *a, struct result *r) { return op_match_call(s, a, r, SHMETS_MS_MATCH_OBJECT); }
 static int op_match_delete(struct script *s, const shmets_term *a, struct result *r) { return op_match_call(s, a, r, SHMETS_MS_MATCH_DELETE); }
 
+/* Remember the continuation a /3 or /1 form gave, for `last_cont` (R.8): cont {NULL, 0} is
+ * '$end_of_table'; an error forgets it. */
+static void remember_cont(struct script *s, int rc, shmets_term cont)
+{
+    shmets_term_free(&s->last_cont);
+    s->cont_state = CONT_NONE;
+    if (rc)
+        return;
+    if (!cont.ptr)
+        s->cont_state = CONT_EOT;
+    else if (shmets_term_dup(cont, &s->last_cont) == 0)
+        s->cont_state = CONT_TERM;
+}
+
 /* {Results, Cont} of a /3 or /1 form, or '$end_of_table' (results {NULL, 0}); Cont is
  * '$end_of_table' when the walk is over. */
-static int res_chunk(struct result *r, shmets_term results, shmets_term cont)
+static int res_chunk(struct script *s, struct result *r, shmets_term results, shmets_term cont)
 {
+    remember_cont(s, 0, cont);
     if (!results.ptr) {
         shmets_term_free(&cont);
         r->text = "'$end_of_table'";
@@ -1304,7 +1325,9 @@ static int op_select_limit_call(struct script *s, shmets_term tab, shmets_term s
         return r->text = "'$end_of_table'", 0;
     shmets_term res, cont;
     if (!(rc = tab_arg(s, tab, &e)) && !(rc = shmets_select_limit(e->t, ms, limit, reverse, &res, &cont)))
-        rc = res_chunk(r, res, cont);
+        rc = res_chunk(s, r, res, cont);
+    else
+        remember_cont(s, rc, (shmets_term){ NULL, 0 });
     shmets_ms_free(ms);
     return rc;
 }
@@ -1339,11 +1362,24 @@ static int op_continue(struct script *s, const shmets_term *a, struct result *r)
 {
     const char *txt;
     size_t n;
-    if (shmets_term_get_atom(a[0], &txt, &n) == 0 && n == 13 && memcmp(txt, "$end_of_table", 13) == 0)
+    shmets_term c = a[0];
+    if (shmets_term_get_atom(c, &txt, &n) == 0 && n == 9 && memcmp(txt, "last_cont", 9) == 0) {
+        if (s->cont_state == CONT_EOT)
+            return r->text = "'$end_of_table'", 0;
+        if (s->cont_state == CONT_TERM)
+            c = s->last_cont;
+    }
+    if (shmets_term_get_atom(c, &txt, &n) == 0 && n == 13 && memcmp(txt, "$end_of_table", 13) == 0) {
+        remember_cont(s, 0, (shmets_term){ NULL, 0 });
         return r->text = "'$end_of_table'", 0;
-    shmets_term res, cont;
-    int rc = shmets_select_continue(s->db, a[0], &res, &cont);
-    return rc ? rc : res_chunk(r, res, cont);
+    }
+    shmets_term res, cont, keep = { NULL, 0 };
+    if (c.ptr == s->last_cont.ptr && shmets_term_dup(c, &keep) == 0)
+        c = keep;                       /* remember_cont frees the remembered one */
+    int rc = shmets_select_continue(s->db, c, &res, &cont);
+    rc = rc ? (remember_cont(s, rc, cont), rc) : res_chunk(s, r, res, cont);
+    shmets_term_free(&keep);
+    return rc;
 }
 
 /* ets:match_spec_compile/1: the program, as a binary term (ETS gives an opaque reference). */
@@ -1590,6 +1626,7 @@ static int open_instance(struct script *s, const char *name)
 
 static void close_instance(struct script *s)
 {
+    shmets_term_free(&s->last_cont);
     cache_free(&s->tabs);
     if (s->db)
         shmets_close(s->db);

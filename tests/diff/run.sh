@@ -59,7 +59,7 @@ fail() {
 
 script="$out/calls.ets"
 # shellcheck disable=SC2086
-escript "$here/gen.escript" --seed "$seed" --calls "$calls" $skip --out "$script" 2>"$out/gen.err" \
+escript "$here/gen.escript" --seed "$seed" --calls "$calls" --conts $skip --out "$script" 2>"$out/gen.err" \
     || { cat "$out/gen.err"; fail "gen.escript"; }
 escript "$here/ets_run.escript" "$script" >"$out/erl.out" 2>"$out/erl.err" \
     || { cat "$out/erl.err"; fail "ets_run.escript"; }
