@@ -77,6 +77,8 @@ struct peer {
     int (*write)(void *w, uint64_t key, const unsigned char val[VALUE_BYTES]);
     int (*stall)(void *w);
     void (*writer_close)(void *w);
+    /* A server process the store runs in (redis-server): its CPU counts as the run's. */
+    pid_t (*server)(void);
 };
 
 extern const struct peer peer_shmets, peer_shmets_zc, peer_shmets_batch, peer_shmets_kv;
@@ -96,6 +98,8 @@ struct result {
     double p50, p99;            /* ns of one call, divided by the keys it looks up */
     double reader_median;       /* lookups/s of the median reader */
     uint64_t bad;               /* lookups that found no value or a wrong one */
+    double cpu_ours;            /* cores the run's readers and writer had in the window */
+    double cpu_other;           /* cores the rest of the machine used meanwhile (others' load) */
 };
 
 const char *case_name(enum bench_case k);

@@ -190,8 +190,8 @@ static void human(const struct result *r)
         fprintf(stderr, "%-3s %-14s %3s %12s %12s %10s %10.2fx %7s %7s\n", r->kase, r->peer, "-", "-", "-", mem,
                 (double)r->mem / (double)(O.c.objects * 40), "-", "-");
     else
-        fprintf(stderr, "%-3s %-14s %3d %10.3f M %10.3f M %10s %11s %7.0f %7.0f%s\n", r->kase, r->peer, r->procs,
-                r->lookups / 1e6, r->reader_median / 1e6, wr, "-", r->p50, r->p99,
+        fprintf(stderr, "%-3s %-14s %3d %10.3f M %10.3f M %10s %11s %7.0f %7.0f  %4.2f %4.2f%s\n", r->kase, r->peer,
+                r->procs, r->lookups / 1e6, r->reader_median / 1e6, wr, "-", r->p50, r->p99, r->cpu_ours, r->cpu_other,
                 r->bad ? "  WRONG VALUES" : "");
 }
 
@@ -207,8 +207,8 @@ static void emit(const struct result *r)
         fflush(tsv_file);
     }
     if (readers_file && strcmp(r->kase, "M")) {
-        fprintf(readers_file, "%s\t%s\t%d\t%.0f\t%llu\n", r->kase, r->peer, r->procs, r->reader_median,
-                (unsigned long long)r->bad);
+        fprintf(readers_file, "%s\t%s\t%d\t%.0f\t%llu\t%.2f\t%.2f\n", r->kase, r->peer, r->procs, r->reader_median,
+                (unsigned long long)r->bad, r->cpu_ours, r->cpu_other);
         fflush(readers_file);
     }
     human(r);
@@ -374,7 +374,7 @@ static void worker(void)
             fprintf(stderr, "shmets-bench: cannot write in %s\n", O.out);
             exit(1);
         }
-        fprintf(readers_file, "case\tpeer\tprocs\treader_median\twrong_values\n");
+        fprintf(readers_file, "case\tpeer\tprocs\treader_median\twrong_values\tcpu_ours\tcpu_other\n");
     }
     machine_comments();
     printf("# case\tpeer\tprocs\tlookups_per_s\twrites_per_s\tmem_bytes\tp50_ns\tp99_ns\n");
@@ -382,8 +382,8 @@ static void worker(void)
         fprintf(tsv_file, "case\tpeer\tprocs\tlookups_per_s\twrites_per_s\tmem_bytes\tp50_ns\tp99_ns\n");
     fprintf(stderr, "shmets-bench: %llu objects, %g s a run after %g s of warm-up\n", (unsigned long long)O.c.objects,
             O.c.seconds, O.c.warmup);
-    fprintf(stderr, "%-3s %-14s %3s %12s %12s %10s %11s %7s %7s\n", "", "peer", "P", "lookups/s", "median rdr",
-            "writes/s", "memory", "p50 ns", "p99 ns");
+    fprintf(stderr, "%-3s %-14s %3s %12s %12s %10s %11s %7s %7s  %s\n", "", "peer", "P", "lookups/s", "median rdr",
+            "writes/s", "memory", "p50 ns", "p99 ns", "cores: ours, others'");
 
     static const enum bench_case pass_cases[2][3] = { { C_R1, C_R2, C_R3 }, { C_O1, 0, 0 } };
     bool skipped[NPEERS] = { false };

@@ -256,16 +256,22 @@ static int r_write(void *p, uint64_t key, const unsigned char val[VALUE_BYTES])
     return 0;
 }
 
+static pid_t r_server(void)
+{
+    return server;
+}
+
 const struct peer peer_redis = {
     .name = "redis", .store = "redis", .cases = C_R1 | C_R2 | C_M, .unit = 1,
     .note = "redis-server on a private Unix socket, no persistence; one connection a reader process, unpipelined GETs",
     .available = r_available, .load = r_load, .unload = r_unload, .reader_open = r_open, .lookup = r_lookup,
     .reader_close = r_close, .writer_open = r_writer_open, .write = r_write, .writer_close = r_close,
+    .server = r_server,
 };
 
 const struct peer peer_redis_pipe = {
     .name = "redis-pipe16", .store = "redis", .cases = C_R1, .unit = PIPE,
     .note = "the same server; 16 GETs written at once, then their replies (latency: a pipeline / 16)",
     .available = r_available, .load = r_load, .unload = r_unload, .reader_open = r_open,
-    .lookup = r_lookup_pipe, .reader_close = r_close,
+    .lookup = r_lookup_pipe, .reader_close = r_close, .server = r_server,
 };

@@ -77,13 +77,15 @@ static int load_tsv(const char *dir)
         while (fgets(line, sizeof line, f)) {
             char k[8], p[32];
             int procs;
-            double med;
+            double med, ours = -1, other = -1;
             unsigned long long bad;
-            if (sscanf(line, "%7s %31s %d %lf %llu", k, p, &procs, &med, &bad) == 5)
+            if (sscanf(line, "%7s %31s %d %lf %llu %lf %lf", k, p, &procs, &med, &bad, &ours, &other) >= 5)
                 for (size_t i = 0; i < NR; i++)
                     if (!strcmp(R[i].kase, k) && !strcmp(R[i].peer, p) && R[i].procs == procs) {
                         R[i].reader_median = med;
                         R[i].bad = bad;
+                        R[i].cpu_ours = ours;
+                        R[i].cpu_other = other;
                     }
         }
         fclose(f);
@@ -370,11 +372,19 @@ static void notes(FILE *f)
 
 static void all_runs(FILE *f)
 {
-    fprintf(f, "## Every run\n\n| case | peer | procs | lookups/s | per-reader median | writes/s | mem bytes | "
-               "p50 ns | p99 ns |\n| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
-    for (size_t i = 0; i < NR; i++)
-        fprintf(f, "| %s | %s | %d | %.0f | %.0f | %.0f | %llu | %.0f | %.0f |\n", R[i].kase, R[i].peer, R[i].procs,
+    fprintf(f, "## Every run\n\n\"cores\": CPU the run's readers and writer had during the window, and what the "
+               "rest of the machine used meanwhile (other processes, steal), in cores (– where not measured: ETS, M).\n\n"
+               "| case | peer | procs | lookups/s | per-reader median | writes/s | mem bytes | "
+               "p50 ns | p99 ns | cores: ours | others' |\n"
+               "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (size_t i = 0; i < NR; i++) {
+        fprintf(f, "| %s | %s | %d | %.0f | %.0f | %.0f | %llu | %.0f | %.0f |", R[i].kase, R[i].peer, R[i].procs,
                 R[i].lookups, R[i].reader_median, R[i].writes, (unsigned long long)R[i].mem, R[i].p50, R[i].p99);
+        if (R[i].cpu_ours > 0)
+            fprintf(f, " %.2f | %.2f |\n", R[i].cpu_ours, R[i].cpu_other);
+        else
+            fprintf(f, " – | – |\n");
+    }
     fprintf(f, "\n");
 }
 
@@ -459,6 +469,14 @@ int report_write(const char *dir)
                "figures, not pass/fail: a slow machine makes them smaller, and the ratios are what carry over.\n\n",
             date ? date : "?", cpu ? cpu : "?", cores ? cores : "?", kernel ? kernel : "?",
             (unsigned long long)objects, secs ? secs : "?", warm ? warm : "?");
+    double worst = 0;
+    for (size_t i = 0; i < NR; i++)
+        if (R[i].cpu_other > worst)
+            worst = R[i].cpu_other;
+    if (worst > 0.15)
+        fprintf(f, "**Other load.** Processes outside this benchmark used up to %.2f cores during its runs (column "
+                   "\"others'\" of the last table): figures of those runs, P ≥ 2 above all, are lower than an idle "
+                   "machine gives.\n\n", worst);
     r1_table(f);
     if (!plotted)
         fprintf(f, "(The plot was not made: gnuplot is missing or failed; `read-scaling.gp` and `.dat` are there.)\n\n");

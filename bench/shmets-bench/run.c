@@ -20,6 +20,7 @@
  */
 #include "bench.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stddef.h>
 #include <pthread.h>
@@ -227,6 +228,44 @@ static void host_proc(const struct peer *p, const struct cfg *c, int ordered, in
     _exit(0);
 }
 
+/* ---- CPU: ours and the rest of the machine's ---------------------------------------------- */
+
+/* Nanoseconds on a CPU of every thread of a process (/proc/PID/task/TID/schedstat). */
+static uint64_t task_cpu_ns(pid_t pid)
+{
+    char path[96], buf[128];
+    snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+    DIR *d = opendir(path);
+    uint64_t sum = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/schedstat", (int)pid, e->d_name);
+        FILE *f = fopen(path, "r");
+        unsigned long long ns;
+        if (f && fgets(buf, sizeof buf, f) && sscanf(buf, "%llu", &ns) == 1)
+            sum += ns;
+        if (f)
+            fclose(f);
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
+
+/* Seconds of CPU the whole machine spent busy (steal included: the hypervisor gave it away). */
+static double machine_busy_s(void)
+{
+    FILE *f = fopen("/proc/stat", "r");
+    unsigned long long u = 0, n = 0, s = 0, idle = 0, io = 0, irq = 0, sirq = 0, steal = 0;
+    if (f) {
+        if (fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &u, &n, &s, &idle, &io, &irq, &sirq, &steal) != 8)
+            u = n = s = irq = sirq = steal = 0;
+        fclose(f);
+    }
+    return (double)(u + n + s + irq + sirq + steal) / (double)sysconf(_SC_CLK_TCK);
+}
+
 /* ---- the parent's side --------------------------------------------------------------------- */
 
 static int ctl_init(void)
@@ -364,11 +403,16 @@ int run_one(const struct peer *p, const struct cfg *c, enum bench_case k, int pr
         sleep_s(0.001);
     }
 
-    uint64_t n0[MAXP], n1[MAXP], w0 = 0, w1 = 0;
-    double ta = 0, tb = 1;
+    uint64_t n0[MAXP], n1[MAXP], w0 = 0, w1 = 0, cpu0 = 0, cpu1 = 0;
+    double ta = 0, tb = 1, busy0 = 0, busy1 = 0;
     if (rc == 0) {
         atomic_store_explicit(&ctl->go, 1, memory_order_release);
         sleep_s(c->warmup);
+        busy0 = machine_busy_s();
+        for (int i = 0; i < npids; i++)
+            cpu0 += task_cpu_ns(pids[i]);
+        if (p->server)
+            cpu0 += task_cpu_ns(p->server());
         ta = now_s();
         for (int i = 0; i < procs; i++)
             n0[i] = atomic_load_explicit(&ctl->r[i].n, memory_order_relaxed);
@@ -378,6 +422,11 @@ int run_one(const struct peer *p, const struct cfg *c, enum bench_case k, int pr
         for (int i = 0; i < procs; i++)
             n1[i] = atomic_load_explicit(&ctl->r[i].n, memory_order_relaxed);
         w1 = atomic_load_explicit(&ctl->w.n, memory_order_relaxed);
+        for (int i = 0; i < npids; i++)
+            cpu1 += task_cpu_ns(pids[i]);
+        if (p->server)
+            cpu1 += task_cpu_ns(p->server());
+        busy1 = machine_busy_s();
     }
     atomic_store(&ctl->stop, 1);
     if (wpid && stall)
@@ -409,6 +458,10 @@ int run_one(const struct peer *p, const struct cfg *c, enum bench_case k, int pr
     qsort(rates, (size_t)procs, sizeof *rates, cmp_dbl);
     res->reader_median = procs % 2 ? rates[procs / 2] : (rates[procs / 2 - 1] + rates[procs / 2]) / 2;
     res->lookups = total;
+    res->cpu_ours = (double)(cpu1 - cpu0) / 1e9 / dt;
+    res->cpu_other = (busy1 - busy0) / dt - res->cpu_ours;
+    if (res->cpu_other < 0)
+        res->cpu_other = 0;
     res->writes = writer ? (double)(w1 - w0) / dt : 0;
 
     size_t ns = 0;
