@@ -359,6 +359,32 @@ static void run_ets(void)
         fprintf(stderr, "shmets-bench: the ETS run did not complete (status %d)\n", st);
 }
 
+/*
+ * One run, repeated when the rest of the machine took CPU during its window (other processes,
+ * the hypervisor's steal: the `others'` figure): up to BUSY_TRIES runs, as long as the repeats
+ * of the whole benchmark stay within BUSY_BUDGET seconds; the least disturbed run is kept.
+ */
+#define BUSY_LOAD   0.25        /* cores used by others that make a run worth repeating */
+#define BUSY_TRIES  3
+#define BUSY_BUDGET 90.0
+
+static double busy_spent;
+
+static int run_busy(const struct peer *p, enum bench_case k, int procs, struct result *best)
+{
+    int rc = run_one(p, &O.c, k, procs, best);
+    for (int t = 1; rc == 0 && t < BUSY_TRIES && best->cpu_other > BUSY_LOAD && busy_spent < BUSY_BUDGET; t++) {
+        fprintf(stderr, "    (%s %s P=%d: others used %.2f cores meanwhile; run again)\n", p->name, case_name(k), procs,
+                best->cpu_other);
+        struct result r;
+        double t0 = now_s();
+        if (run_one(p, &O.c, k, procs, &r) == 0 && r.cpu_other < best->cpu_other)
+            *best = r;
+        busy_spent += now_s() - t0;
+    }
+    return rc;
+}
+
 /* ---- the worker ----------------------------------------------------------------------------- */
 
 static void worker(void)
@@ -434,7 +460,7 @@ static void worker(void)
                 int ci = case_index(kc);
                 for (int j = 0; j < O.nprocs[ci]; j++) {
                     struct result r;
-                    if (run_one(p, &O.c, kc, O.procs[ci][j], &r) == 0)
+                    if (run_busy(p, kc, O.procs[ci][j], &r) == 0)
                         emit(&r);
                     else
                         comment("failed %s: %s", p->name, case_name(kc));
