@@ -158,12 +158,18 @@ static int load(enum api a, const struct cfg *c, int ordered, uint64_t *mem)
         return -1;
     }
     shmets_reclaim(s->t, 0, NULL);
+    uint64_t used = 0, free_bytes = 0;
+    shmets_memory(s->t, &used, &free_bytes);
     /* M: what /dev/shm holds for the table's segment and the instance's control segment. */
     char path[256];
     snprintf(path, sizeof path, "/dev/shm/shmets.%s.%llu", s->inst, (unsigned long long)s->id);
     *mem = file_bytes(path);
+    uint64_t seg = *mem;
     snprintf(path, sizeof path, "/dev/shm/shmets.%s", s->inst);
     *mem += file_bytes(path);
+    fprintf(stderr, "    (shmets %s: info memory %.1f MB in use + %.1f MB free in the heap; /dev/shm holds %.1f MB for "
+            "the table, %.1f MB for the instance's control segment)\n", ordered ? "ordered_set" : "set",
+            (double)used / 1e6, (double)free_bytes / 1e6, (double)seg / 1e6, (double)(*mem - seg) / 1e6);
     return 0;
 }
 
