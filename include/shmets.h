@@ -536,7 +536,8 @@ int shmets_last(shmets_tab *t, shmets_term *key);
 /* ets:next/2 and ets:prev/2: the key after (before) `key`.  On an ordered_set `key` need not
  * be in the table, but the atom '$end_of_table' is refused (-SHMETS_ENOKEY) as ETS refuses it.
  * On a hash table it must be, unless the table is fixed (safe_fixtable), else -SHMETS_ENOKEY
- * (ETS: badarg); a fixed table continues after a key deleted meanwhile. */
+ * (ETS: badarg).  A fixed table continues after a key deleted meanwhile — and, unlike ETS,
+ * which accepts only such keys, after any key at all (shmets keeps no record of deletions). */
 int shmets_next(shmets_tab *t, shmets_term key, shmets_term *next);
 int shmets_prev(shmets_tab *t, shmets_term key, shmets_term *prev);
 

@@ -119,9 +119,25 @@ int tab_commit(struct tab *t, struct plan *p)
     INVARIANT(!p->multi || p->stripe == TAB_ALL);
     /* The heap is held from the limbo reservation to the retirements it covers: room in limbo
      * belongs to nobody, so a writer of another stripe must not use it up in between. */
+    /* Every store must land in the index's part of the segment (a damaged index could plan
+     * one into the header): the same bounds replay_intent() holds a record to. */
+    uint64_t committed = atomic_load(&seg_hdr(s)->committed);
+    for (size_t i = 0; !rc && i < p->nst; i++)
+        if ((p->st[i].off & 7) || p->st[i].off < offsetof(struct tab_hdr, root) || p->st[i].off > committed - 8)
+            rc = err_set(SHMETS_EBADSEG, "a write planned a store out of bounds (%llu): the index is damaged",
+                         (unsigned long long)p->st[i].off);
+    struct stripe *sp = &h->stripe[p->stripe == TAB_ALL ? 0 : p->stripe];
+    uint64_t inline_log = (uint64_t)((unsigned char *)&sp->small - s->base);
     if (!rc && !(rc = tab_heap_enter(t, p))) {
         rc = limbo_reserve(&h->limbo, &h->heap, s, (uint32_t)p->nretire);
-        if (!rc)
+        if (rc == -SHMETS_ENOMEM) {
+            /* Full: give back what readers are done with, and try once more. */
+            tab_reclaim(t, 0, NULL);
+            rc = limbo_reserve(&h->limbo, &h->heap, s, (uint32_t)p->nretire);
+        }
+        if (!rc && p->nst <= INTENT_INLINE)
+            log = inline_log;
+        else if (!rc)
             rc = alloc_alloc(&h->heap, s, sizeof(struct intent) + p->nst * sizeof(struct plan_store), &log);
         if (rc)
             tab_heap_leave(t, p);
@@ -131,7 +147,7 @@ int tab_commit(struct tab *t, struct plan *p)
         return rc;
     }
     CRASH_POINT("commit.prepared");
-    _Atomic uint64_t *intent = &h->stripe[p->stripe == TAB_ALL ? 0 : p->stripe].intent;
+    _Atomic uint64_t *intent = &sp->intent;
     struct intent *in = (struct intent *)(s->base + log);
     in->magic = INTENT_MAGIC;
     in->nst = p->nst;
@@ -164,7 +180,8 @@ int tab_commit(struct tab *t, struct plan *p)
     atomic_fetch_add_explicit(&h->keys, (uint64_t)p->dkeys, memory_order_relaxed);
     CRASH_POINT("commit.counted");
     atomic_store_explicit(intent, 0, memory_order_release);
-    alloc_free(&h->heap, s, log);
+    if (log != inline_log)
+        alloc_free(&h->heap, s, log);
     atomic_fetch_add_explicit(&h->writes, 1, memory_order_relaxed);
     CRASH_POINT("commit.done");
     if (h->limbo.entries >= RECLAIM_AT)
@@ -281,11 +298,15 @@ static int replay_intent(struct tab *t, int i)
     uint64_t log = atomic_load(intent);
     if (log) {
         uint64_t committed = atomic_load(&seg_hdr(&t->s)->committed);
-        if (!alloc_is_block(&h->heap, &t->s, log, BLK_USED) || alloc_capacity(&t->s, log) < sizeof(struct intent))
+        uint64_t inline_log = (uint64_t)((unsigned char *)&h->stripe[i].small - t->s.base), cap;
+        if (log == inline_log)
+            cap = sizeof h->stripe[i].small;
+        else if (alloc_is_block(&h->heap, &t->s, log, BLK_USED) && alloc_capacity(&t->s, log) >= sizeof(struct intent))
+            cap = alloc_capacity(&t->s, log);
+        else
             return err_set(SHMETS_EBADSEG, "the intent record at %llu is not a block", (unsigned long long)log);
         const struct intent *in = (const struct intent *)(t->s.base + log);
-        if (in->magic != INTENT_MAGIC ||
-            in->nst > (alloc_capacity(&t->s, log) - sizeof *in) / sizeof(struct plan_store))
+        if (in->magic != INTENT_MAGIC || in->nst > (cap - sizeof *in) / sizeof(struct plan_store))
             return err_set(SHMETS_EBADSEG, "the intent record at %llu is damaged", (unsigned long long)log);
         for (uint64_t k = 0; k < in->nst; k++) {
             uint64_t off = in->st[k].off;
@@ -304,7 +325,7 @@ static int replay_intent(struct tab *t, int i)
 }
 
 /* Wait until no reader can hold memory unlinked before now. */
-static int grace_period(struct tab *t)
+int tab_synchronize(struct tab *t)
 {
     uint64_t now = rcu_retire_stamp(&t->db->c.h->reg), safe;
     for (;;) {
@@ -353,7 +374,7 @@ static int sweep(struct tab *t)
         uint64_t stamp = rcu_retire_stamp(&t->db->c.h->reg);
         for (size_t i = 0; i < w.n; i++)
             limbo_retire(&h->limbo, &h->heap, &t->s, w.orphans[i], stamp);
-    } else if ((rc = grace_period(t)) == 0) {
+    } else if ((rc = tab_synchronize(t)) == 0) {
         for (size_t i = 0; i < w.n; i++)
             alloc_free(&h->heap, &t->s, w.orphans[i]);
     }

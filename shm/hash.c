@@ -359,6 +359,8 @@ static int damaged(const char *what)
  * bucket linked after `last`. */
 static int place(struct tab *t, struct plan *p, uint64_t slot, uint64_t last, uint64_t e)
 {
+    if (!slot && !last)
+        return damaged("the key's bucket is outside the segment");
     if (slot) {
         plan_store(p, slot, e);
         return p->err;

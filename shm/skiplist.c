@@ -578,6 +578,8 @@ static int sl_walk(const struct tab *t, index_mark_fn mark, void *arg, uint64_t 
             /* S.2: level l is the subsequence of nodes of height > l. */
             uint64_t want = atomic_load(&head->next[0]), m = 0;
             for (uint64_t no = atomic_load(&head->next[l]); no; no = atomic_load(&node_at(s, no)->next[l]), m++) {
+                if (!node_at(s, no) || node_at(s, no)->height <= l)
+                    return damaged("S.2 an upper level names a node not that tall", no);
                 while (want && want != no) {
                     if (node_at(s, want)->height > l)
                         return damaged("S.2 an upper level skips a node of its height", want);

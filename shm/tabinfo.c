@@ -59,6 +59,8 @@ void tab_mark_extra(const struct tab *t, index_mark_fn mark, void *arg)
     uint64_t d = atomic_load(&t->h->heir_data);
     if (d)
         mark(arg, d);
+    if ((d = atomic_load(&t->h->spare_block)))
+        mark(arg, d);
 }
 
 /* ---- safe_fixtable ------------------------------------------------------------------------- */

@@ -214,8 +214,13 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
     }
     rc = rc ? rc : p.err;
     plan_free(&p);
-    if (!rc)
+    if (!rc) {
+        /* Reserves that let a full table still delete: a limbo chunk, and an empty index for
+         * delete_all_objects (best effort: a table too small for them works without). */
+        limbo_reserve(&t->h->limbo, &t->h->heap, &t->s, 1);
+        tab_make_spare(t);
         rc = cat_publish(&db->c, idx);
+    }
     if (rc) {
         seg_detach(&t->s);
         seg_unlink(sname);
@@ -600,13 +605,15 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
         a = b;
     }
     CRASH_POINT("insert.prepared");
-    if (!rc && p.stripe == TAB_ALL) {
-        int r = t->ops->resize(t, &p, atomic_load(&t->h->keys) + groups);
-        rc = r < 0 ? r : 0;
-    }
     if (!rc)
         rc = t->ops->put(t, &p, w, nw, newonly ? PUT_NEW : kind == SHMETS_SET || kind == SHMETS_ORDERED_SET
                                                           ? PUT_REPLACE : PUT_APPEND);
+    /* Resized for the keys the insert really adds (replaced keys and a bag's objects already
+     * there add none); the rehash reads the array as the plan leaves it. */
+    if (!rc && p.stripe == TAB_ALL) {
+        int r = t->ops->resize(t, &p, (uint64_t)((int64_t)atomic_load(&t->h->keys) + p.dkeys));
+        rc = r < 0 ? r : 0;
+    }
     CRASH_POINT("insert.planned");
     if (rc == -SHMETS_EEXIST && newonly) {
         tab_abandon(t, &p);

@@ -43,10 +43,18 @@ struct intent {
     struct plan_store st[];
 };
 
-/* One writer lock and the intent record of the writes it covers (commit.c). */
+#define INTENT_INLINE 8         /* stores an intent record in the stripe itself holds */
+
+/* One writer lock and the intent record of the writes it covers (commit.c).  A plan of up to
+ * INTENT_INLINE stores writes its record into `small`, so a write needs no heap block for it:
+ * a table at its max_bytes can still delete (whose plans are small). */
 struct stripe {
     struct wlock lock;
     _Atomic uint64_t intent;    /* offset of the struct intent being published, or 0 */
+    struct {
+        struct intent in;
+        struct plan_store st[INTENT_INLINE];
+    } small;
 } __attribute__((aligned(64)));
 
 struct tab_hdr {
@@ -78,6 +86,9 @@ struct tab_hdr {
      * their handle), and when the first fix in effect was taken. */
     uint64_t fix_mono_ns, fix_wall_us;
     struct tab_fix { int32_t pid; uint32_t count; uint64_t inc; } fix[TAB_FIXERS];
+    /* An empty index made in advance (its root word, and its one block), so that
+     * delete_all_objects needs no memory even in a full table (tabwrite.c).  0: none. */
+    _Atomic uint64_t spare_root, spare_block;
 };
 
 _Static_assert(sizeof(struct tab_hdr) <= SEG_PAGE, "the table header fits in the first page");
@@ -143,6 +154,11 @@ void tab_heap_leave(struct tab *t, struct plan *p);
 int  tab_commit(struct tab *t, struct plan *p);
 /* Drop a plan that will not be published: free its fresh blocks. */
 void tab_abandon(struct tab *t, struct plan *p);
+/* Wait until no reader can hold memory unlinked before now (caller holds TAB_ALL). */
+int  tab_synchronize(struct tab *t);
+/* Make the spare empty index if there is none (best effort; caller holds TAB_ALL, or nobody
+ * can see the table yet). */
+void tab_make_spare(struct tab *t);
 /* Reclaim up to max retired blocks after a grace period (caller holds the heap). */
 int  tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed);
 /* Every invariant of the table (caller holds TAB_ALL). */

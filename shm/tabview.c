@@ -110,10 +110,13 @@ static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *o
     int rc = 0;
     for (size_t g = 0; g < n && !rc; g += BULK_CHUNK) {
         size_t m = n - g < BULK_CHUNK ? n - g : BULK_CHUNK;
+        for (size_t i = 0; i < m; i++)
+            if (!keys[g + i].ptr)
+                rc = err_set(SHMETS_EINVAL, "NULL key %zu in a batch", g + i);
+        if (rc)
+            break;                      /* the lists made so far are freed below */
         for (size_t i = 0; i < m; i++) {
             shmets_term key = keys[g + i];
-            if (!key.ptr)
-                return err_set(SHMETS_EINVAL, "NULL key %zu in a batch", g + i);
             /* A key longer than any stored key can hold: looked up as an empty key, found nowhere. */
             k[i].key = key.ptr;
             k[i].klen = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
@@ -202,7 +205,7 @@ int shmets_kv_put(shmets_tab *t, const void *key, size_t klen, const void *val, 
         return rc;
     if ((!key && klen) || (!val && vlen))
         return err_set(SHMETS_EINVAL, "NULL key or value");
-    if (klen > SHMETS_TERM_MAX_SIZE || vlen > SHMETS_TERM_MAX_SIZE - 12 - klen)
+    if (klen > SHMETS_TERM_MAX_SIZE - 12 || vlen > SHMETS_TERM_MAX_SIZE - 12 - klen)
         return err_set(SHMETS_ETOOBIG, "an object of %zu + %zu bytes", klen, vlen);
     size_t len = 12 + klen + vlen;
     unsigned char stack[KV_STACK], *p = len <= KV_STACK ? stack : malloc(len);

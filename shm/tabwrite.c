@@ -63,16 +63,15 @@ static int with_key(struct tab *t, const char *call, struct kw *k,
     }
     k->head = t->ops->lookup(t, k->key.ptr, (uint32_t)k->key.len, k->hash);
     rc = fn(t, &p, k);
-    if (!rc && p.nst) {
-        if (p.stripe == TAB_ALL) {
-            int r = t->ops->resize(t, &p, atomic_load(&t->h->keys) + (uint64_t)(p.dkeys > 0 ? p.dkeys : 0));
-            rc = r < 0 ? r : 0;
-        }
-        if (!rc)
-            rc = tab_commit(t, &p);
-    } else if (rc) {
-        tab_abandon(t, &p);
+    if (!rc && p.nst && p.stripe == TAB_ALL) {
+        /* The keys the plan leaves (an added key, or a removed one). */
+        int r = t->ops->resize(t, &p, (uint64_t)((int64_t)atomic_load(&t->h->keys) + p.dkeys));
+        rc = r < 0 ? r : 0;
     }
+    if (!rc && p.nst)
+        rc = tab_commit(t, &p);         /* (it abandons the plan itself when it fails) */
+    else if (rc)
+        tab_abandon(t, &p);
     tab_unlock(t, &p);
     plan_free(&p);
     return rc;
@@ -186,22 +185,71 @@ int shmets_delete_object(shmets_tab *t, shmets_term object)
 
 /* ---- delete_all_objects ------------------------------------------------------------------- */
 
-static void retire_mark(void *arg, uint64_t off)
+/* The blocks the old index reaches, gathered in process memory. */
+struct blocks { uint64_t *v; size_t n, cap; int err; };
+
+static void collect_block(void *arg, uint64_t off)
 {
-    plan_retire(arg, off);
+    struct blocks *b = arg;
+    if (b->n == b->cap) {
+        size_t c = b->cap ? b->cap * 2 : 1024;
+        uint64_t *v = realloc(b->v, c * sizeof *v);
+        if (!v) {
+            b->err = -SHMETS_ENOMEM;
+            return;
+        }
+        b->v = v;
+        b->cap = c;
+    }
+    b->v[b->n++] = off;
 }
 
-static int delall_fn(struct tab *t, void *arg)
+void tab_make_spare(struct tab *t)
 {
-    (void)arg;
+    struct tab_hdr *h = t->h;
+    if (atomic_load(&h->spare_root))
+        return;
     struct plan p;
     plan_init(&p);
     p.stripe = TAB_ALL;
     p.heap_held = 1;
+    int rc = t->ops->init(t, &p);
+    uint64_t word = plan_word(&p, &t->s, offsetof(struct tab_hdr, root.word));
+    if (!rc && !p.err && p.nfresh == 1 && word != atomic_load(&h->root.word)) {
+        atomic_store(&h->spare_block, p.fresh[0]);      /* reached: marked by tab_mark_extra */
+        atomic_store(&h->spare_root, word);
+        p.nfresh = 0;
+    }
+    tab_abandon(t, &p);
+    plan_free(&p);
+}
+
+/*
+ * delete_all_objects: one store publishes the empty index (the spare one when there is one:
+ * no memory needed), then, after a grace period, the old index's blocks are freed directly —
+ * not through limbo, which would need a chunk per 254 blocks that a full table does not have.
+ * A writer that dies before the frees leaves them unreachable: recovery's sweep takes them.
+ */
+static int delall_fn(struct tab *t, void *arg)
+{
+    (void)arg;
+    struct tab_hdr *h = t->h;
+    struct plan p;
+    plan_init(&p);
+    p.stripe = TAB_ALL;
+    p.heap_held = 1;
+    struct blocks old = { 0 };
     uint64_t objs, keys;
-    int rc = t->ops->mark(t, retire_mark, &p, &objs, &keys);
-    if (!rc)
+    int rc = t->ops->mark(t, collect_block, &old, &objs, &keys);
+    rc = rc ? rc : old.err;
+    uint64_t spare = atomic_load(&h->spare_root);
+    if (!rc && spare) {
+        plan_store(&p, offsetof(struct tab_hdr, root.word), spare);
+        plan_store(&p, offsetof(struct tab_hdr, spare_root), 0);
+        plan_store(&p, offsetof(struct tab_hdr, spare_block), 0);
+    } else if (!rc) {
         rc = t->ops->init(t, &p);
+    }
     if (!rc && p.err)
         rc = p.err;
     if (!rc) {
@@ -212,6 +260,14 @@ static int delall_fn(struct tab *t, void *arg)
         tab_abandon(t, &p);
     }
     plan_free(&p);
+    /* Published: the table is empty whatever follows.  If the grace period cannot be waited
+     * for (membarrier failed), the old blocks stay unreachable until a sweep frees them. */
+    if (!rc && tab_synchronize(t) == 0) {
+        for (size_t i = 0; i < old.n; i++)
+            alloc_free(&h->heap, &t->s, old.v[i]);
+        tab_make_spare(t);
+    }
+    free(old.v);
     return rc;
 }
 
@@ -247,8 +303,13 @@ static int upd_open(struct upd *u, shmets_term obj, unsigned keypos, const shmet
     u->changed = calloc(u->arity + 1, 1);
     if (!u->el || !u->num || !u->changed)
         return err_set(SHMETS_ENOMEM, "out of process memory");
-    for (size_t i = 1; i <= u->arity; i++)
-        shmets_term_tuple_element(obj, i, &u->el[i]);
+    /* One walk over the elements (element i by index would walk from 1 each time). */
+    const unsigned char *p = obj.ptr + (obj.ptr[0] == ETF_SMALL_TUPLE ? 2 : 5);
+    for (size_t i = 1; i <= u->arity; i++) {
+        const unsigned char *e = term_end(p);
+        u->el[i] = (shmets_term){ p, (size_t)(e - p) };
+        p = e;
+    }
     if (key)
         u->el[keypos] = *key;
     return 0;
@@ -471,7 +532,10 @@ int shmets_update_counter(shmets_tab *t, shmets_term key, shmets_term ops, const
         return err_set(SHMETS_ETYPE, "update_counter: the default object is not a tuple");
     struct counter_arg a = { ops, dflt, result };
     struct kw k = { .key = key, .adds_key = dflt != NULL, .arg = &a };
-    return with_key(t, "update_counter", &k, counter_fn);
+    int rc = with_key(t, "update_counter", &k, counter_fn);
+    if (rc)
+        shmets_term_free(result);       /* built before a commit that then failed */
+    return rc;
 }
 
 static int element_fn(struct tab *t, struct plan *p, struct kw *k)
