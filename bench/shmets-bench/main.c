@@ -4,9 +4,12 @@
  * workload is shared/WORKLOAD.md).
  *
  *   shmets-bench [--case R1,R2,R3,O1,M] [--peer NAME,...] [--procs 1,2,4,8] [--seconds D]
- *                [--objects N] [--warmup W] [--out DIR] [--ets-script PATH]
+ *                [--objects N] [--warmup W] [--out DIR] [--ets-script PATH] [--retries N]
  *   shmets-bench --standard [--seconds D] [--out DIR]   the set `make bench` runs
  *   shmets-bench --report DIR                          report.md and the plot from DIR's TSV
+ *
+ * A run during which other processes took more than a quarter of a core is repeated (--retries,
+ * default 2; see run_busy).
  *
  * Output: one TSV line per run on stdout,
  *   case  peer  procs  lookups_per_s  writes_per_s  mem_bytes  p50_ns  p99_ns
@@ -59,6 +62,7 @@ struct opts {
 };
 
 static struct opts O;
+static int busy_tries = 3;      /* runs of a disturbed case at most (--retries N: N + 1) */
 static FILE *tsv_file, *readers_file;
 
 /* ---- options -------------------------------------------------------------------------------- */
@@ -67,7 +71,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: shmets-bench [--case R1,R2,R3,O1,M] [--peer NAME,...] [--procs 1,2,4,8] [--seconds D]\n"
-            "                    [--objects N] [--warmup W] [--out DIR] [--ets-script PATH]\n"
+            "                    [--objects N] [--warmup W] [--out DIR] [--ets-script PATH] [--retries N]\n"
             "       shmets-bench --standard [--seconds D] [--objects N] [--out DIR]\n"
             "       shmets-bench --report DIR\n"
             "peers: shmets shmets-zc shmets-batch shmets-kv lmdb rwlock urcu redis redis-pipe16 floor ets\n");
@@ -126,6 +130,8 @@ static void parse(int argc, char **argv)
             procs = v;
         else if (!strcmp(a, "--out"))
             O.out = v;
+        else if (!strcmp(a, "--retries"))
+            busy_tries = 1 + atoi(v);
         else if (!strcmp(a, "--ets-script"))
             O.ets_script = v;
         else if (!strcmp(a, "--report"))
@@ -365,7 +371,6 @@ static void run_ets(void)
  * of the whole benchmark stay within BUSY_BUDGET seconds; the least disturbed run is kept.
  */
 #define BUSY_LOAD   0.25        /* cores used by others that make a run worth repeating */
-#define BUSY_TRIES  3
 #define BUSY_BUDGET 90.0
 
 static double busy_spent;
@@ -373,7 +378,7 @@ static double busy_spent;
 static int run_busy(const struct peer *p, enum bench_case k, int procs, struct result *best)
 {
     int rc = run_one(p, &O.c, k, procs, best);
-    for (int t = 1; rc == 0 && t < BUSY_TRIES && best->cpu_other > BUSY_LOAD && busy_spent < BUSY_BUDGET; t++) {
+    for (int t = 1; rc == 0 && t < busy_tries && best->cpu_other > BUSY_LOAD && busy_spent < BUSY_BUDGET; t++) {
         fprintf(stderr, "    (%s %s P=%d: others used %.2f cores meanwhile; run again)\n", p->name, case_name(k), procs,
                 best->cpu_other);
         struct result r;
