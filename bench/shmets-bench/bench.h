@@ -106,6 +106,8 @@ const char *case_name(enum bench_case k);
 /* Run case k (R1, R2, R3 or O1) of peer p with `procs` readers; fills *r.  Returns 0, or -1
  * when the run failed (a reader or the writer could not open the store, or died). */
 int run_one(const struct peer *p, const struct cfg *c, enum bench_case k, int procs, struct result *r);
+/* Cores the whole machine kept busy over the next `secs` seconds (steal included). */
+double machine_load(double secs);
 /* For a `threads` peer: load its store in a host process and report what it uses. */
 int run_mem_threads(const struct peer *p, const struct cfg *c, uint64_t *mem);
 

@@ -266,6 +266,13 @@ static double machine_busy_s(void)
     return (double)(u + n + s + irq + sirq + steal) / (double)sysconf(_SC_CLK_TCK);
 }
 
+double machine_load(double secs)
+{
+    double b0 = machine_busy_s(), t0 = now_s();
+    sleep_s(secs);
+    return (machine_busy_s() - b0) / (now_s() - t0);
+}
+
 /* ---- the parent's side --------------------------------------------------------------------- */
 
 static int ctl_init(void)
