@@ -4,6 +4,7 @@
 #   make check                every test (installs missing Debian packages first, see tools/deps.sh)
 #   make check SANITIZE=address,undefined     the same under ASan+UBSan, in build/san-address-undefined/
 #   make diff-check           only the differential test: `shmets script` against Erlang's ETS
+#   make ms-diff-check        only the match-specification differential test against Erlang
 #   make stress [STRESS=N]    the multi-process and kill tests, N times longer (default 25)
 #   make demo                 the main job: the term layer at work
 #   make install PREFIX=...   headers, libraries, shmets.pc, programs, man pages, systemd units
@@ -48,7 +49,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 PROGRAMS := $(B)/shmets
 
-.PHONY: all deps test-deps bench-deps check diff-check stress demo bench install clean headers-check FORCE
+.PHONY: all deps test-deps bench-deps check diff-check ms-diff-check stress demo bench install clean headers-check FORCE
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmets.a $(B)/libshmets.so $(PROGRAMS)
@@ -147,6 +148,12 @@ check: all headers-check $(TESTS) | test-deps
 DIFF_OPTS = $(if $(DIFF_SEED),--seed $(DIFF_SEED)) $(if $(DIFF_SKIP),--skip $(DIFF_SKIP))
 diff-check: all | test-deps
 	@tests/diff/run.sh $(DIFF_OPTS) $(B)/shmets $(B)/diff
+
+# The match-specification differential test alone (tests/test_ms_erl.c, which `make check` runs
+# too): random specs and objects through OTP's ets:test_ms/2 and ets:match_spec_run/2 and through
+# shmets.  MS_DIFF_SEED=S for other specs, MS_DIFF_N=N for more (default 10000).
+ms-diff-check: $(B)/tests/test_ms_erl | test-deps
+	@SHMETS_TEST_SEED=$(MS_DIFF_SEED) SHMETS_MS_DIFF_N=$(MS_DIFF_N) tests/run.sh $(B)/tests/test_ms_erl
 
 # Longer runs of the multi-process and kill tests (CONVENTIONS.md item 10): STRESS=N makes each
 # N times longer (default 25: about a minute).

@@ -15,7 +15,8 @@
  *   3. The builder     — making terms from C values.
  *   4. Accessors       — reading C values out of terms.
  *   5. Text            — Erlang term syntax in ({a, "b", <<"c">>}), ~w-style text out.
- *   6. Instances and tables — shared tables: create, attach, insert, lookup, delete, check.
+ *   6. Instances and tables — shared tables: the ETS table API, zero-copy and batched reads.
+ *   7. Match specifications — compile, test and run them (ets:test_ms, match_spec_run).
  *
  * TERMS IN ONE PARAGRAPH
  * ----------------------
@@ -382,8 +383,9 @@ int shmets_term_format(shmets_term t, char **text, size_t *len);
  * - Memory a write replaces is reclaimed once no reader can hold it (epoch-based RCU across
  *   processes).  A reader killed inside a lookup holds nothing: its slot is cleared when a
  *   writer finds it dead.
- * - Match specifications, give_away and the heir's transfer (etsmgr) are not yet in this
- *   version of the header.  write_concurrency stripes the writer lock of hash tables only; an
+ * - The select/match family of table calls (part 7 compiles and runs the specifications
+ *   they take), give_away and the heir's transfer (etsmgr) are not yet in this version of
+ *   the header.  write_concurrency stripes the writer lock of hash tables only; an
  *   ordered_set accepts the option and has one writer lock.
  */
 
@@ -705,6 +707,247 @@ int shmets_kv_put(shmets_tab *t, const void *key, size_t klen, const void *val, 
 int shmets_kv_get(shmets_tab *t, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen);
 int shmets_kv_view(shmets_tab *t, const void *key, size_t klen, const void **val, size_t *vlen);
 int shmets_kv_del(shmets_tab *t, const void *key, size_t klen);
+
+/* ====================================================================================== */
+/* 7. Match specifications                                                                */
+/* ====================================================================================== */
+
+/*
+ * A MATCH SPECIFICATION is the term ets:select/2 takes: a list of clauses {Head, Guards, Body}
+ * (the ERTS User's Guide, "Match Specifications in Erlang", table dialect).  Heads are
+ * patterns with '$N' variables and '_' (a head may be '_' or '$N' alone); guards and bodies
+ * are expressions: '$N', '$_' (the object), '$$' (the head's variables, in order of N),
+ * {const, X}, constructed tuples {{...}}, lists and maps, and calls {F, Arg...} of the guard
+ * functions: is_atom is_float is_integer is_list is_number is_pid is_port is_reference
+ * is_tuple is_map is_map_key is_binary is_bitstring is_boolean is_function/1,2 is_record/3,
+ * the comparisons < =< > >= == /= =:= =/=, + - (unary and binary) * / div rem band bor bxor
+ * bnot bsl bsr abs float round trunc floor ceil min max, and andalso orelse (any number of
+ * arguments, short-circuit), and or not xor, element size tuple_size byte_size bit_size hd tl
+ * length map_size map_get binary_part/2,3 node/0,1 self/0.  Integers have any size, computed
+ * as Erlang does (GMP).
+ *
+ * The first clause whose head matches the object and whose guards are all 'true' gives the
+ * result: the value of its last body expression.  A guard function that fails (badarg,
+ * badarith, ...) makes its guard false; in a body it gives the atom 'EXIT'.  self() is the
+ * pid <0.OSPID.0> of the process that runs the specification, node() is 'nonode@nohost'.
+ *
+ * COMPILED, a specification is a flat PROGRAM: one byte array with no addresses in it (every
+ * reference is an offset into the array, constants are kept as canonical terms inside it).
+ * It can be copied, stored in shared memory or a table, sent to another process and run there
+ * (shmets_ms_program, shmets_ms_load, shmets_ms_to_term).  Bytes that come from elsewhere are
+ * checked whole before they are used: a damaged or forged program is refused, never run.
+ *
+ * ERRORS.  A bad specification is -SHMETS_EINVAL, with ERTS's first message in
+ * shmets_errdetail() (as "match specification: Variable $2 is unbound."); shmets_ms_errors()
+ * and shmets_ms_test() give all of them, the list ets:test_ms/2 gives, word for word.
+ *
+ * DIFFERENCES FROM OTP 25 (whose behaviour is otherwise the reference):
+ * - is_boolean/1, is_bitstring/1, is_function/2, tuple_size/1, floor/1, ceil/1, min/2 and
+ *   max/2 are accepted, as OTP 26 and later accept them; OTP 25 says "Function tuple_size/1
+ *   does_not_exist.".
+ * - Integers larger than SHMETS_BIG_MAX_BYTES (in a result or along the way) make the function
+ *   fail, as Erlang's system_limit does at its own, larger, limit; 1 bsl 600000 fails here.
+ * - 0.0 and -0.0 are different terms (see section 2): a head 0.0 does not match -0.0.
+ * - Maps of more than 32 keys are ordered by key (section 2), so a map built by a body with
+ *   such keys and equal-valued keys keeps the last in key order, where ERTS uses hash order.
+ * - Pids, ports, references and funs in error messages are printed approximately.
+ *
+ * LIMITS AND COST.  A specification is a term, so it nests at most SHMETS_TERM_MAX_DEPTH deep
+ * (deeper input is -SHMETS_ETOODEEP when the term is made).  Compiling is linear in its size;
+ * the list of errors keeps the first 1000 messages.  Running against one object does bounded
+ * work: each op of the program runs at most once per clause and costs at most linear time in
+ * its operands (integers are bounded, above); there are no loops and the recursion follows the
+ * head's nesting, not the object's.  A term a body builds may have SHMETS_TERM_MAX_SIZE bytes,
+ * and one run may build 2 * SHMETS_TERM_MAX_SIZE in all: more is -SHMETS_ETOOBIG.
+ *
+ * THREADS.  A compiled specification is immutable: any number of threads may run it at once.
+ * Every call below is reentrant.
+ */
+typedef struct shmets_ms shmets_ms;
+
+/*
+ * ets:match_spec_compile/1: validate and compile.  *ms is freed with shmets_ms_free().
+ * Returns 0, -SHMETS_EINVAL (a bad specification, see ERRORS; ETS: badarg), -SHMETS_ENOMEM,
+ * -SHMETS_ETOOBIG (the program would pass 4 GiB).  On error *ms is NULL.
+ */
+int shmets_ms_compile(shmets_term spec, shmets_ms **ms);
+/* Free a compiled specification (NULL is fine). */
+void shmets_ms_free(shmets_ms *ms);
+
+/*
+ * The errors of a specification as a term: [] if it is valid, else [{error, Message}, ...]
+ * with each Message a string (a list of bytes), in ERTS's order and words, as in
+ * ets:test_ms/2's {error, Errors}.  *errors owns its bytes.  Returns 0, -SHMETS_EINVAL (NULL
+ * argument), -SHMETS_ENOMEM.
+ */
+int shmets_ms_errors(shmets_term spec, shmets_term *errors);
+
+/*
+ * ets:test_ms/2: *result is {ok, Result} (Result the body's value, or false when no clause
+ * matched object), or {error, Errors} as shmets_ms_errors() gives them.  object may be any
+ * term.  Returns 0 (also for a bad specification: the answer is the term), -SHMETS_EINVAL
+ * (NULL argument), -SHMETS_ENOMEM, -SHMETS_ETOOBIG.
+ */
+int shmets_ms_test(shmets_term object, shmets_term spec, shmets_term *result);
+
+/*
+ * Run a compiled specification against one object (ets:match_spec_run/2 for one element):
+ * *matched is true and *result (owning its bytes) the result, or *matched is false and
+ * *result {NULL, 0} when no clause matched.  Returns 0, -SHMETS_EINVAL (NULL argument),
+ * -SHMETS_ENOMEM, -SHMETS_ETOOBIG (see LIMITS).
+ */
+int shmets_ms_run(const shmets_ms *ms, shmets_term object, bool *matched, shmets_term *result);
+
+/*
+ * ets:match_spec_run/2: run against each element of the proper list objects, in order;
+ * *results is the list of the results of those that matched.  Returns 0, -SHMETS_ETYPE
+ * (objects is not a proper list), or an error of shmets_ms_run.
+ */
+int shmets_ms_run_list(const shmets_ms *ms, shmets_term objects, shmets_term *results);
+
+/* The program's bytes (a view into ms, valid while ms lives). */
+int shmets_ms_program(const shmets_ms *ms, const void **bytes, size_t *len);
+/* A program from bytes (copied): every part is checked first.  Returns 0, -SHMETS_EINVAL (not
+ * a program of this version, or a damaged one; the detail says what does not hold),
+ * -SHMETS_ENOMEM. */
+int shmets_ms_load(const void *bytes, size_t len, shmets_ms **ms);
+/* The program as a binary term, to store in a table or send; shmets_ms_from_term() takes it
+ * back (checked as shmets_ms_load does).  The binary is not portable across versions of
+ * this library's program format (shmets_ms_from_term refuses other versions). */
+int shmets_ms_to_term(const shmets_ms *ms, shmets_term *bin);
+int shmets_ms_from_term(shmets_term bin, shmets_ms **ms);
+/* ets:is_compiled_ms/1: is t a binary holding a program shmets_ms_from_term() accepts? */
+bool shmets_is_compiled_ms(shmets_term t);
+/* The source specification the program was compiled from (a view into ms). */
+int shmets_ms_source(const shmets_ms *ms, shmets_term *spec);
+
+/*
+ * KEY ANALYSIS, for select and its family, as ETS does it.  For a table's keypos, a clause
+ * whose head is
+ *   NONE     not '_', not a variable, and not a tuple with at least keypos elements: matches
+ *            no object of the table;
+ *   BOUND    a tuple whose key element is ground (no '$N' or '_' in it): only objects with
+ *            that key (*key is the key, a view into ms).  As in ETS, a map in a ground key is
+ *            looked up as it is, although as a pattern it would match larger maps too;
+ *   PARTIAL  a tuple whose key element is a structure with variables in it ({a, '$1'}):
+ *            on an ordered_set, the keys it can match form one range (*key is the pattern);
+ *   ANY      '_', a variable, or a tuple whose key element is one: every key.
+ */
+enum shmets_ms_keykind {
+    SHMETS_MS_KEY_NONE = 0,
+    SHMETS_MS_KEY_BOUND,
+    SHMETS_MS_KEY_PARTIAL,
+    SHMETS_MS_KEY_ANY
+};
+
+/* The number of clauses. */
+size_t shmets_ms_clauses(const shmets_ms *ms);
+/* Clause i's key for keypos (from 1).  Returns 0, -SHMETS_EINVAL (NULL argument),
+ * -SHMETS_EBADPOS (no such clause, or keypos 0). */
+int shmets_ms_clause_key(const shmets_ms *ms, size_t clause, unsigned keypos,
+                         enum shmets_ms_keykind *kind, shmets_term *key);
+
+/*
+ * The plan for the whole specification:
+ *   NOTHING  every clause is NONE: no object can match;
+ *   LOOKUP   every other clause is BOUND: only the keys keys[0..nkeys) (distinct: by =:= for
+ *            a hash table, by == for an ordered_set, as ordered says) need be looked up;
+ *   RANGE    (ordered only) no clause is ANY, some are PARTIAL: walk the keys for which
+ *            shmets_ms_key_span() says 0, in order (keys is empty);
+ *   SCAN     some clause is ANY (or PARTIAL on a hash table): every object.
+ * plan->keys (views into ms) is malloc'd; free it with shmets_ms_plan_free().  Returns 0,
+ * -SHMETS_EINVAL, -SHMETS_EBADPOS (keypos 0), -SHMETS_ENOMEM.
+ */
+enum shmets_ms_plan_kind {
+    SHMETS_MS_PLAN_NOTHING = 0,
+    SHMETS_MS_PLAN_LOOKUP,
+    SHMETS_MS_PLAN_RANGE,
+    SHMETS_MS_PLAN_SCAN
+};
+typedef struct shmets_ms_plan {
+    enum shmets_ms_plan_kind kind;
+    size_t nkeys;
+    shmets_term *keys;
+} shmets_ms_plan;
+
+int shmets_ms_key_plan(const shmets_ms *ms, unsigned keypos, bool ordered, shmets_ms_plan *plan);
+void shmets_ms_plan_free(shmets_ms_plan *plan);
+
+/*
+ * Where key lies, in the term order of an ordered_set, against the span of keys the clauses
+ * can match: *where is -1 when key is below every key any clause can match, +1 when above
+ * every one, else 0.  As key grows, *where goes from -1 to 0 to +1 and never back, so an
+ * ordered walk can seek the first key with *where >= 0 and stop at the first with +1; every
+ * object that can match lies in between (it still has to be run: 0 does not promise a match).
+ * ANY clauses make the span everything, NONE clauses add nothing (no clause at all: +1).
+ * Returns 0, -SHMETS_EINVAL, -SHMETS_EBADPOS (keypos 0).
+ */
+int shmets_ms_key_span(const shmets_ms *ms, unsigned keypos, shmets_term key, int *where);
+
+/*
+ * ets:select_replace/2 refuses (badarg) a specification that might change an object's key.
+ * *keeps is true when every clause keeps the key at keypos, as OTP decides it: the body is
+ * '$_', or one constructed tuple {{...}} whose element keypos rebuilds the head's key pattern
+ * (the same variables, equal constants, {const, X} for a ground part, the same shapes), or
+ * {const, Tuple} whose element keypos is the head's ground key.  A map or '_' in the key
+ * never keeps it.  Returns 0, -SHMETS_EINVAL, -SHMETS_EBADPOS (keypos 0).
+ */
+int shmets_ms_keeps_key(const shmets_ms *ms, unsigned keypos, bool *keeps);
+
+/*
+ * ets:match/2, match_object/2 and match_delete/2 patterns as specifications: *spec is
+ * [{Pattern, [], ['$$']}] (MATCH: each match gives its variables' values in order of their
+ * numbers), [{Pattern, [], ['$_']}] (MATCH_OBJECT), or [{Pattern, [], [true]}]
+ * (MATCH_DELETE, for select_delete).  Compile it with shmets_ms_compile() (which reports a bad
+ * pattern).  Returns 0, -SHMETS_EINVAL, -SHMETS_ENOMEM.
+ */
+enum shmets_ms_match_kind {
+    SHMETS_MS_MATCH = 1,
+    SHMETS_MS_MATCH_OBJECT,
+    SHMETS_MS_MATCH_DELETE
+};
+int shmets_ms_from_pattern(shmets_term pattern, enum shmets_ms_match_kind kind, shmets_term *spec);
+
+/* ---- the select family over a table ------------------------------------------------------ */
+
+/*
+ * Which objects a call visits follows the specification's key plan (shmets_ms_key_plan), as
+ * in ETS: keys its clauses bind are looked up; on an ordered_set a bound prefix walks only its
+ * range; anything else scans the table, a few keys per read section (a long select never
+ * holds back memory reclamation), so like ETS a select is not a snapshot.  ms NULL stands for
+ * the empty specification [] (ETS: select(T, []) is []).  Errors as the reading and writing
+ * calls of section 6, and those of shmets_ms_run.
+ */
+/* ets:select/2 (reverse: ets:select_reverse/2, backwards on an ordered_set): the list of the
+ * results, 'EXIT' included, in traversal order. */
+int shmets_select(shmets_tab *t, const shmets_ms *ms, bool reverse, shmets_term *results);
+/* ets:select_count/2: the objects whose result is true. */
+int shmets_select_count(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
+/* ets:select_delete/2: delete the objects whose result is true, each atomically (an object
+ * replaced meanwhile by another is not deleted); *n the number deleted. */
+int shmets_select_delete(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
+/* ets:select_replace/2: replace each matching object by the result, each atomically and only
+ * if the object is still there; *n the number replaced.  Sets and ordered_sets only
+ * (-SHMETS_ETYPE); -SHMETS_EINVAL (ETS: badarg) when a clause may change the key
+ * (shmets_ms_keeps_key) or a result is not an object with the same key. */
+int shmets_select_replace(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
+
+/*
+ * ets:select/3 (reverse: select_reverse/3): the results of the first keys visited, stopping
+ * after the first key that brings them to `limit` or more (a key's objects are never split,
+ * so a bag may give a few more), and *cont a continuation that shmets_select_continue()
+ * resumes, or {NULL, 0} ('$end_of_table') when the walk reached the end.  *results is
+ * {NULL, 0} ('$end_of_table' alone) when nothing at all was found.  The continuation is a
+ * plain term — the table's reference, the program, the limit and where to go on — so any
+ * process of the instance can resume it (as ets:repair_continuation/2 intends); keys inserted
+ * or deleted between chunks may or may not be seen, as in ETS.  -SHMETS_EINVAL for limit 0.
+ */
+int shmets_select_limit(shmets_tab *t, const shmets_ms *ms, size_t limit, bool reverse,
+                        shmets_term *results, shmets_term *cont);
+/* ets:select/1: the next chunk of a continuation.  Errors: -SHMETS_ETYPE (not a
+ * continuation), -SHMETS_EINVAL (its program does not check), -SHMETS_ENOENT (the table is
+ * gone), and those of shmets_select. */
+int shmets_select_continue(shmets *db, shmets_term cont, shmets_term *results, shmets_term *next);
 
 #ifdef __cplusplus
 }

@@ -135,6 +135,11 @@ struct index_ops {
     uint64_t (*next)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
     uint64_t (*last)(const struct tab *t);
     uint64_t (*prev)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
+    /* Reader (ordered kinds; NULL otherwise): the last key for which below(arg, key, klen)
+     * holds, given that it holds for a prefix of the keys in order — as a search, O(log n).
+     * Returns its first object, or 0 if it holds for no key. */
+    uint64_t (*seek_below)(const struct tab *t, int (*below)(void *arg, const unsigned char *key, uint32_t klen),
+                           void *arg);
     /* Reader: visit the keys of slot i (ets:slot/2).  Returns 1, 0 when i is the number of
      * slots ('$end_of_table'), or -SHMETS_EBADPOS past it. */
     int (*slot)(const struct tab *t, uint64_t i, index_visit_fn fn, void *arg);

@@ -349,6 +349,29 @@ static uint64_t sl_prev(const struct tab *t, const unsigned char *key, uint32_t 
     return xo == head_off(t) ? 0 : obj_of(t, xo);
 }
 
+static uint64_t sl_seek_below(const struct tab *t, int (*below)(void *arg, const unsigned char *key, uint32_t klen),
+                              void *arg)
+{
+    const struct seg *s = &t->s;
+    uint64_t xo = head_off(t);
+    const struct snode *x = node_at(s, xo);
+    if (!x)
+        return 0;
+    uint64_t cap = walk_cap(t);
+    for (int l = (int)head_levels(x) - 1; l >= 0; l--) {
+        while ((unsigned)l < x->height && cap-- > 0) {
+            uint64_t no = atomic_load_explicit(&x->next[l], memory_order_acquire);
+            const struct snode *n = no ? node_at(s, no) : NULL;
+            const struct sobj *o = n ? sobj_at(s, atomic_load_explicit(&n->obj, memory_order_acquire)) : NULL;
+            if (!o || !below(arg, o->etf + o->koff, o->klen))
+                break;
+            xo = no;
+            x = n;
+        }
+    }
+    return xo == head_off(t) ? 0 : obj_of(t, xo);
+}
+
 static int sl_slot(const struct tab *t, uint64_t i, index_visit_fn fn, void *arg)
 {
     uint64_t cap = walk_cap(t), xo = after(t, head_off(t));
@@ -623,6 +646,7 @@ const struct index_ops skiplist_index_ops = {
     .next = sl_next,
     .last = sl_last,
     .prev = sl_prev,
+    .seek_below = sl_seek_below,
     .slot = sl_slot,
     .put = sl_put,
     .del = sl_del,

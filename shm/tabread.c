@@ -180,7 +180,8 @@ static int walk_fn(struct tab *t, void *arg)
  * Traverse the table; after each section, call each(objs, n, arg) on the objects it copied
  * (outside any read section).  each returns 0 to go on.
  */
-static int traverse(shmets_tab *t, int reverse, int (*each)(const unsigned char *objs, size_t n, void *arg), void *arg)
+int tab_traverse(struct tab *t, int reverse, const shmets_term *after,
+                 int (*each)(const unsigned char *objs, size_t n, void *arg), void *arg)
 {
     struct tbuf objs, k1, k2;
     tbuf_init(&objs, (size_t)1 << 62);
@@ -189,7 +190,15 @@ static int traverse(shmets_tab *t, int reverse, int (*each)(const unsigned char 
     struct walk_arg a = { .reverse = reverse && t->h->kind == SHMETS_ORDERED_SET, .objs = &objs,
                           .from = &k1, .last = &k2 };
     int rc = 0;
-    do {
+    if (after) {                        /* start after this key, as if a section had ended there */
+        tbuf_put(&k1, after->ptr, after->len);
+        a.started = 1;
+        if (k1.err) {
+            rc = k1.err;
+            a.done = 1;
+        }
+    }
+    while (!rc && !a.done) {
         rc = tab_read(t, walk_fn, &a);
         if (!rc && a.nobjs)
             rc = each(objs.p, a.nobjs, arg);
@@ -197,7 +206,7 @@ static int traverse(shmets_tab *t, int reverse, int (*each)(const unsigned char 
         a.from = a.last;
         a.last = x;
         a.started = 1;
-    } while (!rc && !a.done);
+    }
     tbuf_free(&objs);
     tbuf_free(&k1);
     tbuf_free(&k2);
@@ -228,7 +237,7 @@ static int fold(shmets_tab *t, int reverse, shmets_fold_fn fn, void *arg)
     if (!t || !fn)
         return err_set(SHMETS_EINVAL, "NULL argument to a fold");
     struct fold_arg f = { fn, arg };
-    return traverse(t, reverse, fold_each, &f);
+    return tab_traverse(t, reverse, NULL, fold_each, &f);
 }
 
 int shmets_foldl(shmets_tab *t, shmets_fold_fn fn, void *arg)
@@ -276,7 +285,7 @@ int shmets_tab2list(shmets_tab *t, shmets_term *list)
     tbuf_byte(&b, ETF_LIST);
     tbuf_be32(&b, 0);
     struct list_arg l = { &b, 0 };
-    int rc = traverse(t, 0, list_each, &l);
+    int rc = tab_traverse(t, 0, NULL, list_each, &l);
     if (rc) {
         tbuf_free(&b);
         return rc;

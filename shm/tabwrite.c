@@ -606,3 +606,41 @@ int shmets_update_element(shmets_tab *t, shmets_term key, shmets_term elems, int
     struct kw k = { .key = key, .arg = arg };
     return with_key(t, "update_element", &k, element_fn);
 }
+
+/* ---- select_replace's step ------------------------------------------------------------------ */
+
+struct replace_arg { shmets_term old, repl; int done; };
+
+static int replace_fn(struct tab *t, struct plan *p, struct kw *k)
+{
+    struct replace_arg *a = k->arg;
+    const struct sobj *o = sobj_at(&t->s, k->head);
+    if (!o)
+        return 0;
+    struct tbuf tmp;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    shmets_term cur;
+    int rc = sobj_term(o, &tmp, &cur);
+    if (!rc && cur.len == a->old.len && memcmp(cur.ptr, a->old.ptr, cur.len) == 0 &&
+        !(a->repl.len == cur.len && memcmp(a->repl.ptr, cur.ptr, cur.len) == 0)) {
+        rc = a->repl.len > t->h->obj_max
+             ? err_set(SHMETS_ETOOBIG, "select_replace: an object larger than this table's largest")
+             : plan_replace(t, p, k, &a->repl, 1);
+        a->done = !rc;
+    } else if (!rc) {
+        a->done = cur.len == a->old.len && memcmp(cur.ptr, a->old.ptr, cur.len) == 0;   /* unchanged */
+    }
+    tbuf_free(&tmp);
+    return rc;
+}
+
+int tab_replace_object(struct tab *t, shmets_term old, shmets_term repl)
+{
+    struct replace_arg a = { old, repl, 0 };
+    struct kw k = { .arg = &a };
+    int rc = shmets_term_key(old, t->h->keypos, &k.key);
+    if (rc)
+        return rc;
+    rc = with_key(t, "select_replace", &k, replace_fn);
+    return rc ? rc : a.done;
+}
