@@ -198,12 +198,33 @@ static size_t systems(const char *kase, const char **out)
     return n;
 }
 
+/* A run during which other processes used more than a quarter of a core is marked. */
+#define DISTURBED(r) ((r)->cpu_other > 0.25)
+static int disturbed_seen;
+
+static const char *mark(const struct result *r)
+{
+    if (r && DISTURBED(r)) {
+        disturbed_seen = 1;
+        return " *";
+    }
+    return "";
+}
+
 static void cell(FILE *f, const struct result *r)
 {
     if (r)
-        fprintf(f, " %.3f |", r->lookups / 1e6);
+        fprintf(f, " %.3f%s |", r->lookups / 1e6, mark(r));
     else
         fprintf(f, " – |");
+}
+
+static void disturbed_note(FILE *f)
+{
+    if (disturbed_seen)
+        fprintf(f, "\n\\* other processes used more than a quarter of a core during this run (after the retries "
+                   "shmets-bench allows itself): its figure is lower than an idle machine gives.\n");
+    disturbed_seen = 0;
 }
 
 static void r1_table(FILE *f)
@@ -231,6 +252,7 @@ static void r1_table(FILE *f)
         else
             fprintf(f, " – | – |\n");
     }
+    disturbed_note(f);
     fprintf(f, "\n![R1: lookups/s against P](read-scaling.svg)\n\n");
 }
 
@@ -286,9 +308,10 @@ static void mixed_tables(FILE *f)
                 if (!a)
                     continue;
                 double r = ratio(a, find("R1", sys[i], PS[pi]));
-                fprintf(f, "| %s | %d | %.3f | %s%.2f | %.3f | %.0f |\n", sys[i], PS[pi], a->lookups / 1e6,
+                fprintf(f, "| %s | %d | %.3f%s | %s%.2f | %.3f | %.0f |\n", sys[i], PS[pi], a->lookups / 1e6, mark(a),
                         r < 0 ? "–" : "", r < 0 ? 0 : r, a->writes / 1e6, a->p99);
             }
+        disturbed_note(f);
         fprintf(f, "\nOn 2 cores the writer is a process of its own: at P = 1 it has the second core, at P = 2 "
                    "three processes share two cores, so the readers cannot keep more than about 2/3 of their R1 "
                    "figure whatever the store does.\n\n");
@@ -303,9 +326,10 @@ static void mixed_tables(FILE *f)
                 if (!a)
                     continue;
                 double r = ratio(a, find("R1", sys[i], PS[pi]));
-                fprintf(f, "| %s | %d | %.3f | %s%.2f |\n", sys[i], PS[pi], a->lookups / 1e6, r < 0 ? "–" : "",
-                        r < 0 ? 0 : r);
+                fprintf(f, "| %s | %d | %.3f%s | %s%.2f |\n", sys[i], PS[pi], a->lookups / 1e6, mark(a),
+                        r < 0 ? "–" : "", r < 0 ? 0 : r);
             }
+        disturbed_note(f);
         double sum = 0;
         int cnt = 0;
         for (int v = 0; v < NSHMETS; v++)
@@ -335,6 +359,7 @@ static void mixed_tables(FILE *f)
             const struct result *one = find("O1", sys[i], 1);
             fprintf(f, one ? " %.0f | %.0f |\n" : " – | – |\n", one ? one->p50 : 0, one ? one->p99 : 0);
         }
+        disturbed_note(f);
         fprintf(f, "\nshmets: an ordered_set (a skip list); shmets-batch looks an ordered_set up key by key; "
                    "lmdb: the same B+tree as in R1; ets: an ordered_set.\n\n");
         ratio_table(f, "O1", "O1: shmets as a ratio to every peer");
