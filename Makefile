@@ -49,7 +49,7 @@ BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 PROGRAMS := $(B)/shmets
 
-.PHONY: all deps test-deps check diff-check ms-diff-check stress demo bench install clean headers-check
+.PHONY: all deps test-deps bench-deps check diff-check ms-diff-check stress demo bench install clean headers-check FORCE
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmets.a $(B)/libshmets.so $(PROGRAMS)
@@ -93,8 +93,40 @@ $(B)/bench/%: $(B)/bench/%.o $(B)/libshmets.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 
 # Benchmarks print figures (TSV on stdout, a sentence on stderr); they never fail on speed.
-bench: $(BENCHES)
+# build/shmets-bench (issue 8; sources in bench/shmets-bench/) measures shmets against LMDB, a
+# locked hash, Redis, liburcu, a flat array and ETS in one run: `make bench` installs the peers
+# (tools/deps.sh bench), runs the programs of bench/*.c and then shmets-bench's standard set, each
+# run BENCH_SECONDS long, writing $(B)/bench/report.md and read-scaling.svg (about 5 minutes).
+# LMDB is compiled in when <lmdb.h> is there, which $(B)/bench/features records at every build.
+SB_SRC   := $(sort $(wildcard bench/shmets-bench/*.c))
+SB_OBJ   := $(SB_SRC:%.c=$(B)/%.o)
+SB_DEPS  := $(if $(filter bench,$(MAKECMDGOALS)),bench-deps,deps)
+BENCH_SECONDS ?= 2
+
+bench-deps:
+	@tools/deps.sh bench
+
+$(B)/bench/features: FORCE | $(SB_DEPS)
+	@mkdir -p $(dir $@)
+	@f="$$(test -e /usr/include/lmdb.h && echo lmdb)"; [ -e $@ ] && [ "$$(cat $@)" = "$$f" ] || echo "$$f" > $@
+
+$(B)/bench/shmets-bench/%.o: bench/shmets-bench/%.c $(B)/bench/features | $(SB_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(B)/shmets-bench: $(SB_OBJ) $(B)/libshmets.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $$(grep -q lmdb $(B)/bench/features && echo -llmdb) \
+	    -lurcu-memb -lurcu-cds -lurcu-common -lpthread
+
+bench: $(BENCHES) $(B)/shmets-bench
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	@echo "== $(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench"
+	@$(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench --ets-script bench/ets.escript >/dev/null
+
+# make check runs a one-second smoke run of shmets-bench (tests/test_bench_smoke.c).
+check: $(B)/shmets-bench
+
+FORCE:
 
 # Each public header compiles on its own, as C and as C++.
 headers-check: | deps
@@ -157,4 +189,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d)
+-include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d) $(SB_OBJ:.o=.d)

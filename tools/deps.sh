@@ -3,6 +3,8 @@
 #
 #   tools/deps.sh build    what building libshmets and its programs needs
 #   tools/deps.sh test     that, plus what the tests need (cmocka, Erlang as the oracle)
+#   tools/deps.sh bench    that of build, plus the peers of build/shmets-bench (LMDB, liburcu,
+#                          redis-server, Erlang for the ETS figures) and gnuplot for its plot
 #
 # Each package is checked with dpkg-query.  When something is missing and we are root, the
 # script runs `apt-get update` (a new machine's package lists may be empty or old) and then
@@ -13,11 +15,13 @@ set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev liburcu-dev libxxhash-dev libgmp-dev liblz4-dev zlib1g-dev"
 test_pkgs="libcmocka-dev erlang-base erlang-dev"
+bench_pkgs="liblmdb-dev redis-server erlang-base gnuplot-nox"
 
 case "${1:-build}" in
     build) want="$build_pkgs" ;;
     test)  want="$build_pkgs $test_pkgs" ;;
-    *) echo "usage: tools/deps.sh build|test" >&2; exit 2 ;;
+    bench) want="$build_pkgs $bench_pkgs" ;;
+    *) echo "usage: tools/deps.sh build|test|bench" >&2; exit 2 ;;
 esac
 
 missing=""
