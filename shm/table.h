@@ -77,7 +77,7 @@ struct tab_hdr {
     _Atomic uint64_t writes;    /* write calls completed, for `shmets top` */
     struct alloc_heap heap;
     struct limbo limbo;
-    uint64_t limbo_bytes_hint;
+    uint64_t retired_since;     /* blocks retired since the last reclamation (commit.c) */
     /* The heir's Data: payload offset of a heap block holding its length (8 bytes) and its
      * canonical encoding; 0 when there is none ([]).  Published and retired by plans; marked
      * by tab_mark_extra. */
