@@ -266,47 +266,50 @@ static int var_slot(const struct cc *c, int32_t n)
 
 /* ---- head variables (all clauses, for the dense numbering) ---- */
 
-static void collect_vars(struct cc *c, const unsigned char *p, size_t *cap)
+/* Every variable number in p, appended to *arr (*n of them, room for *cap).  map_keys: look
+ * into map keys too (the renumbering sees every '$N' atom; a head's keys are constants). */
+static void gather_vars(struct cc *c, const unsigned char *p, int32_t **arr, size_t *n, size_t *cap, int map_keys)
 {
     switch (p[0]) {
     case ETF_SMALL_ATOM_UTF8: case ETF_ATOM_UTF8: {
-        int n = ms_var_number(p);
-        if (n < 0)
+        int v = ms_var_number(p);
+        if (v < 0)
             return;
-        if (c->nvars == *cap) {
+        if (*n == *cap) {
             size_t nc = *cap ? 2 * *cap : 16;
-            int32_t *v = realloc(c->vars, nc * sizeof *v);
-            if (!v) {
+            int32_t *a = realloc(*arr, nc * sizeof *a);
+            if (!a) {
                 oom(c, 0);
                 return;
             }
-            c->vars = v;
+            *arr = a;
             *cap = nc;
         }
-        c->vars[c->nvars++] = n;
+        (*arr)[(*n)++] = v;
         return;
     }
     case ETF_SMALL_TUPLE: case ETF_LARGE_TUPLE: {
-        uint32_t n = ms_tuple_arity(p);
+        uint32_t k = ms_tuple_arity(p);
         const unsigned char *e = ms_tuple_first(p);
-        for (uint32_t i = 0; i < n; i++, e = term_end(e))
-            collect_vars(c, e, cap);
+        for (uint32_t i = 0; i < k; i++, e = term_end(e))
+            gather_vars(c, e, arr, n, cap, map_keys);
         return;
     }
-    case ETF_LIST: {
-        uint32_t n = get_be32(p + 1);
+    case ETF_LIST: {                    /* the elements and the tail */
+        uint32_t k = get_be32(p + 1);
         const unsigned char *e = p + 5;
-        for (uint32_t i = 0; i < n; i++, e = term_end(e))
-            collect_vars(c, e, cap);
-        collect_vars(c, e, cap);
+        for (uint32_t i = 0; i <= k; i++, e = term_end(e))
+            gather_vars(c, e, arr, n, cap, map_keys);
         return;
     }
-    case ETF_MAP: {                     /* values only: keys are constants */
-        uint32_t n = get_be32(p + 1);
+    case ETF_MAP: {
+        uint32_t k = get_be32(p + 1);
         const unsigned char *e = p + 5;
-        for (uint32_t i = 0; i < n; i++) {
+        for (uint32_t i = 0; i < k; i++) {
+            if (map_keys)
+                gather_vars(c, e, arr, n, cap, map_keys);
             e = term_end(e);
-            collect_vars(c, e, cap);
+            gather_vars(c, e, arr, n, cap, map_keys);
             e = term_end(e);
         }
         return;
@@ -314,6 +317,12 @@ static void collect_vars(struct cc *c, const unsigned char *p, size_t *cap)
     default:
         return;
     }
+}
+
+/* A head's variables (values of maps only: keys are constants). */
+static void collect_vars(struct cc *c, const unsigned char *p, size_t *cap)
+{
+    gather_vars(c, p, &c->vars, &c->nvars, cap, 0);
 }
 
 static int cmp_i32(const void *a, const void *b)
@@ -1153,48 +1162,7 @@ static int head_big_var(const unsigned char *p)
 /* Every variable number anywhere in t (keys, constants and all). */
 static void all_vars(struct cc *c, const unsigned char *p, size_t *cap)
 {
-    switch (p[0]) {
-    case ETF_SMALL_ATOM_UTF8: case ETF_ATOM_UTF8: {
-        int n = ms_var_number(p);
-        if (n < 0)
-            return;
-        if (c->norig == *cap) {
-            size_t nc = *cap ? 2 * *cap : 16;
-            int32_t *v = realloc(c->orig, nc * sizeof *v);
-            if (!v) {
-                oom(c, 0);
-                return;
-            }
-            c->orig = v;
-            *cap = nc;
-        }
-        c->orig[c->norig++] = n;
-        return;
-    }
-    case ETF_SMALL_TUPLE: case ETF_LARGE_TUPLE: {
-        uint32_t n = ms_tuple_arity(p);
-        const unsigned char *e = ms_tuple_first(p);
-        for (uint32_t i = 0; i < n; i++, e = term_end(e))
-            all_vars(c, e, cap);
-        return;
-    }
-    case ETF_LIST: {
-        uint32_t n = get_be32(p + 1);
-        const unsigned char *e = p + 5;
-        for (uint32_t i = 0; i <= n; i++, e = term_end(e))
-            all_vars(c, e, cap);
-        return;
-    }
-    case ETF_MAP: {
-        uint64_t n = 2 * (uint64_t)get_be32(p + 1);
-        const unsigned char *e = p + 5;
-        for (uint64_t i = 0; i < n; i++, e = term_end(e))
-            all_vars(c, e, cap);
-        return;
-    }
-    default:
-        return;
-    }
+    gather_vars(c, p, &c->orig, &c->norig, cap, 1);
 }
 
 static int orig_rank(const struct cc *c, int32_t n)
