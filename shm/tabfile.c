@@ -597,7 +597,12 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
         return rc;
     }
 
-    struct rd r = { .fd = fd, .what = what, .md5on = o && o->verify && (h.flags & F_EXT_MD5) };
+    /* With verify, the MD5 is checked when the header says there is one or the trailer has
+     * one (so that a flipped md5sum flag cannot switch the check off); from a pipe the
+     * trailer comes last, so the sum is computed in any case. */
+    static const unsigned char zero16[16];
+    bool has_md5 = (h.flags & F_EXT_MD5) || (have_trailer == 0 && memcmp(tmd5, zero16, 16));
+    struct rd r = { .fd = fd, .what = what, .md5on = o && o->verify && (has_md5 || have_trailer) };
     struct batch b = { .first = 1, .len = 6 };
     uint64_t count = 0;
     r.buf = malloc(IOBUF);
@@ -654,7 +659,7 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
     unsigned char extra;
     if (rd_get(&r, &extra, 1) == 0)
         { rc = err_set(SHMETS_EBADFILE, "%s is damaged: bytes after its trailer", what); goto fail; }
-    if (o && o->verify && (h.flags & F_EXT_MD5) && memcmp(digest, tr + 16, 16))
+    if (o && o->verify && ((h.flags & F_EXT_MD5) || memcmp(tr + 16, zero16, 16)) && memcmp(digest, tr + 16, 16))
         { rc = err_set(SHMETS_EBADFILE, "%s fails verification: its MD5 sum does not match", what); goto fail; }
     if (opts.named && (rc = shmets_rename(t, h.name))) {
         if (rc == -SHMETS_EEXIST)
