@@ -133,8 +133,6 @@ static void ls(void **state)
     assert_non_null(strstr(line, "public"));
     assert_memory_equal(strstr(r.out, "\n") + 1, want, strlen(want));
     /* an instance that does not exist is an error, and is not made */
-    const char *argv_inst = inst;
-    (void)argv_inst;
     struct run q;
     const char *argv[] = { tool(), "ls", "--instance", "test_tool.none.such", NULL };
     int fo = memfd_create("o", 0);
