@@ -4,6 +4,10 @@
  *
  *   build/bench/tabfile [--objects N] [--keep]
  *
+ * It also prints how much the load raised the process's peak resident memory, next to the
+ * size of the table it made and of the file: the loader streams objects in batches, so the
+ * growth is the new table's segment pages plus a few MiB, not the file.
+ *
  * Objects are {I, <<"value-I">>, [I, I*2], {tag, I}} (about 50 bytes of ETF each).  The file is
  * written to $TMPDIR (or /tmp) and removed afterwards unless --keep (then its path is printed:
  * `build/shmets load` on it shows the progress bar).  Output: TSV lines (case, seconds,
@@ -15,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,6 +29,14 @@ static double now(void)
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Peak resident memory so far, in KiB (shared segment pages the process touched count too). */
+static long peak_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
 }
 
 static void die(const char *what, int rc)
@@ -103,10 +116,17 @@ int main(int argc, char **argv)
         stat(path, &st);
         if ((rc = shmets_rename(t, "bench_was")))
             die("rename", rc);
+        long peak0 = peak_kib();
         a = now();
         if ((rc = shmets_file2tab(db, path, &fo, &u)))
             die("file2tab", rc);
         double load = now() - a;
+        shmets_tab_info in;
+        shmets_info(u, &in);
+        if (!md5)       /* the first load: later ones reuse memory the first one touched */
+            fprintf(stderr, "tabfile: the load raised peak RSS by %.1f MiB; the loaded table's segment "
+                "holds %.1f MiB and the file is %.1f MiB (objects stream in batches)\n",
+                (peak_kib() - peak0) / 1024.0, in.memory_bytes / 1048576.0, st.st_size / 1048576.0);
         uint64_t size;
         shmets_size(u, &size);
         if ((long)size != n)

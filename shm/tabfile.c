@@ -489,12 +489,19 @@ static int batch_flush(struct batch *b, shmets_tab *t, const char *what)
 {
     if (!b->n)
         return 0;
-    b->p[0] = 131;
-    b->p[1] = 108;
-    put_be32(b->p + 2, b->n);
-    b->p[b->len++] = 106;
     shmets_term list;
-    int rc = shmets_term_from_etf(b->p, b->len, 0, &list);
+    int rc;
+    if (b->n == 1) {            /* alone (a large object): no list around it, so that an object
+                                   of the largest size a term may have still loads */
+        b->p[5] = 131;
+        rc = shmets_term_from_etf(b->p + 5, b->len - 5, 0, &list);
+    } else {
+        b->p[0] = 131;
+        b->p[1] = 108;
+        put_be32(b->p + 2, b->n);
+        b->p[b->len++] = 106;
+        rc = shmets_term_from_etf(b->p, b->len, 0, &list);
+    }
     if (rc) {
         char d[200];
         snprintf(d, sizeof d, "%s", shmets_errdetail());

@@ -242,6 +242,55 @@ static void empty_table(void **state)
     shmets_detach(t);
 }
 
+/* Objects larger than a batch (4 MiB) load alone, between batches of small ones. */
+static void large_objects(void **state)
+{
+    (void)state;
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.kind = SHMETS_ORDERED_SET;
+    shmets_tab *t, *u;
+    assert_int_equal(shmets_new(db, "large", &o, &t), 0);
+    size_t big = 6u << 20;
+    unsigned char *bytes = malloc(big);
+    for (size_t i = 0; i < big; i++)
+        bytes[i] = (unsigned char)(i * 7 + 3);
+    shmets_builder *b;
+    shmets_term obj;
+    assert_int_equal(shmets_builder_create(&b), 0);
+    for (int k = 0; k < 3; k++) {
+        shmets_build_tuple(b, 2);
+        shmets_build_int(b, 1000 + k * 10);
+        shmets_build_binary(b, bytes, big - (size_t)k);
+        assert_int_equal(shmets_builder_finish(b, &obj), 0);
+        assert_int_equal(shmets_insert(t, obj), 0);
+        shmets_term_free(&obj);
+    }
+    shmets_builder_destroy(b);
+    free(bytes);
+    fill(t, 1, 50);
+    shmets_tabfile_opts fo;
+    shmets_tabfile_opts_init(&fo);
+    fo.md5sum = fo.verify = true;
+    assert_int_equal(shmets_tab2file(t, file, &fo), 0);
+    assert_int_equal(shmets_file2tab(db, file, &fo, &u), 0);
+    shmets_term key, l1, l2;
+    assert_int_equal(shmets_term_parse("1020", 4, &key), 0);
+    assert_int_equal(shmets_lookup(t, key, &l1), 0);
+    assert_int_equal(shmets_lookup(u, key, &l2), 0);
+    assert_true(l1.len > big - 2);
+    assert_true(shmets_term_exact_equal(l1, l2));
+    uint64_t n1, n2;
+    assert_int_equal(shmets_size(t, &n1), 0);
+    assert_int_equal(shmets_size(u, &n2), 0);
+    assert_int_equal(n1, n2);
+    shmets_term_free(&key);
+    shmets_term_free(&l1);
+    shmets_term_free(&l2);
+    shmets_detach(u);
+    shmets_detach(t);
+}
+
 static void dump_small(int md5)
 {
     shmets_opts o;
@@ -601,6 +650,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(round_trips, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(empty_table, dsetup, dteardown),
+        cmocka_unit_test_setup_teardown(large_objects, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(truncated, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(flipped_bits, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(garbage_and_versions, dsetup, dteardown),

@@ -273,6 +273,59 @@ static void shell(void **state)
     assert_non_null(strstr(r.err, "syntax"));
 }
 
+
+/* The script's table-file calls answer as ETS does (their results and error terms were taken
+ * from erl: OTP 25's ets:tab2file/3, file2tab/2, tabfile_info/1). */
+static void script_tabfiles(void **state)
+{
+    (void)state;
+    char dir[128], calls[2048];
+    const char *t = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/test_tool.XXXXXX", t && *t ? t : "/tmp");
+    assert_non_null(mkdtemp(dir));
+    snprintf(calls, sizeof calls,
+             "ets:tab2file(fruit, \"%s/f.tab\", [{extended_info, [object_count, md5sum]}, {sync, true}]).\n"
+             "ets:tabfile_info(\"%s/f.tab\").\n"
+             "ets:file2tab(\"%s/f.tab\").\n"
+             "ets:rename(fruit, fruit_was).\n"
+             "ets:file2tab('%s/f.tab', [{verify, true}]).\n"
+             "ets:lookup(fruit, pear).\n"
+             "ets:tab2file(fruit, \"%s/g.tab\", [{sync, maybe}]).\n"
+             "ets:tab2file(nosuch, \"%s/g.tab\").\n"
+             "ets:file2tab(\"%s/none.tab\").\n"
+             "ets:tab2file(fruit, \"%s/none/g.tab\").\n"
+             "ets:tab2file(fruit, <<\"%s/g.tab\">>).\n",
+             dir, dir, dir, dir, dir, dir, dir, dir, dir);
+    struct run r;
+    run(&r, calls, "script", NULL);
+    assert_int_equal(r.status, 0);
+    char *line[16];
+    int n = 0;
+    for (char *p = r.out; n < 16 && *p; n++) {
+        line[n] = p;
+        p = strchr(p, '\n');
+        assert_non_null(p);
+        *p++ = 0;
+    }
+    assert_int_equal(n, 11);
+    assert_string_equal(line[0], "ok");
+    assert_string_equal(line[1], "{ok,[{name,fruit},{type,bag},{protection,public},{named_table,true},{keypos,1},"
+                                 "{size,3},{extended_info,[object_count,md5sum]},{version,{1,0}}]}");
+    assert_string_equal(line[2], "{error,cannot_create_table}");
+    assert_string_equal(line[3], "fruit_was");
+    assert_string_equal(line[4], "{ok,fruit}");
+    assert_string_equal(line[5], "[{pear,yellow,7}]");
+    assert_string_equal(line[6], "{error,{unknown_option,{sync,maybe}}}");
+    assert_string_equal(line[7], "{error,badtab}");
+    assert_non_null(strstr(line[8], "{error,{read_error,{file_error,"));
+    assert_non_null(strstr(line[8], ",enoent}}}"));
+    assert_non_null(strstr(line[9], "{error,{file_error,"));
+    assert_string_equal(line[10], "error:badarg");
+    snprintf(calls, sizeof calls, "%s/f.tab", dir);
+    unlink(calls);
+    rmdir(dir);
+}
+
 /* Read everything a pty child writes until it exits. */
 static void pty_run(const char *const *argv, char *buf, size_t cap, int *status)
 {
@@ -389,6 +442,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(check, tsetup, teardown),
         cmocka_unit_test_setup_teardown(files, tsetup, teardown),
         cmocka_unit_test_setup_teardown(shell, tsetup, teardown),
+        cmocka_unit_test_setup_teardown(script_tabfiles, tsetup, teardown),
         cmocka_unit_test_setup_teardown(top_on_a_terminal, tsetup, teardown),
         cmocka_unit_test_setup_teardown(progress_bar_on_a_terminal, tsetup, teardown),
     };

@@ -11,13 +11,17 @@
  * the shell stay after it (their owner, the shell's process, is then gone).
  *
  * History is kept in $HOME/.shmets_history (the last 1000 calls), loaded at start and saved
- * after each line.  Ctrl-D on an empty line ends the session.  When standard input is not a
+ * after each line.  Ctrl-D on an empty line ends the session; Ctrl-C at the prompt drops the
+ * line being typed (and a call begun on earlier lines), not the session.  A call that runs is
+ * never cut: the interrupt is seen at the next prompt.  When standard input is not a
  * terminal, libedit reads it plainly, so `shmets shell < calls` works as a script that goes
  * on after errors.
  */
 #include "tool.h"
 
+#include <errno.h>
 #include <histedit.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +32,14 @@ struct sh {
     bool continuing;
     char path[4096];
 };
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
 
 static char *prompt(EditLine *el)
 {
@@ -41,9 +53,19 @@ static long source(void *arg, char *buf, size_t cap, bool continuing)
     struct sh *s = arg;
     int n;
     s->continuing = continuing;
-    const char *line = el_gets(s->el, &n);
-    if (!line || n <= 0)
-        return 0;
+    const char *line;
+    for (;;) {
+        interrupted = 0;
+        line = el_gets(s->el, &n);
+        if (line && n > 0)
+            break;
+        if (!interrupted && !(n < 0 && errno == EINTR))
+            return 0;                   /* end of input */
+        fputc('\n', stdout);
+        if (continuing)
+            return -1;                  /* Ctrl-C: drop the call begun on earlier lines */
+        el_reset(s->el);
+    }
     if ((size_t)n > cap)
         n = (int)cap;               /* longer lines arrive cut: the scanner reports the call */
     memcpy(buf, line, (size_t)n);
@@ -92,6 +114,9 @@ int cmd_shell(int argc, char **argv)
     el_set(s.el, EL_EDITOR, "emacs");
     el_set(s.el, EL_HIST, history, s.hist);
     el_set(s.el, EL_SIGNAL, 1);
+    struct sigaction sa = { .sa_handler = on_interrupt };     /* no SA_RESTART: el_gets returns */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
     el_source(s.el, NULL);          /* the user's ~/.editrc, if any */
     rc = script_run_source(a.instance ? a.instance : "default", source, &s);
     el_end(s.el);
