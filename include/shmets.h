@@ -961,8 +961,8 @@ int shmets_select_continue(shmets *db, shmets_term cont, shmets_term *results, s
  * TABLE FILES, as ets:tab2file/2,3, ets:file2tab/1,2 and ets:tabfile_info/1: a table's
  * options, name and objects in one file, in the format man/shmets-tabfile.5 specifies
  * (versioned: magic, version word, header, objects as ETF, a trailer with the object count and
- * an optional MD5).  The files are NOT Erlang's (OTP writes disk_log files): ets:file2tab/1
- * does not read them and these calls do not read OTP's.
+ * an optional MD5).  shmets's format is not Erlang's (OTP writes disk_log files); these calls
+ * read both, and write Erlang's on request (ERLANG'S FORMAT below).
  *
  * - A dump is written under no name (or a temporary one) in the target's directory and
  *   renamed over the target when it is whole: a crash mid-dump leaves the old file (or no
@@ -975,6 +975,15 @@ int shmets_select_continue(shmets *db, shmets_term cont, shmets_term *results, s
  *   it can without verify).  verify adds the MD5 check (for files dumped with md5sum): any
  *   flipped bit is then found.  A load that fails deletes what it made: no half-loaded table
  *   is left, and a named table gets its name only once every object is in.
+ * - ERLANG'S FORMAT.  file2tab and tabfile_info also read the files Erlang's ets:tab2file/2,3
+ *   writes (a disk_log of internal format: its info tuple, then one term per object, then
+ *   ['$end_of_table', [{count, N}, {md5, MD5}]] with extended_info), and tab2file writes them
+ *   when asked (opts.erlang), for ets:file2tab/1,2 to read: the same header items
+ *   (name, type, protection, named_table, keypos, size, compressed, read/write_concurrency),
+ *   the same MD5 (over each item's term_to_binary bytes, header first).  Verification
+ *   follows OTP: with md5sum the MD5, with object_count the count, with neither the
+ *   header's size.  A file whose writer died (disk_log "not closed") is refused.  Such
+ *   files carry no max_bytes or max_object_bytes: the defaults are used.
  * - The loaded table belongs to the caller, has no heir, and has the file's kind, protection,
  *   keypos, named, compressed, read/write_concurrency, decentralized_counters,
  *   max_object_bytes and max_bytes.
@@ -987,7 +996,10 @@ typedef struct shmets_tabfile_opts {
                                    header and reported; the count is always in the trailer */
     bool md5sum;                /* tab2file {extended_info, [md5sum]}: an MD5 of the file */
     bool sync;                  /* tab2file {sync, true}: fsync the file and its directory */
-    bool verify;                /* file2tab {verify, true}: check the MD5 if there is one */
+    bool verify;                /* file2tab {verify, true}: check the MD5 if there is one
+                                   (an Erlang file without extended_info: the object count) */
+    bool erlang;                /* tab2file: write Erlang's own format (see ERLANG'S FORMAT)
+                                   instead of shmets's */
     /* Called every few thousand objects and once at the end (may be NULL): done so far, and
      * the total if known (0 if not: a load from a pipe). */
     void (*progress)(uint64_t done, uint64_t total, void *arg);
@@ -1036,6 +1048,7 @@ typedef struct shmets_tabfile_info {
     uint64_t size;              /* objects in the file (the trailer's count) */
     uint64_t max_object_bytes, max_bytes;
     uint32_t version;           /* the format version (1); tabfile_info's {version, {V, 0}} */
+    bool erlang;                /* a file in Erlang's format (size: its header's count) */
 } shmets_tabfile_desc;
 
 /* Returns 0, -SHMETS_EINVAL, -SHMETS_ENOENT, -SHMETS_EACCES, -SHMETS_EBADFILE (not a table

@@ -17,12 +17,13 @@
  * is seen once, as it is when visited).  The fixed-size trailer at the end lets
  * tabfile_info read a file's description and count without reading its objects.
  *
- * NOT ERLANG'S FORMAT.  OTP writes its table files with disk_log (its internal log format:
- * chunks, per-chunk headers, the info list as the first term).  shmets files are not
- * disk_log files and ets:file2tab/1 cannot read them, nor can shmets read OTP's; the objects
- * in both are plain ETF, so a converter is a few lines of Erlang (man page).  The reason: a
- * format of our own is small enough to specify in one page and to check byte by byte, and it
- * can be loaded in bounded memory with every length checked before it is trusted.
+ * AND ERLANG'S.  OTP writes its table files with disk_log (its internal log format: items
+ * with sizes and magics, the info tuple first).  This format is not that one, and is the
+ * default: it can be specified in one page and checked byte by byte, its count and checksum
+ * are in a fixed-size trailer that tabfile_info reads without reading the objects, and a
+ * truncation is always found.  Erlang's is read as well (recognised by its first bytes) and
+ * written on request (opts.erlang), so tables move between ETS and shmets both ways; that
+ * code is in tabfile_otp.c and shares this file's writer, reader and batches (tabfile.h).
  *
  * WRITING (tab2file).  The file is written under no name at all (O_TMPFILE in the target's
  * directory), linked under a fresh temporary name ".NAME.XXXXXX" when it is complete, and
@@ -52,6 +53,7 @@
  */
 #include "shmets.h"
 #include "table.h"
+#include "tabfile.h"
 #include "util.h"
 #include "wlock.h"
 
@@ -74,7 +76,6 @@
 #define OBJ_MAX      ((uint32_t)SHMETS_TERM_MAX_SIZE + 1u)
 #define BATCH_OBJS   1024u
 #define BATCH_BYTES  (4u << 20)
-#define IOBUF        (1u << 20)
 
 #define F_NAMED      0x001u
 #define F_COMPRESSED 0x002u
@@ -93,7 +94,7 @@ static void put64(unsigned char *p, uint64_t v) { for (int i = 0; i < 8; i++) p[
 static uint32_t get32(const unsigned char *p) { uint32_t v = 0; for (int i = 3; i >= 0; i--) v = v << 8 | p[i]; return v; }
 static uint64_t get64(const unsigned char *p) { uint64_t v = 0; for (int i = 7; i >= 0; i--) v = v << 8 | p[i]; return v; }
 
-static int sys_err(const char *what, const char *path)
+int tf_sys_err(const char *what, const char *path)
 {
     int e = errno;
     int code = e == ENOENT ? SHMETS_ENOENT : (e == EACCES || e == EPERM || e == EROFS) ? SHMETS_EACCES
@@ -108,16 +109,7 @@ void shmets_tabfile_opts_init(shmets_tabfile_opts *o)
 
 /* ---- writing ------------------------------------------------------------------------- */
 
-struct wr {
-    FILE *f;
-    MD5_CTX md5;
-    bool md5on;
-    uint64_t count, total;
-    const shmets_tabfile_opts *o;
-    int err;                    /* errno of a failed write */
-};
-
-static int wr_put(struct wr *w, const void *p, size_t n)
+int tf_wr_put(struct tf_wr *w, const void *p, size_t n)
 {
     if (w->md5on)
         MD5Update(&w->md5, p, n);
@@ -130,15 +122,56 @@ static int wr_put(struct wr *w, const void *p, size_t n)
 
 static int wr_object(shmets_term obj, void *arg)
 {
-    struct wr *w = arg;
+    struct tf_wr *w = arg;
     unsigned char h[5];
     put32(h, (uint32_t)obj.len + 1);
     h[4] = 131;
-    if (wr_put(w, h, 5) || wr_put(w, obj.ptr, obj.len))
+    if (tf_wr_put(w, h, 5) || tf_wr_put(w, obj.ptr, obj.len))
         return 1;
     w->count++;
     if (w->o && w->o->progress && (w->count & 4095) == 0)
         w->o->progress(w->count, w->total, w->o->progress_arg);
+    return 0;
+}
+
+/* The header, the objects, the end marker and the trailer (shmets's own format). */
+static int write_shmets(struct tf_wr *w, shmets_tab *t, const shmets_tab_info *info)
+{
+    size_t nlen = strlen(info->name);
+    unsigned char h[HDR_FIXED + NAME_MAX_B];
+    uint32_t flags = (info->named ? F_NAMED : 0) | (info->compressed ? F_COMPRESSED : 0) |
+                     (info->read_concurrency ? F_READ_CONC : 0) |
+                     (info->write_concurrency ? F_WRITE_CONC : 0) |
+                     (info->decentralized_counters ? F_DCOUNTERS : 0) |
+                     (w->o && w->o->object_count ? F_EXT_COUNT : 0) | (w->o && w->o->md5sum ? F_EXT_MD5 : 0);
+    memcpy(h, hdr_magic, 8);
+    put32(h + 8, TF_VERSION);
+    put32(h + 12, (uint32_t)(HDR_FIXED + nlen));
+    put32(h + 16, info->kind);
+    put32(h + 20, info->access);
+    put32(h + 24, info->keypos);
+    put32(h + 28, flags);
+    put64(h + 32, t->h->obj_max);
+    put64(h + 40, t->h->seg.size_max);
+    put32(h + 48, (uint32_t)nlen);
+    memcpy(h + HDR_FIXED, info->name, nlen);
+    int rc = 0;
+    if (tf_wr_put(w, h, HDR_FIXED + nlen) == 0) {
+        rc = shmets_foldl(t, wr_object, w);
+        if (rc > 0)             /* wr_object stopped the fold: a write failed */
+            rc = 0;
+    }
+    if (rc)
+        return rc;
+    unsigned char tr[END_LEN] = { 0 };     /* the end marker (u32 0), then the trailer */
+    memcpy(tr + 4, end_magic, 8);
+    put64(tr + 12, w->count);
+    if (!w->err && tf_wr_put(w, tr, 4) == 0) {
+        if (w->md5on)
+            MD5Final(tr + 20, &w->md5);
+        w->md5on = false;
+        tf_wr_put(w, tr + 4, TRAILER_LEN);
+    }
     return 0;
 }
 
@@ -200,63 +233,31 @@ int shmets_tab2file(shmets_tab *t, const char *path, const shmets_tabfile_opts *
         named_tmp = fd >= 0;
     }
     if (fd < 0)
-        return sys_err("creating a file in", dir);
-    struct wr w = { .o = o, .md5on = o && o->md5sum, .total = info.size };
+        return tf_sys_err("creating a file in", dir);
+    struct tf_wr w = { .o = o, .md5on = o && o->md5sum, .total = info.size };
     if (w.md5on)
         MD5Init(&w.md5);
     w.f = fdopen(fd, "w");
     if (!w.f) {
-        rc = sys_err("fdopen for", path);
+        rc = tf_sys_err("fdopen for", path);
         close(fd);
         goto fail;
     }
-    setvbuf(w.f, NULL, _IOFBF, IOBUF);
+    setvbuf(w.f, NULL, _IOFBF, TF_IOBUF);
 
-    size_t nlen = strlen(info.name);
-    unsigned char h[HDR_FIXED + NAME_MAX_B];
-    uint32_t flags = (info.named ? F_NAMED : 0) | (info.compressed ? F_COMPRESSED : 0) |
-                     (info.read_concurrency ? F_READ_CONC : 0) |
-                     (info.write_concurrency ? F_WRITE_CONC : 0) |
-                     (info.decentralized_counters ? F_DCOUNTERS : 0) |
-                     (o && o->object_count ? F_EXT_COUNT : 0) | (o && o->md5sum ? F_EXT_MD5 : 0);
-    memcpy(h, hdr_magic, 8);
-    put32(h + 8, TF_VERSION);
-    put32(h + 12, (uint32_t)(HDR_FIXED + nlen));
-    put32(h + 16, info.kind);
-    put32(h + 20, info.access);
-    put32(h + 24, info.keypos);
-    put32(h + 28, flags);
-    put64(h + 32, t->h->obj_max);
-    put64(h + 40, t->h->seg.size_max);
-    put32(h + 48, (uint32_t)nlen);
-    memcpy(h + HDR_FIXED, info.name, nlen);
-    rc = 0;
-    if (wr_put(&w, h, HDR_FIXED + nlen) == 0) {
-        rc = shmets_foldl(t, wr_object, &w);
-        if (rc > 0)             /* wr_object stopped the fold: a write failed */
-            rc = 0;
-    }
+    rc = o && o->erlang ? otp_write(&w, t, &info) : write_shmets(&w, t, &info);
     if (rc)
         goto fail;
-    unsigned char tr[END_LEN] = { 0 };     /* the end marker (u32 0), then the trailer */
-    memcpy(tr + 4, end_magic, 8);
-    put64(tr + 12, w.count);
-    if (!w.err && wr_put(&w, tr, 4) == 0) {
-        if (w.md5on)
-            MD5Final(tr + 20, &w.md5);
-        w.md5on = false;
-        wr_put(&w, tr + 4, TRAILER_LEN);
-    }
     if (!w.err && fflush(w.f))
         w.err = w.err ? w.err : errno;
     if (w.err) {
         errno = w.err;
-        rc = sys_err("writing", path);
+        rc = tf_sys_err("writing", path);
         goto fail;
     }
     CRASH_POINT("tabfile.written");
     if (o && o->sync && fsync(fd)) {
-        rc = sys_err("fsync of", path);
+        rc = tf_sys_err("fsync of", path);
         goto fail;
     }
     if (!named_tmp) {
@@ -270,14 +271,14 @@ int shmets_tab2file(shmets_tab *t, const char *path, const shmets_tabfile_opts *
                 break;
         }
         if (lrc) {
-            rc = sys_err("linking the new file into", dir);
+            rc = tf_sys_err("linking the new file into", dir);
             goto fail;
         }
         named_tmp = true;
     }
     CRASH_POINT("tabfile.linked");
     if (rename(tmp, path)) {
-        rc = sys_err("renaming the new file to", path);
+        rc = tf_sys_err("renaming the new file to", path);
         goto fail;
     }
     named_tmp = false;
@@ -286,7 +287,7 @@ int shmets_tab2file(shmets_tab *t, const char *path, const shmets_tabfile_opts *
     if (o && o->sync) {
         int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         if (dfd < 0 || fsync(dfd)) {
-            rc = sys_err("fsync of the directory", dir);
+            rc = tf_sys_err("fsync of the directory", dir);
             if (dfd >= 0)
                 close(dfd);
             return rc;
@@ -369,20 +370,39 @@ static int parse_header(const unsigned char *p, size_t got, const char *what, st
     return 0;
 }
 
-static int read_header(int fd, const char *what, struct hdr *h)
+/* The header; `first` holds its first 8 bytes, already read (the format's dispatch). */
+static int read_header(int fd, const char *what, struct hdr *h, const unsigned char *first)
 {
     unsigned char buf[HDR_FIXED + NAME_MAX_B];
     size_t got;
-    if (read_full(fd, buf, HDR_FIXED, &got))
-        return sys_err("reading", what);
+    memcpy(buf, first, 8);
+    if (read_full(fd, buf + 8, HDR_FIXED - 8, &got))
+        return tf_sys_err("reading", what);
+    got += 8;
     if (got >= HDR_FIXED) {
         uint32_t n = get32(buf + 48);
         size_t more = 0;
         if (n <= NAME_MAX_B && read_full(fd, buf + HDR_FIXED, n, &more))
-            return sys_err("reading", what);
+            return tf_sys_err("reading", what);
         got += more;
     }
     return parse_header(buf, got, what, h);
+}
+
+/* The first 8 bytes: 1 for Erlang's disk_log format, 0 for ours (or anything else, which
+ * read_header then refuses). */
+static int read_head8(int fd, const char *what, unsigned char *first)
+{
+    size_t got;
+    if (read_full(fd, first, 8, &got))
+        return tf_sys_err("reading", what);
+    if (got < 8)
+        memset(first + got, 0, 8 - got);
+    if (got < 8 && got >= 1 && !memcmp(first, hdr_magic, got))
+        return err_set(SHMETS_EBADFILE, "%s is truncated in its header", what);
+    if (got < 8)
+        return err_set(SHMETS_EBADFILE, "%s is not a table file (%zu bytes)", what, got);
+    return otp_is_head(first);
 }
 
 /* The trailer, read from the end of a regular file: count and MD5. */
@@ -390,7 +410,7 @@ static int read_trailer(int fd, const char *what, const struct hdr *h, uint64_t 
 {
     struct stat st;
     if (fstat(fd, &st))
-        return sys_err("fstat of", what);
+        return tf_sys_err("fstat of", what);
     if (!S_ISREG(st.st_mode))
         return 1;                   /* not seekable: the caller reads the trailer at the end */
     unsigned char tr[END_LEN];
@@ -398,7 +418,7 @@ static int read_trailer(int fd, const char *what, const struct hdr *h, uint64_t 
         return err_set(SHMETS_EBADFILE, "%s is truncated: it ends before its trailer", what);
     ssize_t r = pread(fd, tr, END_LEN, st.st_size - END_LEN);
     if (r != (ssize_t)END_LEN)
-        return r < 0 ? sys_err("reading", what) : err_set(SHMETS_EBADFILE, "%s is truncated", what);
+        return r < 0 ? tf_sys_err("reading", what) : err_set(SHMETS_EBADFILE, "%s is truncated", what);
     if (get32(tr) != 0 || memcmp(tr + 4, end_magic, 8))
         return err_set(SHMETS_EBADFILE, "%s is truncated or damaged: no trailer at its end", what);
     *count = get64(tr + 12);
@@ -426,20 +446,30 @@ static void info_of(const struct hdr *h, uint64_t count, shmets_tabfile_desc *ou
     out->version = h->version;
 }
 
-int shmets_tabfile_info_fd(int fd, shmets_tabfile_desc *info)
+static int info_fd(int fd, const char *what, bool regular, shmets_tabfile_desc *info)
 {
-    if (fd < 0 || !info)
-        return err_set(SHMETS_EINVAL, "bad argument to shmets_tabfile_info_fd");
     struct hdr h;
     uint64_t count;
-    unsigned char md5[16];
-    int rc = read_header(fd, "the table file", &h);
-    if (!rc && (rc = read_trailer(fd, "the table file", &h, &count, md5)) == 1)
-        rc = err_set(SHMETS_EINVAL, "tabfile_info needs a regular file (it reads the trailer at the end)");
+    unsigned char md5[16], first[8];
+    int rc = read_head8(fd, what, first);
+    if (rc == 1)
+        return otp_info(fd, what, first, info);
+    if (!rc)
+        rc = read_header(fd, what, &h, first);
+    if (!rc && (rc = read_trailer(fd, what, &h, &count, md5)) == 1)
+        rc = regular ? err_set(SHMETS_EINVAL, "%s is not a regular file", what)
+                     : err_set(SHMETS_EINVAL, "tabfile_info needs a regular file (it reads the trailer at the end)");
     if (rc)
         return rc;
     info_of(&h, count, info);
     return 0;
+}
+
+int shmets_tabfile_info_fd(int fd, shmets_tabfile_desc *info)
+{
+    if (fd < 0 || !info)
+        return err_set(SHMETS_EINVAL, "bad argument to shmets_tabfile_info_fd");
+    return info_fd(fd, "the table file", false, info);
 }
 
 int shmets_tabfile_info(const char *path, shmets_tabfile_desc *info)
@@ -448,29 +478,51 @@ int shmets_tabfile_info(const char *path, shmets_tabfile_desc *info)
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_tabfile_info");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return sys_err("opening", path);
-    struct hdr h;
-    uint64_t count;
-    unsigned char md5[16];
-    int rc = read_header(fd, path, &h);
-    if (!rc && (rc = read_trailer(fd, path, &h, &count, md5)) == 1)
-        rc = err_set(SHMETS_EINVAL, "%s is not a regular file", path);
+        return tf_sys_err("opening", path);
+    int rc = info_fd(fd, path, true, info);
     close(fd);
-    if (rc)
-        return rc;
-    info_of(&h, count, info);
-    return 0;
+    return rc;
 }
 
-/* The batch: ETF of one list, 131 108 N(4) objects... 106. */
-struct batch {
-    unsigned char *p;
-    size_t len, cap;
-    uint32_t n;
-    uint64_t first;             /* number (from 1) of its first object, for messages */
-};
+/* ---- loading: the parts both formats use ---------------------------------------------- */
 
-static int batch_room(struct batch *b, size_t more)
+int tf_new_table(shmets *db, shmets_opts *opts, const char *name, const char *what, shmets_tab **t)
+{
+    uint64_t id;
+    if (opts->named && shmets_whereis(db, name, &id) == 0)
+        return err_set(SHMETS_EEXIST, "a named table %s exists already", name);
+    char tmpname[96];
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
+        rnd = (uint64_t)(uintptr_t)&id;
+    snprintf(tmpname, sizeof tmpname, "shmets-file2tab.%d.%016llx", (int)getpid(), (unsigned long long)rnd);
+    int rc = shmets_new(db, opts->named ? tmpname : name, opts, t);
+    if (rc == -SHMETS_EINVAL) {
+        char d[200];
+        snprintf(d, sizeof d, "%s", shmets_errdetail());
+        return err_set(SHMETS_EBADFILE, "%s: the header's table options are refused: %s", what, d);
+    }
+    return rc;
+}
+
+int tf_finish_table(shmets_tab *t, bool named, const char *name, const char *what)
+{
+    int rc = named ? shmets_rename(t, name) : 0;
+    if (rc == -SHMETS_EEXIST)
+        err_set(SHMETS_EEXIST, "a named table %s was made while %s loaded", name, what);
+    return rc;
+}
+
+int tf_drop_table(shmets_tab *t, int rc)
+{
+    char d[256];
+    snprintf(d, sizeof d, "%s", shmets_errdetail());
+    shmets_delete(t);
+    err_set(-rc, "%s", d);
+    return rc;
+}
+
+int tf_batch_room(struct tf_batch *b, size_t more)
 {
     if (b->len + more + 1 <= b->cap)
         return 0;
@@ -485,7 +537,7 @@ static int batch_room(struct batch *b, size_t more)
     return 0;
 }
 
-static int batch_flush(struct batch *b, shmets_tab *t, const char *what)
+int tf_batch_flush(struct tf_batch *b, shmets_tab *t, const char *what)
 {
     if (!b->n)
         return 0;
@@ -523,33 +575,39 @@ static int batch_flush(struct batch *b, shmets_tab *t, const char *what)
     return 0;
 }
 
-/* A buffered reader over fd that feeds the MD5 of what it consumes. */
-struct rd {
-    int fd;
-    unsigned char *buf;
-    size_t pos, len;
-    bool eof;
-    MD5_CTX md5;
-    bool md5on;
-    const char *what;
-};
+/* Refill an empty buffer; 0, or an error. */
+static int rd_fill(struct tf_rd *r)
+{
+    while (r->pos == r->len && !r->eof) {
+        ssize_t k = read(r->fd, r->buf, TF_IOBUF);
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k < 0)
+            return tf_sys_err("reading", r->what);
+        r->pos = 0;
+        r->len = (size_t)k;
+        r->eof = k == 0;
+    }
+    return 0;
+}
 
-static int rd_get(struct rd *r, void *out, size_t n)
+int tf_rd_at_end(struct tf_rd *r, bool *end)
+{
+    int rc = rd_fill(r);
+    *end = r->pos == r->len;
+    return rc;
+}
+
+int tf_rd_get(struct tf_rd *r, void *out, size_t n)
 {
     unsigned char *o = out;
     while (n) {
         if (r->pos == r->len) {
-            if (r->eof)
+            int rc = rd_fill(r);
+            if (rc)
+                return rc;
+            if (r->pos == r->len)
                 return err_set(SHMETS_EBADFILE, "%s is truncated: it ends inside its objects", r->what);
-            ssize_t k = read(r->fd, r->buf, IOBUF);
-            if (k < 0 && errno == EINTR)
-                continue;
-            if (k < 0)
-                return sys_err("reading", r->what);
-            r->pos = 0;
-            r->len = (size_t)k;
-            r->eof = k == 0;
-            continue;
         }
         size_t m = r->len - r->pos < n ? r->len - r->pos : n;
         memcpy(o, r->buf + r->pos, m);
@@ -566,16 +624,15 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
 {
     struct hdr h;
     uint64_t tcount = 0;
-    unsigned char tmd5[16];
-    int rc = read_header(fd, what, &h);
-    if (rc)
+    unsigned char tmd5[16], first[8];
+    int rc = read_head8(fd, what, first);
+    if (rc == 1)
+        return otp_load(db, fd, what, first, o, out);
+    if (rc || (rc = read_header(fd, what, &h, first)))
         return rc;
     int have_trailer = read_trailer(fd, what, &h, &tcount, tmd5);
     if (have_trailer < 0)
         return have_trailer;
-    uint64_t id;
-    if ((h.flags & F_NAMED) && shmets_whereis(db, h.name, &id) == 0)
-        return err_set(SHMETS_EEXIST, "a named table %s exists already", h.name);
 
     shmets_opts opts;
     shmets_opts_init(&opts);
@@ -589,31 +646,20 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
     opts.decentralized_counters = (h.flags & F_DCOUNTERS) ? 1 : 0;
     opts.max_object_bytes = h.obj_max;
     opts.max_bytes = h.max_bytes;
-    char tmpname[96];
-    uint64_t rnd = 0;
-    if (getrandom(&rnd, sizeof rnd, 0) != (ssize_t)sizeof rnd)
-        rnd = (uint64_t)(uintptr_t)&h;
-    snprintf(tmpname, sizeof tmpname, "shmets-file2tab.%d.%016llx", (int)getpid(), (unsigned long long)rnd);
     shmets_tab *t;
-    if ((rc = shmets_new(db, opts.named ? tmpname : h.name, &opts, &t))) {
-        if (rc == -SHMETS_EINVAL) {
-            char d[200];
-            snprintf(d, sizeof d, "%s", shmets_errdetail());
-            return err_set(SHMETS_EBADFILE, "%s: the header's table options are refused: %s", what, d);
-        }
+    if ((rc = tf_new_table(db, &opts, h.name, what, &t)))
         return rc;
-    }
 
     /* With verify, the MD5 is checked when the header says there is one or the trailer has
      * one (so that a flipped md5sum flag cannot switch the check off); from a pipe the
      * trailer comes last, so the sum is computed in any case. */
     static const unsigned char zero16[16];
     bool has_md5 = (h.flags & F_EXT_MD5) || (have_trailer == 0 && memcmp(tmd5, zero16, 16));
-    struct rd r = { .fd = fd, .what = what, .md5on = o && o->verify && (has_md5 || have_trailer) };
-    struct batch b = { .first = 1, .len = 6 };
+    struct tf_rd r = { .fd = fd, .what = what, .md5on = o && o->verify && (has_md5 || have_trailer) };
+    struct tf_batch b = { .first = 1, .len = 6 };
     uint64_t count = 0;
-    r.buf = malloc(IOBUF);
-    if (!r.buf || (rc = batch_room(&b, 0))) {
+    r.buf = malloc(TF_IOBUF);
+    if (!r.buf || (rc = tf_batch_room(&b, 0))) {
         rc = err_set(SHMETS_ENOMEM, "out of memory for the read buffer");
         goto fail;
     }
@@ -623,7 +669,7 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
     }
     for (;;) {
         unsigned char lb[4];
-        if ((rc = rd_get(&r, lb, 4)))
+        if ((rc = tf_rd_get(&r, lb, 4)))
             goto fail;
         uint32_t n = get32(lb);
         if (n == 0)
@@ -631,17 +677,17 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
         if (n > OBJ_MAX || n < 2)
             { rc = err_set(SHMETS_EBADFILE, "%s: object %llu has a length of %u bytes (damaged)", what,
                            (unsigned long long)(count + 1), n); goto fail; }
-        if (b.n && (b.n >= BATCH_OBJS || b.len + n > BATCH_BYTES) && (rc = batch_flush(&b, t, what)))
+        if (b.n && (b.n >= BATCH_OBJS || b.len + n > BATCH_BYTES) && (rc = tf_batch_flush(&b, t, what)))
             goto fail;
-        if ((rc = batch_room(&b, n)))
+        if ((rc = tf_batch_room(&b, n)))
             goto fail;
         unsigned char v;
-        if ((rc = rd_get(&r, &v, 1)))
+        if ((rc = tf_rd_get(&r, &v, 1)))
             goto fail;
         if (v != 131)
             { rc = err_set(SHMETS_EBADFILE, "%s: object %llu does not start with the ETF version byte", what,
                            (unsigned long long)(count + 1)); goto fail; }
-        if ((rc = rd_get(&r, b.p + b.len, n - 1)))
+        if ((rc = tf_rd_get(&r, b.p + b.len, n - 1)))
             goto fail;
         b.len += n - 1;
         b.n++;
@@ -649,14 +695,14 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
         if (o && o->progress && (count & 4095) == 0)
             o->progress(count, have_trailer == 0 ? tcount : 0, o->progress_arg);
     }
-    if ((rc = batch_flush(&b, t, what)))
+    if ((rc = tf_batch_flush(&b, t, what)))
         goto fail;
     unsigned char digest[16];
     if (r.md5on)
         MD5Final(digest, &r.md5);
     r.md5on = false;
     unsigned char tr[TRAILER_LEN];
-    if ((rc = rd_get(&r, tr, TRAILER_LEN)))
+    if ((rc = tf_rd_get(&r, tr, TRAILER_LEN)))
         goto fail;
     if (memcmp(tr, end_magic, 8))
         { rc = err_set(SHMETS_EBADFILE, "%s is damaged: no trailer after its objects", what); goto fail; }
@@ -664,15 +710,12 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
         { rc = err_set(SHMETS_EBADFILE, "%s is damaged: its trailer counts %llu objects, it holds %llu",
                        what, (unsigned long long)get64(tr + 8), (unsigned long long)count); goto fail; }
     unsigned char extra;
-    if (rd_get(&r, &extra, 1) == 0)
+    if (tf_rd_get(&r, &extra, 1) == 0)
         { rc = err_set(SHMETS_EBADFILE, "%s is damaged: bytes after its trailer", what); goto fail; }
     if (o && o->verify && ((h.flags & F_EXT_MD5) || memcmp(tr + 16, zero16, 16)) && memcmp(digest, tr + 16, 16))
         { rc = err_set(SHMETS_EBADFILE, "%s fails verification: its MD5 sum does not match", what); goto fail; }
-    if (opts.named && (rc = shmets_rename(t, h.name))) {
-        if (rc == -SHMETS_EEXIST)
-            err_set(SHMETS_EEXIST, "a named table %s was made while %s loaded", h.name, what);
+    if ((rc = tf_finish_table(t, opts.named, h.name, what)))
         goto fail;
-    }
     if (o && o->progress)
         o->progress(count, count, o->progress_arg);
     free(r.buf);
@@ -680,12 +723,7 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
     *out = t;
     return 0;
 fail:
-    {
-        char d[256];
-        snprintf(d, sizeof d, "%s", shmets_errdetail());
-        shmets_delete(t);
-        err_set(-rc, "%s", d);
-    }
+    tf_drop_table(t, rc);
     free(r.buf);
     free(b.p);
     return rc;
@@ -704,7 +742,7 @@ int shmets_file2tab(shmets *db, const char *path, const shmets_tabfile_opts *o, 
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_file2tab");
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
-        return sys_err("opening", path);
+        return tf_sys_err("opening", path);
     int rc = load(db, fd, path, o, t);
     close(fd);
     return rc;

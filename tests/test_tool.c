@@ -244,7 +244,7 @@ static void files(void **state)
     run(&r, NULL, "fileinfo", f, NULL);
     assert_int_equal(r.status, 0);
     assert_string_equal(r.out, "{name,fruit}\n{type,bag}\n{protection,public}\n{named_table,true}\n"
-                               "{keypos,1}\n{size,3}\n{extended_info,[md5sum]}\n{version,{1,0}}\n");
+                               "{keypos,1}\n{size,3}\n{extended_info,[md5sum]}\n{version,{1,0}}\n{format,shmets}\n");
     run(&r, NULL, "load", f, NULL);               /* the name is taken */
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "already exists"));
@@ -256,6 +256,14 @@ static void files(void **state)
     assert_string_equal(r.out, "{pear,yellow,7}\n");
     run(&r, NULL, "load", dir, NULL);
     assert_int_equal(r.status, 1);
+    /* Erlang's format: fileinfo says so, and it loads back */
+    run(&r, NULL, "dump", "--erlang", "--object-count", "fruit", f, NULL);
+    assert_int_equal(r.status, 0);
+    run(&r, NULL, "fileinfo", f, NULL);
+    assert_non_null(strstr(r.out, "{extended_info,[object_count]}\n{version,{1,0}}\n{format,erlang}\n"));
+    run(&r, NULL, "load", "--verify", f, NULL);                 /* read, but the name is taken */
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.err, "a named table fruit exists already"));
     unlink(f);
     rmdir(dir);
 }

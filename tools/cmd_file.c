@@ -1,9 +1,12 @@
 /*
  * cmd_file.c — table files from the command line (shm/tabfile.c does the work).
  *
- *   shmets dump [--md5sum] [--object-count] [--sync] TAB FILE      ets:tab2file/3
+ *   shmets dump [--md5sum] [--object-count] [--sync] [--erlang] TAB FILE   ets:tab2file/3
  *   shmets load [--verify] FILE                                    ets:file2tab/2
  *   shmets fileinfo FILE                                           ets:tabfile_info/1
+ *
+ * --erlang writes Erlang's own format (ets:file2tab/1,2 reads it); load and fileinfo read
+ * either format, and fileinfo says which.
  *
  * PROGRESS.  When standard error is a terminal, dump and load draw a bar there, redrawn at
  * most ten times a second from the library's progress callback, and end it with a newline;
@@ -71,11 +74,11 @@ void progress_end(struct progress *p)
 int cmd_dump(int argc, char **argv)
 {
     struct tool_args a;
-    int rc = tool_parse("dump", argc, argv, "md5sum,object-count,sync", &a);
+    int rc = tool_parse("dump", argc, argv, "md5sum,object-count,sync,erlang", &a);
     if (rc || a.argc != 2) {
         free(a.argv);
         if (!rc)
-            fputs("usage: shmets dump [--instance NAME] [--md5sum] [--object-count] [--sync] TAB FILE\n", stderr);
+            fputs("usage: shmets dump [--instance NAME] [--md5sum] [--object-count] [--sync] [--erlang] TAB FILE\n", stderr);
         return rc ? rc : 2;
     }
     shmets *db;
@@ -89,6 +92,7 @@ int cmd_dump(int argc, char **argv)
         o.md5sum = a.md5sum;
         o.object_count = a.object_count;
         o.sync = a.sync;
+        o.erlang = a.erlang;
         progress_init(&p, "dump");
         o.progress = progress_cb;
         o.progress_arg = &p;
@@ -175,6 +179,7 @@ int cmd_fileinfo(int argc, char **argv)
            (unsigned long long)d.size);
     printf("{extended_info,[%s%s%s]}\n{version,{%u,0}}\n", d.object_count ? "object_count" : "",
            d.object_count && d.md5sum ? "," : "", d.md5sum ? "md5sum" : "", d.version);
+    printf("{format,%s}\n", d.erlang ? "erlang" : "shmets");
     free(a.argv);
     return 0;
 }

@@ -109,6 +109,8 @@ int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, stru
             a->sync = true;
         else if (!strcmp(name, "verify"))
             a->verify = true;
+        else if (!strcmp(name, "erlang"))
+            a->erlang = true;
         continue;
 bad:
         fprintf(stderr, "shmets %s: unknown option %s\n", cmd, s);

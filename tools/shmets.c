@@ -200,7 +200,7 @@ static int usage(void)
           "       shmets check TAB\n"
           "       shmets top [--iterations N] [--interval SECONDS]\n"
           "       shmets shell\n"
-          "       shmets dump [--md5sum] [--object-count] [--sync] TAB FILE\n"
+          "       shmets dump [--md5sum] [--object-count] [--sync] [--erlang] TAB FILE\n"
           "       shmets load [--verify] FILE\n"
           "       shmets fileinfo FILE\n", stderr);
     return 2;

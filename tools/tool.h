@@ -18,7 +18,7 @@ struct tool_args {
     /* flags some subcommands take (others refuse them) */
     int iterations;             /* top --iterations N (0: until interrupted) */
     double interval;            /* top --interval SECONDS */
-    bool md5sum, object_count, sync, verify;
+    bool md5sum, object_count, sync, verify, erlang;
 };
 
 /* Parse argv (after the subcommand's name): --instance and the flags in `allowed`
