@@ -1,6 +1,7 @@
 /*
  * bench/tabfile.c — table files at scale: a 1,000,000-object set dumped with tab2file and
- * loaded with file2tab, the time of each, with and without md5sum/verify, and the file's size.
+ * loaded with file2tab, the time of each, with and without md5sum/verify, in shmets's format
+ * and in Erlang's, and the file's size.
  *
  *   build/bench/tabfile [--objects N] [--keep]
  *
@@ -103,11 +104,13 @@ int main(int argc, char **argv)
     shmets_builder_destroy(b);
     fprintf(stderr, "tabfile: %ld objects inserted in %.2f s\n", n, now() - t0);
     printf("case\tseconds\tobjects_per_s\tfile_bytes\n");
-    for (int md5 = 0; md5 < 2; md5++) {
+    for (int run = 0; run < 4; run++) {
+        int md5 = run & 1, erl = run >> 1;
         shmets_tabfile_opts fo;
         shmets_tabfile_opts_init(&fo);
         fo.md5sum = md5;
         fo.verify = md5;
+        fo.erlang = erl;
         double a = now();
         if ((rc = shmets_tab2file(t, path, &fo)))
             die("tab2file", rc);
@@ -123,7 +126,7 @@ int main(int argc, char **argv)
         double load = now() - a;
         shmets_tab_info in;
         shmets_info(u, &in);
-        if (!md5)       /* the first load: later ones reuse memory the first one touched */
+        if (run == 0)   /* the first load: later ones reuse memory the first one touched */
             fprintf(stderr, "tabfile: the load raised peak RSS by %.1f MiB; the loaded table's segment "
                 "holds %.1f MiB and the file is %.1f MiB (objects stream in batches)\n",
                 (peak_kib() - peak0) / 1024.0, in.memory_bytes / 1048576.0, st.st_size / 1048576.0);
@@ -131,10 +134,12 @@ int main(int argc, char **argv)
         shmets_size(u, &size);
         if ((long)size != n)
             die("the loaded table's size differs", -SHMETS_EINVAL);
-        printf("tab2file%s\t%.3f\t%.0f\t%lld\n", md5 ? "_md5sum" : "", dump, n / dump, (long long)st.st_size);
-        printf("file2tab%s\t%.3f\t%.0f\t%lld\n", md5 ? "_verify" : "", load, n / load, (long long)st.st_size);
-        fprintf(stderr, "tabfile: %s: dump %.2f s, load %.2f s, %lld bytes (%.1f bytes/object)\n",
-                md5 ? "md5sum + verify" : "plain", dump, load, (long long)st.st_size, (double)st.st_size / n);
+        const char *f = erl ? "_erlang" : "";
+        printf("tab2file%s%s\t%.3f\t%.0f\t%lld\n", f, md5 ? "_md5sum" : "", dump, n / dump, (long long)st.st_size);
+        printf("file2tab%s%s\t%.3f\t%.0f\t%lld\n", f, md5 ? "_verify" : "", load, n / load, (long long)st.st_size);
+        fprintf(stderr, "tabfile: %s format, %s: dump %.2f s, load %.2f s, %lld bytes (%.1f bytes/object)\n",
+                erl ? "Erlang's" : "shmets", md5 ? "md5sum + verify" : "plain", dump, load,
+                (long long)st.st_size, (double)st.st_size / n);
         shmets_delete(u);
         shmets_rename(t, "bench");
     }
