@@ -19,6 +19,7 @@
 #include "shmets.h"
 #define TESTINST_PREFIX "test_tabfile_erl"
 #include "testinst.h"
+#include "testdir.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -34,25 +35,13 @@ static char dir[256];
 
 static int dsetup(void **s)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/test_tabfile_erl.XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    testdir_make(dir, sizeof dir, "test_tabfile_erl");
     return setup(s);
 }
 
 static int dteardown(void **s)
 {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    char p[600];
-    while (d && (e = readdir(d)))
-        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-            snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-            unlink(p);
-        }
-    if (d)
-        closedir(d);
-    rmdir(dir);
+    testdir_remove(dir);
     return teardown(s);
 }
 

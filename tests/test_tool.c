@@ -14,6 +14,7 @@
 #include "shmets.h"
 #define TESTINST_PREFIX "test_tool"
 #include "testinst.h"
+#include "testdir.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -233,9 +234,7 @@ static void files(void **state)
 {
     (void)state;
     char dir[128], f[200];
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/test_tool.XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    testdir_make(dir, sizeof dir, "test_tool");
     snprintf(f, sizeof f, "%s/fruit.tab", dir);
     struct run r;
     run(&r, NULL, "dump", "--md5sum", "fruit", f, NULL);
@@ -264,8 +263,7 @@ static void files(void **state)
     run(&r, NULL, "load", "--verify", f, NULL);                 /* read, but the name is taken */
     assert_int_equal(r.status, 1);
     assert_non_null(strstr(r.err, "a named table fruit exists already"));
-    unlink(f);
-    rmdir(dir);
+    testdir_remove(dir);
 }
 
 /* The shell with standard input not a terminal: calls run, an error does not end it. */
@@ -288,9 +286,7 @@ static void script_tabfiles(void **state)
 {
     (void)state;
     char dir[128], calls[2048];
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/test_tool.XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    testdir_make(dir, sizeof dir, "test_tool");
     snprintf(calls, sizeof calls,
              "ets:tab2file(fruit, \"%s/f.tab\", [{extended_info, [object_count, md5sum]}, {sync, true}]).\n"
              "ets:tabfile_info(\"%s/f.tab\").\n"
@@ -329,9 +325,7 @@ static void script_tabfiles(void **state)
     assert_non_null(strstr(line[8], ",enoent}}}"));
     assert_non_null(strstr(line[9], "{error,{file_error,"));
     assert_string_equal(line[10], "error:badarg");
-    snprintf(calls, sizeof calls, "%s/f.tab", dir);
-    unlink(calls);
-    rmdir(dir);
+    testdir_remove(dir);
 }
 
 /* Read everything a pty child writes until it exits. */
@@ -428,9 +422,7 @@ static void progress_bar_on_a_terminal(void **state)
     assert_int_equal(shmets_insert(tab, l), 0);
     shmets_term_free(&l);
     char dir[128], f[200];
-    const char *t = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/test_tool.XXXXXX", t && *t ? t : "/tmp");
-    assert_non_null(mkdtemp(dir));
+    testdir_make(dir, sizeof dir, "test_tool");
     snprintf(f, sizeof f, "%s/big.tab", dir);
     static char buf[1 << 16];
     int st;
@@ -445,8 +437,7 @@ static void progress_bar_on_a_terminal(void **state)
     assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
     assert_non_null(strstr(buf, "load ["));
     assert_non_null(strstr(buf, "100% 50003/50003 objects"));
-    unlink(f);
-    rmdir(dir);
+    testdir_remove(dir);
 }
 
 int main(void)
