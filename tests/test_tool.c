@@ -266,6 +266,34 @@ static void files(void **state)
     testdir_remove(dir);
 }
 
+/* fileinfo and the script's tabfile_info/1 describe a file whose table name no atom can hold
+ * (more than 255 characters): the name comes as a binary, never silently left out. */
+static void fileinfo_long_name(void **state)
+{
+    (void)state;
+    char dir[128], f[200], name[301], calls[400];
+    testdir_make(dir, sizeof dir, "test_tool");
+    snprintf(f, sizeof f, "%s/long.tab", dir);
+    memset(name, 'n', 300);
+    name[300] = 0;
+    shmets_opts o;
+    shmets_opts_init(&o);
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, name, &o, &t), 0);
+    assert_int_equal(shmets_tab2file(t, f, NULL), 0);
+    struct run r;
+    run(&r, NULL, "fileinfo", f, NULL);
+    assert_int_equal(r.status, 0);
+    assert_memory_equal(r.out, "{name,<<110,110,", 16);
+    assert_non_null(strstr(r.out, ",110>>}\n{type,set}\n"));
+    snprintf(calls, sizeof calls, "ets:tabfile_info(\"%s\").\n", f);
+    run(&r, calls, "script", NULL);
+    assert_int_equal(r.status, 0);
+    assert_memory_equal(r.out, "{ok,[{name,<<110,", 17);
+    assert_non_null(strstr(r.out, ",110>>},{type,set},{protection,protected},"));
+    testdir_remove(dir);
+}
+
 /* The shell with standard input not a terminal: calls run, an error does not end it. */
 static void shell(void **state)
 {
@@ -448,6 +476,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(insert_delete_select, tsetup, teardown),
         cmocka_unit_test_setup_teardown(check, tsetup, teardown),
         cmocka_unit_test_setup_teardown(files, tsetup, teardown),
+        cmocka_unit_test_setup_teardown(fileinfo_long_name, tsetup, teardown),
         cmocka_unit_test_setup_teardown(shell, tsetup, teardown),
         cmocka_unit_test_setup_teardown(script_tabfiles, tsetup, teardown),
         cmocka_unit_test_setup_teardown(top_on_a_terminal, tsetup, teardown),

@@ -21,9 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const kind_names[] = { "?", "set", "ordered_set", "bag", "duplicate_bag" };
-static const char *const access_names[] = { "?", "public", "protected", "private" };
-
 static long long now_ns(void)
 {
     struct timespec ts;
@@ -143,6 +140,66 @@ int cmd_load(int argc, char **argv)
     return rc;
 }
 
+/* ets:tabfile_info/1's list for d (fileinfo prints it, the script's tabfile_info/1 returns
+ * it): name, type, protection, named_table, keypos, size, extended_info, version.  The name
+ * is an atom, or a UTF-8 binary when no atom can hold it (shmets allows names of 1020
+ * bytes, an atom has at most 255 characters). */
+int tool_tabfile_info_term(const shmets_tabfile_desc *d, shmets_term *out)
+{
+    shmets_builder *b;
+    shmets_term name;
+    int rc = shmets_builder_create(&b);
+    if (rc)
+        return rc;
+    shmets_build_atom(b, d->name, strlen(d->name));
+    if (shmets_builder_finish(b, &name)) {
+        shmets_build_binary(b, d->name, strlen(d->name));
+        if ((rc = shmets_builder_finish(b, &name))) {
+            shmets_builder_destroy(b);
+            return rc;
+        }
+    }
+    shmets_build_list(b, 8);
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "name", 4);
+    shmets_build_term(b, name);
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "type", 4);
+    shmets_build_atom(b, tool_kind_names[d->kind], strlen(tool_kind_names[d->kind]));
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "protection", 10);
+    shmets_build_atom(b, tool_access_names[d->access], strlen(tool_access_names[d->access]));
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "named_table", 11);
+    shmets_build_atom(b, d->named ? "true" : "false", d->named ? 4 : 5);
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "keypos", 6);
+    shmets_build_uint(b, d->keypos);
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "size", 4);
+    shmets_build_uint(b, d->size);
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "extended_info", 13);
+    if (d->object_count || d->md5sum) {
+        shmets_build_list(b, (size_t)d->object_count + (size_t)d->md5sum);
+        if (d->object_count)
+            shmets_build_atom(b, "object_count", 12);
+        if (d->md5sum)
+            shmets_build_atom(b, "md5sum", 6);
+    }
+    shmets_build_nil(b);
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "version", 7);
+    shmets_build_tuple(b, 2);
+    shmets_build_uint(b, d->version);
+    shmets_build_int(b, 0);
+    shmets_build_nil(b);
+    rc = shmets_builder_finish(b, out);
+    shmets_builder_destroy(b);
+    shmets_term_free(&name);
+    return rc;
+}
+
 int cmd_fileinfo(int argc, char **argv)
 {
     struct tool_args a;
@@ -154,31 +211,17 @@ int cmd_fileinfo(int argc, char **argv)
         return rc ? rc : 2;
     }
     shmets_tabfile_desc d;
-    if ((rc = shmets_tabfile_info(a.argv[0], &d))) {
+    shmets_term list, el;
+    shmets_list_iter it;
+    if ((rc = shmets_tabfile_info(a.argv[0], &d)) || (rc = tool_tabfile_info_term(&d, &list))) {
         rc = tool_fail(a.argv[0], rc);
         free(a.argv);
         return rc;
     }
-    /* As ets:tabfile_info/1 lists it, the name as an atom. */
-    shmets_builder *b;
-    shmets_term name;
-    if (shmets_builder_create(&b) == 0) {
-        shmets_build_atom(b, d.name, strlen(d.name));
-        if (shmets_builder_finish(b, &name) == 0) {
-            printf("{name,");
-            char *s;
-            if (shmets_term_format(name, &s, NULL) == 0)
-                fputs(s, stdout), free(s);
-            printf("}\n");
-            shmets_term_free(&name);
-        }
-        shmets_builder_destroy(b);
-    }
-    printf("{type,%s}\n{protection,%s}\n{named_table,%s}\n{keypos,%u}\n{size,%llu}\n",
-           kind_names[d.kind], access_names[d.access], d.named ? "true" : "false", d.keypos,
-           (unsigned long long)d.size);
-    printf("{extended_info,[%s%s%s]}\n{version,{%u,0}}\n", d.object_count ? "object_count" : "",
-           d.object_count && d.md5sum ? "," : "", d.md5sum ? "md5sum" : "", d.version);
+    shmets_list_begin(list, &it);
+    while (shmets_list_next(&it, &el) == 1)
+        tool_print(stdout, el);
+    shmets_term_free(&list);
     printf("{format,%s}\n", d.erlang ? "erlang" : "shmets");
     free(a.argv);
     return 0;

@@ -23,8 +23,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const kind_names[] = { "?", "set", "ordered_set", "bag", "duplicate_bag" };
-static const char *const access_names[] = { "?", "public", "protected", "private" };
+const char *const tool_kind_names[5] = { "?", "set", "ordered_set", "bag", "duplicate_bag" };
+const char *const tool_access_names[4] = { "?", "public", "protected", "private" };
 
 int tool_fail(const char *what, int rc)
 {
@@ -238,8 +238,8 @@ int cmd_ls(int argc, char **argv)
         char heir[16];
         snprintf(heir, sizeof heir, "%u", in.heir);
         printf("%-8llu %-24s %-14s %10llu %12llu %8u %8s %-10s\n", (unsigned long long)in.id, in.name,
-               kind_names[in.kind], (unsigned long long)in.size, (unsigned long long)in.memory_words,
-               in.owner, in.heir ? heir : "none", access_names[in.access]);
+               tool_kind_names[in.kind], (unsigned long long)in.size, (unsigned long long)in.memory_words,
+               in.owner, in.heir ? heir : "none", tool_access_names[in.access]);
     }
     free(ids);
     return end(&a, db, 0);

@@ -1648,41 +1648,25 @@ static int op_file2tab(struct script *s, const shmets_term *a, struct result *r)
 
 static int op_tabfile_info(struct script *s, const shmets_term *a, struct result *r)
 {
-    static const char *const kinds[] = { "?", "set", "ordered_set", "bag", "duplicate_bag" };
-    static const char *const access[] = { "?", "public", "protected", "private" };
     char path[4096];
     shmets_tabfile_desc d;
+    shmets_term list;
+    shmets_builder *b;
     int rc = filename_arg(a[0], path, sizeof path);
     if (rc)
         return rc;
     if ((rc = shmets_tabfile_info(path, &d)))
         return res_file_error(s, r, rc, a[0], true);
-    shmets_builder *b;
-    if ((rc = shmets_builder_create(&b)))
+    if ((rc = tool_tabfile_info_term(&d, &list)))
         return rc;
-    shmets_build_atom(b, d.name, strlen(d.name));
-    shmets_term name;
-    rc = shmets_builder_finish(b, &name);
-    shmets_builder_destroy(b);
-    if (rc)
-        return rc;
-    char *ntxt = NULL;
-    rc = shmets_term_format(name, &ntxt, NULL);
-    shmets_term_free(&name);
-    if (rc)
-        return rc;
-    char *txt = NULL;
-    if (asprintf(&txt, "{ok,[{name,%s},{type,%s},{protection,%s},{named_table,%s},{keypos,%u},"
-                 "{size,%llu},{extended_info,[%s%s%s]},{version,{%u,0}}]}", ntxt, kinds[d.kind],
-                 access[d.access], d.named ? "true" : "false", d.keypos, (unsigned long long)d.size,
-                 d.object_count ? "object_count" : "", d.object_count && d.md5sum ? "," : "",
-                 d.md5sum ? "md5sum" : "", d.version) < 0)
-        txt = NULL;
-    free(ntxt);
-    if (!txt)
-        return -SHMETS_ENOMEM;
-    rc = shmets_term_parse(txt, strlen(txt), &r->term);
-    free(txt);
+    if ((rc = shmets_builder_create(&b)) == 0) {
+        shmets_build_tuple(b, 2);
+        shmets_build_atom(b, "ok", 2);
+        shmets_build_term(b, list);
+        rc = shmets_builder_finish(b, &r->term);
+        shmets_builder_destroy(b);
+    }
+    shmets_term_free(&list);
     return rc;
 }
 

@@ -37,6 +37,12 @@ int tool_attach(shmets *db, const char *tab, shmets_tab **t);
 int tool_term(const char *text, shmets_term *t);
 /* The term as ~w text, then a newline. */
 void tool_print(FILE *f, shmets_term t);
+/* Atoms of enum shmets_kind and enum shmets_access, by value ("?" at 0). */
+extern const char *const tool_kind_names[5];
+extern const char *const tool_access_names[4];
+/* ets:tabfile_info/1's list of {Item, Value} for a file (fileinfo, the script's
+ * tabfile_info/1).  Returns 0 or a SHMETS_E code. */
+int tool_tabfile_info_term(const shmets_tabfile_desc *d, shmets_term *out);
 
 /* A progress bar on standard error when it is a terminal (progress callback). */
 struct progress {

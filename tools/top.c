@@ -21,8 +21,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static const char *const kind_names[] = { "?", "set", "ordered_set", "bag", "duplicate_bag" };
-
 struct row {
     uint64_t id;
     shmets_tab *t;
@@ -142,7 +140,7 @@ int cmd_top(int argc, char **argv)
             else
                 snprintf(rate, sizeof rate, "%.0f", r->rate);
             printf("%-8llu %-24.24s %-14s %12llu %14llu %12s\n", (unsigned long long)r->id, r->in.name,
-                   kind_names[r->in.kind], (unsigned long long)r->in.size,
+                   tool_kind_names[r->in.kind], (unsigned long long)r->in.size,
                    (unsigned long long)r->in.memory_bytes, rate);
         }
         fflush(stdout);
