@@ -356,6 +356,29 @@ static void script_tabfiles(void **state)
     testdir_remove(dir);
 }
 
+/* An unknown option of any size comes back whole in {error,{unknown_option,Opt}} (its text
+ * once went through a 4200-byte buffer, and a longer one was cut and failed to parse). */
+static void script_long_option(void **state)
+{
+    (void)state;
+    static char calls[8192], want[8192];
+    char s[1501];
+    memset(s, 'a', 1500);
+    s[1500] = 0;
+    snprintf(calls, sizeof calls, "ets:tab2file(fruit, \"unused.tab\", [{bad, \"%s\"}]).\n"
+             "ets:file2tab(\"unused.tab\", [{verify, \"%s\"}]).\n", s, s);
+    struct run r;
+    run(&r, calls, "script", NULL);
+    assert_int_equal(r.status, 0);
+    size_t k = (size_t)snprintf(want, sizeof want, "{error,{unknown_option,{bad,[");
+    for (int i = 0; i < 1500; i++)
+        k += (size_t)snprintf(want + k, sizeof want - k, i ? ",97" : "97");
+    snprintf(want + k, sizeof want - k, "]}}}\n");
+    assert_memory_equal(r.out, want, strlen(want));
+    assert_non_null(strstr(r.out + strlen(want), "{error,{unknown_option,{verify,[97,97,"));
+    assert_int_equal(access("unused.tab", F_OK), -1);
+}
+
 /* Read everything a pty child writes until it exits. */
 static void pty_run(const char *const *argv, char *buf, size_t cap, int *status)
 {
@@ -479,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(fileinfo_long_name, tsetup, teardown),
         cmocka_unit_test_setup_teardown(shell, tsetup, teardown),
         cmocka_unit_test_setup_teardown(script_tabfiles, tsetup, teardown),
+        cmocka_unit_test_setup_teardown(script_long_option, tsetup, teardown),
         cmocka_unit_test_setup_teardown(top_on_a_terminal, tsetup, teardown),
         cmocka_unit_test_setup_teardown(progress_bar_on_a_terminal, tsetup, teardown),
     };

@@ -1570,29 +1570,53 @@ static int tabfile_opts_arg(shmets_term list, bool dumping, shmets_tabfile_opts 
     return 0;
 }
 
+/* The options argument of tab2file/3 (dumping) or file2tab/2 into o: 0, or 1 with r set to
+ * ETS's {error,{unknown_option,Opt}} for the first option it does not know, or an error. */
+static int tabfile_opts_result(shmets_term list, bool dumping, shmets_tabfile_opts *o, struct result *r)
+{
+    shmets_term bad;
+    shmets_builder *b;
+    int rc = tabfile_opts_arg(list, dumping, o, &bad);
+    if (rc || !bad.ptr)
+        return rc;
+    if ((rc = shmets_builder_create(&b)))
+        return rc;
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "error", 5);
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "unknown_option", 14);
+    shmets_build_term(b, bad);
+    rc = shmets_builder_finish(b, &r->term);
+    shmets_builder_destroy(b);
+    return rc ? rc : 1;
+}
+
+/* {ok, T} as the result. */
+static int res_ok(struct result *r, shmets_term t)
+{
+    shmets_builder *b;
+    int rc = shmets_builder_create(&b);
+    if (rc)
+        return rc;
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "ok", 2);
+    shmets_build_term(b, t);
+    rc = shmets_builder_finish(b, &r->term);
+    shmets_builder_destroy(b);
+    return rc;
+}
+
 static int op_tab2file(struct script *s, const shmets_term *a, struct result *r)
 {
     char path[4096];
     shmets_tabfile_opts o;
-    shmets_term bad;
     struct tabent *e;
     shmets_tabfile_opts_init(&o);
     int rc = filename_arg(a[1], path, sizeof path);
     if (rc)
         return rc;
-    if (s->arity == 3) {
-        if ((rc = tabfile_opts_arg(a[2], true, &o, &bad)))
-            return rc;
-        if (bad.ptr) {
-            char *t = NULL;
-            if ((rc = shmets_term_format(bad, &t, NULL)))
-                return rc;
-            char fmt[4200];
-            snprintf(fmt, sizeof fmt, "{error,{unknown_option,%s}}", t);
-            free(t);
-            return shmets_term_parse(fmt, strlen(fmt), &r->term);
-        }
-    }
+    if (s->arity == 3 && (rc = tabfile_opts_result(a[2], true, &o, r)))
+        return rc > 0 ? 0 : rc;
     if (tab_arg(s, a[0], &e))
         return res_text(r, "{error,badtab}", a[1]);
     rc = shmets_tab2file(e->t, path, &o);
@@ -1608,24 +1632,12 @@ static int op_file2tab(struct script *s, const shmets_term *a, struct result *r)
 {
     char path[4096];
     shmets_tabfile_opts o;
-    shmets_term bad;
     shmets_tabfile_opts_init(&o);
     int rc = filename_arg(a[0], path, sizeof path);
     if (rc)
         return rc;
-    if (s->arity == 2) {
-        if ((rc = tabfile_opts_arg(a[1], false, &o, &bad)))
-            return rc;
-        if (bad.ptr) {
-            char *t = NULL;
-            if ((rc = shmets_term_format(bad, &t, NULL)))
-                return rc;
-            char fmt[4200];
-            snprintf(fmt, sizeof fmt, "{error,{unknown_option,%s}}", t);
-            free(t);
-            return shmets_term_parse(fmt, strlen(fmt), &r->term);
-        }
-    }
+    if (s->arity == 2 && (rc = tabfile_opts_result(a[1], false, &o, r)))
+        return rc > 0 ? 0 : rc;
     shmets_tab *t;
     struct tabent *e;
     if ((rc = shmets_file2tab(s->db, path, &o, &t)))
@@ -1635,15 +1647,9 @@ static int op_file2tab(struct script *s, const shmets_term *a, struct result *r)
     shmets_term tab;
     if ((rc = shmets_tab_term(e->t, &tab)))
         return rc;
-    char *txt = NULL;
-    rc = shmets_term_format(tab, &txt, NULL);
+    rc = res_ok(r, tab);
     shmets_term_free(&tab);
-    if (rc)
-        return rc;
-    char fmt[4200];
-    snprintf(fmt, sizeof fmt, "{ok,%s}", txt);
-    free(txt);
-    return shmets_term_parse(fmt, strlen(fmt), &r->term);
+    return rc;
 }
 
 static int op_tabfile_info(struct script *s, const shmets_term *a, struct result *r)
@@ -1651,7 +1657,6 @@ static int op_tabfile_info(struct script *s, const shmets_term *a, struct result
     char path[4096];
     shmets_tabfile_desc d;
     shmets_term list;
-    shmets_builder *b;
     int rc = filename_arg(a[0], path, sizeof path);
     if (rc)
         return rc;
@@ -1659,13 +1664,7 @@ static int op_tabfile_info(struct script *s, const shmets_term *a, struct result
         return res_file_error(s, r, rc, a[0], true);
     if ((rc = tool_tabfile_info_term(&d, &list)))
         return rc;
-    if ((rc = shmets_builder_create(&b)) == 0) {
-        shmets_build_tuple(b, 2);
-        shmets_build_atom(b, "ok", 2);
-        shmets_build_term(b, list);
-        rc = shmets_builder_finish(b, &r->term);
-        shmets_builder_destroy(b);
-    }
+    rc = res_ok(r, list);
     shmets_term_free(&list);
     return rc;
 }
