@@ -486,6 +486,21 @@ int shmets_tabfile_info(const char *path, shmets_tabfile_desc *info)
 
 /* ---- loading: the parts both formats use ---------------------------------------------- */
 
+void tf_opts_of(const shmets_tabfile_desc *d, shmets_opts *o)
+{
+    shmets_opts_init(o);
+    o->kind = d->kind;
+    o->access = d->access;
+    o->keypos = d->keypos;
+    o->named = d->named;
+    o->compressed = d->compressed;
+    o->read_concurrency = d->read_concurrency;
+    o->write_concurrency = d->write_concurrency;
+    o->decentralized_counters = d->decentralized_counters ? 1 : 0;
+    o->max_object_bytes = d->max_object_bytes;
+    o->max_bytes = d->max_bytes;
+}
+
 int tf_new_table(shmets *db, shmets_opts *opts, const char *name, const char *what, shmets_tab **t)
 {
     uint64_t id;
@@ -635,17 +650,9 @@ static int load(shmets *db, int fd, const char *what, const shmets_tabfile_opts 
         return have_trailer;
 
     shmets_opts opts;
-    shmets_opts_init(&opts);
-    opts.kind = (enum shmets_kind)h.kind;
-    opts.access = (enum shmets_access)h.access;
-    opts.keypos = h.keypos;
-    opts.named = h.flags & F_NAMED;
-    opts.compressed = h.flags & F_COMPRESSED;
-    opts.read_concurrency = h.flags & F_READ_CONC;
-    opts.write_concurrency = h.flags & F_WRITE_CONC;
-    opts.decentralized_counters = (h.flags & F_DCOUNTERS) ? 1 : 0;
-    opts.max_object_bytes = h.obj_max;
-    opts.max_bytes = h.max_bytes;
+    shmets_tabfile_desc d;
+    info_of(&h, 0, &d);
+    tf_opts_of(&d, &opts);
     shmets_tab *t;
     if ((rc = tf_new_table(db, &opts, h.name, what, &t)))
         return rc;

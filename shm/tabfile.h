@@ -58,6 +58,9 @@ int tf_batch_flush(struct tf_batch *b, shmets_tab *t, const char *what);
 /* errno as a code and words: ENOENT, EACCES, ENOMEM, else SHMETS_ESYS. */
 int tf_sys_err(const char *what, const char *path);
 
+/* The options of the table a file describes (its kind, protection, keypos, flags and sizes;
+ * the library's defaults for the rest). */
+void tf_opts_of(const shmets_tabfile_desc *d, shmets_opts *o);
 /* Make the table a file describes: refused if its name is a named table's already; a named
  * table is made under a temporary name until tf_finish_table gives it its own.  Options the
  * library refuses are -SHMETS_EBADFILE (they came from the file). */

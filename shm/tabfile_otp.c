@@ -383,6 +383,25 @@ static int read_head(struct tf_rd *r, const unsigned char *first8, struct ohdr *
     return 0;
 }
 
+static void desc_of(const struct ohdr *h, shmets_tabfile_desc *d)
+{
+    memset(d, 0, sizeof *d);
+    snprintf(d->name, sizeof d->name, "%s", h->name);
+    d->kind = (enum shmets_kind)h->kind;
+    d->access = (enum shmets_access)h->access;
+    d->keypos = h->keypos;
+    d->named = h->named;
+    d->compressed = h->compressed;
+    d->read_concurrency = h->rc;
+    d->write_concurrency = h->wc;
+    d->decentralized_counters = h->dc;
+    d->object_count = h->ext_count;
+    d->md5sum = h->ext_md5;
+    d->size = h->size;
+    d->version = (uint32_t)h->major;
+    d->erlang = true;
+}
+
 int otp_info(int fd, const char *what, const unsigned char *first8, shmets_tabfile_desc *d)
 {
     struct tf_rd r = { .fd = fd, .what = what };
@@ -397,21 +416,7 @@ int otp_info(int fd, const char *what, const unsigned char *first8, shmets_tabfi
     if (rc)
         return rc;
     free(hb);
-    memset(d, 0, sizeof *d);
-    snprintf(d->name, sizeof d->name, "%s", h.name);
-    d->kind = (enum shmets_kind)h.kind;
-    d->access = (enum shmets_access)h.access;
-    d->keypos = h.keypos;
-    d->named = h.named;
-    d->compressed = h.compressed;
-    d->read_concurrency = h.rc;
-    d->write_concurrency = h.wc;
-    d->decentralized_counters = h.dc;
-    d->object_count = h.ext_count;
-    d->md5sum = h.ext_md5;
-    d->size = h.size;
-    d->version = (uint32_t)h.major;
-    d->erlang = true;
+    desc_of(&h, d);
     return 0;
 }
 
@@ -465,15 +470,9 @@ int otp_load(shmets *db, int fd, const char *what, const unsigned char *first8,
         return rc;
     }
     shmets_opts opts;
-    shmets_opts_init(&opts);
-    opts.kind = (enum shmets_kind)h.kind;
-    opts.access = (enum shmets_access)h.access;
-    opts.keypos = h.keypos;
-    opts.named = h.named;
-    opts.compressed = h.compressed;
-    opts.read_concurrency = h.rc;
-    opts.write_concurrency = h.wc;
-    opts.decentralized_counters = h.dc ? 1 : 0;
+    shmets_tabfile_desc d;
+    desc_of(&h, &d);
+    tf_opts_of(&d, &opts);
     shmets_tab *t;
     if ((rc = tf_new_table(db, &opts, h.name, what, &t))) {
         free(r.buf);
