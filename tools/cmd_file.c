@@ -71,13 +71,10 @@ void progress_end(struct progress *p)
 int cmd_dump(int argc, char **argv)
 {
     struct tool_args a;
-    int rc = tool_parse("dump", argc, argv, "md5sum,object-count,sync,erlang", &a);
-    if (rc || a.argc != 2) {
-        free(a.argv);
-        if (!rc)
-            fputs("usage: shmets dump [--instance NAME] [--md5sum] [--object-count] [--sync] [--erlang] TAB FILE\n", stderr);
-        return rc ? rc : 2;
-    }
+    int rc = tool_args("dump", argc, argv, "md5sum,object-count,sync,erlang", 2, 2,
+                       "[--instance NAME] [--md5sum] [--object-count] [--sync] [--erlang] TAB FILE", &a);
+    if (rc)
+        return rc;
     shmets *db;
     shmets_tab *t;
     if ((rc = tool_open(&a, true, &db)))
@@ -106,13 +103,9 @@ int cmd_dump(int argc, char **argv)
 int cmd_load(int argc, char **argv)
 {
     struct tool_args a;
-    int rc = tool_parse("load", argc, argv, "verify", &a);
-    if (rc || a.argc != 1) {
-        free(a.argv);
-        if (!rc)
-            fputs("usage: shmets load [--instance NAME] [--verify] FILE\n", stderr);
-        return rc ? rc : 2;
-    }
+    int rc = tool_args("load", argc, argv, "verify", 1, 1, "[--instance NAME] [--verify] FILE", &a);
+    if (rc)
+        return rc;
     shmets *db;
     shmets_tab *t;
     if ((rc = tool_open(&a, false, &db)))
@@ -203,24 +196,17 @@ int tool_tabfile_info_term(const shmets_tabfile_desc *d, shmets_term *out)
 int cmd_fileinfo(int argc, char **argv)
 {
     struct tool_args a;
-    int rc = tool_parse("fileinfo", argc, argv, "", &a);
-    if (rc || a.argc != 1) {
-        free(a.argv);
-        if (!rc)
-            fputs("usage: shmets fileinfo FILE\n", stderr);
-        return rc ? rc : 2;
-    }
+    int rc = tool_args("fileinfo", argc, argv, "", 1, 1, "FILE", &a);
+    if (rc)
+        return rc;
     shmets_tabfile_desc d;
-    shmets_term list, el;
-    shmets_list_iter it;
+    shmets_term list;
     if ((rc = shmets_tabfile_info(a.argv[0], &d)) || (rc = tool_tabfile_info_term(&d, &list))) {
         rc = tool_fail(a.argv[0], rc);
         free(a.argv);
         return rc;
     }
-    shmets_list_begin(list, &it);
-    while (shmets_list_next(&it, &el) == 1)
-        tool_print(stdout, el);
+    tool_print_list(stdout, list);
     shmets_term_free(&list);
     printf("{format,%s}\n", d.erlang ? "erlang" : "shmets");
     free(a.argv);

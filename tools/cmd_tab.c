@@ -171,18 +171,41 @@ void tool_print(FILE *f, shmets_term t)
     fputc('\n', f);
 }
 
-/* Parse options, check the count of positional arguments, open the instance and, when
- * want_tab, attach argv[0]. */
+int tool_args(const char *cmd, int argc, char **argv, const char *allowed, int nmin, int nmax,
+              const char *usage, struct tool_args *a)
+{
+    int rc = tool_parse(cmd, argc, argv, allowed, a);
+    if (!rc && (a->argc < nmin || (nmax >= 0 && a->argc > nmax))) {
+        fprintf(stderr, "usage: shmets %s %s\n", cmd, usage);
+        rc = 2;
+    }
+    if (rc) {
+        free(a->argv);
+        a->argv = NULL;
+    }
+    return rc;
+}
+
+int tool_print_list(FILE *f, shmets_term list)
+{
+    shmets_list_iter it;
+    shmets_term el;
+    int n = 0;
+    shmets_list_begin(list, &it);
+    while (shmets_list_next(&it, &el) == 1) {
+        tool_print(f, el);
+        n++;
+    }
+    return n;
+}
+
+/* Take the arguments (tool_args), open the instance and, when t, attach argv[0]. */
 static int begin(const char *cmd, int argc, char **argv, int nmin, int nmax, const char *usage,
                  struct tool_args *a, shmets **db, shmets_tab **t)
 {
-    int rc = tool_parse(cmd, argc, argv, "", a);
+    int rc = tool_args(cmd, argc, argv, "", nmin, nmax, usage, a);
     if (rc)
         return rc;
-    if (a->argc < nmin || (nmax >= 0 && a->argc > nmax)) {
-        fprintf(stderr, "usage: shmets %s [--instance NAME] %s\n", cmd, usage);
-        return 2;
-    }
     if ((rc = tool_open(a, true, db)))
         return rc;
     if (t && (rc = tool_attach(*db, a->argv[0], t))) {
@@ -203,7 +226,7 @@ int cmd_ls(int argc, char **argv)
 {
     struct tool_args a;
     shmets *db;
-    int rc = begin("ls", argc, argv, 0, 0, "", &a, &db, NULL);
+    int rc = begin("ls", argc, argv, 0, 0, "[--instance NAME]", &a, &db, NULL);
     if (rc)
         return free(a.argv), rc;
     uint64_t *ids;
@@ -250,16 +273,13 @@ int cmd_info(int argc, char **argv)
     struct tool_args a;
     shmets *db;
     shmets_tab *t;
-    int rc = begin("info", argc, argv, 1, 1, "TAB", &a, &db, &t);
+    int rc = begin("info", argc, argv, 1, 1, "[--instance NAME] TAB", &a, &db, &t);
     if (rc)
         return free(a.argv), rc;
-    shmets_term list, el;
-    shmets_list_iter it;
+    shmets_term list;
     if ((rc = shmets_info_term(t, &list)))
         return end(&a, db, tool_fail(a.argv[0], rc));
-    shmets_list_begin(list, &it);
-    while (shmets_list_next(&it, &el) == 1)
-        tool_print(stdout, el);
+    tool_print_list(stdout, list);
     shmets_term_free(&list);
     return end(&a, db, 0);
 }
@@ -269,23 +289,17 @@ int cmd_get(int argc, char **argv)
     struct tool_args a;
     shmets *db;
     shmets_tab *t;
-    int rc = begin("get", argc, argv, 2, 2, "TAB KEY", &a, &db, &t);
+    int rc = begin("get", argc, argv, 2, 2, "[--instance NAME] TAB KEY", &a, &db, &t);
     if (rc)
         return free(a.argv), rc;
-    shmets_term key, objs, el;
-    shmets_list_iter it;
+    shmets_term key, objs;
     if (tool_term(a.argv[1], &key))
         return end(&a, db, 1);
     rc = shmets_lookup(t, key, &objs);
     shmets_term_free(&key);
     if (rc)
         return end(&a, db, tool_fail(a.argv[0], rc));
-    int found = 0;
-    shmets_list_begin(objs, &it);
-    while (shmets_list_next(&it, &el) == 1) {
-        tool_print(stdout, el);
-        found++;
-    }
+    int found = tool_print_list(stdout, objs);
     shmets_term_free(&objs);
     if (!found)
         fprintf(stderr, "shmets: get: %s: %s: %s\n", a.argv[0], shmets_strerror(SHMETS_ENOKEY), a.argv[1]);
@@ -297,7 +311,7 @@ int cmd_insert(int argc, char **argv)
     struct tool_args a;
     shmets *db;
     shmets_tab *t;
-    int rc = begin("insert", argc, argv, 2, -1, "TAB OBJECT...", &a, &db, &t);
+    int rc = begin("insert", argc, argv, 2, -1, "[--instance NAME] TAB OBJECT...", &a, &db, &t);
     if (rc)
         return free(a.argv), rc;
     /* The objects as one list, inserted in one atomic call. */
@@ -329,7 +343,7 @@ int cmd_delete(int argc, char **argv)
     struct tool_args a;
     shmets *db;
     shmets_tab *t;
-    int rc = begin("delete", argc, argv, 2, 2, "TAB KEY", &a, &db, &t);
+    int rc = begin("delete", argc, argv, 2, 2, "[--instance NAME] TAB KEY", &a, &db, &t);
     if (rc)
         return free(a.argv), rc;
     shmets_term key;
@@ -345,12 +359,11 @@ int cmd_select(int argc, char **argv)
     struct tool_args a;
     shmets *db;
     shmets_tab *t;
-    int rc = begin("select", argc, argv, 2, 2, "TAB MATCHSPEC", &a, &db, &t);
+    int rc = begin("select", argc, argv, 2, 2, "[--instance NAME] TAB MATCHSPEC", &a, &db, &t);
     if (rc)
         return free(a.argv), rc;
-    shmets_term spec, res, el;
+    shmets_term spec, res;
     shmets_ms *ms;
-    shmets_list_iter it;
     if (tool_term(a.argv[1], &spec))
         return end(&a, db, 1);
     rc = shmets_ms_compile(spec, &ms);
@@ -361,9 +374,7 @@ int cmd_select(int argc, char **argv)
     shmets_ms_free(ms);
     if (rc)
         return end(&a, db, tool_fail(a.argv[0], rc));
-    shmets_list_begin(res, &it);
-    while (shmets_list_next(&it, &el) == 1)
-        tool_print(stdout, el);
+    tool_print_list(stdout, res);
     shmets_term_free(&res);
     return end(&a, db, 0);
 }
@@ -373,7 +384,7 @@ int cmd_check(int argc, char **argv)
     struct tool_args a;
     shmets *db;
     shmets_tab *t;
-    int rc = begin("check", argc, argv, 1, 1, "TAB", &a, &db, &t);
+    int rc = begin("check", argc, argv, 1, 1, "[--instance NAME] TAB", &a, &db, &t);
     if (rc)
         return free(a.argv), rc;
     uint64_t size = 0;

@@ -87,13 +87,9 @@ static long source(void *arg, char *buf, size_t cap, bool continuing)
 int cmd_shell(int argc, char **argv)
 {
     struct tool_args a;
-    int rc = tool_parse("shell", argc, argv, "", &a);
-    if (rc || a.argc != 0) {
-        free(a.argv);
-        if (!rc)
-            fputs("usage: shmets shell [--instance NAME]\n", stderr);
-        return rc ? rc : 2;
-    }
+    int rc = tool_args("shell", argc, argv, "", 0, 0, "[--instance NAME]", &a);
+    if (rc)
+        return rc;
     static struct sh s;
     const char *home = getenv("HOME");
     if (home && *home)

@@ -25,6 +25,10 @@ struct tool_args {
  * ("iterations,interval,md5sum,object-count,sync,verify" by name).  Returns 0 or 2 (usage;
  * message given). */
 int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, struct tool_args *a);
+/* tool_parse, then between nmin and nmax positional arguments (nmax < 0: no limit), else
+ * "usage: shmets CMD USAGE".  Returns 0, or 2 (message given, a->argv freed). */
+int tool_args(const char *cmd, int argc, char **argv, const char *allowed, int nmin, int nmax,
+              const char *usage, struct tool_args *a);
 
 /* "shmets: WHAT: words: detail" on standard error; returns 1. */
 int tool_fail(const char *what, int rc);
@@ -37,6 +41,8 @@ int tool_attach(shmets *db, const char *tab, shmets_tab **t);
 int tool_term(const char *text, shmets_term *t);
 /* The term as ~w text, then a newline. */
 void tool_print(FILE *f, shmets_term t);
+/* Each element of a list with tool_print; returns their number. */
+int tool_print_list(FILE *f, shmets_term list);
 /* Atoms of enum shmets_kind and enum shmets_access, by value ("?" at 0). */
 extern const char *const tool_kind_names[5];
 extern const char *const tool_access_names[4];

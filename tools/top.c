@@ -51,13 +51,10 @@ static int by_rate(const void *x, const void *y)
 int cmd_top(int argc, char **argv)
 {
     struct tool_args a;
-    int rc = tool_parse("top", argc, argv, "iterations,interval", &a);
-    if (rc || a.argc != 0) {
-        free(a.argv);
-        if (!rc)
-            fputs("usage: shmets top [--instance NAME] [--iterations N] [--interval SECONDS]\n", stderr);
-        return rc ? rc : 2;
-    }
+    int rc = tool_args("top", argc, argv, "iterations,interval", 0, 0,
+                       "[--instance NAME] [--iterations N] [--interval SECONDS]", &a);
+    if (rc)
+        return rc;
     shmets *db;
     if ((rc = tool_open(&a, true, &db)))
         return free(a.argv), rc;
