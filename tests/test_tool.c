@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include "testtool.h"
 
 #include "shmets.h"
 #define TESTINST_PREFIX "test_tool"
@@ -27,21 +28,6 @@
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
-
-static const char *tool(void)
-{
-    static char path[PATH_MAX];
-    const char *env = getenv("SHMETS_BIN");
-    if (env && *env)
-        return env;
-    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 16);
-    assert_true(n > 0);
-    path[n] = 0;
-    for (int up = 0; up < 2; up++)
-        *strrchr(path, '/') = 0;
-    strcat(path, "/shmets");
-    return path;
-}
 
 struct run {
     char out[65536], err[8192];
