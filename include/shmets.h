@@ -1013,10 +1013,12 @@ void shmets_tabfile_opts_init(shmets_tabfile_opts *o);
  * ets:tab2file/3: dump table t to the file path (o may be NULL: no options).  Any process
  * that may read the table may dump it.
  * Returns 0, -SHMETS_EINVAL (NULL argument, a path that names a directory or is too long),
- * -SHMETS_ENOENT (the directory does not exist, or the table was deleted), -SHMETS_EACCES
- * (the directory is not writable), -SHMETS_EOWNER (a private table of another process),
- * -SHMETS_ENOMEM, -SHMETS_ESYS (a write, fsync, link or rename failed: the detail names it;
- * the target is then untouched), -SHMETS_EAGAIN (no reader slot).
+ * -SHMETS_ENOENT (the directory does not exist, the path is empty, or the table was deleted),
+ * -SHMETS_EACCES (the directory is not writable), -SHMETS_EOWNER (a private table of another
+ * process), -SHMETS_ENOMEM, -SHMETS_ESYS (a write, fsync, link or rename failed: the detail
+ * names it; the target is then untouched; or, with sync, the fsync of the directory after
+ * the rename: the new file is then in place but perhaps not yet durable), -SHMETS_EAGAIN (no
+ * reader slot).
  */
 int shmets_tab2file(shmets_tab *t, const char *path, const shmets_tabfile_opts *o);
 

@@ -180,6 +180,8 @@ static int split_path(const char *path, char *dir, size_t cap, const char **base
 {
     const char *slash = strrchr(path, '/');
     *base = slash ? slash + 1 : path;
+    if (!*path)
+        return err_set(SHMETS_ENOENT, "an empty path names no file");
     if (!**base)
         return err_set(SHMETS_EINVAL, "%s names a directory, not a file", path);
     size_t n = slash ? (size_t)(slash - path) : 1;

@@ -365,6 +365,29 @@ static void script_long_option(void **state)
     assert_int_equal(access("unused.tab", F_OK), -1);
 }
 
+/* File names as ETS takes them (file:name_all() but binaries; answers taken from OTP 25):
+ * deep lists of characters, atoms and lists, and the empty name (no such file). */
+static void script_file_names(void **state)
+{
+    (void)state;
+    char dir[128], calls[1024];
+    testdir_make(dir, sizeof dir, "test_tool");
+    snprintf(calls, sizeof calls,
+             "ets:tab2file(fruit, [\"%s\", [$/, f], \".tab\"]).\n"
+             "ets:tabfile_info(\"%s/f.tab\").\n"
+             "ets:tab2file(fruit, \"\").\n"
+             "ets:file2tab(\"\").\n", dir, dir);
+    struct run r;
+    run(&r, calls, "script", NULL);
+    assert_int_equal(r.status, 0);
+    assert_string_equal(r.out, "ok\n"
+                        "{ok,[{name,fruit},{type,bag},{protection,public},{named_table,true},{keypos,1},"
+                        "{size,3},{extended_info,[]},{version,{1,0}}]}\n"
+                        "{error,{file_error,[],enoent}}\n"
+                        "{error,{read_error,{file_error,[],enoent}}}\n");
+    testdir_remove(dir);
+}
+
 /* Read everything a pty child writes until it exits. */
 static void pty_run(const char *const *argv, char *buf, size_t cap, int *status)
 {
@@ -489,6 +512,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(shell, tsetup, teardown),
         cmocka_unit_test_setup_teardown(script_tabfiles, tsetup, teardown),
         cmocka_unit_test_setup_teardown(script_long_option, tsetup, teardown),
+        cmocka_unit_test_setup_teardown(script_file_names, tsetup, teardown),
         cmocka_unit_test_setup_teardown(top_on_a_terminal, tsetup, teardown),
         cmocka_unit_test_setup_teardown(progress_bar_on_a_terminal, tsetup, teardown),
     };

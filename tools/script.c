@@ -1447,47 +1447,65 @@ static int op_whereis(struct script *s, const shmets_term *a, struct result *r)
 
 /* ---- table files: tab2file/2,3, file2tab/1,2, tabfile_info/1 ------------------------- */
 
-/* A file name: a string (a list of code points) or an atom, as ETS takes it, into out. */
-static int filename_arg(shmets_term t, char *out, size_t cap)
+/* Append the UTF-8 of a file name's part t (an atom, a character, or a list of those and of
+ * lists: Erlang's file:name_all() but binaries) to out[*n]. */
+static int filename_part(shmets_term t, char *out, size_t cap, size_t *n, int depth)
 {
     const char *txt;
-    size_t len, n = 0;
+    size_t len;
+    uint64_t c;
     if (shmets_term_get_atom(t, &txt, &len) == 0) {
-        if (len == 0 || len >= cap)
+        if (*n + len >= cap)
             return -SHMETS_ETYPE;
-        memcpy(out, txt, len);
-        out[len] = 0;
+        memcpy(out + *n, txt, len);
+        *n += len;
         return 0;
     }
-    shmets_list_iter it;
-    shmets_term el;
-    int more;
-    if (shmets_term_type(t) != SHMETS_T_LIST || shmets_list_begin(t, &it))
-        return -SHMETS_ETYPE;
-    while ((more = shmets_list_next(&it, &el)) == 1) {
-        uint64_t c;
-        if (shmets_term_get_uint64(el, &c) || c == 0 || c > 0x10ffff || n + 5 >= cap)
+    if (shmets_term_get_uint64(t, &c) == 0) {
+        if (c == 0 || c > 0x10ffff || *n + 5 >= cap)
             return -SHMETS_ETYPE;
         if (c < 0x80) {
-            out[n++] = (char)c;
+            out[(*n)++] = (char)c;
         } else if (c < 0x800) {
-            out[n++] = (char)(0xc0 | c >> 6);
-            out[n++] = (char)(0x80 | (c & 0x3f));
+            out[(*n)++] = (char)(0xc0 | c >> 6);
+            out[(*n)++] = (char)(0x80 | (c & 0x3f));
         } else if (c < 0x10000) {
-            out[n++] = (char)(0xe0 | c >> 12);
-            out[n++] = (char)(0x80 | (c >> 6 & 0x3f));
-            out[n++] = (char)(0x80 | (c & 0x3f));
+            out[(*n)++] = (char)(0xe0 | c >> 12);
+            out[(*n)++] = (char)(0x80 | (c >> 6 & 0x3f));
+            out[(*n)++] = (char)(0x80 | (c & 0x3f));
         } else {
-            out[n++] = (char)(0xf0 | c >> 18);
-            out[n++] = (char)(0x80 | (c >> 12 & 0x3f));
-            out[n++] = (char)(0x80 | (c >> 6 & 0x3f));
-            out[n++] = (char)(0x80 | (c & 0x3f));
+            out[(*n)++] = (char)(0xf0 | c >> 18);
+            out[(*n)++] = (char)(0x80 | (c >> 12 & 0x3f));
+            out[(*n)++] = (char)(0x80 | (c >> 6 & 0x3f));
+            out[(*n)++] = (char)(0x80 | (c & 0x3f));
         }
+        return 0;
     }
+    if (shmets_term_type(t) == SHMETS_T_NIL)
+        return 0;
+    shmets_list_iter it;
+    shmets_term el;
+    int more, rc;
+    if (depth > 100 || shmets_term_type(t) != SHMETS_T_LIST || shmets_list_begin(t, &it))
+        return -SHMETS_ETYPE;
+    while ((more = shmets_list_next(&it, &el)) == 1)
+        if ((rc = filename_part(el, out, cap, n, depth + 1)))
+            return rc;
     if (more < 0 || shmets_term_type(it.tail) != SHMETS_T_NIL)
         return -SHMETS_ETYPE;
-    out[n] = 0;
     return 0;
+}
+
+/* A file name as ETS takes it (a string, an atom, or a deep list of characters, atoms and
+ * lists; not a binary) into out. */
+static int filename_arg(shmets_term t, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (shmets_term_get_uint64(t, &(uint64_t){ 0 }) == 0)
+        return -SHMETS_ETYPE;               /* a character alone is not a name */
+    int rc = filename_part(t, out, cap, &n, 0);
+    out[n] = 0;
+    return rc;
 }
 
 /* The result: the term written as `fmt` says, %s standing for the file name's ~w text. */
