@@ -138,6 +138,29 @@ static void ls(void **state)
     assert_int_equal(access("/dev/shm/shmets.test_tool.none.such", F_OK), -1);
 }
 
+/* A table ls cannot read (its segment damaged) is named on standard error, the others are
+ * listed, and the exit status is 1. */
+static void ls_damaged_table(void **state)
+{
+    (void)state;
+    shmets_opts o;
+    shmets_opts_init(&o);
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, "damaged", &o, &t), 0);
+    uint64_t id = shmets_id(t);
+    shmets_detach(t);
+    char seg[128];
+    snprintf(seg, sizeof seg, "/dev/shm/shmets.%s.%llu", inst, (unsigned long long)id);
+    assert_int_equal(truncate(seg, 100), 0);
+    struct run r;
+    run(&r, NULL, "ls", NULL);
+    assert_int_equal(r.status, 1);
+    assert_non_null(strstr(r.out, "fruit"));
+    char what[64];
+    snprintf(what, sizeof what, "shmets: table %llu: ", (unsigned long long)id);
+    assert_non_null(strstr(r.err, what));
+}
+
 static void info_get(void **state)
 {
     (void)state;
@@ -504,6 +527,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(ls, tsetup, teardown),
+        cmocka_unit_test_setup_teardown(ls_damaged_table, tsetup, teardown),
         cmocka_unit_test_setup_teardown(info_get, tsetup, teardown),
         cmocka_unit_test_setup_teardown(insert_delete_select, tsetup, teardown),
         cmocka_unit_test_setup_teardown(check, tsetup, teardown),

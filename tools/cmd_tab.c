@@ -235,6 +235,7 @@ int cmd_ls(int argc, char **argv)
         return end(&a, db, tool_fail("ls", rc));
     printf("%-8s %-24s %-14s %10s %12s %8s %8s %-10s\n", "id", "name", "type", "size", "mem", "owner",
            "heir", "protection");
+    int status = 0;
     for (size_t i = 0; i < n; i++) {
         shmets_tab *t;
         shmets_tab_info in;
@@ -255,7 +256,7 @@ int cmd_ls(int argc, char **argv)
         if (rc) {
             char what[64];
             snprintf(what, sizeof what, "table %llu", (unsigned long long)ids[i]);
-            tool_fail(what, rc);
+            status = tool_fail(what, rc);        /* listed as far as it goes, then exit 1 */
             continue;
         }
         char heir[16];
@@ -265,7 +266,7 @@ int cmd_ls(int argc, char **argv)
                in.owner, in.heir ? heir : "none", tool_access_names[in.access]);
     }
     free(ids);
-    return end(&a, db, 0);
+    return end(&a, db, status);
 }
 
 int cmd_info(int argc, char **argv)
