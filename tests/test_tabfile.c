@@ -319,12 +319,28 @@ static void spit(const char *path, const unsigned char *b, size_t len)
 static char last_detail[256];
 
 /* A refused load leaves nothing: no table, the name free. */
+/* The instance's table segments in /dev/shm (shmets.INST.ID). */
+static int count_segments(void)
+{
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "shmets.%s.", inst);
+    DIR *d = opendir("/dev/shm");
+    assert_non_null(d);
+    struct dirent *e;
+    int n = 0;
+    while ((e = readdir(d)))
+        n += !strncmp(e->d_name, prefix, strlen(prefix));
+    closedir(d);
+    return n;
+}
+
 static void refused(const char *path, bool verify, int want)
 {
     shmets_tabfile_opts fo;
     shmets_tabfile_opts_init(&fo);
     fo.verify = verify;
     shmets_tab *u = NULL;
+    int segs = count_segments();
     uint64_t before = count_tables(), id;
     int rc = shmets_file2tab(db, path, &fo, &u);
     snprintf(last_detail, sizeof last_detail, "%s", shmets_errdetail());
@@ -336,7 +352,40 @@ static void refused(const char *path, bool verify, int want)
         assert_true(rc == -SHMETS_EBADFILE || rc == -SHMETS_EVERSION);
     assert_true(strlen(last_detail) > 0);
     assert_int_equal(count_tables(), before);
+    assert_int_equal(count_segments(), segs);
     assert_int_equal(shmets_whereis(db, "small", &id), -SHMETS_ENOENT);
+}
+
+/* A load that fails after whole batches went in (a bad object, a cut, an MD5 that does not
+ * match, in both formats) leaves no table, no segment in /dev/shm, and the name free. */
+static void refused_late(void **state)
+{
+    (void)state;
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.named = true;
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, "small", &o, &t), 0);
+    fill(t, 1, 5000);
+    char p[400];
+    snprintf(p, sizeof p, "%s/late.tab", dir);
+    for (int erlang = 0; erlang < 2; erlang++) {
+        shmets_tabfile_opts fo;
+        shmets_tabfile_opts_init(&fo);
+        fo.md5sum = true;
+        fo.erlang = erlang;
+        assert_int_equal(shmets_tab2file(t, file, &fo), 0);
+        size_t len;
+        unsigned char *b = slurp(file, &len);
+        assert_int_equal(shmets_rename(t, "small_was"), 0);
+        spit(p, b, len - 100);                  /* cut in its last objects */
+        refused(p, false, -SHMETS_EBADFILE);
+        b[len - 150] ^= 0x10;                   /* a flipped bit near the end */
+        spit(p, b, len);
+        refused(p, true, -SHMETS_EBADFILE);
+        assert_int_equal(shmets_rename(t, "small"), 0);
+        free(b);
+    }
 }
 
 static void truncated(void **state)
@@ -644,6 +693,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(flipped_bits, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(garbage_and_versions, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(malformed_objects, dsetup, dteardown),
+        cmocka_unit_test_setup_teardown(refused_late, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(killed_dump, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(from_pipe, dsetup, dteardown),
     };
