@@ -23,6 +23,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <md5.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -326,12 +327,130 @@ static void damaged_erlang_files(void **state)
     free(b);
 }
 
+/* Hand-made hostile disk_logs: every size, magic and header item is checked before it is
+ * trusted, and each file is refused with a clear error, leaving nothing. */
+static size_t put_item(unsigned char *b, size_t k, const char *magic, uint32_t size, const void *etf, size_t n)
+{
+    b[k] = (unsigned char)(size >> 24);
+    b[k + 1] = (unsigned char)(size >> 16);
+    b[k + 2] = (unsigned char)(size >> 8);
+    b[k + 3] = (unsigned char)size;
+    memcpy(b + k + 4, magic, 4);
+    memcpy(b + k + 8, etf, n);
+    return k + 8 + n;
+}
+
+static size_t put_term_item(unsigned char *b, size_t k, const char *text)
+{
+    shmets_term t;
+    unsigned char *etf;
+    size_t n;
+    assert_int_equal(shmets_term_parse(text, strlen(text), &t), 0);
+    assert_int_equal(shmets_term_to_etf(t, &etf, &n), 0);
+    k = put_item(b, k, "\x62\x57\x4c\x41", (uint32_t)n, etf, n);
+    free(etf);
+    shmets_term_free(&t);
+    return k;
+}
+
+static void hostile_erlang_items(void **state)
+{
+    (void)state;
+    static const char head[] = "\1\2\3\4\x63\x58\x4d\x0b", big[] = "\x62\x57\x4c\x41";
+    static const char hdr[] = "{{name,h},{type,set},{protection,public},{named_table,true},{keypos,1},{size,1}}";
+    static unsigned char b[4096];
+    char p[400];
+    snprintf(p, sizeof p, "%s/h.tab", dir);
+    size_t k;
+    /* a good file first: the hand-made format is right */
+    memcpy(b, head, 8);
+    k = put_term_item(b, 8, hdr);
+    k = put_term_item(b, k, "{1,2}");
+    spit(p, b, k);
+    shmets_tab *t;
+    shmets_tabfile_opts o;
+    shmets_tabfile_opts_init(&o);
+    o.verify = true;
+    assert_int_equal(shmets_file2tab(db, p, &o, &t), 0);
+    assert_int_equal(shmets_delete(t), 0);
+    /* an item of 64 MiB (its size's MD5 right) in a file of 40 bytes: truncated */
+    memcpy(b, head, 8);
+    k = put_item(b, 8, big, 64u << 20, "", 0);
+    unsigned char sz[4] = { 4, 0, 0, 0 };
+    MD5_CTX c;
+    MD5Init(&c);
+    MD5Update(&c, sz, 4);
+    MD5Final(b + k, &c);
+    spit(p, b, k + 16);
+    refused(p, false);
+    b[k + 3] ^= 1;                              /* its size's MD5 wrong */
+    spit(p, b, k + 16);
+    refused(p, false);
+    /* items of 0, 1 and 0xffffffff bytes, and an item without its magic */
+    static const uint32_t sizes[] = { 0, 1, 0xffffffffu, (64u << 20) + 2 };
+    for (int i = 0; i < 4; i++) {
+        k = put_item(b, 8, big, sizes[i], "\x83\x61\x01", 3);
+        spit(p, b, k);
+        refused(p, false);
+    }
+    k = put_term_item(b, 8, hdr);
+    memcpy(b + 12, "\x0c\x21\x2c\x38", 4);
+    spit(p, b, k);
+    refused(p, false);
+    /* headers: a writer that died (not closed), no keypos, a major version to come, not a tuple */
+    static const char *const hdrs[] = {
+        "{{name,h},{type,set},{protection,public},{named_table,true},{size,1}}",
+        "{{name,h},{type,set},{protection,public},{named_table,true},{keypos,1},{size,1},{major_version,2}}",
+        "{{name,h},{type,sett},{protection,public},{named_table,true},{keypos,1},{size,1}}",
+        "{{name,h},{type,set},{protection,public},{named_table,true},{keypos,0},{size,1}}",
+        "[{name,h},{type,set},{protection,public},{named_table,true},{keypos,1},{size,1}]",
+    };
+    for (int i = 0; i < 5; i++) {
+        k = put_term_item(b, 8, hdrs[i]);
+        spit(p, b, k);
+        refused(p, false);
+    }
+    memcpy(b + 4, "\6\7\x08\x09", 4);
+    k = put_term_item(b, 8, hdr);
+    spit(p, b, k);
+    refused(p, false);
+    memcpy(b + 4, head + 4, 4);
+    /* objects: a tuple tag with nothing after it, last; a list that is no end record; items
+     * after the end record */
+    k = put_term_item(b, 8, hdr);
+    k = put_item(b, k, big, 2, "\x83\x68", 2);
+    spit(p, b, k);
+    refused(p, false);
+    k = put_term_item(b, 8, hdr);
+    k = put_term_item(b, k, "[a, b]");
+    spit(p, b, k);
+    refused(p, false);
+    k = put_term_item(b, 8, "{{name,h},{type,set},{protection,public},{named_table,true},{keypos,1},{size,1},"
+                            "{extended_info,[object_count]}}");
+    k = put_term_item(b, k, "{1,2}");
+    size_t objs = k;
+    k = put_term_item(b, objs, "['$end_of_table', [{count, 1}]]");
+    size_t whole = k;
+    spit(p, b, whole);
+    assert_int_equal(shmets_file2tab(db, p, &o, &t), 0);
+    assert_int_equal(shmets_delete(t), 0);
+    k = put_term_item(b, whole, "{3,4}");
+    spit(p, b, k);
+    refused(p, false);
+    k = put_term_item(b, objs, "['$end_of_table', [{count, 2}]]");
+    spit(p, b, k);
+    refused(p, false);
+    spit(p, b, objs);                           /* announced, and no end record */
+    refused(p, false);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(erlang_to_shmets, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(shmets_to_erlang, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(damaged_erlang_files, dsetup, dteardown),
+        cmocka_unit_test_setup_teardown(hostile_erlang_items, dsetup, dteardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
