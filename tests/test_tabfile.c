@@ -531,6 +531,45 @@ static void malformed_objects(void **state)
     refused(p, false, -SHMETS_EBADFILE);
 }
 
+/* Hostile headers and lengths of shmets's own format: each field is checked before it is
+ * trusted (sizes before reads, options before the table is made). */
+static void hostile_headers(void **state)
+{
+    (void)state;
+    static const unsigned char good[] = { 131, 104, 2, 97, 1, 97, 2 };
+    const unsigned char *objs[1] = { good };
+    size_t lens[1] = { sizeof good };
+    unsigned char b[512], c[512];
+    char p[400];
+    snprintf(p, sizeof p, "%s/h.tab", dir);
+    size_t n = handmade(b, objs, lens, 1);
+    struct { size_t at; uint32_t v; } pokes[] = {
+        { 12, 52 + 6 },             /* header length disagrees with the name's */
+        { 48, 1021 },               /* a name longer than a table's */
+        { 48, 0xffffffffu },
+        { 16, 0 }, { 16, 5 },       /* kind */
+        { 20, 0 }, { 20, 4 },       /* protection */
+        { 24, 0 },                  /* keypos */
+        { 28, 0x1001 },             /* an unknown flag */
+        { 36, 1 },                  /* max_object_bytes 4 GiB and more */
+        { 40, 1000 },               /* max_bytes below 1 MiB */
+        { 44, 0x1000 },             /* max_bytes 16 TiB and more */
+        { 57, 1 },                  /* an object of 1 byte */
+        { 57, 0xffffffffu },        /* of 4 GiB */
+        { 57, 1000 },               /* longer than the file */
+    };
+    for (size_t i = 0; i < sizeof pokes / sizeof pokes[0]; i++) {
+        memcpy(c, b, n);
+        put32(c + pokes[i].at, pokes[i].v);
+        spit(p, c, n);
+        refused(p, false, -SHMETS_EBADFILE);
+    }
+    memcpy(c, b, n);
+    c[54] = 0;                      /* a NUL in the name */
+    spit(p, c, n);
+    refused(p, false, -SHMETS_EBADFILE);
+}
+
 /* The child's progress callback: past 20,000 objects, tell the parent and wait for its kill. */
 static void stop_midway(uint64_t done, uint64_t total, void *arg)
 {
@@ -694,6 +733,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(garbage_and_versions, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(malformed_objects, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(refused_late, dsetup, dteardown),
+        cmocka_unit_test_setup_teardown(hostile_headers, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(killed_dump, dsetup, dteardown),
         cmocka_unit_test_setup_teardown(from_pipe, dsetup, dteardown),
     };
