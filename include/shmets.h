@@ -974,7 +974,10 @@ int shmets_select_continue(shmets *db, shmets_term cont, shmets_term *results, s
  *   truncated file is refused with or without verify (stricter than OTP, which loads what
  *   it can without verify).  verify adds the MD5 check (for files dumped with md5sum): any
  *   flipped bit is then found.  A load that fails deletes what it made: no half-loaded table
- *   is left, and a named table gets its name only once every object is in.
+ *   is left, and a named table gets its name only once every object is in.  A process killed
+ *   while loading leaves its half table, owned by the dead process, under a temporary name
+ *   ("shmets-file2tab.PID.N"; an unnamed table under its own): it goes as every table whose
+ *   owner died without an heir (etsmgr).
  * - ERLANG'S FORMAT.  file2tab and tabfile_info also read the files Erlang's ets:tab2file/2,3
  *   writes (a disk_log of internal format: its info tuple, then one term per object, then
  *   ['$end_of_table', [{count, N}, {md5, MD5}]] with extended_info), and tab2file writes them

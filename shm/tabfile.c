@@ -46,6 +46,13 @@
  * name.  (An unnamed table cannot be found by name at all; while it loads, ets:all/0 lists
  * it.)  The loader takes an fd (shmets_file2tab_fd) so a fuzzer can feed it a memfd.
  *
+ * A CRASH WHILE LOADING (the loading process killed) leaves the half table as it was: under
+ * its temporary name "shmets-file2tab.PID.N" (a named table) or its own (an unnamed one),
+ * owned by the dead process, its segment in /dev/shm; the name the file gives stays free.
+ * It goes the way of every table whose owner died without an heir (DESIGN.md section 7,
+ * etsmgr); the library itself has no call that deletes another owner's protected or private
+ * table.
+ *
  * ERRORS.  A file that is not ours (magic), of another version (SHMETS_EVERSION), damaged or
  * truncated (SHMETS_EBADFILE, the detail saying where), a malformed object (SHMETS_EBADFILE,
  * naming the objects), system failures (SHMETS_ESYS, naming the call and errno), a missing
