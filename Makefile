@@ -47,7 +47,9 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
-PROGRAMS := $(B)/shmets
+PROGRAMS := $(B)/shmets $(B)/etsmgr
+# etsmgr, the supervisor daemon (issue 6; sources in mgr/, its client side in shm/mgr_*.c).
+MGR_SRC  := $(sort $(wildcard mgr/*.c))
 
 .PHONY: all deps test-deps bench-deps check diff-check ms-diff-check stress demo bench install clean headers-check FORCE
 .DEFAULT_GOAL := all
@@ -81,6 +83,13 @@ $(B)/libshmets.so: $(LIB_OBJ)
 
 $(B)/shmets: $(TOOL_SRC:%.c=$(B)/%.o) $(B)/libshmets.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/etsmgr: $(MGR_SRC:%.c=$(B)/%.o) $(B)/libshmets.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lsystemd
+
+# The etsmgr tests and the handover bench start the daemon of the same build.
+$(B)/tests/test_mgr%: | $(B)/etsmgr
+$(B)/bench/handover: | $(B)/etsmgr
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/libshmets-test.a | test-deps
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka -lpthread
@@ -189,4 +198,4 @@ install: all
 clean:
 	rm -rf build
 
--include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d) $(SB_OBJ:.o=.d)
+-include $(MGR_SRC:%.c=$(B)/%.d) $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d) $(SB_OBJ:.o=.d)
