@@ -28,7 +28,7 @@ static char mu_inst[64];
 static char mu_sock[PATH_MAX];
 static pid_t mu_daemon;
 
-static void mu_sleep_ms(int ms)
+static inline void mu_sleep_ms(int ms)
 {
     struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
     while (nanosleep(&ts, &ts) && errno == EINTR)
@@ -36,7 +36,7 @@ static void mu_sleep_ms(int ms)
 }
 
 /* The etsmgr binary of this build: next to the test's directory (build/tests/.. ). */
-static void mu_exe(char *out, size_t n)
+static inline void mu_exe(char *out, size_t n)
 {
     char self[PATH_MAX];
     ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -51,7 +51,7 @@ static void mu_exe(char *out, size_t n)
         abort();
 }
 
-static int mu_can_connect(void)
+static inline int mu_can_connect(void)
 {
     int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
     struct sockaddr_un a = { .sun_family = AF_UNIX };
@@ -63,7 +63,7 @@ static int mu_can_connect(void)
 }
 
 /* Start the daemon (its log goes to <dir>/log) and wait until it answers. */
-static pid_t mu_start(void)
+static inline pid_t mu_start(void)
 {
     char exe[PATH_MAX], log[PATH_MAX + 8];
     mu_exe(exe, sizeof exe);
@@ -83,7 +83,7 @@ static pid_t mu_start(void)
     return p;
 }
 
-static void mu_kill(pid_t p, int sig)
+static inline void mu_kill(pid_t p, int sig)
 {
     if (p > 0) {
         kill(p, sig);
@@ -92,7 +92,7 @@ static void mu_kill(pid_t p, int sig)
 }
 
 /* Set up the program's runtime dir and instance (call once, first). */
-static void mu_init(const char *prog)
+static inline void mu_init(const char *prog)
 {
     snprintf(mu_dir, sizeof mu_dir, "/tmp/%s.XXXXXX", prog);
     if (!mkdtemp(mu_dir))
@@ -105,7 +105,7 @@ static void mu_init(const char *prog)
 }
 
 /* Remove the runtime dir and the instance. */
-static void mu_fini(void)
+static inline void mu_fini(void)
 {
     char cmd[PATH_MAX + 32];
     if (snprintf(cmd, sizeof cmd, "rm -rf '%s'", mu_dir) >= (int)sizeof cmd)
@@ -121,7 +121,7 @@ struct mu_child {
     int rfd;
 };
 
-static struct mu_child mu_spawn(int (*fn)(void *arg, int wfd), void *arg)
+static inline struct mu_child mu_spawn(int (*fn)(void *arg, int wfd), void *arg)
 {
     int p[2];
     if (pipe(p))
@@ -136,7 +136,7 @@ static struct mu_child mu_spawn(int (*fn)(void *arg, int wfd), void *arg)
 }
 
 /* Read one uint64_t the child sends (0 on EOF). */
-static uint64_t mu_read_u64(struct mu_child *c)
+static inline uint64_t mu_read_u64(struct mu_child *c)
 {
     uint64_t v = 0;
     size_t got = 0;
@@ -149,14 +149,14 @@ static uint64_t mu_read_u64(struct mu_child *c)
     return v;
 }
 
-static void mu_write_u64(int fd, uint64_t v)
+static inline void mu_write_u64(int fd, uint64_t v)
 {
     if (write(fd, &v, sizeof v) != sizeof v)
         _exit(99);
 }
 
 /* Wait for a child and return its exit status (-1: killed). */
-static int mu_wait(struct mu_child *c)
+static inline int mu_wait(struct mu_child *c)
 {
     int st;
     close(c->rfd);
@@ -165,7 +165,7 @@ static int mu_wait(struct mu_child *c)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
-static shmets_term mu_parse(const char *txt)
+static inline shmets_term mu_parse(const char *txt)
 {
     shmets_term t;
     if (shmets_term_parse(txt, strlen(txt), &t))
@@ -174,7 +174,7 @@ static shmets_term mu_parse(const char *txt)
 }
 
 /* The text of a term (malloc'd). */
-static char *mu_fmt(shmets_term t)
+static inline char *mu_fmt(shmets_term t)
 {
     char *s = NULL;
     shmets_term_format(t, &s, NULL);
