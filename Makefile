@@ -88,8 +88,8 @@ $(B)/etsmgr: $(MGR_SRC:%.c=$(B)/%.o) $(B)/libshmets.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lsystemd
 
 # The etsmgr tests and the handover bench start the daemon of the same build.
-$(B)/tests/test_mgr%: $(B)/tests/test_mgr%.o $(B)/libshmets-test.a $(B)/etsmgr | test-deps
-	$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(B)/etsmgr,$^) $(LIBS) -lcmocka -lpthread
+$(B)/tests/test_mgr%: $(B)/tests/test_mgr%.o $(B)/libshmets-test.a $(B)/etsmgr $(B)/shmets | test-deps
+	$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(B)/etsmgr $(B)/shmets,$^) $(LIBS) -lcmocka -lpthread
 $(B)/bench/handover: $(B)/bench/handover.o $(B)/libshmets.a $(B)/etsmgr
 	$(CC) $(ALL_LDFLAGS) -o $@ $(filter-out $(B)/etsmgr,$^) $(LIBS) -lpthread
 

@@ -381,6 +381,45 @@ static void no_daemon_no_autostart(void **s)
     shmets_destroy_instance(inst);
 }
 
+static void autostart_and_one_connection(void **s)
+{
+    (void)s;
+    /* Another instance with no daemon: the first connect starts this build's etsmgr
+     * (SHMETS_ETSMGR), detached; a second connect in the process is the same connection. */
+    char inst[96], exe[PATH_MAX], pidf[PATH_MAX + 112];
+    snprintf(inst, sizeof inst, "%s.auto", mu_inst);
+    mu_exe(exe, sizeof exe);
+    setenv("SHMETS_ETSMGR", exe, 1);
+    unsetenv("SHMETS_NO_AUTOSTART");
+    shmets *d;
+    etsmgr *x, *y;
+    assert_int_equal(shmets_open(inst, &d), 0);
+    int rc = etsmgr_connect(d, NULL, &x);
+    setenv("SHMETS_NO_AUTOSTART", "1", 1);
+    assert_int_equal(rc, 0);
+    assert_int_equal(etsmgr_connect(d, NULL, &y), 0);
+    assert_ptr_equal(x, y);
+    assert_true(etsmgr_fd(x) >= 0);
+    shmets_term info;
+    assert_int_equal(etsmgr_info(x, &info), 0);
+    shmets_term_free(&info);
+    etsmgr_disconnect(y);
+    etsmgr_disconnect(x);
+    /* Stop it by its pid (from its pid file): it is not our child. */
+    snprintf(pidf, sizeof pidf, "%s/%s.pid", mu_dir, inst);
+    FILE *f = fopen(pidf, "r");
+    assert_non_null(f);
+    int pid = 0;
+    assert_int_equal(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    assert_int_equal(kill(pid, SIGTERM), 0);
+    for (int i = 0; i < 500 && kill(pid, 0) == 0; i++)
+        mu_sleep_ms(10);
+    assert_int_not_equal(kill(pid, 0), 0);
+    shmets_close(d);
+    shmets_destroy_instance(inst);
+}
+
 static int group_setup(void **s)
 {
     (void)s;
@@ -411,6 +450,7 @@ int main(void)
         cmocka_unit_test(etsmgr_killed_and_restarted),
         cmocka_unit_test(dead_reader_slots_are_cleared),
         cmocka_unit_test(no_daemon_no_autostart),
+        cmocka_unit_test(autostart_and_one_connection),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
