@@ -1,7 +1,7 @@
 /*
  * mgr.h — private to the etsmgr daemon (not installed).  The daemon's state and the three
- * parts that share it: main.c (socket, event loop, connections), serve.c (one request in,
- * one reply out: mgr_handle) and watch.c (who is watched by pidfd, and what a death does).
+ * parts that share it: main.c (socket, event loop), serve.c (one request in,
+ * one reply out: mgr_handle), conn.c (connections, messages, the log) and watch.c (who is watched by pidfd, and what a death does).
  * See main.c for the design and the threat model.
  */
 #ifndef SHMETS_MGR_H
@@ -78,8 +78,17 @@ struct mgr {
     uint64_t transfers, deletions;      /* counts for the log */
 };
 
-/* Log with an sd-daemon priority prefix ("<6>" ...) on stderr. */
+#define MGR_TAG_CLIENT (3ull << 56)     /* epoll data of a connection: tag | fd */
+
+/* conn.c: the log (an sd-daemon priority prefix, "<6>" ..., on stderr; mgr_log_inst names
+ * the instance) and the connections. */
+extern const char *mgr_log_inst;
 void mgr_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mgr_client_accept(struct mgr *m, int lfd);
+void mgr_client_read(struct mgr *m, struct mgr_client *cl);
+void mgr_client_flush(struct mgr *m, struct mgr_client *cl);
+void mgr_client_close(struct mgr *m, struct mgr_client *cl);
+struct mgr_client *mgr_client_of(struct mgr *m, int fd);
 
 /* serve.c: one request (ETF bytes) from peer to one reply (malloc'd ETF bytes, {reply, R}).
  * Never fails for bad input: bad input gets {reply, {error, Reason}}.  Returns 0, or a
@@ -89,7 +98,7 @@ int mgr_handle(struct mgr *m, const struct mgr_peer *peer, const unsigned char *
 /* Deliver messages held for peer (it just connected). */
 void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer);
 
-/* main.c: queue a packet (ETF bytes, copied) for process (pid, inc): on its connection, or
+/* conn.c: queue a packet (ETF bytes, copied) for process (pid, inc): on its connection, or
  * held until it connects.  Returns 1 if put on a connection, 0 if held, <0 if dropped. */
 int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, size_t len, uint64_t xfer_tab);
 

@@ -3,7 +3,10 @@
  *
  * mgr_handle is a function of (daemon state, the peer's identity, the packet's bytes) to the
  * reply's bytes; it never touches a socket, so a libFuzzer target can drive it directly
- * (messages it posts to other processes are held in the pending list, which is bounded).
+ * (messages it posts to other processes are held in the pending list, which is bounded):
+ * link mgr/serve.c, watch.c and conn.c (everything but main.c) with libshmets, open an
+ * instance, fill struct mgr's db, c, self and self_inc with epfd = -1, and call mgr_handle
+ * with any peer and bytes.
  * The peer's identity comes from the kernel (SO_PEERCRED and the connection's pidfd); the
  * packet only ever names tables and other processes.
  *
