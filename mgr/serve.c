@@ -152,14 +152,14 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
             error_pid(b, "name_conflict", e->owner_pid);
             goto out;
         }
-        struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid, .set_heir = 1 };
+        struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid, .set_heir = 1,
+                                .key = key, .key_len = strlen(key) };
         if (o.heir_pid && o.heir_pid != (uint32_t)p->pid &&
             proc_incarnation((pid_t)o.heir_pid, &nw.heir_inc) == 0)
             nw.heir_pid = (int32_t)o.heir_pid;
         else
             nw.heir_inc = 0;
-        if ((rc = cat_set_owner(m->c, e->id, e->owner_pid, e->owner_inc, &nw)) ||
-            (rc = cat_manage(m->c, e->id, key, strlen(key), p->pid, p->inc))) {
+        if ((rc = cat_set_owner(m->c, e->id, e->owner_pid, e->owner_inc, &nw))) {
             error_code(b, rc);
             goto out;
         }
@@ -184,10 +184,11 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
     }
     uint64_t id = shmets_id(t);
     shmets_detach(t);
-    struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid };
-    if ((rc = cat_set_owner(m->c, id, m->self, m->self_inc, &nw)) == 0)
-        rc = cat_manage(m->c, id, key, strlen(key), p->pid, p->inc);
-    if (rc) {
+    /* One catalog step hands the table over and registers it: a daemon killed before it
+     * leaves an unmanaged table of a dead owner (the next daemon applies W.1 or W.3), never
+     * a table the client owns but etsmgr does not know. */
+    struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid, .key = key, .key_len = strlen(key) };
+    if ((rc = cat_set_owner(m->c, id, m->self, m->self_inc, &nw))) {
         error_code(b, rc);
         goto out;
     }

@@ -361,7 +361,23 @@ int cat_set_owner(struct ctl *c, uint64_t id, int32_t old_pid, uint64_t old_inc,
         rc = err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
     else if (x->owner_pid != old_pid || x->owner_inc != old_inc)
         rc = err_set(SHMETS_EOWNER, "table %llu changed owner meanwhile", (unsigned long long)id);
-    else {
+    else if (nw->key && (nw->key_len == 0 || nw->key_len > CAT_NAME_MAX))
+        rc = err_set(SHMETS_EINVAL, "a managed table's name has 1 to %d bytes", CAT_NAME_MAX);
+    for (uint32_t i = 0; !rc && nw->key && i < c->h->cat.hiwater; i++) {
+        struct cat_entry *y = entry(c, i);
+        if (y != x && atomic_load(&y->state) != CAT_FREE && key_eq(y, nw->key, nw->key_len))
+            rc = err_set(SHMETS_EEXIST, "table %llu is managed as \"%.*s\" already",
+                         (unsigned long long)y->id, (int)nw->key_len, nw->key);
+    }
+    if (!rc) {
+        if (nw->key) {
+            memcpy(x->mkey, nw->key, nw->key_len);
+            x->mkey[nw->key_len] = 0;
+            x->mkey_len = (uint32_t)nw->key_len;
+            x->client_pid = nw->pid;
+            x->client_inc = nw->inc;
+            x->mflags |= CATM_MANAGED;
+        }
         x->owner_pid = nw->pid;
         x->owner_inc = nw->inc;
         x->owner_uid = nw->uid;

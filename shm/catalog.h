@@ -53,6 +53,8 @@ struct cat_owner {
     int32_t heir_pid;
     uint64_t heir_inc;
     int32_t xfer_from;          /* > 0: set CATM_XFER with this sender; 0: clear CATM_XFER */
+    const char *key;            /* non-NULL: also manage the table as key for the new owner */
+    size_t key_len;
 };
 
 struct cat_hdr {
@@ -95,9 +97,10 @@ int cat_list(struct ctl *c, uint64_t *ids, uint32_t max, uint32_t *n);
 uint32_t cat_gen(struct ctl *c);
 /* A copy of every LIVE entry (malloc'd array in *out, free() it).  Bounded by hiwater. */
 int cat_snapshot(struct ctl *c, struct cat_entry **out, uint32_t *n);
-/* Give table id to nw if its owner is still (old_pid, old_inc): owner, uid, and (set_heir)
- * the heir change in one step under the lock.  -SHMETS_EOWNER if the owner changed
- * meanwhile, -SHMETS_ENOENT if there is no such table. */
+/* Give table id to nw if its owner is still (old_pid, old_inc): owner, uid, (set_heir) the
+ * heir and (key) the registration as managed for the new owner, in one step under the lock.
+ * -SHMETS_EOWNER if the owner changed meanwhile, -SHMETS_ENOENT if there is no such table,
+ * -SHMETS_EEXIST if another table is managed as key (nothing changed then). */
 int cat_set_owner(struct ctl *c, uint64_t id, int32_t old_pid, uint64_t old_inc, const struct cat_owner *nw);
 /* Register table id as managed under key for client (pid, inc).  -SHMETS_EEXIST if another
  * LIVE table is managed under that key; -SHMETS_ENOENT if there is no such table. */
