@@ -231,6 +231,28 @@ static void socket_mode(void **s)
     shmets_destroy_instance(inst);
 }
 
+static void other_uid_is_refused(void **s)
+{
+    (void)s;
+    if (geteuid() != 0)
+        skip();
+    /* A process of another uid cannot even connect to the 0600 socket. */
+    pid_t p = fork();
+    if (p == 0) {
+        if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+            _exit(2);
+        int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        if (snprintf(a.sun_path, sizeof a.sun_path, "%s", mu_sock) >= (int)sizeof a.sun_path)
+            _exit(3);
+        _exit(connect(c, (struct sockaddr *)&a, sizeof a) == -1 && errno == EACCES ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 static void socket_activation(void **s)
 {
     (void)s;
@@ -294,6 +316,7 @@ int main(void)
         cmocka_unit_test(random_bytes),
         cmocka_unit_test(flood_does_not_stall_others),
         cmocka_unit_test(socket_mode),
+        cmocka_unit_test(other_uid_is_refused),
         cmocka_unit_test(socket_activation),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
