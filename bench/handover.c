@@ -89,7 +89,8 @@ int main(void)
     etsmgr_disconnect(m);
     shmets_close(db);
     mu_kill(mu_daemon, SIGTERM);
-    mu_fini();
+    if (mu_fini())
+        return 1;
     if (n == 0) {
         fprintf(stderr, "handover: no transfer arrived\n");
         return 1;

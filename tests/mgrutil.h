@@ -104,15 +104,31 @@ static inline void mu_init(const char *prog)
         abort();
 }
 
-/* Remove the runtime dir and the instance. */
-static inline void mu_fini(void)
+/* Remove the runtime dir and the instance.  Returns 1 if a daemon's log holds a sanitizer
+ * report (the log is printed then), else 0: the daemons of a SANITIZE build are checked too. */
+static inline int mu_fini(void)
 {
-    char cmd[PATH_MAX + 32];
+    char cmd[PATH_MAX + 32], log[PATH_MAX + 8], line[512];
+    int bad = 0;
+    if (snprintf(log, sizeof log, "%s/log", mu_dir) < (int)sizeof log) {
+        FILE *f = fopen(log, "r");
+        while (f && fgets(line, sizeof line, f))
+            if (strstr(line, "Sanitizer") || strstr(line, "runtime error"))
+                bad = 1;
+        if (f && bad) {
+            rewind(f);
+            while (fgets(line, sizeof line, f))
+                fputs(line, stderr);
+        }
+        if (f)
+            fclose(f);
+    }
     if (snprintf(cmd, sizeof cmd, "rm -rf '%s'", mu_dir) >= (int)sizeof cmd)
-        return;
+        return 1;
     if (system(cmd) != 0)
         fprintf(stderr, "could not remove %s\n", mu_dir);
     shmets_destroy_instance(mu_inst);
+    return bad;
 }
 
 /* A child process running fn(arg, wfd); the parent reads what it writes to wfd. */
