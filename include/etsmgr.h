@@ -47,6 +47,11 @@
  *   lost but an inheritance's is not (it is rebuilt from the catalog).
  * - An heir that inherits a table before it ever connected is the owner at once; the message
  *   tells it so when it connects.
+ * - A packet holds at most 128 KiB: a request larger than that (a give_away's GiftData) gets
+ *   -SHMETS_ETOOBIG, and an heir whose HeirData would not fit receives {too_big, Bytes} in its
+ *   place, Bytes the size the message would have had (the table itself is whole).
+ * - A table is managed under one name: add_table of a managed table under another name
+ *   renames its entry.
  */
 #ifndef SHMETS_ETSMGR_H
 #define SHMETS_ETSMGR_H

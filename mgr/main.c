@@ -33,9 +33,13 @@
  * by another process is never taken for it (owners and heirs are (pid, incarnation)).
  * Malformed, oversized or flooding input gets an error or a closed connection, never a crash
  * or a stall for other clients; connections, watched processes and held messages are bounded.
+ * A client allowed on the socket can still make tables (new_table) until the instance's
+ * catalog is full: give the socket's group only to processes trusted that far.
  * What it cannot protect between processes of ONE uid: such a process can open, map and write
  * the segments themselves (including the control segment and its catalog), ptrace the owner,
- * or pass its connection to another process (which is then taken for the first).  The owner
+ * or pass its connection to another process (which is then taken for the first), or stop
+ * (SIGSTOP) while it holds the catalog's lock, which stalls the daemon with every other
+ * process that needs the catalog until it runs again.  The owner
  * rule between processes of one uid is a convention the library keeps, as in ETS within one
  * VM; put mutually distrusting parties under different uids.
  *
@@ -59,6 +63,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -74,6 +79,7 @@
 #define TAG_CLIENT MGR_TAG_CLIENT
 #define TAG_SIGNAL (4ull << 56)
 #define TICK_MS 100
+#define FULL_SCAN_TICKS 20
 
 /* ---- the socket --------------------------------------------------------------------------- */
 
@@ -186,6 +192,12 @@ int main(int argc, char **argv)
         return 1;
     }
 
+    /* A pidfd per watched process: as many descriptors as the hard limit allows. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     struct mgr m = { .epfd = -1 };
     int rc = shmets_open(inst, &m.db);
     if (rc) {
@@ -231,6 +243,7 @@ int main(int argc, char **argv)
     struct timespec last;
     clock_gettime(CLOCK_MONOTONIC, &last);
     int stop = 0;
+    unsigned ticks = 0;
     while (!stop) {
         struct epoll_event evs[64];
         int n = epoll_wait(m.epfd, evs, 64, TICK_MS);
@@ -275,6 +288,10 @@ int main(int argc, char **argv)
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >= TICK_MS || m.scan_now) {
+            /* Every FULL_SCAN_TICKS a full rescan even if the catalog did not change: an owner
+             * that could not be watched (no pidfd left) is found dead this way. */
+            if (++ticks % FULL_SCAN_TICKS == 0)
+                m.scan_now = 1;
             mgr_scan(&m);
             last = now;
         }

@@ -22,7 +22,8 @@
  *   {del_table, Name}  only the registered client or the owner: Name is forgotten, the table
  *       stays its owner's.  {error, not_owner}; {error, not_found}.  An entry whose table
  *       segment is gone is removed whoever asks.  Reply {ok, EtsmgrPid}.
- *   info  #{Name => #{tab, ets_name, owner, client, client_alive, heir, type, protection}}.
+ *   info  #{Name => #{tab, ets_name, owner, client, client_alive, heir, type, protection}};
+ *       {error, too_big} if that map does not fit a packet (some 500 managed tables).
  *   {give_away, Tab, Pid, GiftData}  as ets:give_away/3: only the owner; Pid alive and not the
  *       owner; Pid becomes the owner (the heir stays) and gets {'ETS-TRANSFER', Tab,
  *       FromPid, GiftData}.  Reply true; {error, not_owner}, {error, badarg} (Pid is the
@@ -415,5 +416,15 @@ int mgr_handle(struct mgr *m, const struct mgr_peer *peer, const unsigned char *
         return rc;
     rc = shmets_term_to_etf(r, reply, rlen);
     shmets_term_free(&r);
+    if (rc == 0 && *rlen > MGR_PACKET_MAX) {
+        /* A reply that would not fit a packet (info on very many tables). */
+        static const unsigned char too_big[] = { 131, 104, 2, 119, 5, 'r', 'e', 'p', 'l', 'y', 104, 2, 119, 5,
+                                                 'e', 'r', 'r', 'o', 'r', 119, 7, 't', 'o', 'o', '_', 'b', 'i', 'g' };
+        free(*reply);
+        if (!(*reply = malloc(sizeof too_big)))
+            return -SHMETS_ENOMEM;
+        memcpy(*reply, too_big, sizeof too_big);
+        *rlen = sizeof too_big;
+    }
     return rc;
 }

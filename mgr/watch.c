@@ -166,6 +166,31 @@ int mgr_transfer_msg(struct mgr *m, const struct cat_entry *e, pid_t from, const
         return rc;
     rc = shmets_term_to_etf(t, buf, len);
     shmets_term_free(&t);
+    if (rc == 0 && *len > MGR_PACKET_MAX) {
+        /* Data too large for a packet: it is sent as {too_big, Bytes}, Bytes the size the
+         * message would have had (include/etsmgr.h). */
+        size_t bytes = *len;
+        free(*buf);
+        *buf = NULL;
+        shmets_builder *b2;
+        if ((rc = shmets_builder_create(&b2)))
+            return rc;
+        shmets_build_tuple(b2, 2);
+        shmets_build_atom(b2, "event", 5);
+        shmets_build_tuple(b2, 4);
+        shmets_build_atom(b2, "ETS-TRANSFER", 12);
+        mgr_tid_term(e, b2);
+        shmets_build_pid(b2, (uint32_t)from);
+        shmets_build_tuple(b2, 2);
+        shmets_build_atom(b2, "too_big", 7);
+        shmets_build_uint(b2, bytes);
+        rc = shmets_builder_finish(b2, &t);
+        shmets_builder_destroy(b2);
+        if (rc)
+            return rc;
+        rc = shmets_term_to_etf(t, buf, len);
+        shmets_term_free(&t);
+    }
     return rc;
 }
 
