@@ -51,17 +51,6 @@ static inline void mu_exe(char *out, size_t n)
         abort();
 }
 
-static inline int mu_can_connect(void)
-{
-    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-    struct sockaddr_un a = { .sun_family = AF_UNIX };
-    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", mu_sock) >= (int)sizeof a.sun_path)
-        abort();
-    int ok = connect(s, (struct sockaddr *)&a, sizeof a) == 0;
-    close(s);
-    return ok;
-}
-
 /* Start the daemon (its log goes to <dir>/log) and wait until it answers. */
 static inline pid_t mu_start(void)
 {
@@ -77,8 +66,23 @@ static inline pid_t mu_start(void)
         execl(exe, exe, "--instance", mu_inst, "--runtime-dir", mu_dir, (char *)NULL);
         _exit(127);
     }
-    for (int i = 0; i < 500 && !mu_can_connect(); i++)
+    /* Ready once its pid file names it (written after it listens).  Not by connecting: the
+     * daemon would take a probe for this process's connection and could deliver a message
+     * for it there, lost when the probe closes. */
+    char pidf[PATH_MAX + 112];
+    if (snprintf(pidf, sizeof pidf, "%s/%s.pid", mu_dir, mu_inst) >= (int)sizeof pidf)
+        abort();
+    for (int i = 0; i < 500; i++) {
+        FILE *f = fopen(pidf, "r");
+        int got = 0;
+        if (f && fscanf(f, "%d", &got) != 1)
+            got = 0;
+        if (f)
+            fclose(f);
+        if (got == (int)p)
+            break;
         mu_sleep_ms(10);
+    }
     mu_daemon = p;
     return p;
 }

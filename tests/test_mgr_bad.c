@@ -216,12 +216,20 @@ static void socket_mode(void **s)
         execl(exe, exe, "--instance", inst, "--runtime-dir", mu_dir, "--group", "root", (char *)NULL);
         _exit(127);
     }
+    /* Its pid file is written once the socket is set up (mode and group included). */
+    char pidf[PATH_MAX + 112];
+    if (snprintf(pidf, sizeof pidf, "%s/%s.pid", mu_dir, inst) >= (int)sizeof pidf)
+        abort();
     int ok = 0;
     for (int i = 0; i < 500 && !ok; i++) {
-        ok = stat(sock, &st) == 0;
-        mu_sleep_ms(10);
+        FILE *f = fopen(pidf, "r");
+        int got = 0;
+        ok = f && fscanf(f, "%d", &got) == 1 && got == (int)p;
+        if (f)
+            fclose(f);
+        if (!ok)
+            mu_sleep_ms(10);
     }
-    mu_sleep_ms(20);
     assert_true(ok);
     assert_int_equal(stat(sock, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0660);
@@ -278,8 +286,21 @@ static void socket_activation(void **s)
         mu_sleep_ms(10);
     }
     assert_true(ok);
-    /* The first connection starts etsmgr on the passed socket; it answers. */
-    int c = raw_connect(sock);
+    /* The first connection starts etsmgr on the passed socket; it answers.  (The socket file
+     * appears at bind, a moment before systemd-socket-activate listens: retry.) */
+    int c = -1;
+    for (int i = 0; i < 500 && c < 0; i++) {
+        c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        if (snprintf(a.sun_path, sizeof a.sun_path, "%s", sock) >= (int)sizeof a.sun_path)
+            abort();
+        if (connect(c, (struct sockaddr *)&a, sizeof a)) {
+            close(c);
+            c = -1;
+            mu_sleep_ms(10);
+        }
+    }
+    assert_true(c >= 0);
     expect_reply(c, "ping", "{reply,pong}");
     expect_reply(c, "info", "{reply,#{}}");
     close(c);
