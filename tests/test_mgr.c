@@ -153,6 +153,42 @@ static int section_main(void *a_, int wfd)
         pause();
 }
 
+/* An heir that is not connected: it waits until it owns the named table `tab`, then until the
+ * parent writes a byte on go_fd, and only then connects; 0 if the message it then gets is
+ * {'ETS-TRANSFER', tab, _, nc}. */
+static int go_fd = -1;
+
+static int late_heir_main(void *a_, int wfd)
+{
+    (void)a_;
+    shmets *d;
+    etsmgr *mm;
+    if (shmets_open(mu_inst, &d))
+        return 50;
+    for (int i = 0; i < 1000; i++) {
+        shmets_tab *t;
+        shmets_tab_info in;
+        if (shmets_attach_name(d, "tab", &t) == 0) {
+            int mine = shmets_info(t, &in) == 0 && in.owner == (uint32_t)getpid();
+            shmets_detach(t);
+            if (mine)
+                break;
+        }
+        mu_sleep_ms(5);
+    }
+    mu_write_u64(wfd, 1);           /* it owns the table, not connected */
+    char go;
+    if (read(go_fd, &go, 1) != 1)
+        return 51;
+    shmets_term msg;
+    if (etsmgr_connect(d, NULL, &mm) || etsmgr_next_event(mm, 5000, &msg))
+        return 52;
+    char *txt = mu_fmt(msg);
+    int ok = txt && !strncmp(txt, "{'ETS-TRANSFER',tab,<0.", 23) && strstr(txt, ",nc}");
+    free(txt);
+    return ok ? 0 : 53;
+}
+
 /* ---- checks ------------------------------------------------------------------------------- */
 
 static char *fmt_pid_opts(const char *fmt)
@@ -248,6 +284,56 @@ static void heir_data_too_big_for_a_packet(void **s)
     expect_transfer(id, o.pid, "{too_big,*}");
     assert_int_equal(etsmgr_del_table(m, "big"), 0);
     expect_mine(id, N);
+}
+
+/* The heir is not connected when it inherits: it owns the table at once and gets the message
+ * when it connects — held by the daemon, or (restart) rebuilt from the catalog by the next. */
+static void late_heir(int restart)
+{
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    go_fd = go[0];
+    struct mu_child h = mu_spawn(late_heir_main, NULL);
+    close(go[0]);
+    char opts[128];
+    snprintf(opts, sizeof opts, "[named_table,public,{heir,<0.%d.0>,nc}]", (int)h.pid);
+    struct owner_arg a = { restart ? "late2" : "late1", opts, 1, 0, 0 };
+    struct mu_child o = mu_spawn(owner_main, &a);
+    uint64_t id = mu_read_u64(&o);
+    assert_true(id != 0);
+    kill(o.pid, SIGKILL);
+    assert_int_equal(mu_wait(&o), -1);
+    assert_int_equal(mu_read_u64(&h), 1);      /* the heir owns it, unconnected */
+    if (restart) {
+        mu_kill(mu_daemon, SIGKILL);
+        mu_start();
+    }
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    assert_int_equal(mu_wait(&h), 0);
+    /* The heir has exited since, and the table is managed: it waits for its client, and
+     * nobody else may drop it; this process takes the name over (its client is dead). */
+    const char *name = restart ? "late2" : "late1";
+    assert_int_equal(etsmgr_del_table(m, name), -SHMETS_EOWNER);
+    shmets_term opts0 = mu_parse("[]");
+    uint64_t again;
+    assert_int_equal(etsmgr_new_table(m, name, "tab", opts0, &again), 0);
+    assert_int_equal(again, id);
+    shmets_term_free(&opts0);
+    assert_int_equal(etsmgr_del_table(m, name), 0);
+    expect_mine(id, N);
+}
+
+static void heir_not_connected_gets_it_on_connect(void **s)
+{
+    (void)s;
+    late_heir(0);
+}
+
+static void heir_not_connected_across_a_restart(void **s)
+{
+    (void)s;
+    late_heir(1);
 }
 
 static void managed_table_waits_for_its_client(void **s)
@@ -476,6 +562,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(heir_inherits_while_readers_read),
         cmocka_unit_test(heir_data_too_big_for_a_packet),
+        cmocka_unit_test(heir_not_connected_gets_it_on_connect),
+        cmocka_unit_test(heir_not_connected_across_a_restart),
         cmocka_unit_test(managed_table_waits_for_its_client),
         cmocka_unit_test(unmanaged_table_without_heir_is_deleted),
         cmocka_unit_test(give_away_tells_the_receiver),
