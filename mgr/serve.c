@@ -46,16 +46,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* A process named (pid, inc) is alive: its pidfd does not show it exited (a zombie is dead). */
-static int alive(pid_t pid, uint64_t inc)
-{
-    int fd;
-    if (pid <= 0 || inc == 0 || mgr_pidfd_open(pid, inc, &fd))
-        return 0;
-    close(fd);
-    return 1;
-}
-
 static int same(pid_t p, uint64_t pi, const struct mgr_peer *q)
 {
     return p == q->pid && pi == q->inc;
@@ -145,11 +135,11 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
     int rc = cat_find_key(m->c, key, strlen(key), e);
     if (rc == 0) {
         /* Known: the client restarted, or another one wants the name. */
-        if (!same(e->client_pid, e->client_inc, p) && alive(e->client_pid, e->client_inc)) {
+        if (!same(e->client_pid, e->client_inc, p) && mgr_alive(e->client_pid, e->client_inc)) {
             error_pid(b, "name_conflict", e->client_pid);
             goto out;
         }
-        if (!same(e->owner_pid, e->owner_inc, p) && alive(e->owner_pid, e->owner_inc)) {
+        if (!same(e->owner_pid, e->owner_inc, p) && mgr_alive(e->owner_pid, e->owner_inc)) {
             error_pid(b, "name_conflict", e->owner_pid);
             goto out;
         }
@@ -301,7 +291,7 @@ static void info(struct mgr *m, shmets_builder *b)
         struct cat_entry *e = &v[i];
         if (!(e->mflags & CATM_MANAGED))
             continue;
-        int client_alive = alive(e->client_pid, e->client_inc);
+        int client_alive = mgr_alive(e->client_pid, e->client_inc);
         shmets_build_atom(b, e->mkey, e->mkey_len);
         shmets_build_map(b, 8);
         shmets_build_atom(b, "tab", 3);
@@ -309,13 +299,13 @@ static void info(struct mgr *m, shmets_builder *b)
         shmets_build_atom(b, "ets_name", 8);
         shmets_build_atom(b, e->name, e->name_len);
         shmets_build_atom(b, "owner", 5);
-        build_pid_or_none(b, e->owner_pid, alive(e->owner_pid, e->owner_inc));
+        build_pid_or_none(b, e->owner_pid, mgr_alive(e->owner_pid, e->owner_inc));
         shmets_build_atom(b, "client", 6);
         shmets_build_pid(b, (uint32_t)e->client_pid);
         shmets_build_atom(b, "client_alive", 12);
         shmets_build_atom(b, client_alive ? "true" : "false", client_alive ? 4 : 5);
         shmets_build_atom(b, "heir", 4);
-        build_pid_or_none(b, e->heir_pid, alive(e->heir_pid, e->heir_inc));
+        build_pid_or_none(b, e->heir_pid, mgr_alive(e->heir_pid, e->heir_inc));
         shmets_build_atom(b, "type", 4);
         shmets_build_atom(b, kind_name(e->kind), strlen(kind_name(e->kind)));
         shmets_build_atom(b, "protection", 10);
@@ -342,7 +332,7 @@ static void give_away(struct mgr *m, const struct mgr_peer *p, const shmets_term
         error_atom(b, "not_owner");
     } else if (to == p->pid) {
         error_atom(b, "badarg");
-    } else if (proc_incarnation(to, &rinc) || !alive(to, rinc) || mgr_proc_uid(to, &uid, &gid)) {
+    } else if (proc_incarnation(to, &rinc) || !mgr_alive(to, rinc) || mgr_proc_uid(to, &uid, &gid)) {
         error_atom(b, "dead_receiver");
     } else {
         struct cat_owner nw = { .pid = to, .inc = rinc, .uid = uid };

@@ -194,15 +194,6 @@ int mgr_transfer_msg(struct mgr *m, const struct cat_entry *e, pid_t from, const
     return rc;
 }
 
-static int alive(pid_t pid, uint64_t inc)
-{
-    int fd;
-    if (pid <= 0 || inc == 0 || mgr_pidfd_open(pid, inc, &fd))
-        return 0;
-    close(fd);
-    return 1;
-}
-
 void mgr_owner_dead(struct mgr *m, const struct cat_entry *e)
 {
     uid_t uid;
@@ -211,7 +202,7 @@ void mgr_owner_dead(struct mgr *m, const struct cat_entry *e)
     if (e->owner_pid == m->self && e->owner_inc == m->self_inc)
         return;
     if (e->heir_pid > 0 && !(e->heir_pid == e->owner_pid && e->heir_inc == e->owner_inc) &&
-        alive(e->heir_pid, e->heir_inc) && mgr_proc_uid(e->heir_pid, &uid, &gid) == 0) {
+        mgr_alive(e->heir_pid, e->heir_inc) && mgr_proc_uid(e->heir_pid, &uid, &gid) == 0) {
         /* W.1 */
         struct cat_owner nw = { .pid = e->heir_pid, .inc = e->heir_inc, .uid = uid,
                                 .xfer_from = e->owner_pid };

@@ -105,6 +105,15 @@ int mgr_pidfd_open(pid_t pid, uint64_t inc, int *fd)
     return 0;
 }
 
+int mgr_alive(pid_t pid, uint64_t inc)
+{
+    int fd;
+    if (pid <= 0 || inc == 0 || mgr_pidfd_open(pid, inc, &fd))
+        return 0;
+    close(fd);
+    return 1;
+}
+
 int mgr_atom_is(shmets_term t, const char *want)
 {
     const char *s;

@@ -32,6 +32,10 @@ int mgr_pidfd_inc(int pidfd, pid_t pid, uint64_t *inc);
  * another process's now), -SHMETS_ESYS. */
 int mgr_pidfd_open(pid_t pid, uint64_t inc, int *fd);
 
+/* (pid, inc) names a live process: its pidfd does not show it exited (a zombie is dead,
+ * unlike proc_alive's answer).  inc 0 is never alive. */
+int mgr_alive(pid_t pid, uint64_t inc);
+
 /* The id of the table a term names: a reference as shmets_id_term makes, or a named table's
  * atom.  -SHMETS_ENOENT (names no table), -SHMETS_ETYPE. */
 int mgr_tab_id(struct ctl *c, shmets_term t, uint64_t *id);
