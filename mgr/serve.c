@@ -29,6 +29,11 @@
  *       FromPid, GiftData}.  Reply true; {error, not_owner}, {error, badarg} (Pid is the
  *       owner), {error, dead_receiver}.
  *   ping  pong.
+ * Departure from DESIGN.md §7, which lists setopts(heir) among the manager's calls: it is
+ * not a request here.  The owner writes the heir itself (etsmgr_setopts_heir, which is
+ * shmets_set_heir: the table's heir data and the catalog's heir in its own process), since
+ * the daemon only reads the heir when the owner dies; a round trip would add a failure
+ * (no daemon) and nothing else.
  * Any other packet: {error, bad_term} (not ETF), {error, badarg} (unknown call, wrong arity
  * or argument types), {error, {Code, Detail}} for a failure of the library (enomem ...).
  *
