@@ -261,6 +261,48 @@ static void other_uid_is_refused(void **s)
     assert_int_equal(WEXITSTATUS(st), 0);
 }
 
+static void sd_notify_ready_and_stopping(void **s)
+{
+    (void)s;
+    /* A stand-in for systemd's notification socket: READY=1 once it serves, STOPPING=1 on
+     * SIGTERM. */
+    char exe[PATH_MAX], inst[96], ns[PATH_MAX];
+    mu_exe(exe, sizeof exe);
+    snprintf(inst, sizeof inst, "%s.ntf", mu_inst);
+    if (snprintf(ns, sizeof ns, "%s/notify", mu_dir) >= (int)sizeof ns)
+        abort();
+    int n = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    if (snprintf(a.sun_path, sizeof a.sun_path, "%s", ns) >= (int)sizeof a.sun_path)
+        abort();
+    assert_int_equal(bind(n, (struct sockaddr *)&a, sizeof a), 0);
+    pid_t p = fork();
+    if (p == 0) {
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 2);
+        setenv("NOTIFY_SOCKET", ns, 1);
+        execl(exe, exe, "--instance", inst, "--runtime-dir", mu_dir, (char *)NULL);
+        _exit(127);
+    }
+    char buf[256];
+    struct pollfd pf = { .fd = n, .events = POLLIN };
+    assert_int_equal(poll(&pf, 1, 5000), 1);
+    ssize_t k = recv(n, buf, sizeof buf - 1, 0);
+    assert_true(k > 0);
+    buf[k] = 0;
+    assert_non_null(strstr(buf, "READY=1"));
+    kill(p, SIGTERM);
+    assert_int_equal(poll(&pf, 1, 5000), 1);
+    k = recv(n, buf, sizeof buf - 1, 0);
+    assert_true(k > 0);
+    buf[k] = 0;
+    assert_non_null(strstr(buf, "STOPPING=1"));
+    waitpid(p, NULL, 0);
+    close(n);
+    unlink(ns);
+    shmets_destroy_instance(inst);
+}
+
 static void socket_activation(void **s)
 {
     (void)s;
@@ -338,6 +380,7 @@ int main(void)
         cmocka_unit_test(flood_does_not_stall_others),
         cmocka_unit_test(socket_mode),
         cmocka_unit_test(other_uid_is_refused),
+        cmocka_unit_test(sd_notify_ready_and_stopping),
         cmocka_unit_test(socket_activation),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
