@@ -37,6 +37,11 @@
  * Any other packet: {error, bad_term} (not ETF), {error, badarg} (unknown call, wrong arity
  * or argument types), {error, {Code, Detail}} for a failure of the library (enomem ...).
  *
+ * BOUNDED WORK: a request touches the entries it names (each catalog call is one pass over
+ * the catalog under its lock); only info copies the whole catalog.  A new owner is watched
+ * directly (mgr_watch_add), never by a rescan, so n new_table calls cost O(n) scans of the
+ * catalog, not O(n) copies of it.
+ *
  * CONCURRENCY: the daemon is one thread.  Tables change owner only through cat_set_owner,
  * a compare-and-set on the previous owner, so a client racing the daemon (a give_away while
  * its owner dies) moves a table at most once.
@@ -189,7 +194,7 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
         goto out;
     }
     give_to(m, id, p->uid, p->gid);
-    m->scan_now = 1;
+    mgr_watch_add(m, p->pid, p->inc, -1);      /* its new owner (a connected client is already) */
     mgr_log(6, "new_table %s: table %llu for client %d", key, (unsigned long long)id, (int)p->pid);
     ok_pid_tab(m, b, id);
 out:
@@ -218,7 +223,7 @@ static void add_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
         error_code(b, rc);
     } else {
         mgr_log(6, "add_table %s: table %llu of client %d", key, (unsigned long long)id, (int)p->pid);
-        m->scan_now = 1;
+        mgr_watch_add(m, p->pid, p->inc, -1);
         ok_pid_tab(m, b, id);
     }
     free(e);
@@ -352,7 +357,7 @@ static void give_away(struct mgr *m, const struct mgr_peer *p, const shmets_term
             free(msg);
             m->transfers++;
             mgr_log(6, "give_away: table %llu from %d to %d", (unsigned long long)id, (int)p->pid, (int)to);
-            m->scan_now = 1;
+            mgr_watch_add(m, to, rinc, -1);
             shmets_build_atom(b, "true", 4);
         }
     }
