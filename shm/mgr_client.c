@@ -197,8 +197,21 @@ static int ensure(struct etsmgr *m)
     return rc;
 }
 
+static int read_packet(struct etsmgr *m, int timeout_ms, int *is_reply, shmets_term *t);
+static int queue_event(struct etsmgr *m, shmets_term t);
+
+/* The connection is gone (the daemon died): keep the messages it had delivered and we had
+ * not read yet, then close it. */
 static void lost(struct etsmgr *m)
 {
+    int is_reply;
+    shmets_term t;
+    while (m->fd >= 0 && read_packet(m, 0, &is_reply, &t) == 1) {
+        if (is_reply)
+            shmets_term_free(&t);
+        else
+            queue_event(m, t);
+    }
     if (m->fd >= 0)
         close(m->fd);
     m->fd = -1;
@@ -318,7 +331,9 @@ static int read_packet(struct etsmgr *m, int timeout_ms, int *is_reply, shmets_t
     if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
     if (n <= 0) {
-        lost(m);
+        /* End of the stream: everything it carried was read before. */
+        close(m->fd);
+        m->fd = -1;
         return err_set(SHMETS_ESYS, "etsmgr closed the connection");
     }
     shmets_term whole, tag, body;

@@ -27,6 +27,24 @@ static char mu_dir[PATH_MAX];          /* private runtime directory */
 static char mu_inst[64];
 static char mu_sock[PATH_MAX];
 static pid_t mu_daemon;
+/* Children not waited for yet: killed by mu_fini, so that a failed test leaves none. */
+static pid_t mu_children[64];
+
+static inline void mu_track(pid_t p)
+{
+    for (size_t i = 0; i < sizeof mu_children / sizeof mu_children[0]; i++)
+        if (!mu_children[i]) {
+            mu_children[i] = p;
+            return;
+        }
+}
+
+static inline void mu_untrack(pid_t p)
+{
+    for (size_t i = 0; i < sizeof mu_children / sizeof mu_children[0]; i++)
+        if (mu_children[i] == p)
+            mu_children[i] = 0;
+}
 
 static inline void mu_sleep_ms(int ms)
 {
@@ -61,8 +79,10 @@ static inline pid_t mu_start(void)
     pid_t p = fork();
     if (p == 0) {
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (fd >= 0)
+        if (fd >= 0) {                  /* never the test's stdout: a pipe would stay open */
+            dup2(fd, 1);
             dup2(fd, 2);
+        }
         execl(exe, exe, "--instance", mu_inst, "--runtime-dir", mu_dir, (char *)NULL);
         _exit(127);
     }
@@ -84,6 +104,7 @@ static inline pid_t mu_start(void)
         mu_sleep_ms(10);
     }
     mu_daemon = p;
+    mu_track(p);
     return p;
 }
 
@@ -92,6 +113,7 @@ static inline void mu_kill(pid_t p, int sig)
     if (p > 0) {
         kill(p, sig);
         waitpid(p, NULL, 0);
+        mu_untrack(p);
     }
 }
 
@@ -114,6 +136,12 @@ static inline int mu_fini(void)
 {
     char cmd[PATH_MAX + 32], log[PATH_MAX + 8], line[512];
     int bad = 0;
+    for (size_t i = 0; i < sizeof mu_children / sizeof mu_children[0]; i++)
+        if (mu_children[i] > 0) {
+            kill(mu_children[i], SIGKILL);
+            waitpid(mu_children[i], NULL, 0);
+            mu_children[i] = 0;
+        }
     if (snprintf(log, sizeof log, "%s/log", mu_dir) < (int)sizeof log) {
         FILE *f = fopen(log, "r");
         while (f && fgets(line, sizeof line, f))
@@ -152,6 +180,7 @@ static inline struct mu_child mu_spawn(int (*fn)(void *arg, int wfd), void *arg)
         _exit(fn(arg, p[1]));
     }
     close(p[1]);
+    mu_track(c.pid);
     return c;
 }
 
@@ -180,6 +209,7 @@ static inline int mu_wait(struct mu_child *c)
 {
     int st;
     close(c->rfd);
+    mu_untrack(c->pid);
     if (waitpid(c->pid, &st, 0) != c->pid)
         return -2;
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;

@@ -12,6 +12,8 @@
 #include <cmocka.h>
 
 #include "mgrutil.h"
+
+#include <poll.h>
 #include "../shm/table.h"
 
 #define N 500
@@ -458,6 +460,29 @@ static void etsmgr_killed_and_restarted(void **s)
     expect_mine(id2, N + 1);
 }
 
+static void unread_message_survives_a_daemon_restart(void **s)
+{
+    (void)s;
+    /* The message reaches this process's socket, then the daemon dies before it is read;
+     * the next call finds the connection gone and keeps what it held. */
+    struct owner_arg a = { "u1", fmt_pid_opts("[public,{heir,<0.%d.0>,unread}]"), 1, 0, 0 };
+    struct mu_child o = mu_spawn(owner_main, &a);
+    uint64_t id = mu_read_u64(&o);
+    assert_true(id != 0);
+    kill(o.pid, SIGKILL);
+    assert_int_equal(mu_wait(&o), -1);
+    struct pollfd pf = { .fd = etsmgr_fd(m), .events = POLLIN };
+    assert_int_equal(poll(&pf, 1, 5000), 1);            /* delivered, not read */
+    mu_kill(mu_daemon, SIGKILL);
+    mu_start();
+    shmets_term info;
+    assert_int_equal(etsmgr_info(m, &info), 0);         /* reconnects */
+    shmets_term_free(&info);
+    expect_transfer(id, o.pid, "unread");
+    assert_int_equal(etsmgr_del_table(m, "u1"), 0);
+    expect_mine(id, N);
+}
+
 static int has_slot(pid_t pid)
 {
     struct rcu_registry *reg = &db->c.h->reg;
@@ -568,6 +593,7 @@ int main(void)
         cmocka_unit_test(unmanaged_table_without_heir_is_deleted),
         cmocka_unit_test(give_away_tells_the_receiver),
         cmocka_unit_test(etsmgr_killed_and_restarted),
+        cmocka_unit_test(unread_message_survives_a_daemon_restart),
         cmocka_unit_test(dead_reader_slots_are_cleared),
         cmocka_unit_test(no_daemon_no_autostart),
         cmocka_unit_test(autostart_and_one_connection),

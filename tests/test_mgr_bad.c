@@ -216,6 +216,7 @@ static void socket_mode(void **s)
         execl(exe, exe, "--instance", inst, "--runtime-dir", mu_dir, "--group", "root", (char *)NULL);
         _exit(127);
     }
+    mu_track(p);
     /* Its pid file is written once the socket is set up (mode and group included). */
     char pidf[PATH_MAX + 112];
     if (snprintf(pidf, sizeof pidf, "%s/%s.pid", mu_dir, inst) >= (int)sizeof pidf)
@@ -284,6 +285,7 @@ static void sd_notify_ready_and_stopping(void **s)
         execl(exe, exe, "--instance", inst, "--runtime-dir", mu_dir, (char *)NULL);
         _exit(127);
     }
+    mu_track(p);
     char buf[256];
     struct pollfd pf = { .fd = n, .events = POLLIN };
     assert_int_equal(poll(&pf, 1, 5000), 1);
@@ -298,6 +300,7 @@ static void sd_notify_ready_and_stopping(void **s)
     buf[k] = 0;
     assert_non_null(strstr(buf, "STOPPING=1"));
     waitpid(p, NULL, 0);
+    mu_untrack(p);
     close(n);
     unlink(ns);
     shmets_destroy_instance(inst);
@@ -321,6 +324,7 @@ static void socket_activation(void **s)
               exe, "--instance", inst, "--runtime-dir", mu_dir, (char *)NULL);
         _exit(127);
     }
+    mu_track(p);
     struct stat st;
     int ok = 0;
     for (int i = 0; i < 500 && !ok; i++) {
