@@ -120,7 +120,8 @@ static inline void mu_kill(pid_t p, int sig)
 /* Set up the program's runtime dir and instance (call once, first). */
 static inline void mu_init(const char *prog)
 {
-    snprintf(mu_dir, sizeof mu_dir, "/tmp/%s.XXXXXX", prog);
+    const char *tmp = getenv("TMPDIR");
+    snprintf(mu_dir, sizeof mu_dir, "%s/%s.XXXXXX", tmp && *tmp ? tmp : "/tmp", prog);
     if (!mkdtemp(mu_dir))
         abort();
     setenv("SHMETS_RUNTIME_DIR", mu_dir, 1);
