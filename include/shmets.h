@@ -386,8 +386,8 @@ int shmets_term_format(shmets_term t, char **text, size_t *len);
  *   processes).  A reader killed inside a lookup holds nothing: its slot is cleared when a
  *   writer finds it dead.
  * - The select/match family of table calls (part 7 compiles and runs the specifications
- *   they take), give_away and the heir's transfer (etsmgr) are not yet in this version of
- *   the header.  write_concurrency stripes the writer lock of hash tables only; an
+ *   they take) are not yet in this version of the header; give_away, managed tables and the
+ *   heir's transfer when an owner dies are etsmgr's, in <etsmgr.h>.  write_concurrency stripes the writer lock of hash tables only; an
  *   ordered_set accepts the option and has one writer lock.
  */
 
