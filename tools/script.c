@@ -94,6 +94,7 @@
  * option is a boolean), so info(T, write_concurrency) then says true where ETS says auto.
  */
 #include "shmets.h"
+#include "etsmgr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -105,6 +106,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 int script_main(int argc, char **argv);
@@ -466,6 +468,15 @@ static int atom_token(struct script *s, size_t *i, char *out, size_t outsz)
     shmets_term t;
     const char *txt;
     size_t len;
+    if (p[b] != '\'') {
+        /* A bare word is its own text; reserved words too (shmets:receive/1, R.9). */
+        if (e - b >= outsz)
+            return syntax_at(s, b, "this atom cannot name a module or function");
+        memcpy(out, p + b, e - b);
+        out[e - b] = 0;
+        *i = e;
+        return 0;
+    }
     if (shmets_term_parse(p + b, e - b, &t) || shmets_term_get_atom(t, &txt, &len)) {
         shmets_term_free(&t);
         return syntax_at(s, b, "an atom expected");
@@ -536,20 +547,53 @@ static void args_syntax_error(struct script *s, size_t open, const char *txt, si
  * tuple, owned).  Returns 0, -SHMETS_ESYNTAX (message given) or another parse error (message
  * given: ETOOBIG, ETOODEEP, ENOMEM).
  */
+/* The arguments' text, with each `self()` in code (not in a string, quoted atom or $char)
+ * written as this process's pid <0.PID.0> (R.9). */
+static int put_args(struct text *a, const char *p, size_t n)
+{
+    char pid[32];
+    int plen = snprintf(pid, sizeof pid, "<0.%d.0>", (int)getpid());
+    size_t from = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (p[k] == '"' || p[k] == '\'') {
+            char q = p[k];
+            for (k++; k < n && p[k] != q; k++)
+                if (p[k] == '\\')
+                    k++;
+        } else if (p[k] == '$') {
+            k += k + 1 < n && p[k + 1] == '\\' ? 2 : 1;
+        } else if (n - k >= 6 && !memcmp(p + k, "self()", 6) &&
+                   (k == 0 || !(p[k - 1] == '_' || p[k - 1] == '@' || (p[k - 1] >= 'a' && p[k - 1] <= 'z') ||
+                                (p[k - 1] >= 'A' && p[k - 1] <= 'Z') || (p[k - 1] >= '0' && p[k - 1] <= '9')))) {
+            if (text_put(a, p + from, k - from) || text_put(a, pid, (size_t)plen))
+                return -1;
+            from = k + 6;
+            k += 5;
+        }
+    }
+    return text_put(a, p + from, n - from);
+}
+
 static int parse_call(struct script *s, char *mod, size_t modsz, shmets_term *args)
 {
     size_t i = skip_blank(s, 0);
     int rc;
-    if ((rc = atom_token(s, &i, mod, modsz)) || (rc = expect_char(s, &i, ':', "':' expected")))
+    if ((rc = atom_token(s, &i, mod, modsz)))
         return rc;
-    i = skip_blank(s, i);
-    if ((rc = atom_token(s, &i, s->fn, sizeof s->fn)) || (rc = expect_char(s, &i, '(', "'(' expected")))
+    if (skip_blank(s, i) < s->call.n && s->call.p[skip_blank(s, i)] == '(') {
+        /* A bare function: self() (R.9) is erlang:self(). */
+        snprintf(s->fn, sizeof s->fn, "%s", mod);
+        snprintf(mod, modsz, "erlang");
+        i = skip_blank(s, i) + 1;
+    } else if ((rc = expect_char(s, &i, ':', "':' expected")) || (i = skip_blank(s, i), 0) ||
+               (rc = atom_token(s, &i, s->fn, sizeof s->fn)) || (rc = expect_char(s, &i, '(', "'(' expected"))) {
         return rc;
+    }
     size_t open = i - 1;
     if (s->call.p[s->last_sig] != ')' || s->last_sig < i)
         return syntax_at(s, s->last_sig, "a call must end with ')' before its full stop");
     struct text a = { 0 };
-    if (text_put(&a, "{", 1) || text_put(&a, s->call.p + i, s->last_sig - i) || text_put(&a, "}", 1)) {
+    if (text_put(&a, "{", 1) || put_args(&a, s->call.p + i, s->last_sig - i) || text_put(&a, "}", 1)) {
         free(a.p);
         say(s, s->first_line, "out of memory reading the call");
         return -SHMETS_ENOMEM;
@@ -1488,6 +1532,210 @@ static const struct call_def {
     { "match_object", 1, op_continue },
 };
 
+/* ---- etsmgr, messages and time (R.9) -------------------------------------------------
+ * R.9  With etsmgr (issue 6): etsmgr:new_table/4, add_table/3, del_table/2 and info/1 (whose
+ *      first argument, Inst_name, is the script's instance as an atom) print the daemon's reply as the original etsmgr returns it ({ok, Pid, Tab}, {error,
+ *      Reason}, a map); ets:give_away/3 prints true or error:badarg as ETS; self() (also
+ *      inside arguments) is this process, <0.PID.0>; shmets:receive(TimeoutMs) prints the
+ *      next message for this process ({'ETS-TRANSFER', Tab, From, Data}) or `timeout`;
+ *      shmets:sleep(Ms) waits and prints ok.  The connection to the instance's etsmgr is made
+ *      at the first of these calls (include/etsmgr.h: started on demand unless
+ *      SHMETS_NO_AUTOSTART=1); a table handle is re-attached after its owner changed
+ *      (give_away, ETS-TRANSFER), so that it carries the new owner's rights.
+ */
+
+static etsmgr *script_mgr;
+
+static int mgr_conn(struct script *s)
+{
+    if (script_mgr)
+        return 0;
+    int rc = etsmgr_connect(s->db, NULL, &script_mgr);
+    if (rc) {
+        s->fatal = true;
+        snprintf(s->msg, sizeof s->msg, "no etsmgr for instance %s: %s", s->inst, shmets_errdetail());
+    }
+    return rc;
+}
+
+/* Forget the cached handle of the table a term names (its rights changed). */
+static void mgr_forget(struct script *s, shmets_term tab)
+{
+    shmets_tab *t;
+    if (shmets_attach_term(s->db, tab, &t) != 0)
+        return;
+    struct tabent *e = cache_find(&s->tabs, shmets_id(t));
+    shmets_detach(t);
+    if (e)
+        cache_drop(&s->tabs, e, true);
+}
+
+/* The Inst_name argument of the etsmgr calls: this script's instance, as an atom. */
+static int inst_arg(struct script *s, shmets_term t)
+{
+    const char *txt;
+    size_t len;
+    if (shmets_term_get_atom(t, &txt, &len) || len != strlen(s->inst) || memcmp(txt, s->inst, len))
+        return -SHMETS_EINVAL;
+    return 0;
+}
+
+/* {Tag, Args...} to the daemon; the reply into r.  With inst, a[0] is the Inst_name. */
+static int mgr_request(struct script *s, const char *tag, const shmets_term *a, size_t n, shmets_term *reply)
+{
+    int rc = mgr_conn(s);
+    if (rc)
+        return rc;
+    shmets_builder *b;
+    shmets_term q;
+    if ((rc = shmets_builder_create(&b)))
+        return rc;
+    shmets_build_tuple(b, n + 1);
+    shmets_build_atom(b, tag, strlen(tag));
+    for (size_t i = 0; i < n; i++)
+        shmets_build_term(b, a[i]);
+    rc = shmets_builder_finish(b, &q);
+    shmets_builder_destroy(b);
+    if (!rc)
+        rc = etsmgr_call(script_mgr, q, reply);
+    shmets_term_free(&q);
+    if (rc) {
+        s->fatal = true;
+        snprintf(s->msg, sizeof s->msg, "etsmgr: %s", shmets_errdetail());
+    }
+    return rc;
+}
+
+static int op_mgr_new_table(struct script *s, const shmets_term *a, struct result *r)
+{
+    int rc = inst_arg(s, a[0]);
+    rc = rc ? rc : mgr_request(s, "new_table", a + 1, 3, &r->term);
+    size_t n;
+    shmets_term tag, tab, opt;
+    shmets_list_iter it;
+    if (rc || shmets_term_tuple_arity(r->term, &n) || n != 3 || shmets_term_tuple_element(r->term, 1, &tag) ||
+        !atom_is(tag, "ok") || shmets_term_tuple_element(r->term, 3, &tab))
+        return rc;
+    mgr_forget(s, tab);
+    /* The heir's data, when the table came back to its client (include/etsmgr.h). */
+    for (shmets_list_begin(a[3], &it); shmets_list_next(&it, &opt) == 1;) {
+        uint32_t pid;
+        shmets_term data;
+        shmets_tab *t;
+        if (heir_arg(opt, &pid, &data) == 0 && pid && pid != (uint32_t)getpid() &&
+            shmets_attach_term(s->db, tab, &t) == 0) {
+            etsmgr_setopts_heir(s->db, shmets_id(t), (pid_t)pid, &data);
+            shmets_detach(t);
+        }
+    }
+    return 0;
+}
+
+static int op_mgr_add_table(struct script *s, const shmets_term *a, struct result *r)
+{
+    int rc = inst_arg(s, a[0]);
+    return rc ? rc : mgr_request(s, "add_table", a + 1, 2, &r->term);
+}
+
+static int op_mgr_del_table(struct script *s, const shmets_term *a, struct result *r)
+{
+    int rc = inst_arg(s, a[0]);
+    return rc ? rc : mgr_request(s, "del_table", a + 1, 1, &r->term);
+}
+
+static int op_mgr_info(struct script *s, const shmets_term *a, struct result *r)
+{
+    int rc = inst_arg(s, a[0]);
+    rc = rc ? rc : mgr_conn(s);
+    return rc ? rc : etsmgr_info(script_mgr, &r->term);
+}
+
+static int op_give_away(struct script *s, const shmets_term *a, struct result *r)
+{
+    shmets_term reply;
+    int rc = mgr_request(s, "give_away", a, 3, &reply);
+    if (rc)
+        return rc;
+    bool ok = atom_is(reply, "true");
+    shmets_term_free(&reply);
+    if (!ok)
+        return -SHMETS_EINVAL;          /* ETS: badarg */
+    mgr_forget(s, a[0]);
+    return res_bool(r, true);
+}
+
+static int op_self(struct script *s, const shmets_term *a, struct result *r)
+{
+    (void)s;
+    (void)a;
+    shmets_builder *b;
+    int rc = shmets_builder_create(&b);
+    if (rc)
+        return rc;
+    shmets_build_pid(b, (uint32_t)getpid());
+    rc = shmets_builder_finish(b, &r->term);
+    shmets_builder_destroy(b);
+    return rc;
+}
+
+static int ms_arg(shmets_term t, int *ms)
+{
+    int64_t v;
+    if (shmets_term_get_int64(t, &v) || v < 0 || v > 24 * 3600 * 1000)
+        return -SHMETS_ETYPE;
+    *ms = (int)v;
+    return 0;
+}
+
+static int op_receive(struct script *s, const shmets_term *a, struct result *r)
+{
+    int ms, rc = ms_arg(a[0], &ms);
+    if (rc || (rc = mgr_conn(s)))
+        return rc;
+    rc = etsmgr_next_event(script_mgr, ms, &r->term);
+    if (rc == -SHMETS_EAGAIN) {
+        r->text = "timeout";
+        return 0;
+    }
+    size_t n;
+    shmets_term tag, tab;
+    if (!rc && shmets_term_tuple_arity(r->term, &n) == 0 && n == 4 && shmets_term_tuple_element(r->term, 1, &tag) == 0 &&
+        atom_is(tag, "ETS-TRANSFER") && shmets_term_tuple_element(r->term, 2, &tab) == 0)
+        mgr_forget(s, tab);
+    if (rc) {
+        s->fatal = true;
+        snprintf(s->msg, sizeof s->msg, "receive: %s", shmets_errdetail());
+    }
+    return rc;
+}
+
+static int op_sleep(struct script *s, const shmets_term *a, struct result *r)
+{
+    (void)s;
+    int ms, rc = ms_arg(a[0], &ms);
+    if (rc)
+        return rc;
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) && errno == EINTR && !got_signal)
+        ;
+    r->text = "ok";
+    return 0;
+}
+
+static const struct {
+    const char *mod;
+    struct call_def def;
+} mgr_calls[] = {
+    { "etsmgr", { "new_table", 4, op_mgr_new_table } },
+    { "etsmgr", { "add_table", 3, op_mgr_add_table } },
+    { "etsmgr", { "del_table", 2, op_mgr_del_table } },
+    { "etsmgr", { "info", 1, op_mgr_info } },
+    { "ets", { "give_away", 3, op_give_away } },
+    { "erlang", { "self", 0, op_self } },
+    { "shmets", { "receive", 1, op_receive } },
+    { "shmets", { "sleep", 1, op_sleep } },
+};
+
 /* ---- running a call (R.2) ---------------------------------------------------------- */
 
 /* Write one result line and flush it, letting signals through meanwhile (R.5). */
@@ -1549,6 +1797,10 @@ static int run_call(struct script *s)
     for (size_t i = 0; i < sizeof calls / sizeof calls[0] && !strcmp(mod, "ets"); i++)
         if (!strcmp(calls[i].name, s->fn) && calls[i].arity == s->arity)
             def = &calls[i];
+    for (size_t i = 0; i < sizeof mgr_calls / sizeof mgr_calls[0] && !def; i++)
+        if (!strcmp(mgr_calls[i].mod, mod) && !strcmp(mgr_calls[i].def.name, s->fn) &&
+            mgr_calls[i].def.arity == s->arity)
+            def = &mgr_calls[i].def;
     if (!def) {
         shmets_term_free(&args);
         return emit(s, "error:undef");
@@ -1677,6 +1929,7 @@ int script_main(int argc, char **argv)
         while ((rc = read_call(&s)) == 1 && run_call(&s) == 0)
             ;
     }
+    etsmgr_disconnect(script_mgr);
     close_instance(&s);
     free(s.call.p);
     if (s.fd > 0)
