@@ -1,7 +1,7 @@
 /*
  * campaign.c — `make stress`: a randomised kill -9 campaign (issue 9, item 2).
  *
- *   shmets-stress [--minutes M | --seconds S] [--writers W] [--readers R] [--seed N]
+ *   shmets-stress [--minutes M | --seconds S] [--writers W] [--readers R] [--seed N] [--no-etsmgr]
  *
  * WHAT RUNS.  One private instance with three public tables — a set with write_concurrency
  * (striped writer locks), an ordered_set and a bag — and these processes, all children of the
@@ -16,6 +16,18 @@
  *   readers  loop over random lookups of any key and bounded first/next walks, checking each
  *            object's shape (its value encodes its key, so a torn or misplaced object shows);
  *            a bad object is reported through the shared mapping and ends the campaign.
+ *   owners   with etsmgr (this build's daemon, in a private runtime directory, started by the
+ *            campaign with autostart off), two more kinds, each writing its own table and
+ *            acknowledging as the writers do:
+ *            - an owner whose table (not managed) names an heir process, which waits on its
+ *              etsmgr connection: the owner's kill must make the heir the owner and deliver
+ *              {'ETS-TRANSFER', Tab, OwnerPid, HeirData}; the heir's kill then (a table with
+ *              no heir left and not managed) must make etsmgr delete the table;
+ *            - a managed owner (etsmgr_new_table): after its kill the table must stay, data
+ *              intact, and the next owner's etsmgr_new_table must give it back, same id.
+ *   etsmgr   the daemon itself: killed, sometimes an owner killed while it is down, then
+ *            restarted; the restarted daemon must re-adopt everything and apply the rules
+ *            to the owners that died meanwhile.  Writers and readers never notice.
  * The campaign kills one process at a random moment (1 to 40 ms apart) with SIGKILL, reaps it,
  * verifies, and starts a replacement.  Killed readers die inside read sections often: the
  * writers' reclamation must then find them dead and clear their slots, or memory would pile up.
@@ -30,12 +42,16 @@
  * come back to what it was when the table was empty at the start (the baseline: a new table
  * after 1,000 inserts and deletes, so that its limbo keeps the chunks it keeps from then on):
  * nothing leaked by the killed writers, nothing held by killed readers.  It prints kills survived by kind, writes
- * acknowledged and lost (0), lookups done, memory before and after.  Exit 0 only if all held.
+ * acknowledged and lost (0), lookups done, ownership changes verified, memory before and after.  Exit 0 only if all held.
  */
 #include "shmets.h"
+#include "etsmgr.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -44,6 +60,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,6 +70,7 @@
 #define KEYS      1024            /* keys per table, shared out among the writers */
 #define MAXW      16
 #define MAXR      16
+#define OKEYS     64              /* keys of an owner's table */
 
 enum { T_SET, T_ORDERED, T_BAG };
 static const char *const tab_names[NTAB] = { "stress_set", "stress_ordered", "stress_bag" };
@@ -67,6 +86,15 @@ struct shared {
         _Atomic uint64_t acked;
     } w[MAXW];
     _Atomic uint64_t lookups[MAXR];
+    struct {                            /* [0]: the owner with an heir; [1]: the managed one */
+        _Atomic int64_t val[OKEYS];
+        _Atomic int pkey, npending;
+        _Atomic int64_t pval;
+        _Atomic uint64_t acked;
+        _Atomic uint64_t id;            /* the owner's table, once made */
+        _Atomic int got;                /* the heir received a message: its text in msg */
+        char msg[256];
+    } o[2];
     _Atomic int bad;                    /* a reader saw a bad object: its text is in why */
     char why[512];
 };
@@ -75,8 +103,25 @@ static struct shared *sh;
 static char inst[64];
 static pid_t campaign_pid;
 static pid_t wp[MAXW], rp[MAXR];
+static pid_t daemon_pid, owner_pid[2], heir_pid;
+static char runtime_dir[64], sock_path[108];
 static uint64_t tab_id[NTAB];
 static int nwriters = 2, nreaders = 2;
+
+/* The private runtime directory and what the daemons left in it (socket, log, lock, pid). */
+static void cleanup_runtime(void)
+{
+    if (!runtime_dir[0])
+        return;
+    DIR *d = opendir(runtime_dir);
+    for (struct dirent *e; d && (e = readdir(d)) != NULL;)
+        if (e->d_name[0] != '.')
+            unlinkat(dirfd(d), e->d_name, 0);
+    if (d)
+        closedir(d);
+    rmdir(runtime_dir);
+    runtime_dir[0] = 0;
+}
 
 /* The campaign leaves nothing behind when it fails: its processes are killed by pid and its
  * instance destroyed. */
@@ -95,8 +140,13 @@ static void die(const char *fmt, ...)
         for (int i = 0; i < MAXR; i++)
             if (rp[i] > 0)
                 kill(rp[i], SIGKILL);
+        pid_t more[] = { daemon_pid, owner_pid[0], owner_pid[1], heir_pid };
+        for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
+            if (more[i] > 0)
+                kill(more[i], SIGKILL);
         while (wait(NULL) > 0)
             ;
+        cleanup_runtime();
         shmets_destroy_instance(inst);
     }
     exit(1);
@@ -333,19 +383,195 @@ static void reader(int r, uint64_t seed)
     }
 }
 
+/* ---- owners and etsmgr ---------------------------------------------------------------- */
+
+static pid_t spawn(void (*fn)(int, uint64_t), int i, uint64_t seed);
+static void reap(pid_t pid, const char *what);
+
+static void sleep_ms(int ms)
+{
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) && errno == EINTR)
+        ;
+}
+
+/* A connection to etsmgr, retried while the daemon is down (the campaign restarts it). */
+static etsmgr *connect_mgr(shmets *d)
+{
+    etsmgr *m;
+    for (;;) {
+        int rc = etsmgr_connect(d, NULL, &m);
+        if (!rc)
+            return m;
+        if (rc != -SHMETS_ENOENT && rc != -SHMETS_ESYS)
+            die("child %d: etsmgr_connect: %s (%s)", (int)getpid(), shmets_strerror(rc), shmets_errdetail());
+        sleep_ms(10);
+    }
+}
+
+/* An owner's writes: its own table, keys 0..OKEYS-1, acknowledged in sh->o[slot]. */
+static void owner_writes(int slot, shmets_tab *t, uint64_t seed)
+{
+    for (;;) {
+        uint64_t r = rnd(&seed);
+        int k = (int)(r % OKEYS);
+        int64_t v = (r >> 40) % 4 == 0 ? -1 : value_for(atomic_load(&sh->o[slot].acked) + 1, k);
+        atomic_store(&sh->o[slot].pkey, k);
+        atomic_store(&sh->o[slot].pval, v);
+        atomic_store(&sh->o[slot].npending, 1);
+        shmets_term x = v < 0 ? term("%d", k) : term("{%d,%" PRId64 "}", k, v);
+        int rc = v < 0 ? shmets_delete_key(t, x) : shmets_insert(t, x);
+        shmets_term_free(&x);
+        if (rc)
+            die("owner %d: write: %s (%s)", (int)getpid(), shmets_strerror(rc), shmets_errdetail());
+        atomic_store(&sh->o[slot].val[k], v);
+        atomic_store(&sh->o[slot].npending, 0);
+        atomic_fetch_add(&sh->o[slot].acked, 1);
+    }
+}
+
+/* The heir: records the first message it receives on its connection. */
+static void heir(int unused, uint64_t seed)
+{
+    (void)unused;
+    (void)seed;
+    shmets *d;
+    if (shmets_open(inst, &d))
+        die("heir: open");
+    etsmgr *m = connect_mgr(d);
+    for (;;) {
+        shmets_term msg;
+        int rc = etsmgr_next_event(m, 200, &msg);
+        if (rc == 0) {
+            char *text;
+            if (shmets_term_format(msg, &text, NULL) == 0) {
+                if (!atomic_load(&sh->o[0].got)) {
+                    snprintf(sh->o[0].msg, sizeof sh->o[0].msg, "%s", text);
+                    atomic_store(&sh->o[0].got, 1);
+                }
+                free(text);
+            }
+            shmets_term_free(&msg);
+        } else if (rc != -SHMETS_EAGAIN) {
+            sleep_ms(10);                   /* the daemon is down: the next call reconnects */
+        }
+    }
+}
+
+static uint64_t heir_round;
+
+/* The owner with an heir: a table that is not managed, made with heir_pid in the same step. */
+static void heir_owner(int heirpid, uint64_t seed)
+{
+    shmets *d;
+    shmets_tab *t;
+    if (shmets_open(inst, &d))
+        die("owner: open");
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.access = SHMETS_PUBLIC;
+    o.heir_pid = (uint32_t)heirpid;
+    o.heir_data = term("{gift,%" PRIu64 "}", heir_round);
+    char name[48];
+    snprintf(name, sizeof name, "inherited_%" PRIu64, heir_round);
+    int rc = shmets_new(d, name, &o, &t);
+    if (rc)
+        die("owner: new %s: %s (%s)", name, shmets_strerror(rc), shmets_errdetail());
+    atomic_store(&sh->o[0].id, shmets_id(t));
+    owner_writes(0, t, seed);
+}
+
+/* The managed owner: etsmgr_new_table, which gives a dead client's table back. */
+static void managed_owner(int unused, uint64_t seed)
+{
+    (void)unused;
+    shmets *d;
+    shmets_tab *t;
+    if (shmets_open(inst, &d))
+        die("managed owner: open");
+    etsmgr *m = connect_mgr(d);
+    shmets_term opts = term("[public,set]");
+    uint64_t id;
+    for (;;) {
+        int rc = etsmgr_new_table(m, "managed", "managed_tab", opts, &id);
+        if (!rc)
+            break;
+        if (rc != -SHMETS_ESYS && rc != -SHMETS_ENOENT)
+            die("managed owner: new_table: %s (%s)", shmets_strerror(rc), shmets_errdetail());
+        sleep_ms(10);                       /* the daemon is down or restarting */
+    }
+    int rc = shmets_attach(d, id, &t);
+    if (rc)
+        die("managed owner: attach: %s (%s)", shmets_strerror(rc), shmets_errdetail());
+    uint64_t zero = 0;
+    if (!atomic_compare_exchange_strong(&sh->o[1].id, &zero, id) && zero != id)
+        report_bad("managed owner: etsmgr_new_table gave table %" PRIu64 ", the managed table is %" PRIu64, id, zero);
+    atomic_fetch_add(&sh->o[1].got, 1);     /* adopted */
+    owner_writes(1, t, seed);
+}
+
+static int daemon_answers(void)
+{
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    memcpy(a.sun_path, sock_path, sizeof a.sun_path);
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+/* This build's etsmgr (next to this program), logging to <runtime dir>/log. */
+static void start_daemon(void)
+{
+    char self[PATH_MAX], exe[PATH_MAX + 8], log[PATH_MAX + 8];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    self[n > 0 ? n : 0] = 0;
+    char *slash = strrchr(self, '/');
+    if (slash)
+        *slash = 0;
+    snprintf(exe, sizeof exe, "%s/etsmgr", self);
+    snprintf(log, sizeof log, "%s/log", runtime_dir);
+    fflush(NULL);
+    daemon_pid = fork();
+    if (daemon_pid < 0)
+        die("fork: %s", strerror(errno));
+    if (daemon_pid == 0) {
+        int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (fd >= 0)
+            dup2(fd, 2);
+        execl(exe, exe, "--instance", inst, "--runtime-dir", runtime_dir, (char *)NULL);
+        _exit(127);
+    }
+    for (int i = 0; i < 500 && !daemon_answers(); i++)
+        sleep_ms(10);
+    if (!daemon_answers())
+        die("etsmgr (%s) does not answer on %s; its log is %s", exe, sock_path, log);
+}
+
+/* Wait up to 5 s for cond(arg) (the daemon acts on a death within milliseconds). */
+static int wait_for(int (*cond)(void *), void *arg)
+{
+    for (int i = 0; i < 500; i++) {
+        if (cond(arg))
+            return 1;
+        sleep_ms(10);
+    }
+    return cond(arg);
+}
+
 /* ---- the campaign --------------------------------------------------------------------- */
 
 static shmets *db;
 static shmets_tab *tabs[NTAB];
 
 /* What key k of table tab holds: -1 none, the shared value, or -2 (not an acknowledged shape). */
-static int64_t value_of(int tab, int k)
+static int64_t value_in(shmets_tab *t, const char *name, int bag, int k)
 {
     shmets_term key = term("%d", k), objs;
-    int rc = shmets_lookup(tabs[tab], key, &objs);
+    int rc = shmets_lookup(t, key, &objs);
     shmets_term_free(&key);
     if (rc)
-        die("lookup %d in %s: %s (%s)", k, tab_names[tab], shmets_strerror(rc), shmets_errdetail());
+        die("lookup %d in %s: %s (%s)", k, name, shmets_strerror(rc), shmets_errdetail());
     char *text;
     if (shmets_term_format(objs, &text, NULL))
         die("format");
@@ -354,15 +580,174 @@ static int64_t value_of(int tab, int k)
     long long x;
     int n = 0;
     for (const char *p = text; (p = strchr(p, '{')) != NULL; p++, n++) {
-        if (sscanf(p, "{%*d,%lld,", &x) != 1 || (n && x != v))
+        if (sscanf(p, "{%*d,%lld", &x) != 1 || (n && x != v))
             v = -2;
         else if (!n || v != -2)
             v = x;
     }
-    if (tab == T_BAG && n != 0 && n != 2)
+    if (bag && n != 0 && n != 2)
         v = -2;
     free(text);
     return v;
+}
+
+static int64_t value_of(int tab, int k)
+{
+    return value_in(tabs[tab], tab_names[tab], tab == T_BAG, k);
+}
+
+/* An owner is dead and its table holds what it acknowledged, or its pending write whole. */
+static uint64_t verify_owner_data(int slot, uint64_t id, const char *when)
+{
+    shmets_tab *t;
+    int rc = shmets_attach(db, id, &t);
+    if (rc)
+        die("%s: attach table %" PRIu64 ": %s (%s)", when, id, shmets_strerror(rc), shmets_errdetail());
+    if ((rc = shmets_check(t)))
+        die("%s: check of table %" PRIu64 ": %s (%s)", when, id, shmets_strerror(rc), shmets_errdetail());
+    uint64_t lost = 0;
+    int pending = atomic_load(&sh->o[slot].npending), pk = atomic_load(&sh->o[slot].pkey);
+    for (int k = 0; k < OKEYS; k++) {
+        int64_t v = value_in(t, "an owner's table", 0, k), acked = atomic_load(&sh->o[slot].val[k]);
+        int isp = pending && k == pk;
+        if (v == acked || (isp && v == atomic_load(&sh->o[slot].pval))) {
+            if (isp)
+                atomic_store(&sh->o[slot].val[k], v);
+            continue;
+        }
+        fprintf(stderr, "stress: %s: table %" PRIu64 " key %d holds %" PRId64 ", acknowledged %" PRId64 "\n", when, id,
+                k, v, acked);
+        lost++;
+    }
+    atomic_store(&sh->o[slot].npending, 0);
+    shmets_detach(t);
+    return lost;
+}
+
+struct owner_q { uint64_t id; pid_t pid; };
+
+static int owner_is(void *arg)
+{
+    struct owner_q *q = arg;
+    shmets_tab *t;
+    shmets_tab_info info;
+    if (shmets_attach(db, q->id, &t))
+        return 0;
+    int ok = shmets_info(t, &info) == 0 && info.owner == (uint32_t)q->pid;
+    shmets_detach(t);
+    return ok;
+}
+
+static int table_gone(void *arg)
+{
+    shmets_tab *t;
+    int rc = shmets_attach(db, *(uint64_t *)arg, &t);
+    if (rc == 0)
+        shmets_detach(t);
+    return rc == -SHMETS_ENOENT;
+}
+
+static int heir_got(void *arg)
+{
+    (void)arg;
+    return atomic_load(&sh->o[0].got) != 0;
+}
+
+static int owner_made(void *arg)
+{
+    return atomic_load(&sh->o[*(int *)arg].id) != 0;
+}
+
+static int adopted_since(void *arg)
+{
+    return atomic_load(&sh->o[1].got) > *(int *)arg;
+}
+
+static uint64_t transfers, deletions, readoptions;
+
+/* A new heir and an owner naming it. */
+static void heir_round_start(uint64_t *seed)
+{
+    heir_round++;
+    atomic_store(&sh->o[0].got, 0);
+    atomic_store(&sh->o[0].id, 0);
+    atomic_store(&sh->o[0].npending, 0);
+    for (int k = 0; k < OKEYS; k++)
+        atomic_store(&sh->o[0].val[k], -1);
+    heir_pid = spawn(heir, 0, rnd(seed));
+    owner_pid[0] = spawn(heir_owner, heir_pid, rnd(seed));
+    int slot = 0;
+    if (!wait_for(owner_made, &slot))
+        die("the owner with an heir made no table");
+}
+
+static pid_t killed_owner;
+
+static void heir_round_kill(void)
+{
+    killed_owner = owner_pid[0];
+    kill(owner_pid[0], SIGKILL);
+    reap(owner_pid[0], "owner");
+    owner_pid[0] = 0;
+}
+
+/* After the owner's death (etsmgr up): the heir owns the table and got the message; then the
+ * heir dies, and the table, with no heir left and not managed, is deleted. */
+static uint64_t heir_round_verify(uint64_t *seed)
+{
+    uint64_t id = atomic_load(&sh->o[0].id);
+    struct owner_q q = { id, heir_pid };
+    if (!wait_for(owner_is, &q))
+        die("table %" PRIu64 " did not go to its heir %d after its owner %d died", id, (int)heir_pid,
+            (int)killed_owner);
+    if (!wait_for(heir_got, NULL))
+        die("the heir %d owns table %" PRIu64 " but received no message", (int)heir_pid, id);
+    char want_from[32], want_name[48], want_gift[48];
+    snprintf(want_from, sizeof want_from, "<0.%d.0>", (int)killed_owner);
+    snprintf(want_name, sizeof want_name, "inherited_%" PRIu64, heir_round);
+    snprintf(want_gift, sizeof want_gift, "{gift,%" PRIu64 "}}", heir_round);
+    if (strncmp(sh->o[0].msg, "{'ETS-TRANSFER',", 16) != 0 || !strstr(sh->o[0].msg, want_from) ||
+        !strstr(sh->o[0].msg, want_gift))
+        die("the heir received %s; expected {'ETS-TRANSFER', %s's table, %s, {gift,%" PRIu64 "}}", sh->o[0].msg,
+            want_name, want_from, heir_round);
+    transfers++;
+    uint64_t lost = verify_owner_data(0, id, "after an owner's kill, with the heir");
+    kill(heir_pid, SIGKILL);
+    reap(heir_pid, "heir");
+    heir_pid = 0;
+    if (!wait_for(table_gone, &id))
+        die("table %" PRIu64 " outlived its last owner (no heir, not managed)", id);
+    deletions++;
+    heir_round_start(seed);
+    return lost;
+}
+
+static void managed_start(uint64_t *seed)
+{
+    int before = atomic_load(&sh->o[1].got);
+    owner_pid[1] = spawn(managed_owner, 0, rnd(seed));
+    if (!wait_for(adopted_since, &before))
+        die("the managed owner %d got no table from etsmgr_new_table", (int)owner_pid[1]);
+}
+
+static void managed_kill(void)
+{
+    kill(owner_pid[1], SIGKILL);
+    reap(owner_pid[1], "managed owner");
+    owner_pid[1] = 0;
+}
+
+/* After the managed owner's death: the table stays, data intact; the next client gets it. */
+static uint64_t managed_verify(uint64_t *seed)
+{
+    sleep_ms(20);                           /* the daemon has seen the death by now */
+    uint64_t id = atomic_load(&sh->o[1].id);
+    if (table_gone(&id))
+        die("the managed table %" PRIu64 " was deleted when its client died", id);
+    uint64_t lost = verify_owner_data(1, id, "after a managed owner's kill");
+    managed_start(seed);
+    readoptions++;
+    return lost;
 }
 
 static void check_tables(const char *when)
@@ -427,17 +812,19 @@ static void reap(pid_t pid, const char *what)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: shmets-stress [--minutes M | --seconds S] [--writers W] [--readers R] [--seed N]\n");
+    fprintf(stderr, "usage: shmets-stress [--minutes M | --seconds S] [--writers W] [--readers R] [--seed N] [--no-etsmgr]\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     double seconds = 60;
+    int with_mgr = 1;
     uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
     static const struct option lo[] = {
         { "minutes", 1, NULL, 'm' }, { "seconds", 1, NULL, 's' }, { "writers", 1, NULL, 'w' },
-        { "readers", 1, NULL, 'r' }, { "seed", 1, NULL, 'S' }, { NULL, 0, NULL, 0 },
+        { "readers", 1, NULL, 'r' }, { "seed", 1, NULL, 'S' }, { "no-etsmgr", 0, NULL, 'n' },
+        { NULL, 0, NULL, 0 },
     };
     for (int c; (c = getopt_long(argc, argv, "", lo, NULL)) != -1;) {
         switch (c) {
@@ -446,6 +833,7 @@ int main(int argc, char **argv)
         case 'w': nwriters = atoi(optarg); break;
         case 'r': nreaders = atoi(optarg); break;
         case 'S': seed = strtoull(optarg, NULL, 0); break;
+        case 'n': with_mgr = 0; break;
         default: usage();
         }
     }
@@ -453,7 +841,8 @@ int main(int argc, char **argv)
         usage();
     if (!seed)
         seed = 1;
-    printf("stress: %.0f s, %d writers, %d readers, seed %" PRIu64 "\n", seconds, nwriters, nreaders, seed);
+    printf("stress: %.0f s, %d writers, %d readers%s, seed %" PRIu64 "\n", seconds, nwriters, nreaders,
+           with_mgr ? ", 2 owners, an heir and etsmgr" : "", seed);
 
     sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (sh == MAP_FAILED)
@@ -497,16 +886,61 @@ int main(int argc, char **argv)
         wp[w] = spawn(writer, w, rnd(&seed));
     for (int r = 0; r < nreaders; r++)
         rp[r] = spawn(reader, r, rnd(&seed));
+    if (with_mgr) {
+        snprintf(runtime_dir, sizeof runtime_dir, "/tmp/shmets-stress.XXXXXX");
+        if (!mkdtemp(runtime_dir))
+            die("mkdtemp: %s", strerror(errno));
+        if (snprintf(sock_path, sizeof sock_path, "%s/%s.sock", runtime_dir, inst) >= (int)sizeof sock_path)
+            die("socket path too long");
+        setenv("SHMETS_RUNTIME_DIR", runtime_dir, 1);
+        setenv("SHMETS_NO_AUTOSTART", "1", 1);
+        start_daemon();
+        for (int i = 0; i < 2; i++)
+            for (int k = 0; k < OKEYS; k++)
+                atomic_store(&sh->o[i].val[k], -1);
+        heir_round_start(&seed);
+        managed_start(&seed);
+    }
 
-    uint64_t wkills = 0, rkills = 0, lost = 0;
+    uint64_t wkills = 0, rkills = 0, okills = 0, mkills = 0, lost = 0;
     double start = now_s(), last_print = start;
     while (now_s() - start < seconds) {
         struct timespec ts = { 0, (long)(1 + rnd(&seed) % 40) * 1000000L };
         nanosleep(&ts, NULL);
         if (atomic_load(&sh->bad))
             die("%s", sh->why);
-        int victim = (int)(rnd(&seed) % (uint64_t)(nwriters + nreaders));
-        if (victim < nwriters) {
+        int victim = (int)(rnd(&seed) % (uint64_t)(nwriters + nreaders + (with_mgr ? 3 : 0)));
+        if (victim >= nwriters + nreaders) {
+            int what = victim - nwriters - nreaders;     /* 0: heir's owner, 1: managed, 2: etsmgr */
+            int down_owner = 0, down_managed = 0;
+            if (what == 2) {
+                kill(daemon_pid, SIGKILL);
+                reap(daemon_pid, "etsmgr");
+                daemon_pid = 0;
+                mkills++;
+                uint64_t r = rnd(&seed);
+                down_owner = r % 3 == 0;        /* owners that die while the daemon is down */
+                down_managed = r % 5 == 0;
+                sleep_ms((int)(r >> 20) % 20);
+            }
+            if (what == 0 || down_owner) {
+                heir_round_kill();
+                okills++;
+            }
+            if (what == 1 || down_managed) {
+                managed_kill();
+                okills++;
+            }
+            if (what == 2)
+                start_daemon();
+            check_tables("after an owner's or etsmgr's kill");
+            if (what == 0 || down_owner) {
+                lost += heir_round_verify(&seed);
+                okills++;                       /* the heir, killed after the handover */
+            }
+            if (what == 1 || down_managed)
+                lost += managed_verify(&seed);
+        } else if (victim < nwriters) {
             kill(wp[victim], SIGKILL);
             reap(wp[victim], "writer");
             wkills++;
@@ -529,7 +963,7 @@ int main(int argc, char **argv)
             for (int w = 0; w < nwriters; w++)
                 acked += atomic_load(&sh->w[w].acked);
             printf("stress: %4.0f s: %" PRIu64 " kills, %" PRIu64 " writes acknowledged, 0 lost\n", last_print - start,
-                   wkills + rkills, acked);
+                   wkills + rkills + okills + mkills, acked);
             fflush(stdout);
         }
     }
@@ -542,12 +976,26 @@ int main(int argc, char **argv)
         kill(rp[r], SIGKILL);
         reap(rp[r], "reader");
     }
+    if (with_mgr) {
+        heir_round_kill();
+        lost += heir_round_verify(&seed);   /* makes a new round: end it too */
+        heir_round_kill();
+        managed_kill();
+        lost += verify_owner_data(1, atomic_load(&sh->o[1].id), "at the end");
+        kill(heir_pid, SIGKILL);
+        reap(heir_pid, "heir");
+        kill(daemon_pid, SIGKILL);
+        reap(daemon_pid, "etsmgr");
+        heir_pid = daemon_pid = 0;
+        cleanup_runtime();
+    }
     check_tables("at the end");
     for (int w = 0; w < nwriters; w++)
         lost += verify_writer(w, "at the end");
     uint64_t acked = 0, lookups = 0, objects = 0;
     for (int w = 0; w < nwriters; w++)
         acked += atomic_load(&sh->w[w].acked);
+    acked += atomic_load(&sh->o[0].acked) + atomic_load(&sh->o[1].acked);
     for (int r = 0; r < nreaders; r++)
         lookups += atomic_load(&sh->lookups[r]);
 
@@ -573,8 +1021,13 @@ int main(int argc, char **argv)
             leaked = 1;
         }
     }
-    printf("stress: %" PRIu64 " kills survived (%" PRIu64 " writers, %" PRIu64 " readers), shmets_check passed after each\n",
-           wkills + rkills, wkills, rkills);
+    printf("stress: %" PRIu64 " kills survived (%" PRIu64 " writers, %" PRIu64 " readers, %" PRIu64 " owners and heirs, %"
+           PRIu64 " etsmgr), shmets_check passed after each\n", wkills + rkills + okills + mkills, wkills, rkills, okills,
+           mkills);
+    if (with_mgr)
+        printf("stress: ownership as the rules say after every owner's death: %" PRIu64 " tables went to their heir with"
+               " ETS-TRANSFER, %" PRIu64 " deleted with their last owner, %" PRIu64 " managed tables given back\n",
+               transfers, deletions, readoptions);
     printf("stress: %" PRIu64 " writes acknowledged, %" PRIu64 " lost; %" PRIu64 " lookups; %" PRIu64
            " objects at the end\n", acked, lost, lookups, objects);
     printf("stress: table memory in use: %" PRIu64 " bytes at the start, %" PRIu64 " at the end with the objects, %" PRIu64
