@@ -5,7 +5,8 @@
 #   make check SANITIZE=address,undefined     the same under ASan+UBSan, in build/san-address-undefined/
 #   make diff-check           only the differential test: `shmets script` against Erlang's ETS
 #   make ms-diff-check        only the match-specification differential test against Erlang
-#   make stress [STRESS=N]    the multi-process and kill tests, N times longer (default 25)
+#   make stress [STRESS=N] [STRESS_MINUTES=M]   the multi-process and kill tests, N times longer
+#                             (default 25), then the kill -9 campaign for M minutes (default 10)
 #   make demo                 the main job: the term layer at work
 #   make install PREFIX=...   headers, libraries, shmets.pc, programs, man pages, systemd units
 #   make clean
@@ -180,8 +181,18 @@ ms-diff-check: $(B)/tests/test_ms_erl | test-deps
 # N times longer (default 25: about a minute).
 STRESS ?= 25
 STRESS_TESTS := $(filter %/test_crash %/test_table_mp %/test_rcu,$(TESTS))
-stress: all $(STRESS_TESTS) | test-deps
+# Then the kill -9 campaign (tests/stress/campaign.c) for STRESS_MINUTES (default 10).
+STRESS_MINUTES ?= 10
+stress: all $(STRESS_TESTS) $(B)/shmets-stress | test-deps
 	@SHMETS_STRESS=$(STRESS) tests/run.sh $(STRESS_TESTS)
+	@$(B)/shmets-stress --minutes $(STRESS_MINUTES)
+
+$(B)/shmets-stress: $(B)/tests/stress/campaign.o $(B)/libshmets.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/stress/%.o: tests/stress/%.c | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
 demo: all
 	@tools/demo.sh $(B)/shmets
