@@ -39,8 +39,10 @@
  *   H.3 A bag's objects of one key are in insertion order: appends go to the tail.
  *
  * COSTS AND BOUNDS: a lookup reads 1 bucket + (rarely) overflow buckets + matching objects.
- * The array doubles when keys exceed 4 per bucket and halves below 1 per 2 buckets, aiming at
- * 2 keys per bucket after a resize; a resize is O(keys) for the writer that triggers it
+ * The array doubles when keys exceed 5 per bucket and halves below 1 per 2 buckets, aiming at
+ * 2-4 keys per bucket after a resize (so the load stays within 2.5-5 of the 7 slots while a
+ * table grows: a bucket line costs 13-26 bytes a key, not 32-64, and at 5 keys a bucket fewer
+ * than 1 key in 25 sits in an overflow bucket); a resize is O(keys) for the writer that triggers it
  * (amortised O(1) per insert).  This departs from CONVENTIONS.md item 8 (bounded steps):
  * an incremental migration (readers check the old array and then the new, writers move a few
  * buckets per write) keeps readers lock-free too and is the planned refinement; until then a
@@ -64,7 +66,8 @@
 #define LG_MAX       40
 #define FP_SHIFT     40
 #define OFF_MASK     ((1ull << FP_SHIFT) - 1)
-#define GROW_LOAD    4          /* keys per bucket that make the array double */
+#define GROW_LOAD    5          /* keys per bucket that make the array double */
+#define AIM_LOAD     4          /* at most this many keys per bucket after a resize */
 #define HOPS_MAX     (1u << 20) /* overflow buckets a walk follows before it calls the chain damaged */
 
 struct hbucket {
@@ -507,7 +510,7 @@ static int hash_resize(struct tab *t, struct plan *p, uint64_t nkeys)
     if (!lg_wants_resize(lg, nkeys))
         return 0;
     unsigned nlg = LG_MIN;
-    while (nlg < LG_MAX && (1ull << nlg) * 2 < nkeys)
+    while (nlg < LG_MAX && (1ull << nlg) * AIM_LOAD < nkeys)
         nlg++;
     if (nlg == lg)
         return 0;
