@@ -20,7 +20,8 @@
  *
  * READERS (no lock, inside a read section)
  *   load the root word (acquire); bucket = hash & mask; compare fingerprints of the seven
- *   entries; on a match check the object's hash and key bytes; follow the overflow link.
+ *   entries; on a match compare the object's key bytes (objects keep no hash: index.h); follow
+ *   the overflow link.
  *   Every offset is bounds-checked against the mapping and every walk is bounded, so a
  *   damaged segment gives wrong answers at worst, never a wild read or an endless loop.
  *
@@ -100,9 +101,10 @@ static inline struct hbucket *bucket_at(const struct seg *s, uint64_t off)
     return (struct hbucket *)(s->base + off);
 }
 
-static inline int key_is(const struct sobj *o, uint64_t hash, const unsigned char *key, uint32_t klen)
+/* Is o's key these bytes?  (Its entry's fingerprint matched already; objects keep no hash.) */
+static inline int key_is(const struct sobj *o, const unsigned char *key, uint32_t klen)
 {
-    return o->hash == hash && o->klen == klen && memcmp(o->etf + o->koff, key, klen) == 0;
+    return sobj_klen(o) == klen && memcmp(sobj_key(o), key, klen) == 0;
 }
 
 /* ---- readers -------------------------------------------------------------------------- */
@@ -123,7 +125,7 @@ static uint64_t hash_lookup(const struct tab *t, const unsigned char *key, uint3
             uint64_t e = atomic_load_explicit(&b->e[i], memory_order_acquire);
             if (e && entry_fp_is(e, hash)) {
                 const struct sobj *o = sobj_at(s, entry_off(e));
-                if (o && key_is(o, hash, key, klen))
+                if (o && key_is(o, key, klen))
                     return entry_off(e);
             }
         }
@@ -156,19 +158,20 @@ struct hpos {
     uint32_t klen;
 };
 
-static int hpos_cmp(const struct hpos *a, const struct sobj *o)
+static int hpos_cmp(const struct hpos *a, const struct hpos *b)
 {
-    uint64_t rb = rev64(o->hash);
-    if (a->rh != rb)
-        return a->rh < rb ? -1 : 1;
-    if (a->klen != o->klen)
-        return a->klen < o->klen ? -1 : 1;
-    return memcmp(a->key, o->etf + o->koff, a->klen);
+    if (a->rh != b->rh)
+        return a->rh < b->rh ? -1 : 1;
+    if (a->klen != b->klen)
+        return a->klen < b->klen ? -1 : 1;
+    return memcmp(a->key, b->key, a->klen);
 }
 
-/* The smallest key of bucket chain boff after `after` (NULL: any), as an object offset. */
-static uint64_t bucket_min(const struct seg *s, uint64_t boff, const struct hpos *after)
+/* The smallest key of bucket chain boff after `after` (NULL: any), as an object offset.
+ * Objects keep no hash: each key of the chain is hashed again (a few ns for a short key). */
+static uint64_t bucket_min(const struct tab *t, uint64_t boff, const struct hpos *after)
 {
+    const struct seg *s = &t->s;
     uint64_t best = 0;
     struct hpos bp = { 0, NULL, 0 };
     for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
@@ -178,12 +181,13 @@ static uint64_t bucket_min(const struct seg *s, uint64_t boff, const struct hpos
         for (int i = 0; i < HB_SLOTS; i++) {
             uint64_t e = atomic_load_explicit(&b->e[i], memory_order_acquire);
             const struct sobj *o = e ? sobj_at(s, entry_off(e)) : NULL;
-            if (!o || (after && hpos_cmp(after, o) >= 0) || (best && hpos_cmp(&bp, o) <= 0))
+            if (!o)
+                continue;
+            struct hpos op = { rev64(sobj_hash(t, o)), sobj_key(o), sobj_klen(o) };
+            if ((after && hpos_cmp(after, &op) >= 0) || (best && hpos_cmp(&bp, &op) <= 0))
                 continue;
             best = entry_off(e);
-            bp.rh = rev64(o->hash);
-            bp.key = o->etf + o->koff;
-            bp.klen = o->klen;
+            bp = op;
         }
         boff = atomic_load_explicit(&b->next, memory_order_acquire);
     }
@@ -193,7 +197,6 @@ static uint64_t bucket_min(const struct seg *s, uint64_t boff, const struct hpos
 /* The first key after `after` (NULL: the first key), from bucket b on. */
 static uint64_t scan_from(const struct tab *t, uint64_t b, const struct hpos *after)
 {
-    const struct seg *s = &t->s;
     uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
     unsigned lg = root_lg(w);
     if (lg > LG_MAX || lg < 1)
@@ -201,7 +204,7 @@ static uint64_t scan_from(const struct tab *t, uint64_t b, const struct hpos *af
     uint64_t nb = 1ull << lg;
     b &= nb - 1;
     for (uint64_t r = rev64(b) >> (64 - lg); r < nb; r++) {
-        uint64_t o = bucket_min(s, root_base(w) + (rev64(r) >> (64 - lg)) * sizeof(struct hbucket), after);
+        uint64_t o = bucket_min(t, root_base(w) + (rev64(r) >> (64 - lg)) * sizeof(struct hbucket), after);
         if (o)
             return o;
         after = NULL;                   /* later buckets hold only later keys */
@@ -296,7 +299,7 @@ static void hash_lookup_bulk(const struct tab *t, const struct bulk_key *k, size
                 continue;
             }
             const struct sobj *o = cand[i] ? sobj_at(s, cand[i]) : NULL;
-            out[g + i] = o && key_is(o, q->hash, q->key, q->klen) ? cand[i] : 0;
+            out[g + i] = o && key_is(o, q->key, q->klen) ? cand[i] : 0;
         }
     }
 }
@@ -324,7 +327,7 @@ static int find_slot(const struct tab *t, const struct plan *p, const unsigned c
                     free_slot = at;
             } else if (entry_fp_is(e, hash)) {
                 const struct sobj *o = sobj_at(s, entry_off(e));
-                if (o && key_is(o, hash, key, klen)) {
+                if (o && key_is(o, key, klen)) {
                     *slot = at;
                     *val = e;
                     return 1;
@@ -343,12 +346,12 @@ static int find_slot(const struct tab *t, const struct plan *p, const unsigned c
  * segment) counts as UINT64_MAX, which the callers turn into -SHMETS_EBADSEG. */
 static uint64_t chain_len(const struct seg *s, uint64_t off)
 {
-    uint64_t n = 0, cap = s->size / (SOBJ_HDR + ALLOC_HDR);
+    uint64_t n = 0, cap = s->size / 16;     /* blocks are 16 bytes or more */
     for (; off; n++) {
         const struct sobj *o = sobj_at(s, off);
         if (!o || n >= cap)
             return UINT64_MAX;
-        off = atomic_load_explicit(&o->next, memory_order_relaxed);
+        off = sobj_next(o);
     }
     return n;
 }
@@ -386,7 +389,7 @@ static int retire_chain(struct tab *t, struct plan *p, uint64_t off)
     while (off) {
         plan_retire(p, off);
         p->dobjs--;
-        off = plan_word(p, s, off + offsetof(struct sobj, next));
+        off = sobj_is_long(sobj_at(s, off)) ? plan_word(p, s, off + SOBJ_NEXT_OFF) : 0;
     }
     return p->err;
 }
@@ -416,9 +419,11 @@ static int hash_put(struct tab *t, struct plan *p, const struct wobj *objs, size
             uint64_t tail = entry_off(val), nx;
             if (chain_len(s, tail) == UINT64_MAX)
                 return damaged("an object chain leaves the segment or loops");
-            while ((nx = plan_word(p, s, tail + offsetof(struct sobj, next))))
+            while ((nx = plan_word(p, s, tail + SOBJ_NEXT_OFF)))
                 tail = nx;
-            plan_store(p, tail + offsetof(struct sobj, next), o->off);
+            if (!sobj_is_long(sobj_at(s, tail)))
+                return damaged("a bag's object has no chain link (the short header)");
+            plan_store(p, tail + SOBJ_NEXT_OFF, o->off);
             p->dobjs += (int64_t)chain_len(s, o->off);
         }
         if (p->err)
@@ -529,7 +534,7 @@ static int hash_resize(struct tab *t, struct plan *p, uint64_t nkeys)
                 plan_retire(p, boff);
             for (int k = 0; k < HB_SLOTS; k++) {
                 uint64_t e = plan_word(p, s, boff + (uint64_t)k * 8);
-                if (e && (rc = rehash_entry(t, p, nw, e, ((const struct sobj *)(s->base + entry_off(e)))->hash)))
+                if (e && (rc = rehash_entry(t, p, nw, e, sobj_hash(t, (const struct sobj *)(s->base + entry_off(e))))))
                     return rc;
             }
             boff = plan_word(p, s, boff + offsetof(struct hbucket, next));
@@ -591,9 +596,9 @@ static int walk(struct walk *wk)
                     continue;
                 uint64_t head = entry_off(e);
                 wk->keys++;
-                for (uint64_t o = head; o; o = atomic_load(&((const struct sobj *)(s->base + o))->next)) {
-                    if (!alloc_is_block(h, s, o, BLK_USED) || alloc_capacity(s, o) < SOBJ_HDR ||
-                        ((const struct sobj *)(s->base + o))->len > alloc_capacity(s, o) - SOBJ_HDR)
+                for (uint64_t o = head; o; o = sobj_next((const struct sobj *)(s->base + o))) {
+                    if (!alloc_is_block(h, s, o, BLK_USED) || alloc_capacity(s, o) < SOBJ_SHORT_HDR ||
+                        sobj_size((const struct sobj *)(s->base + o)) > alloc_capacity(s, o))
                         return bad("an entry or chain names something that is not a stored object", o);
                     if (budget-- == 0)
                         return bad("object chains longer than the heap (a cycle?)", o);
@@ -601,8 +606,8 @@ static int walk(struct walk *wk)
                         wk->mark(wk->arg, o);
                     wk->objs++;
                 }
-                if (!entry_fp_is(e, ((const struct sobj *)(s->base + head))->hash))
-                    return bad("an entry's fingerprint does not match its object's hash", boff + (uint64_t)k * 8);
+                if (!entry_fp_is(e, sobj_hash(t, (const struct sobj *)(s->base + head))))
+                    return bad("an entry's fingerprint does not match its object's key's hash", boff + (uint64_t)k * 8);
                 if (wk->visit) {
                     int rc = wk->visit(wk, i, head);
                     if (rc)
@@ -635,24 +640,24 @@ static int check_chain(struct walk *wk, uint64_t bucket_idx, uint64_t head)
     const struct seg *s = &t->s;
     uint64_t w = atomic_load(&t->h->root.word);
     const struct sobj *h0 = (const struct sobj *)(s->base + head);
-    if ((h0->hash & ((1ull << root_lg(w)) - 1)) != bucket_idx)
+    if ((sobj_hash(t, h0) & ((1ull << root_lg(w)) - 1)) != bucket_idx)
         return bad("I.2 a key is in the wrong bucket for its hash", head);
     uint64_t n = 0;
     struct tbuf tmp, tmp2;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
     tbuf_init(&tmp2, SHMETS_TERM_MAX_SIZE);
     int rc = 0;
-    for (uint64_t o = head; o && !rc; o = atomic_load(&((const struct sobj *)(s->base + o))->next), n++) {
+    for (uint64_t o = head; o && !rc; o = sobj_next((const struct sobj *)(s->base + o)), n++) {
         const struct sobj *x = (const struct sobj *)(s->base + o);
         shmets_term obj;
         if ((rc = sobj_check(t, o, x, &tmp, &obj)))
             break;
-        if (!key_is(h0, x->hash, x->etf + x->koff, x->klen)) {
+        if (!key_is(h0, sobj_key(x), sobj_klen(x))) {
             rc = bad("I.4 a chain holds objects of different keys", o);
             break;
         }
         if (t->h->kind == SHMETS_BAG)
-            for (uint64_t q = head; q != o && !rc; q = atomic_load(&((const struct sobj *)(s->base + q))->next))
+            for (uint64_t q = head; q != o && !rc; q = sobj_next((const struct sobj *)(s->base + q)))
                 if (sobj_equal((const struct sobj *)(s->base + q), obj, &tmp2))
                     rc = bad("I.5 a bag holds the same object twice", o);
     }
@@ -669,7 +674,7 @@ static int check_chain(struct walk *wk, uint64_t bucket_idx, uint64_t head)
         const struct hbucket *b = (const struct hbucket *)(s->base + boff);
         for (int k = 0; k < HB_SLOTS; k++) {
             uint64_t e = atomic_load(&b->e[k]);
-            if (e && key_is((const struct sobj *)(s->base + entry_off(e)), h0->hash, h0->etf + h0->koff, h0->klen))
+            if (e && key_is((const struct sobj *)(s->base + entry_off(e)), sobj_key(h0), sobj_klen(h0)))
                 seen++;
         }
     }
