@@ -121,6 +121,8 @@ struct shmets {
     struct ctl c;
     char inst[65];
     pthread_key_t key;          /* the thread's struct treader */
+    uint64_t gen;               /* unique in the process: tells this handle from a later one at
+                                   the same address (inst.c's per-thread cache) */
     pthread_mutex_t mu;         /* guards the two lists */
     struct tab *tabs;
     struct treader *readers;
