@@ -700,6 +700,22 @@ int tab_write_access(struct tab *t, const char *call)
  * count is patched in afterwards).  Inside a read section. */
 void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
 {
+    /* The common case, one plain object (every key of a set): the list [Obj] in one step,
+     * room made once (four buffer calls cost ~200 instructions of a ~1,000-instruction
+     * copying lookup). */
+    const struct sobj *x1 = off ? sobj_at(&t->s, off) : NULL;
+    if (x1 && !sobj_flags(x1) && !sobj_next(x1)) {
+        uint32_t len = sobj_len(x1);
+        unsigned char *q = tbuf_room(b, (size_t)len + 6);
+        if (!q)
+            return;
+        q[0] = ETF_LIST;
+        put_be32(q + 1, 1);
+        memcpy(q + 5, sobj_etf(x1), len);
+        q[5 + len] = ETF_NIL;
+        b->len += (size_t)len + 6;
+        return;
+    }
     size_t start = b->len;
     tbuf_byte(b, ETF_LIST);
     size_t at = b->len;
