@@ -117,17 +117,25 @@ static uint64_t hash_lookup(const struct tab *t, const unsigned char *key, uint3
     if (lg > LG_MAX)
         return 0;
     uint64_t boff = root_base(w) + (hash & ((1ull << lg) - 1)) * sizeof(struct hbucket);
+    uint64_t want = hash & ~OFF_MASK;
     for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
         const struct hbucket *b = bucket_at(s, boff);
         if (!b)
             return 0;
-        for (int i = 0; i < HB_SLOTS; i++) {
-            uint64_t e = atomic_load_explicit(&b->e[i], memory_order_acquire);
-            if (e && entry_fp_is(e, hash)) {
-                const struct sobj *o = sobj_at(s, entry_off(e));
-                if (o && key_is(o, key, klen))
-                    return entry_off(e);
-            }
+        /* Branch-free scan: a mask of the slots whose fingerprint matches (the entry XOR the
+         * wanted fingerprint leaves only offset bits), then only those slots.  An empty slot
+         * may "match" a fingerprint of 0: its offset 0 then fails sobj_at.  A slot is read
+         * again when it matched; a writer may have changed it meanwhile, which is as if the
+         * scan had read the new entry (it is checked like any other). */
+        unsigned m = 0;
+#pragma GCC unroll 8
+        for (int i = 0; i < HB_SLOTS; i++)
+            m |= (unsigned)((atomic_load_explicit(&b->e[i], memory_order_acquire) ^ want) <= OFF_MASK) << i;
+        for (; m; m &= m - 1) {
+            uint64_t off = entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire));
+            const struct sobj *o = sobj_at(s, off);
+            if (o && key_is(o, key, klen))
+                return off;
         }
         boff = atomic_load_explicit(&b->next, memory_order_acquire);
     }
