@@ -17,9 +17,9 @@
  * when free; a freed page run gives its pages (all but the first) back to the system with
  * fallocate(PUNCH_HOLE) and has them backed again (posix_fallocate) when it is reused, so a
  * full /dev/shm is an error at allocation, never a SIGBUS.  New blocks are carved at `top`;
- * the segment's committed part grows ahead of `top` in steps of a 32nd of the heap (at
+ * the segment's committed part grows ahead of `top` in steps of a 64th of the heap (at
  * least 1 MiB, at most 16 MiB), capped by the segment's maximum size: backed memory that holds
- * no block yet stays within ~3% of the heap (an eighth cost a 1M-object table 8% of its memory).
+ * no block yet stays within ~1.6% of the heap (an eighth cost a 1M-object table 8% of its memory).
  *
  * What it does not do (yet): coalesce neighbouring free blocks, or move `top` back down.  A
  * table whose objects change size class keeps the memory of the old class for reuse by
@@ -99,7 +99,7 @@ static int carve(struct alloc_heap *h, struct seg *s, uint64_t b, uint64_t *blk_
     uint64_t need = h->top + b;
     uint64_t committed = atomic_load_explicit(&seg_hdr(s)->committed, memory_order_relaxed);
     if (need > committed) {
-        uint64_t step = (h->top - h->start) / 32;
+        uint64_t step = (h->top - h->start) / 64;
         if (step < (1u << 20))
             step = 1u << 20;
         if (step > (16u << 20))
