@@ -34,7 +34,7 @@ endif
 WARN     := -Wall -Wextra -Wstrict-prototypes -Werror
 CFLAGS   ?= -g
 ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(CFLAGS) -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP
-LIBS     := -lxxhash -lgmp -llz4 -lz -lm
+LIBS     := -lxxhash -lgmp -llz4 -lz -lmd -lm
 LDFLAGS  ?=
 ALL_LDFLAGS := $(SAN_LDFLAGS) $(LDFLAGS)
 
@@ -42,7 +42,8 @@ LIB_SRC  := $(sort $(wildcard shm/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 # Test builds of the library compile the crash points in (-DSHMETS_TEST); the product never has them.
 TLIB_OBJ := $(LIB_SRC:%.c=$(B)/test-lib/%.o)
-TOOL_SRC := tools/shmets.c tools/script.c
+TOOL_SRC := tools/shmets.c tools/script.c tools/cmd_tab.c tools/cmd_file.c tools/top.c tools/shell.c
+TOOL_LIBS := -ledit
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
@@ -80,7 +81,7 @@ $(B)/libshmets.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libshmets.so.$(SOVERSION) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
 
 $(B)/shmets: $(TOOL_SRC:%.c=$(B)/%.o) $(B)/libshmets.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TOOL_LIBS)
 
 $(B)/tests/%: $(B)/tests/%.o $(B)/libshmets-test.a | test-deps
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lcmocka -lpthread

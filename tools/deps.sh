@@ -13,7 +13,7 @@
 # stops before a confusing compiler error.  With everything present it does nothing and is quick.
 set -eu
 
-build_pkgs="gcc make pkg-config libc6-dev liburcu-dev libxxhash-dev libgmp-dev liblz4-dev zlib1g-dev"
+build_pkgs="gcc make pkg-config libc6-dev liburcu-dev libxxhash-dev libgmp-dev liblz4-dev zlib1g-dev libmd-dev libedit-dev"
 test_pkgs="libcmocka-dev erlang-base erlang-dev"
 bench_pkgs="liblmdb-dev redis-server erlang-base gnuplot-nox"
 
