@@ -109,6 +109,78 @@ static void etsmgr_calls_in_a_script(void **s)
     assert_int_equal(script_end(&a), 0);
 }
 
+/* `shmets ARGS` (this build's), its standard output and error in out; returns its exit status. */
+static int tool(char *out, size_t cap, const char *args)
+{
+    char exe[PATH_MAX + 16], cmd[2 * PATH_MAX];
+    mu_exe(exe, sizeof exe);
+    memcpy(exe + strlen(exe) - 6, "shmets", 7);
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", exe, args);
+    FILE *f = popen(cmd, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, cap - 1, f);
+    out[n] = 0;
+    int st = pclose(f);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* `shmets load` makes a table owned by the tool, which exits at once: with etsmgr running the
+ * table would die with it (not managed, no heir).  --manage NAME keeps it for the program
+ * that calls etsmgr_new_table(NAME); --give-to PID hands it to a live process; plain load
+ * says what will happen, and it happens. */
+static void load_under_etsmgr(void **s)
+{
+    (void)s;
+    char buf[2 * PATH_MAX], out[4096], file[PATH_MAX + 16], want[256];
+    snprintf(file, sizeof file, "%s/kept.tab", mu_dir);
+    struct sp a = script_start();
+    assert_string_equal(ask(&a, "ets:new(kept, [named_table, public])."), "kept");
+    assert_string_equal(ask(&a, "ets:insert(kept, [{1,a},{2,b}])."), "true");
+    snprintf(buf, sizeof buf, "ets:tab2file(kept, \"%s\").", file);
+    assert_string_equal(ask(&a, buf), "ok");
+    assert_string_equal(ask(&a, "ets:delete(kept)."), "true");
+
+    snprintf(buf, sizeof buf, "load --instance %s --manage keeper %s", mu_inst, file);
+    assert_int_equal(tool(out, sizeof out, buf), 0);
+    assert_non_null(strstr(out, "managed by etsmgr as keeper"));
+    mu_sleep_ms(200);                                   /* the tool is gone; the table stays */
+    assert_string_equal(ask(&a, "ets:lookup(kept, 2)."), "[{2,b}]");
+    snprintf(buf, sizeof buf, "etsmgr:new_table('%s', keeper, kept, [named_table, public]).", mu_inst);
+    snprintf(want, sizeof want, "{ok,<0.%d.0>,kept}", (int)mu_daemon);
+    assert_string_equal(ask(&a, buf), want);
+    snprintf(want, sizeof want, "<0.%d.0>", (int)a.pid);
+    assert_string_equal(ask(&a, "ets:info(kept, owner)."), want);
+    snprintf(buf, sizeof buf, "etsmgr:del_table('%s', keeper).", mu_inst);
+    snprintf(want, sizeof want, "{ok,<0.%d.0>}", (int)mu_daemon);
+    assert_string_equal(ask(&a, buf), want);
+    assert_string_equal(ask(&a, "ets:delete(kept)."), "true");
+
+    snprintf(buf, sizeof buf, "load --instance %s --give-to %d %s", mu_inst, (int)a.pid, file);
+    assert_int_equal(tool(out, sizeof out, buf), 0);
+    const char *msg = ask(&a, "shmets:receive(5000).");
+    assert_true(strncmp(msg, "{'ETS-TRANSFER',kept,<0.", 24) == 0 && strstr(msg, ".0>,loaded}"));
+    snprintf(want, sizeof want, "<0.%d.0>", (int)a.pid);
+    assert_string_equal(ask(&a, "ets:info(kept, owner)."), want);
+    assert_string_equal(ask(&a, "ets:delete(kept)."), "true");
+
+    snprintf(buf, sizeof buf, "load --instance %s --give-to 4194304 %s", mu_inst, file);
+    assert_int_equal(tool(out, sizeof out, buf), 1);    /* no such process: said, exit 1 */
+    assert_non_null(strstr(out, "dead_receiver"));
+    for (int i = 0; i < 500 && strcmp(ask(&a, "ets:whereis(kept)."), "undefined"); i++)
+        mu_sleep_ms(10);
+
+    snprintf(buf, sizeof buf, "load --instance %s %s", mu_inst, file);
+    assert_int_equal(tool(out, sizeof out, buf), 0);
+    assert_non_null(strstr(out, "will delete table"));
+    const char *w = "kept";
+    for (int i = 0; i < 500 && strcmp(w, "undefined"); i++) {
+        mu_sleep_ms(10);
+        w = ask(&a, "ets:whereis(kept).");
+    }
+    assert_string_equal(w, "undefined");                /* deleted with the tool, as said */
+    assert_int_equal(script_end(&a), 0);
+}
+
 static int group_setup(void **s)
 {
     (void)s;
@@ -130,6 +202,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(heir_script_inherits),
         cmocka_unit_test(etsmgr_calls_in_a_script),
+        cmocka_unit_test(load_under_etsmgr),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -15,6 +15,7 @@
  * that grows meanwhile ends past 100%, which the bar clamps).
  */
 #include "tool.h"
+#include "etsmgr.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -100,12 +101,61 @@ int cmd_dump(int argc, char **argv)
     return rc;
 }
 
+/* The loaded table belongs to this process, which exits now.  Once its owner is gone, etsmgr
+ * deletes a table that is neither managed nor has an heir (as ETS deletes a dead process's
+ * tables), so: --manage NAME registers it with etsmgr (it waits, owned by nobody, for the
+ * program whose etsmgr_new_table(NAME) takes it), --give-to PID gives it away to a live
+ * process (which receives {'ETS-TRANSFER', Tab, ShmetsPid, loaded}).  With neither and an
+ * etsmgr running, a note says what will happen.  A failure to hand over deletes nothing: the
+ * error says so, and the table's fate is then etsmgr's rule.  Returns 0 or 1. */
+static int hand_over(const struct tool_args *a, shmets *db, shmets_tab *t)
+{
+    etsmgr_opts mo;
+    etsmgr_opts_init(&mo);
+    mo.no_autostart = !a->manage && !a->give_to;
+    etsmgr *m;
+    int rc = etsmgr_connect(db, &mo, &m);
+    if (mo.no_autostart) {
+        if (!rc) {
+            fprintf(stderr, "shmets load: note: etsmgr runs, and will delete table %llu when this process exits (it is not "
+                            "managed and has no heir): load with --manage NAME or --give-to PID to keep it\n",
+                    (unsigned long long)shmets_id(t));
+            etsmgr_disconnect(m);
+        }
+        return 0;
+    }
+    if (rc)
+        return tool_fail("etsmgr", rc);
+    if (a->manage) {
+        rc = etsmgr_add_table(m, a->manage, shmets_id(t));
+        if (!rc)
+            printf("managed by etsmgr as %s\n", a->manage);
+    } else {
+        shmets_term gift;
+        rc = shmets_term_parse("loaded", 6, &gift);
+        if (!rc) {
+            rc = etsmgr_give_away(m, shmets_id(t), (pid_t)a->give_to, gift);
+            shmets_term_free(&gift);
+        }
+        if (!rc)
+            printf("given to process %ld\n", a->give_to);
+    }
+    etsmgr_disconnect(m);
+    return rc ? tool_fail(a->manage ? "etsmgr add_table" : "etsmgr give_away", rc) : 0;
+}
+
 int cmd_load(int argc, char **argv)
 {
     struct tool_args a;
-    int rc = tool_args("load", argc, argv, "verify", 1, 1, "[--instance NAME] [--verify] FILE", &a);
+    int rc = tool_args("load", argc, argv, "verify,manage,give-to", 1, 1,
+                       "[--instance NAME] [--verify] [--manage NAME | --give-to PID] FILE", &a);
     if (rc)
         return rc;
+    if (a.manage && a.give_to) {
+        fprintf(stderr, "shmets load: --manage and --give-to exclude each other\n");
+        free(a.argv);
+        return 2;
+    }
     shmets *db;
     shmets_tab *t;
     if ((rc = tool_open(&a, false, &db)))
@@ -126,6 +176,7 @@ int cmd_load(int argc, char **argv)
         if (shmets_info(t, &in) == 0)
             printf("loaded %s: table %llu (%s), %llu objects\n", a.argv[0], (unsigned long long)in.id,
                    in.name, (unsigned long long)in.size);
+        rc = hand_over(&a, db, t);
         shmets_detach(t);
     }
     shmets_close(db);

@@ -70,7 +70,8 @@ int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, stru
             goto bad;
         memcpy(name, s + 2, n);
         name[n] = 0;
-        bool takes = !strcmp(name, "instance") || !strcmp(name, "iterations") || !strcmp(name, "interval");
+        bool takes = !strcmp(name, "instance") || !strcmp(name, "iterations") || !strcmp(name, "interval") ||
+                     !strcmp(name, "manage") || !strcmp(name, "give-to");
         if (strcmp(name, "instance") && !allowed_flag(allowed, name))
             goto bad;
         if (takes && !val) {
@@ -111,6 +112,16 @@ int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, stru
             a->verify = true;
         else if (!strcmp(name, "erlang"))
             a->erlang = true;
+        else if (!strcmp(name, "manage"))
+            a->manage = val;
+        else if (!strcmp(name, "give-to")) {
+            long v = strtol(val, &end, 10);
+            if (*end || end == val || v <= 0 || v > 4194304) {
+                fprintf(stderr, "shmets %s: --give-to wants a process id, not %s\n", cmd, val);
+                return 2;
+            }
+            a->give_to = v;
+        }
         continue;
 bad:
         fprintf(stderr, "shmets %s: unknown option %s\n", cmd, s);
