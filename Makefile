@@ -7,7 +7,7 @@
 #   make ms-diff-check        only the match-specification differential test against Erlang
 #   make stress [STRESS=N] [STRESS_MINUTES=M]   the multi-process and kill tests, N times longer
 #                             (default 25), then the kill -9 campaign for M minutes (default 10)
-#   make demo                 the main job: the term layer at work
+#   make demo                 the main job: tables shared by processes, an owner killed, its heir taking over
 #   make install PREFIX=...   headers, libraries, shmets.pc, programs, man pages, systemd units
 #   make clean
 #
