@@ -6,6 +6,7 @@
 #   make diff-check           only the differential test: `shmets script` against Erlang's ETS
 #   make ms-diff-check        only the match-specification differential test against Erlang
 #   make stress [STRESS=N]    the multi-process and kill tests, N times longer (default 25)
+#   make fuzz [FUZZ_SECONDS=N]  every libFuzzer target of tests/fuzz/ for N seconds each (clang)
 #   make demo                 the main job: the term layer at work
 #   make install PREFIX=...   headers, libraries, shmets.pc, programs, man pages, systemd units
 #   make clean
@@ -137,6 +138,45 @@ headers-check: | deps
 	done
 	@echo "headers-check: include/*.h compile standalone as C and C++"
 
+# Fuzzing (issue 9; the layout is in tests/fuzz/fuzz.h): a target is tests/fuzz/NAME.c plus its
+# seed corpus tests/fuzz/NAME/.  `make fuzz` builds each with clang and libFuzzer under ASan+UBSan
+# into build/fuzz/NAME (tools/deps.sh fuzz installs clang) and runs each FUZZ_SECONDS seconds
+# (tests/fuzz/run.sh: new inputs go to build/fuzz/corpus/NAME, crashes to build/fuzz/crash-NAME-*).
+# `make check` replays every seed through each target built with $(CC): $(B)/tests/fuzz-NAME
+# (tests/fuzz/replay.c), one test per target.  FUZZ_LINK: objects every target links besides the
+# library (a target for etsmgr's messages adds what it needs here).
+FUZZ_SRC     := $(filter-out tests/fuzz/replay.c,$(sort $(wildcard tests/fuzz/*.c)))
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_LINK    := tools/script.c
+FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(B)/tests/fuzz-%)
+FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/%)
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -std=gnu11 $(WARN) -Wno-gnu-variable-sized-type-not-at-end -O1 -g -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+TESTS        += $(FUZZ_REPLAYS)
+
+.PHONY: fuzz fuzz-deps
+fuzz-deps:
+	@tools/deps.sh fuzz
+
+build/fuzz/obj/%.o: %.c | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BINS): build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(LIB_SRC:%.c=build/fuzz/obj/%.o) $(FUZZ_LINK:%.c=build/fuzz/obj/%.o)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS) -lpthread
+
+fuzz: $(FUZZ_BINS)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+$(FUZZ_NAMES:%=$(B)/tests/fuzz/replay-%.o): $(B)/tests/fuzz/replay-%.o: tests/fuzz/replay.c | test-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DFUZZ_NAME='"$*"' -DFUZZ_CORPUS='"tests/fuzz/$*"' -c $< -o $@
+
+$(FUZZ_REPLAYS): $(B)/tests/fuzz-%: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay-%.o $(FUZZ_LINK:%.c=$(B)/%.o) $(B)/libshmets-test.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lpthread
+
 # Every test program runs from the repository root; tests/run.sh prints one summary line.
 check: all headers-check $(TESTS) | test-deps
 	@tests/run.sh $(TESTS)
@@ -189,4 +229,5 @@ install: all
 clean:
 	rm -rf build
 
+-include $(wildcard build/fuzz/obj/*/*.d build/fuzz/obj/tests/fuzz/*.d $(B)/tests/fuzz/*.d)
 -include $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d) $(SB_OBJ:.o=.d)
