@@ -3,6 +3,7 @@
 #   make                      libshmets.a, libshmets.so and the programs, in build/
 #   make check                every test (installs missing Debian packages first, see tools/deps.sh)
 #   make check SANITIZE=address,undefined     the same under ASan+UBSan, in build/san-address-undefined/
+#   make check SANITIZE=thread                 the multithreaded tests under TSan (TSAN_TESTS below)
 #   make diff-check           only the differential test: `shmets script` against Erlang's ETS
 #   make ms-diff-check        only the match-specification differential test against Erlang
 #   make stress [STRESS=N]    the multi-process and kill tests, N times longer (default 25)
@@ -31,6 +32,21 @@ else
   OPT := -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
   SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 endif
+# ThreadSanitizer (make check SANITIZE=thread) runs only TSAN_TESTS, the tests whose processes
+# run threads: test_threads (threads sharing instance and table handles) and test_ms (threads
+# sharing a compiled specification).  Every other test runs one thread a process, and its
+# concurrency is between processes, which TSan cannot see (it watches one process's threads;
+# another process's stores into shared memory are invisible to it), so under TSan those tests
+# would cost minutes and find nothing; the differential test is left out likewise.  gcc's
+# -Wtsan says TSan ignores atomic_thread_fence (the seqlock of T.3 and two fences in
+# commit.c and rcu.c), and it cannot see the ordering membarrier(2) gives the RCU (R.3 of
+# rcu.c): a report there is judged by hand, and fixed with an atomic access, not suppressed.
+# None is suppressed now.
+TSAN_TESTS := test_threads test_ms
+ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
+  TSAN := 1
+  OPT += -Wno-tsan
+endif
 
 WARN     := -Wall -Wextra -Wstrict-prototypes -Werror
 CFLAGS   ?= -g
@@ -48,6 +64,9 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+ifdef TSAN
+  TESTS  := $(TSAN_TESTS:%=$(B)/tests/%)
+endif
 PROGRAMS := $(B)/shmets
 
 .PHONY: all deps test-deps bench-deps check diff-check ms-diff-check stress demo bench install clean headers-check FORCE
@@ -125,7 +144,9 @@ bench: $(BENCHES) $(B)/shmets-bench
 	@$(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench --ets-script bench/ets.escript >/dev/null
 
 # make check runs a one-second smoke run of shmets-bench (tests/test_bench_smoke.c).
+ifndef TSAN
 check: $(B)/shmets-bench
+endif
 
 FORCE:
 
@@ -154,7 +175,9 @@ FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -std=gnu11 $(WARN) -Wno-gnu-variable-sized-type-not-at-end -O1 -g -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
-TESTS        += $(FUZZ_REPLAYS)
+ifndef TSAN
+  TESTS      += $(FUZZ_REPLAYS)
+endif
 
 .PHONY: fuzz fuzz-deps
 fuzz-deps:
@@ -180,7 +203,7 @@ $(FUZZ_REPLAYS): $(B)/tests/fuzz-%: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay-%
 # Every test program runs from the repository root; tests/run.sh prints one summary line.
 check: all headers-check $(TESTS) | test-deps
 	@tests/run.sh $(TESTS)
-	@tests/diff/run.sh $(DIFF_OPTS) $(B)/shmets $(B)/diff
+	$(if $(TSAN),@echo "check: only $(TSAN_TESTS) under ThreadSanitizer (the Makefile says why)",@tests/diff/run.sh $(DIFF_OPTS) $(B)/shmets $(B)/diff)
 
 # The differential test (tests/diff/run.sh): a seeded script of ets calls through Erlang's ETS
 # and through `shmets script`, compared call by call.  DIFF_SEED=S for another script;
