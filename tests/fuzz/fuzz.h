@@ -37,13 +37,20 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* F.1: the message goes to standard error, or to the fd FUZZ_REPORT_FD names (the replay's,
+ * whose children send standard error to /dev/null). */
+static inline void fuzz_fail(const char *file, int line, const char *cond)
+{
+    const char *fd = getenv("FUZZ_REPORT_FD");
+    dprintf(fd ? atoi(fd) : 2, "fuzz: %s:%d: property broken: %s (detail: %s)\n", file, line, cond,
+            shmets_errdetail());
+    abort();
+}
+
 #define FUZZ_CHECK(cond)                                                                    \
     do {                                                                                    \
-        if (!(cond)) {                                                                      \
-            fprintf(stderr, "fuzz: %s:%d: property broken: %s (detail: %s)\n", __FILE__,   \
-                    __LINE__, #cond, shmets_errdetail());                                   \
-            abort();                                                                        \
-        }                                                                                   \
+        if (!(cond))                                                                        \
+            fuzz_fail(__FILE__, __LINE__, #cond);                                           \
     } while (0)
 
 /* The instance name prefix of F.2 for this process. */

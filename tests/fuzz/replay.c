@@ -5,8 +5,8 @@
  *
  * Each file runs in a child process, so that a crash, an abort (FUZZ_CHECK) or a sanitizer
  * report names its file and the other files still run; the child's standard output and error
- * go to /dev/null (the targets print much) but for sanitizer reports, which keep the
- * replay's standard error.  After a child that did not exit 0, whatever shared memory it left
+ * go to /dev/null (the targets print much) but for sanitizer reports and FUZZ_CHECK's
+ * message, which keep the replay's standard error.  After a child that did not exit 0, whatever shared memory it left
  * under the fuzz.<pid> instance names (fuzz.h, F.2) is removed.
  * It prints one cmocka-style summary line that tests/run.sh counts: the replay of a corpus is
  * one test, failed if any file failed (each failing file is named).
@@ -96,6 +96,9 @@ static int replay_one(const char *path, int report_fd)
     }
     if (pid == 0) {
         int null = open("/dev/null", O_WRONLY);
+        char fdtext[16];
+        snprintf(fdtext, sizeof fdtext, "%d", report_fd);
+        setenv("FUZZ_REPORT_FD", fdtext, 1);
         if (__sanitizer_set_report_fd)
             __sanitizer_set_report_fd((void *)(intptr_t)report_fd);
         dup2(null, 1);
