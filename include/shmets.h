@@ -17,6 +17,7 @@
  *   5. Text            — Erlang term syntax in ({a, "b", <<"c">>}), ~w-style text out.
  *   6. Instances and tables — shared tables: the ETS table API, zero-copy and batched reads.
  *   7. Match specifications — compile, test and run them (ets:test_ms, match_spec_run).
+ *   8. Table files     — tab2file, file2tab, tabfile_info; counters for `shmets top`.
  *
  * TERMS IN ONE PARAGRAPH
  * ----------------------
@@ -97,6 +98,7 @@ enum shmets_error {
     SHMETS_EAGAIN,      /* a shared resource is exhausted for now (reader slots); retry later */
     SHMETS_EOWNER,      /* the table's protection allows this only to its owner */
     SHMETS_ENOKEY,      /* the key is not in the table (where ETS raises badarg for it) */
+    SHMETS_EBADFILE,    /* not a shmets table file, or a truncated or damaged one (part 8) */
     SHMETS_ECOUNT       /* number of codes; not an error */
 };
 
@@ -389,8 +391,8 @@ int shmets_term_format(shmets_term t, char **text, size_t *len);
  *   processes).  A reader killed inside a lookup holds nothing: its slot is cleared when a
  *   writer finds it dead.
  * - The select/match family of table calls (part 7 compiles and runs the specifications
- *   they take), give_away and the heir's transfer (etsmgr) are not yet in this version of
- *   the header.  write_concurrency stripes the writer lock of hash tables only; an
+ *   they take) are not yet in this version of the header; give_away, managed tables and the
+ *   heir's transfer when an owner dies are etsmgr's, in <etsmgr.h>.  write_concurrency stripes the writer lock of hash tables only; an
  *   ordered_set accepts the option and has one writer lock.
  */
 
@@ -954,6 +956,130 @@ int shmets_select_limit(shmets_tab *t, const shmets_ms *ms, size_t limit, bool r
  * continuation), -SHMETS_EINVAL (its program does not check), -SHMETS_ENOENT (the table is
  * gone), and those of shmets_select. */
 int shmets_select_continue(shmets *db, shmets_term cont, shmets_term *results, shmets_term *next);
+
+
+/* ====================================================================================== */
+/* 8. Table files and counters                                                            */
+/* ====================================================================================== */
+
+/*
+ * TABLE FILES, as ets:tab2file/2,3, ets:file2tab/1,2 and ets:tabfile_info/1: a table's
+ * options, name and objects in one file, in the format man/shmets-tabfile.5 specifies
+ * (versioned: magic, version word, header, objects as ETF, a trailer with the object count and
+ * an optional MD5).  shmets's format is not Erlang's (OTP writes disk_log files); these calls
+ * read both, and write Erlang's on request (ERLANG'S FORMAT below).
+ *
+ * - A dump is written under no name (or a temporary one) in the target's directory and
+ *   renamed over the target when it is whole: a crash mid-dump leaves the old file (or no
+ *   file), never a half one, under the name.  A dump is not a snapshot: as in ETS, writes
+ *   that happen meanwhile may or may not be in it (each key is seen once).
+ * - A load checks the header first, streams the objects in batches (memory stays bounded,
+ *   whatever the file's size), validates every object, and always checks that the file ends
+ *   in its trailer and that the trailer's count is the number of objects read — so a
+ *   truncated file is refused with or without verify (stricter than OTP, which loads what
+ *   it can without verify).  verify adds the MD5 check (for files dumped with md5sum): any
+ *   flipped bit is then found.  A load that fails deletes what it made: no half-loaded table
+ *   is left, and a named table gets its name only once every object is in.  A process killed
+ *   while loading leaves its half table, owned by the dead process, under a temporary name
+ *   ("shmets-file2tab.PID.N"; an unnamed table under its own): it goes as every table whose
+ *   owner died without an heir (etsmgr).
+ * - ERLANG'S FORMAT.  file2tab and tabfile_info also read the files Erlang's ets:tab2file/2,3
+ *   writes (a disk_log of internal format: its info tuple, then one term per object, then
+ *   ['$end_of_table', [{count, N}, {md5, MD5}]] with extended_info), and tab2file writes them
+ *   when asked (opts.erlang), for ets:file2tab/1,2 to read: the same header items
+ *   (name, type, protection, named_table, keypos, size, compressed, read/write_concurrency),
+ *   the same MD5 (over each item's term_to_binary bytes, header first).  Verification
+ *   follows OTP: with md5sum the MD5, with object_count the count, with neither the
+ *   header's size.  A file whose writer died (disk_log "not closed") is refused.  Such
+ *   files carry no max_bytes or max_object_bytes: the defaults are used.
+ * - The loaded table belongs to the caller, has no heir, and has the file's kind, protection,
+ *   keypos, named, compressed, read/write_concurrency, decentralized_counters,
+ *   max_object_bytes and max_bytes.
+ *
+ * THREADS AND PROCESSES.  The calls are reentrant; a dump reads the table as shmets_foldl
+ * does (no lock held between sections); a load writes as shmets_insert does.
+ */
+typedef struct shmets_tabfile_opts {
+    bool object_count;          /* tab2file {extended_info, [object_count]}: recorded in the
+                                   header and reported; the count is always in the trailer */
+    bool md5sum;                /* tab2file {extended_info, [md5sum]}: an MD5 of the file */
+    bool sync;                  /* tab2file {sync, true}: fsync the file and its directory */
+    bool verify;                /* file2tab {verify, true}: check the MD5 if there is one
+                                   (an Erlang file without extended_info: the object count) */
+    bool erlang;                /* tab2file: write Erlang's own format (see ERLANG'S FORMAT)
+                                   instead of shmets's */
+    /* Called every few thousand objects and once at the end (may be NULL): done so far, and
+     * the total if known (0 if not: a load from a pipe). */
+    void (*progress)(uint64_t done, uint64_t total, void *arg);
+    void *progress_arg;
+} shmets_tabfile_opts;
+
+/* All false, no progress callback. */
+void shmets_tabfile_opts_init(shmets_tabfile_opts *o);
+
+/*
+ * ets:tab2file/3: dump table t to the file path (o may be NULL: no options).  Any process
+ * that may read the table may dump it.
+ * Returns 0, -SHMETS_EINVAL (NULL argument, a path that names a directory or is too long),
+ * -SHMETS_ENOENT (the directory does not exist, the path is empty, or the table was deleted),
+ * -SHMETS_EACCES (the directory is not writable), -SHMETS_EOWNER (a private table of another
+ * process), -SHMETS_ENOMEM, -SHMETS_ESYS (a write, fsync, link or rename failed: the detail
+ * names it; the target is then untouched; or, with sync, the fsync of the directory after
+ * the rename: the new file is then in place but perhaps not yet durable), -SHMETS_EAGAIN (no
+ * reader slot).
+ */
+int shmets_tab2file(shmets_tab *t, const char *path, const shmets_tabfile_opts *o);
+
+/*
+ * ets:file2tab/2: make a table from the file path in instance db and attach it (*t).
+ * Returns 0, -SHMETS_EINVAL (NULL argument), -SHMETS_ENOENT (no such file), -SHMETS_EACCES,
+ * -SHMETS_EBADFILE (not a table file, truncated, damaged, an object that is not a valid term
+ * or not a tuple with the table's keypos, an MD5 that does not match under verify: the
+ * detail says which and where), -SHMETS_EVERSION (a table file of another format version),
+ * -SHMETS_EEXIST (the file's table is named and a named table of that name exists: ETS's
+ * {error, cannot_create_table}), -SHMETS_ENOMEM (no room for the table: nothing is left),
+ * -SHMETS_ESYS.
+ */
+int shmets_file2tab(shmets *db, const char *path, const shmets_tabfile_opts *o, shmets_tab **t);
+/* The same from an open fd, read from its current offset to its end (a regular file, a pipe
+ * or a memfd; progress has a total only for a regular file).  The fd stays open.  This is the
+ * loader's entry for fuzzing: every byte it reads is checked before it is trusted. */
+int shmets_file2tab_fd(shmets *db, int fd, const shmets_tabfile_opts *o, shmets_tab **t);
+
+/* ets:tabfile_info/1 as C values: the header and the trailer's count (objects are not read,
+ * so a damaged object is found only by file2tab). */
+typedef struct shmets_tabfile_info {
+    char name[1024];            /* UTF-8, NUL-terminated */
+    enum shmets_kind kind;
+    enum shmets_access access;
+    unsigned keypos;
+    bool named, compressed, read_concurrency, write_concurrency, decentralized_counters;
+    bool object_count, md5sum;  /* the extended_info it was dumped with */
+    uint64_t size;              /* objects in the file (the trailer's count) */
+    uint64_t max_object_bytes, max_bytes;
+    uint32_t version;           /* the format version (1); tabfile_info's {version, {V, 0}} */
+    bool erlang;                /* a file in Erlang's format (size: its header's count) */
+} shmets_tabfile_desc;
+
+/* Returns 0, -SHMETS_EINVAL, -SHMETS_ENOENT, -SHMETS_EACCES, -SHMETS_EBADFILE (not a table
+ * file, or one without its trailer: truncated), -SHMETS_EVERSION, -SHMETS_ESYS. */
+int shmets_tabfile_info(const char *path, shmets_tabfile_desc *info);
+/* The same for an open regular file (read with pread and read from its current offset). */
+int shmets_tabfile_info_fd(int fd, shmets_tabfile_desc *info);
+
+/*
+ * COUNTERS, for `shmets top`.  writes: write calls completed on the table since it was made
+ * (a counter the writer already holds the lock for: it costs readers nothing).  Reads are not
+ * counted: a shared counter on the read path would make every lookup write a contended cache
+ * line, which is what the read path is built to avoid.  readers: reader slots of the instance
+ * held by live threads (registered) and those inside a read section now (active).
+ * Returns 0 or the errors of shmets_size.
+ */
+typedef struct shmets_tab_stats {
+    uint64_t writes;
+} shmets_tab_stats;
+int shmets_tab_stats_get(shmets_tab *t, shmets_tab_stats *st);
+int shmets_readers(shmets *db, uint32_t *registered, uint32_t *active);
 
 #ifdef __cplusplus
 }

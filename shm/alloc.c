@@ -10,14 +10,16 @@
  * The heap is a run of blocks from `start` to `top`, each an 8-byte header (size/8, state tag)
  * and a payload; the blocks tile [start, top) exactly, so the heap can be walked from start
  * without any index (recovery and check do).  Payloads are 8-byte aligned.  Blocks up to
- * ALLOC_SMALL_MAX bytes come in ALLOC_NCLASS size classes (8-byte steps to 64 B, then four
- * classes per power of two: 80, 96, 112, 128, 160, ...), each with a LIFO free list linked
+ * ALLOC_SMALL_MAX bytes come in ALLOC_NCLASS size classes (8-byte steps to 128 B, then four
+ * classes per power of two: 160, 192, 224, 256, 320, ...; the small objects most tables hold
+ * round up by at most 7 bytes), each with a LIFO free list linked
  * through the first payload word.  Larger blocks are whole pages, kept on one first-fit list
  * when free; a freed page run gives its pages (all but the first) back to the system with
  * fallocate(PUNCH_HOLE) and has them backed again (posix_fallocate) when it is reused, so a
  * full /dev/shm is an error at allocation, never a SIGBUS.  New blocks are carved at `top`;
- * the segment's committed part grows ahead of `top` in steps of an eighth of the heap (at
- * least 1 MiB), capped by the segment's maximum size.
+ * the segment's committed part grows ahead of `top` in steps of a 64th of the heap (at
+ * least 1 MiB, at most 16 MiB), capped by the segment's maximum size: backed memory that holds
+ * no block yet stays within ~1.6% of the heap (an eighth cost a 1M-object table 8% of its memory).
  *
  * What it does not do (yet): coalesce neighbouring free blocks, or move `top` back down.  A
  * table whose objects change size class keeps the memory of the old class for reuse by
@@ -50,9 +52,9 @@ static void classes_init(void)
     if (class_size[0])
         return;
     unsigned n = 0;
-    for (uint32_t b = 16; b <= 64; b += 8)
+    for (uint32_t b = 16; b <= 128; b += 8)
         class_size[n++] = b;
-    for (uint32_t p = 64; n < ALLOC_NCLASS; p *= 2)
+    for (uint32_t p = 128; n < ALLOC_NCLASS; p *= 2)
         for (uint32_t k = 1; k <= 4 && n < ALLOC_NCLASS; k++)
             class_size[n++] = p + k * (p / 4);
     INVARIANT(class_size[ALLOC_NCLASS - 1] >= ALLOC_SMALL_MAX);
@@ -97,9 +99,11 @@ static int carve(struct alloc_heap *h, struct seg *s, uint64_t b, uint64_t *blk_
     uint64_t need = h->top + b;
     uint64_t committed = atomic_load_explicit(&seg_hdr(s)->committed, memory_order_relaxed);
     if (need > committed) {
-        uint64_t step = (h->top - h->start) / 8;
+        uint64_t step = (h->top - h->start) / 64;
         if (step < (1u << 20))
             step = 1u << 20;
+        if (step > (16u << 20))
+            step = 16u << 20;
         uint64_t want = need + step > s->size ? need : need + step;
         int rc = seg_grow(s, want);
         if (rc == -SHMETS_ENOMEM && want > need)

@@ -10,7 +10,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-#define ALLOC_NCLASS      47            /* small size classes, 16 B .. ALLOC_SMALL_MAX */
+#define ALLOC_NCLASS      51            /* small size classes, 16 B .. ALLOC_SMALL_MAX */
 #define ALLOC_SMALL_MAX   65536u        /* larger blocks are page runs */
 #define ALLOC_HDR         8u            /* bytes of a block header */
 #define ALLOC_OBJ_MAX_DEFAULT (64u << 20)

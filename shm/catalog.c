@@ -25,6 +25,15 @@
  *   C.4 An entry in state CREATING whose creator died is dropped by the next cat_add (a
  *       creator holds no lock while it makes the segment, so no lock recovery sees it).
  *
+ * ETSMGR'S REGISTRY (DESIGN.md §7): each entry also records whether etsmgr manages the table,
+ * under which client key (new_table/add_table's Table_name) and for which client (pid,
+ * incarnation), and whether an heir inherited it without having been told yet (CATM_XFER).
+ * Ownership changes go through cat_set_owner, a compare-and-set on the (pid, incarnation) of
+ * the owner under the lock, so a give_away racing the daemon's handling of the owner's death
+ * moves the table once.  `gen` counts changes so the daemon can poll for new tables cheaply.
+ *
+ *   C.5 No two LIVE managed entries share a client key.
+ *
  * CRASH SAFETY: a process that dies holding the lock leaves at worst one entry half-written or
  * in state CREATING.  Recovery (cat_recover) frees CREATING entries whose creator is dead,
  * together with the table segment the creator may have made, and recounts `live`.  An entry
@@ -37,6 +46,7 @@
 #include "util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static struct cat_entry *entry(struct ctl *c, uint32_t i)
@@ -150,6 +160,7 @@ int cat_add(struct ctl *c, struct cat_entry *e, uint32_t *idx)
     x->name[x->name_len] = 0;
     atomic_store(&x->state, st);
     k->live++;
+    atomic_fetch_add(&k->gen, 1);
     unlock(c);
     *idx = free_at;
     return 0;
@@ -163,6 +174,7 @@ int cat_publish(struct ctl *c, uint32_t idx)
     struct cat_entry *x = entry(c, idx);
     INVARIANT(atomic_load(&x->state) == CAT_CREATING);
     atomic_store(&x->state, CAT_LIVE);
+    atomic_fetch_add(&c->h->cat.gen, 1);
     unlock(c);
     return 0;
 }
@@ -178,6 +190,7 @@ int cat_remove(struct ctl *c, uint64_t id)
         if (atomic_load(&x->state) != CAT_FREE && x->id == id) {
             atomic_store(&x->state, CAT_FREE);
             k->live--;
+            atomic_fetch_add(&k->gen, 1);
             unlock(c);
             return 0;
         }
@@ -292,6 +305,179 @@ int cat_list(struct ctl *c, uint64_t *ids, uint32_t max, uint32_t *n)
     return 0;
 }
 
+/* ---- etsmgr's registry ---------------------------------------------------------------- */
+
+static struct cat_entry *live_id(struct ctl *c, uint64_t id)
+{
+    struct cat_hdr *k = &c->h->cat;
+    for (uint32_t i = 0; i < k->hiwater; i++) {
+        struct cat_entry *x = entry(c, i);
+        if (atomic_load(&x->state) == CAT_LIVE && x->id == id)
+            return x;
+    }
+    return NULL;
+}
+
+static int key_eq(const struct cat_entry *e, const char *key, size_t len)
+{
+    return (e->mflags & CATM_MANAGED) && e->mkey_len == len && memcmp(e->mkey, key, len) == 0;
+}
+
+uint32_t cat_gen(struct ctl *c)
+{
+    return atomic_load(&c->h->cat.gen);
+}
+
+int cat_snapshot(struct ctl *c, struct cat_entry **out, uint32_t *n)
+{
+    int rc = lock(c);
+    if (rc)
+        return rc;
+    struct cat_hdr *k = &c->h->cat;
+    struct cat_entry *v = malloc((size_t)(k->live ? k->live : 1) * sizeof *v);
+    if (!v) {
+        unlock(c);
+        return err_set(SHMETS_ENOMEM, "out of process memory");
+    }
+    uint32_t got = 0;
+    for (uint32_t i = 0; i < k->hiwater && got < k->live; i++) {
+        struct cat_entry *x = entry(c, i);
+        if (atomic_load(&x->state) == CAT_LIVE)
+            memcpy(&v[got++], x, sizeof *x);
+    }
+    unlock(c);
+    *out = v;
+    *n = got;
+    return 0;
+}
+
+int cat_set_owner(struct ctl *c, uint64_t id, int32_t old_pid, uint64_t old_inc, const struct cat_owner *nw)
+{
+    int rc = lock(c);
+    if (rc)
+        return rc;
+    struct cat_entry *x = live_id(c, id);
+    if (!x)
+        rc = err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
+    else if (x->owner_pid != old_pid || x->owner_inc != old_inc)
+        rc = err_set(SHMETS_EOWNER, "table %llu changed owner meanwhile", (unsigned long long)id);
+    else if (nw->key && (nw->key_len == 0 || nw->key_len > CAT_NAME_MAX))
+        rc = err_set(SHMETS_EINVAL, "a managed table's name has 1 to %d bytes", CAT_NAME_MAX);
+    for (uint32_t i = 0; !rc && nw->key && i < c->h->cat.hiwater; i++) {
+        struct cat_entry *y = entry(c, i);
+        if (y != x && atomic_load(&y->state) != CAT_FREE && key_eq(y, nw->key, nw->key_len))
+            rc = err_set(SHMETS_EEXIST, "table %llu is managed as \"%.*s\" already",
+                         (unsigned long long)y->id, (int)nw->key_len, nw->key);
+    }
+    if (!rc) {
+        if (nw->key) {
+            memcpy(x->mkey, nw->key, nw->key_len);
+            x->mkey[nw->key_len] = 0;
+            x->mkey_len = (uint32_t)nw->key_len;
+            x->client_pid = nw->pid;
+            x->client_inc = nw->inc;
+            x->mflags |= CATM_MANAGED;
+        }
+        x->owner_pid = nw->pid;
+        x->owner_inc = nw->inc;
+        x->owner_uid = nw->uid;
+        if (nw->set_heir) {
+            x->heir_pid = nw->heir_pid;
+            x->heir_inc = nw->heir_inc;
+        }
+        if (nw->xfer_from > 0) {
+            x->mflags |= CATM_XFER;
+            x->xfer_from = nw->xfer_from;
+        } else {
+            x->mflags &= ~CATM_XFER;
+            x->xfer_from = 0;
+        }
+        atomic_fetch_add(&c->h->cat.gen, 1);
+    }
+    unlock(c);
+    return rc;
+}
+
+int cat_manage(struct ctl *c, uint64_t id, const char *key, size_t len, int32_t pid, uint64_t inc)
+{
+    if (len == 0 || len > CAT_NAME_MAX)
+        return err_set(SHMETS_EINVAL, "a managed table's name has 1 to %d bytes", CAT_NAME_MAX);
+    int rc = lock(c);
+    if (rc)
+        return rc;
+    struct cat_hdr *k = &c->h->cat;
+    struct cat_entry *me = live_id(c, id);
+    if (!me) {
+        unlock(c);
+        return err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
+    }
+    for (uint32_t i = 0; i < k->hiwater; i++) {
+        struct cat_entry *x = entry(c, i);
+        if (x != me && atomic_load(&x->state) != CAT_FREE && key_eq(x, key, len)) {
+            unlock(c);
+            return err_set(SHMETS_EEXIST, "table %llu is managed as \"%.*s\" already",
+                           (unsigned long long)x->id, (int)len, key);
+        }
+    }
+    memcpy(me->mkey, key, len);
+    me->mkey[len] = 0;
+    me->mkey_len = (uint32_t)len;
+    me->client_pid = pid;
+    me->client_inc = inc;
+    me->mflags |= CATM_MANAGED;
+    atomic_fetch_add(&k->gen, 1);
+    unlock(c);
+    return 0;
+}
+
+int cat_unmanage(struct ctl *c, uint64_t id)
+{
+    int rc = lock(c);
+    if (rc)
+        return rc;
+    struct cat_entry *x = live_id(c, id);
+    if (x) {
+        x->mflags &= ~CATM_MANAGED;
+        x->client_pid = 0;
+        x->client_inc = 0;
+        atomic_fetch_add(&c->h->cat.gen, 1);
+    }
+    unlock(c);
+    return x ? 0 : err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
+}
+
+int cat_find_key(struct ctl *c, const char *key, size_t len, struct cat_entry *out)
+{
+    int rc = lock(c);
+    if (rc)
+        return rc;
+    struct cat_hdr *k = &c->h->cat;
+    for (uint32_t i = 0; i < k->hiwater; i++) {
+        struct cat_entry *x = entry(c, i);
+        if (atomic_load(&x->state) == CAT_LIVE && key_eq(x, key, len)) {
+            memcpy(out, x, sizeof *out);
+            unlock(c);
+            return 0;
+        }
+    }
+    unlock(c);
+    return err_set(SHMETS_ENOENT, "no table managed as \"%.*s\"", (int)len, key);
+}
+
+int cat_xfer_done(struct ctl *c, uint64_t id)
+{
+    int rc = lock(c);
+    if (rc)
+        return rc;
+    struct cat_entry *x = live_id(c, id);
+    if (x) {
+        x->mflags &= ~CATM_XFER;
+        x->xfer_from = 0;
+    }
+    unlock(c);
+    return x ? 0 : err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
+}
+
 int cat_check(struct ctl *c)
 {
     int rc = lock(c);
@@ -330,6 +516,9 @@ int cat_check(struct ctl *c)
             else if ((x->flags & CAT_NAMED) && st == CAT_LIVE && atomic_load(&y->state) == CAT_LIVE &&
                      name_eq(y, x->name, x->name_len))
                 rc = err_set(SHMETS_EBADSEG, "C.2 catalog entries %u and %u share the name \"%s\"", i, j, x->name);
+            else if (st == CAT_LIVE && atomic_load(&y->state) == CAT_LIVE && key_eq(x, y->mkey, y->mkey_len) &&
+                     (y->mflags & CATM_MANAGED))
+                rc = err_set(SHMETS_EBADSEG, "C.5 catalog entries %u and %u are both managed as \"%s\"", i, j, x->mkey);
         }
     }
     if (!rc && live != k->live)

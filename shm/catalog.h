@@ -31,7 +31,31 @@ struct cat_entry {
     uint64_t created_ns;
     uint32_t name_len;
     char name[CAT_NAME_MAX + 1];
+    /* etsmgr's registry of managed tables (DESIGN.md §7; written only through the cat_
+     * calls below, read by the daemon and by etsmgr_info): */
+    uint32_t mflags;            /* CATM_MANAGED, CATM_XFER */
+    int32_t client_pid;         /* the registered client (new_table/add_table) */
+    uint64_t client_inc;
+    int32_t xfer_from;          /* CATM_XFER: the dead owner whose heir has not been told */
+    uint32_t mkey_len;          /* the client's Table_name (an atom's text) */
+    char mkey[CAT_NAME_MAX + 1];
 } __attribute__((aligned(64)));
+
+#define CATM_MANAGED    0x1u    /* a client registered the table with etsmgr */
+#define CATM_XFER       0x2u    /* the heir inherited it; its ETS-TRANSFER is not delivered yet */
+
+/* A new owner (cat_set_owner). */
+struct cat_owner {
+    int32_t pid;
+    uint64_t inc;
+    uint32_t uid;
+    int set_heir;               /* also set the heir, in the same step */
+    int32_t heir_pid;
+    uint64_t heir_inc;
+    int32_t xfer_from;          /* > 0: set CATM_XFER with this sender; 0: clear CATM_XFER */
+    const char *key;            /* non-NULL: also manage the table as key for the new owner */
+    size_t key_len;
+};
 
 struct cat_hdr {
     struct wlock lock;          /* every change, and every lookup by name or id */
@@ -40,7 +64,7 @@ struct cat_hdr {
     uint32_t cap;               /* entries the segment reserves room for */
     uint32_t hiwater;           /* entries [0, hiwater) have been used */
     uint32_t live;              /* entries LIVE or CREATING */
-    uint32_t pad;
+    _Atomic uint32_t gen;       /* bumped by every change of an entry (etsmgr polls it) */
 };
 
 struct ctl;
@@ -68,6 +92,25 @@ int cat_rename(struct ctl *c, uint64_t id, const char *name, size_t len);
 int cat_set_heir(struct ctl *c, uint64_t id, int32_t pid, uint64_t inc);
 /* Ids of LIVE tables, up to max (returns the number of LIVE tables, maybe > max). */
 int cat_list(struct ctl *c, uint64_t *ids, uint32_t max, uint32_t *n);
+/* ---- etsmgr (mgr/, shm/mgr_*.c) ---- */
+/* The catalog's change counter: read without the lock; a different value means rescan. */
+uint32_t cat_gen(struct ctl *c);
+/* A copy of every LIVE entry (malloc'd array in *out, free() it).  Bounded by hiwater. */
+int cat_snapshot(struct ctl *c, struct cat_entry **out, uint32_t *n);
+/* Give table id to nw if its owner is still (old_pid, old_inc): owner, uid, (set_heir) the
+ * heir and (key) the registration as managed for the new owner, in one step under the lock.
+ * -SHMETS_EOWNER if the owner changed meanwhile, -SHMETS_ENOENT if there is no such table,
+ * -SHMETS_EEXIST if another table is managed as key (nothing changed then). */
+int cat_set_owner(struct ctl *c, uint64_t id, int32_t old_pid, uint64_t old_inc, const struct cat_owner *nw);
+/* Register table id as managed under key for client (pid, inc).  -SHMETS_EEXIST if another
+ * LIVE table is managed under that key; -SHMETS_ENOENT if there is no such table. */
+int cat_manage(struct ctl *c, uint64_t id, const char *key, size_t len, int32_t pid, uint64_t inc);
+/* Forget that table id is managed. */
+int cat_unmanage(struct ctl *c, uint64_t id);
+/* The LIVE entry managed under key (-SHMETS_ENOENT if none). */
+int cat_find_key(struct ctl *c, const char *key, size_t len, struct cat_entry *out);
+/* Clear CATM_XFER of table id (its ETS-TRANSFER was delivered). */
+int cat_xfer_done(struct ctl *c, uint64_t id);
 /* Invariants of the catalog (C.1 ...). */
 int cat_check(struct ctl *c);
 

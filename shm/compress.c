@@ -5,8 +5,8 @@
  * packs the rest.  We do the same with liblz4's block format (the well-kept library; its
  * decompressor is bounds-safe on hostile input, LZ4_decompress_safe):
  *
- *     struct sobj   flags = SOBJ_LZ4, koff = 0, klen = the key's length,
- *                   len = klen + 4 + the compressed size
+ *     struct sobj   the long form (index.h): flags = SOBJ_LZ4, koff = 0, klen = the key's
+ *                   length, len = klen + 4 + the compressed size
  *     etf[]         the key's canonical bytes | the object's length (4 bytes, big-endian) |
  *                   LZ4 block of the object's whole canonical encoding
  *
@@ -32,8 +32,8 @@
 
 int sobj_term(const struct sobj *o, struct tbuf *tmp, shmets_term *out)
 {
-    if (!(o->flags & SOBJ_LZ4)) {
-        *out = (shmets_term){ o->etf, o->len };
+    if (!(sobj_flags(o) & SOBJ_LZ4)) {
+        *out = (shmets_term){ sobj_etf(o), sobj_len(o) };
         return 0;
     }
     tmp->len = 0;
@@ -46,15 +46,17 @@ int sobj_term(const struct sobj *o, struct tbuf *tmp, shmets_term *out)
 
 int sobj_append(const struct sobj *o, struct tbuf *b)
 {
-    if (!(o->flags & SOBJ_LZ4)) {
-        tbuf_put(b, o->etf, o->len);
+    const unsigned char *etf = sobj_etf(o);
+    uint32_t len = sobj_len(o), klen = sobj_klen(o);
+    if (!(sobj_flags(o) & SOBJ_LZ4)) {
+        tbuf_put(b, etf, len);
         return b->err;
     }
-    if ((uint64_t)o->klen + 4 > o->len || o->koff != 0) {
+    if ((uint64_t)klen + 4 > len || sobj_koff(o) != 0) {
         b->err = err_set(SHMETS_EBADSEG, "a compressed object's header is damaged");
         return b->err;
     }
-    uint32_t raw = get_be32(o->etf + o->klen);
+    uint32_t raw = get_be32(etf + klen);
     if (raw > SHMETS_TERM_MAX_SIZE) {
         b->err = err_set(SHMETS_EBADSEG, "a compressed object claims %u bytes", raw);
         return b->err;
@@ -62,8 +64,8 @@ int sobj_append(const struct sobj *o, struct tbuf *b)
     unsigned char *dst = tbuf_room(b, raw);
     if (!dst)
         return b->err;
-    int csize = (int)(o->len - o->klen - 4);
-    int n = LZ4_decompress_safe((const char *)o->etf + o->klen + 4, (char *)dst, csize, (int)raw);
+    int csize = (int)(len - klen - 4);
+    int n = LZ4_decompress_safe((const char *)etf + klen + 4, (char *)dst, csize, (int)raw);
     if (n != (int)raw) {
         b->err = err_set(SHMETS_EBADSEG, "a compressed object does not unpack (LZ4 says %d)", n);
         return b->err;
@@ -104,8 +106,14 @@ int sobj_pack(const struct tab *t, shmets_term obj, shmets_term key, unsigned ch
 
 int sobj_check(const struct tab *t, uint64_t off, const struct sobj *x, struct tbuf *tmp, shmets_term *obj)
 {
-    if ((uint64_t)x->koff + x->klen > x->len || ((x->flags & SOBJ_LZ4) && x->koff != 0) || (x->flags & ~SOBJ_LZ4))
+    uint32_t flags = sobj_flags(x), koff = sobj_koff(x), klen = sobj_klen(x);
+    const unsigned char *etf = sobj_etf(x);
+    if ((uint64_t)koff + klen > sobj_len(x) || ((flags & SOBJ_LZ4) && koff != 0) || (flags & ~SOBJ_LZ4) ||
+        (sobj_is_long(x) && x->len16 != 0) || (!sobj_is_long(x) && x->len16 == 0))
         return err_set(SHMETS_EBADSEG, "I.3 an object's header is inconsistent (at offset %llu)", (unsigned long long)off);
+    if (!sobj_is_long(x) && t->h->kind != SHMETS_SET && t->h->kind != SHMETS_ORDERED_SET)
+        return err_set(SHMETS_EBADSEG, "I.3 a bag's object has the short header, which has no chain link (at offset %llu)",
+                       (unsigned long long)off);
     if (sobj_term(x, tmp, obj))
         return err_set(SHMETS_EBADSEG, "I.3 a compressed object does not unpack (at offset %llu)", (unsigned long long)off);
     shmets_term canon, key;
@@ -115,11 +123,9 @@ int sobj_check(const struct tab *t, uint64_t off, const struct sobj *x, struct t
     shmets_term_free(&canon);
     if (!same)
         return err_set(SHMETS_EBADSEG, "I.3 an object is not in canonical form (at offset %llu)", (unsigned long long)off);
-    if (shmets_term_key(*obj, t->h->keypos, &key) != 0 || key.len != x->klen ||
-        memcmp(key.ptr, x->etf + x->koff, key.len) != 0 ||
-        (!(x->flags & SOBJ_LZ4) && key.ptr != x->etf + x->koff))
+    if (shmets_term_key(*obj, t->h->keypos, &key) != 0 || key.len != klen ||
+        memcmp(key.ptr, etf + koff, key.len) != 0 ||
+        (!(flags & SOBJ_LZ4) && key.ptr != etf + koff))
         return err_set(SHMETS_EBADSEG, "I.3 an object's key is not its element keypos (at offset %llu)", (unsigned long long)off);
-    if (shmets_term_hash(key, t->h->seed) != x->hash)
-        return err_set(SHMETS_EBADSEG, "I.3 an object's hash is not its key's (at offset %llu)", (unsigned long long)off);
     return 0;
 }

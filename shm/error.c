@@ -37,6 +37,7 @@ static const char *const error_words[] = {
     [SHMETS_EAGAIN]   = "resource temporarily exhausted",
     [SHMETS_EOWNER]   = "not the table's owner",
     [SHMETS_ENOKEY]   = "no such key in the table",
+    [SHMETS_EBADFILE] = "not a shmets table file, or a truncated or damaged one",
 };
 static_assert(sizeof error_words / sizeof error_words[0] == SHMETS_ECOUNT,
               "every shmets_error code needs words in error_words[]");

@@ -20,7 +20,8 @@
  *
  * READERS (no lock, inside a read section)
  *   load the root word (acquire); bucket = hash & mask; compare fingerprints of the seven
- *   entries; on a match check the object's hash and key bytes; follow the overflow link.
+ *   entries; on a match compare the object's key bytes (objects keep no hash: index.h); follow
+ *   the overflow link.
  *   Every offset is bounds-checked against the mapping and every walk is bounded, so a
  *   damaged segment gives wrong answers at worst, never a wild read or an endless loop.
  *
@@ -39,8 +40,10 @@
  *   H.3 A bag's objects of one key are in insertion order: appends go to the tail.
  *
  * COSTS AND BOUNDS: a lookup reads 1 bucket + (rarely) overflow buckets + matching objects.
- * The array doubles when keys exceed 4 per bucket and halves below 1 per 2 buckets, aiming at
- * 2 keys per bucket after a resize; a resize is O(keys) for the writer that triggers it
+ * The array doubles when keys exceed 5 per bucket and halves below 1 per 2 buckets, aiming at
+ * 2-4 keys per bucket after a resize (so the load stays within 2.5-5 of the 7 slots while a
+ * table grows: a bucket line costs 13-26 bytes a key, not 32-64, and at 5 keys a bucket fewer
+ * than 1 key in 25 sits in an overflow bucket); a resize is O(keys) for the writer that triggers it
  * (amortised O(1) per insert).  This departs from CONVENTIONS.md item 8 (bounded steps):
  * an incremental migration (readers check the old array and then the new, writers move a few
  * buckets per write) keeps readers lock-free too and is the planned refinement; until then a
@@ -64,7 +67,8 @@
 #define LG_MAX       40
 #define FP_SHIFT     40
 #define OFF_MASK     ((1ull << FP_SHIFT) - 1)
-#define GROW_LOAD    4          /* keys per bucket that make the array double */
+#define GROW_LOAD    5          /* keys per bucket that make the array double */
+#define AIM_LOAD     4          /* at most this many keys per bucket after a resize */
 #define HOPS_MAX     (1u << 20) /* overflow buckets a walk follows before it calls the chain damaged */
 
 struct hbucket {
@@ -97,9 +101,29 @@ static inline struct hbucket *bucket_at(const struct seg *s, uint64_t off)
     return (struct hbucket *)(s->base + off);
 }
 
-static inline int key_is(const struct sobj *o, uint64_t hash, const unsigned char *key, uint32_t klen)
+/* Equal bytes, for the short keys most tables have without a call into libc: two loads that
+ * may overlap cover 4-16 bytes (every load stays inside both buffers). */
+static inline int bytes_equal(const unsigned char *a, const unsigned char *b, uint32_t n)
 {
-    return o->hash == hash && o->klen == klen && memcmp(o->etf + o->koff, key, klen) == 0;
+    uint64_t x, y, u, v;
+    if (n >= 8 && n <= 16) {
+        memcpy(&x, a, 8); memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8); memcpy(&v, b + n - 8, 8);
+        return ((x ^ y) | (u ^ v)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x4, y4, u4, v4;
+        memcpy(&x4, a, 4); memcpy(&y4, b, 4);
+        memcpy(&u4, a + n - 4, 4); memcpy(&v4, b + n - 4, 4);
+        return ((x4 ^ y4) | (u4 ^ v4)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+/* Is o's key these bytes?  (Its entry's fingerprint matched already; objects keep no hash.) */
+static inline int key_is(const struct sobj *o, const unsigned char *key, uint32_t klen)
+{
+    return sobj_klen(o) == klen && bytes_equal(sobj_key(o), key, klen);
 }
 
 /* ---- readers -------------------------------------------------------------------------- */
@@ -112,17 +136,25 @@ static uint64_t hash_lookup(const struct tab *t, const unsigned char *key, uint3
     if (lg > LG_MAX)
         return 0;
     uint64_t boff = root_base(w) + (hash & ((1ull << lg) - 1)) * sizeof(struct hbucket);
+    uint64_t want = hash & ~OFF_MASK;
     for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
         const struct hbucket *b = bucket_at(s, boff);
         if (!b)
             return 0;
-        for (int i = 0; i < HB_SLOTS; i++) {
-            uint64_t e = atomic_load_explicit(&b->e[i], memory_order_acquire);
-            if (e && entry_fp_is(e, hash)) {
-                const struct sobj *o = sobj_at(s, entry_off(e));
-                if (o && key_is(o, hash, key, klen))
-                    return entry_off(e);
-            }
+        /* Branch-free scan: a mask of the slots whose fingerprint matches (the entry XOR the
+         * wanted fingerprint leaves only offset bits), then only those slots.  An empty slot
+         * may "match" a fingerprint of 0: its offset 0 then fails sobj_at.  A slot is read
+         * again when it matched; a writer may have changed it meanwhile, which is as if the
+         * scan had read the new entry (it is checked like any other). */
+        unsigned m = 0;
+#pragma GCC unroll 8
+        for (int i = 0; i < HB_SLOTS; i++)
+            m |= (unsigned)((atomic_load_explicit(&b->e[i], memory_order_acquire) ^ want) <= OFF_MASK) << i;
+        for (; m; m &= m - 1) {
+            uint64_t off = entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire));
+            const struct sobj *o = sobj_at(s, off);
+            if (o && key_is(o, key, klen))
+                return off;
         }
         boff = atomic_load_explicit(&b->next, memory_order_acquire);
     }
@@ -153,19 +185,20 @@ struct hpos {
     uint32_t klen;
 };
 
-static int hpos_cmp(const struct hpos *a, const struct sobj *o)
+static int hpos_cmp(const struct hpos *a, const struct hpos *b)
 {
-    uint64_t rb = rev64(o->hash);
-    if (a->rh != rb)
-        return a->rh < rb ? -1 : 1;
-    if (a->klen != o->klen)
-        return a->klen < o->klen ? -1 : 1;
-    return memcmp(a->key, o->etf + o->koff, a->klen);
+    if (a->rh != b->rh)
+        return a->rh < b->rh ? -1 : 1;
+    if (a->klen != b->klen)
+        return a->klen < b->klen ? -1 : 1;
+    return memcmp(a->key, b->key, a->klen);
 }
 
-/* The smallest key of bucket chain boff after `after` (NULL: any), as an object offset. */
-static uint64_t bucket_min(const struct seg *s, uint64_t boff, const struct hpos *after)
+/* The smallest key of bucket chain boff after `after` (NULL: any), as an object offset.
+ * Objects keep no hash: each key of the chain is hashed again (a few ns for a short key). */
+static uint64_t bucket_min(const struct tab *t, uint64_t boff, const struct hpos *after)
 {
+    const struct seg *s = &t->s;
     uint64_t best = 0;
     struct hpos bp = { 0, NULL, 0 };
     for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
@@ -175,12 +208,13 @@ static uint64_t bucket_min(const struct seg *s, uint64_t boff, const struct hpos
         for (int i = 0; i < HB_SLOTS; i++) {
             uint64_t e = atomic_load_explicit(&b->e[i], memory_order_acquire);
             const struct sobj *o = e ? sobj_at(s, entry_off(e)) : NULL;
-            if (!o || (after && hpos_cmp(after, o) >= 0) || (best && hpos_cmp(&bp, o) <= 0))
+            if (!o)
+                continue;
+            struct hpos op = { rev64(sobj_hash(t, o)), sobj_key(o), sobj_klen(o) };
+            if ((after && hpos_cmp(after, &op) >= 0) || (best && hpos_cmp(&bp, &op) <= 0))
                 continue;
             best = entry_off(e);
-            bp.rh = rev64(o->hash);
-            bp.key = o->etf + o->koff;
-            bp.klen = o->klen;
+            bp = op;
         }
         boff = atomic_load_explicit(&b->next, memory_order_acquire);
     }
@@ -190,7 +224,6 @@ static uint64_t bucket_min(const struct seg *s, uint64_t boff, const struct hpos
 /* The first key after `after` (NULL: the first key), from bucket b on. */
 static uint64_t scan_from(const struct tab *t, uint64_t b, const struct hpos *after)
 {
-    const struct seg *s = &t->s;
     uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
     unsigned lg = root_lg(w);
     if (lg > LG_MAX || lg < 1)
@@ -198,7 +231,7 @@ static uint64_t scan_from(const struct tab *t, uint64_t b, const struct hpos *af
     uint64_t nb = 1ull << lg;
     b &= nb - 1;
     for (uint64_t r = rev64(b) >> (64 - lg); r < nb; r++) {
-        uint64_t o = bucket_min(s, root_base(w) + (rev64(r) >> (64 - lg)) * sizeof(struct hbucket), after);
+        uint64_t o = bucket_min(t, root_base(w) + (rev64(r) >> (64 - lg)) * sizeof(struct hbucket), after);
         if (o)
             return o;
         after = NULL;                   /* later buckets hold only later keys */
@@ -245,8 +278,8 @@ static int hash_slot(const struct tab *t, uint64_t i, index_visit_fn fn, void *a
  * BATCHED LOOKUPS (DESIGN.md §5): a single lookup waits for its bucket line, then for its
  * object.  In a batch, every key's bucket is prefetched first, then every bucket is scanned and
  * its candidate object prefetched, then the keys are compared: the misses of BULK_GROUP keys
- * overlap.  A key whose bucket has several candidates or an overflow chain falls back to the
- * plain lookup (rare at 2-4 keys a bucket).
+ * overlap.  A key whose bucket has several candidates, or none but an overflow chain, falls
+ * back to the plain lookup (rare at 2-5 keys a bucket).
  */
 #define BULK_GROUP 16
 
@@ -269,23 +302,25 @@ static void hash_lookup_bulk(const struct tab *t, const struct bulk_key *k, size
             if (b[i])
                 __builtin_prefetch(b[i]);
         }
+        unsigned char ovf[BULK_GROUP];
         for (size_t i = 0; i < m; i++) {
             cand[i] = 0;
+            ovf[i] = 0;
             if (!b[i])
                 continue;
-            int several = atomic_load_explicit(&b[i]->next, memory_order_relaxed) != 0;
-            for (int j = 0; j < HB_SLOTS; j++) {
-                uint64_t e = atomic_load_explicit(&b[i]->e[j], memory_order_acquire);
-                if (e && entry_fp_is(e, k[g + i].hash)) {
-                    several |= cand[i] != 0;
-                    cand[i] = entry_off(e);
-                }
-            }
-            if (several)
-                cand[i] = UINT64_MAX;   /* the plain lookup decides */
-            else if (cand[i])
+            ovf[i] = atomic_load_explicit(&b[i]->next, memory_order_relaxed) != 0;
+            uint64_t want = k[g + i].hash & ~OFF_MASK;
+            unsigned mm = 0;
+#pragma GCC unroll 8
+            for (int j = 0; j < HB_SLOTS; j++)
+                mm |= (unsigned)((atomic_load_explicit(&b[i]->e[j], memory_order_acquire) ^ want) <= OFF_MASK) << j;
+            if (mm & (mm - 1))
+                cand[i] = UINT64_MAX;   /* several candidates: the plain lookup decides */
+            else if (mm && (cand[i] = entry_off(atomic_load_explicit(&b[i]->e[__builtin_ctz(mm)], memory_order_acquire))))
                 __builtin_prefetch(s->base + cand[i]);
         }
+        /* A bucket with an overflow chain (a few keys in a hundred at 4-5 keys a bucket) needs
+         * the plain lookup only when its own line has no match for the key. */
         for (size_t i = 0; i < m; i++) {
             const struct bulk_key *q = &k[g + i];
             if (cand[i] == UINT64_MAX) {
@@ -293,7 +328,8 @@ static void hash_lookup_bulk(const struct tab *t, const struct bulk_key *k, size
                 continue;
             }
             const struct sobj *o = cand[i] ? sobj_at(s, cand[i]) : NULL;
-            out[g + i] = o && key_is(o, q->hash, q->key, q->klen) ? cand[i] : 0;
+            out[g + i] = o && key_is(o, q->key, q->klen) ? cand[i]
+                         : ovf[i] ? hash_lookup(t, q->key, q->klen, q->hash) : 0;
         }
     }
 }
@@ -321,7 +357,7 @@ static int find_slot(const struct tab *t, const struct plan *p, const unsigned c
                     free_slot = at;
             } else if (entry_fp_is(e, hash)) {
                 const struct sobj *o = sobj_at(s, entry_off(e));
-                if (o && key_is(o, hash, key, klen)) {
+                if (o && key_is(o, key, klen)) {
                     *slot = at;
                     *val = e;
                     return 1;
@@ -340,12 +376,12 @@ static int find_slot(const struct tab *t, const struct plan *p, const unsigned c
  * segment) counts as UINT64_MAX, which the callers turn into -SHMETS_EBADSEG. */
 static uint64_t chain_len(const struct seg *s, uint64_t off)
 {
-    uint64_t n = 0, cap = s->size / (SOBJ_HDR + ALLOC_HDR);
+    uint64_t n = 0, cap = s->size / 16;     /* blocks are 16 bytes or more */
     for (; off; n++) {
         const struct sobj *o = sobj_at(s, off);
         if (!o || n >= cap)
             return UINT64_MAX;
-        off = atomic_load_explicit(&o->next, memory_order_relaxed);
+        off = sobj_next(o);
     }
     return n;
 }
@@ -383,7 +419,7 @@ static int retire_chain(struct tab *t, struct plan *p, uint64_t off)
     while (off) {
         plan_retire(p, off);
         p->dobjs--;
-        off = plan_word(p, s, off + offsetof(struct sobj, next));
+        off = sobj_is_long(sobj_at(s, off)) ? plan_word(p, s, off + SOBJ_NEXT_OFF) : 0;
     }
     return p->err;
 }
@@ -413,9 +449,11 @@ static int hash_put(struct tab *t, struct plan *p, const struct wobj *objs, size
             uint64_t tail = entry_off(val), nx;
             if (chain_len(s, tail) == UINT64_MAX)
                 return damaged("an object chain leaves the segment or loops");
-            while ((nx = plan_word(p, s, tail + offsetof(struct sobj, next))))
+            while ((nx = plan_word(p, s, tail + SOBJ_NEXT_OFF)))
                 tail = nx;
-            plan_store(p, tail + offsetof(struct sobj, next), o->off);
+            if (!sobj_is_long(sobj_at(s, tail)))
+                return damaged("a bag's object has no chain link (the short header)");
+            plan_store(p, tail + SOBJ_NEXT_OFF, o->off);
             p->dobjs += (int64_t)chain_len(s, o->off);
         }
         if (p->err)
@@ -507,7 +545,7 @@ static int hash_resize(struct tab *t, struct plan *p, uint64_t nkeys)
     if (!lg_wants_resize(lg, nkeys))
         return 0;
     unsigned nlg = LG_MIN;
-    while (nlg < LG_MAX && (1ull << nlg) * 2 < nkeys)
+    while (nlg < LG_MAX && (1ull << nlg) * AIM_LOAD < nkeys)
         nlg++;
     if (nlg == lg)
         return 0;
@@ -526,7 +564,7 @@ static int hash_resize(struct tab *t, struct plan *p, uint64_t nkeys)
                 plan_retire(p, boff);
             for (int k = 0; k < HB_SLOTS; k++) {
                 uint64_t e = plan_word(p, s, boff + (uint64_t)k * 8);
-                if (e && (rc = rehash_entry(t, p, nw, e, ((const struct sobj *)(s->base + entry_off(e)))->hash)))
+                if (e && (rc = rehash_entry(t, p, nw, e, sobj_hash(t, (const struct sobj *)(s->base + entry_off(e))))))
                     return rc;
             }
             boff = plan_word(p, s, boff + offsetof(struct hbucket, next));
@@ -588,9 +626,9 @@ static int walk(struct walk *wk)
                     continue;
                 uint64_t head = entry_off(e);
                 wk->keys++;
-                for (uint64_t o = head; o; o = atomic_load(&((const struct sobj *)(s->base + o))->next)) {
-                    if (!alloc_is_block(h, s, o, BLK_USED) || alloc_capacity(s, o) < SOBJ_HDR ||
-                        ((const struct sobj *)(s->base + o))->len > alloc_capacity(s, o) - SOBJ_HDR)
+                for (uint64_t o = head; o; o = sobj_next((const struct sobj *)(s->base + o))) {
+                    if (!alloc_is_block(h, s, o, BLK_USED) || alloc_capacity(s, o) < SOBJ_SHORT_HDR ||
+                        sobj_size((const struct sobj *)(s->base + o)) > alloc_capacity(s, o))
                         return bad("an entry or chain names something that is not a stored object", o);
                     if (budget-- == 0)
                         return bad("object chains longer than the heap (a cycle?)", o);
@@ -598,8 +636,8 @@ static int walk(struct walk *wk)
                         wk->mark(wk->arg, o);
                     wk->objs++;
                 }
-                if (!entry_fp_is(e, ((const struct sobj *)(s->base + head))->hash))
-                    return bad("an entry's fingerprint does not match its object's hash", boff + (uint64_t)k * 8);
+                if (!entry_fp_is(e, sobj_hash(t, (const struct sobj *)(s->base + head))))
+                    return bad("an entry's fingerprint does not match its object's key's hash", boff + (uint64_t)k * 8);
                 if (wk->visit) {
                     int rc = wk->visit(wk, i, head);
                     if (rc)
@@ -632,24 +670,24 @@ static int check_chain(struct walk *wk, uint64_t bucket_idx, uint64_t head)
     const struct seg *s = &t->s;
     uint64_t w = atomic_load(&t->h->root.word);
     const struct sobj *h0 = (const struct sobj *)(s->base + head);
-    if ((h0->hash & ((1ull << root_lg(w)) - 1)) != bucket_idx)
+    if ((sobj_hash(t, h0) & ((1ull << root_lg(w)) - 1)) != bucket_idx)
         return bad("I.2 a key is in the wrong bucket for its hash", head);
     uint64_t n = 0;
     struct tbuf tmp, tmp2;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
     tbuf_init(&tmp2, SHMETS_TERM_MAX_SIZE);
     int rc = 0;
-    for (uint64_t o = head; o && !rc; o = atomic_load(&((const struct sobj *)(s->base + o))->next), n++) {
+    for (uint64_t o = head; o && !rc; o = sobj_next((const struct sobj *)(s->base + o)), n++) {
         const struct sobj *x = (const struct sobj *)(s->base + o);
         shmets_term obj;
         if ((rc = sobj_check(t, o, x, &tmp, &obj)))
             break;
-        if (!key_is(h0, x->hash, x->etf + x->koff, x->klen)) {
+        if (!key_is(h0, sobj_key(x), sobj_klen(x))) {
             rc = bad("I.4 a chain holds objects of different keys", o);
             break;
         }
         if (t->h->kind == SHMETS_BAG)
-            for (uint64_t q = head; q != o && !rc; q = atomic_load(&((const struct sobj *)(s->base + q))->next))
+            for (uint64_t q = head; q != o && !rc; q = sobj_next((const struct sobj *)(s->base + q)))
                 if (sobj_equal((const struct sobj *)(s->base + q), obj, &tmp2))
                     rc = bad("I.5 a bag holds the same object twice", o);
     }
@@ -666,7 +704,7 @@ static int check_chain(struct walk *wk, uint64_t bucket_idx, uint64_t head)
         const struct hbucket *b = (const struct hbucket *)(s->base + boff);
         for (int k = 0; k < HB_SLOTS; k++) {
             uint64_t e = atomic_load(&b->e[k]);
-            if (e && key_is((const struct sobj *)(s->base + entry_off(e)), h0->hash, h0->etf + h0->koff, h0->klen))
+            if (e && key_is((const struct sobj *)(s->base + entry_off(e)), sobj_key(h0), sobj_klen(h0)))
                 seen++;
         }
     }

@@ -7,7 +7,16 @@
  * thread-specific data and released when the thread exits or the instance is closed; a child
  * made by fork() notices that the slot is its parent's (the pid differs) and claims its own.
  * The handle's lists (tables, readers) are guarded by a process-local mutex; the read path
- * never takes it (pthread_getspecific only).
+ * never takes it.
+ *
+ * THE PER-THREAD CACHE.  A zero-copy lookup asks for the thread's reader four times (read_begin,
+ * the view call's section check, the read itself, read_end); pthread_getspecific costs ~17
+ * instructions and a call each time.  So each thread keeps, in one thread-local block, the
+ * last instance handle it read through and its reader: a hit costs two compares.  The handle
+ * is named by its address and its generation (a process-wide counter), so a handle closed and
+ * another opened at the same address never hits a stale entry; the reader's pid is checked as
+ * before, so a child made by fork() claims its own slot.  The thread-specific value stays the
+ * truth (and its destructor the cleanup); the cache is only a shortcut to it.
  */
 #include "table.h"
 #include "proc.h"
@@ -29,6 +38,28 @@ static void reader_dtor(void *p)
     r->pid = 0;
 }
 
+static _Atomic uint64_t next_gen = 1;
+
+static __thread struct {
+    const struct shmets *db;
+    uint64_t gen;
+    struct treader *r;
+} tl;
+
+/* The calling thread's treader for db (NULL: none yet), through the cache. */
+static inline struct treader *thread_reader(struct shmets *db)
+{
+    if (__builtin_expect(tl.db == db && tl.gen == db->gen, 1))
+        return tl.r;
+    struct treader *r = pthread_getspecific(db->key);
+    if (r) {
+        tl.db = db;
+        tl.gen = db->gen;
+        tl.r = r;
+    }
+    return r;
+}
+
 int shmets_open(const char *instance, shmets **out)
 {
     if (!out)
@@ -44,6 +75,7 @@ int shmets_open(const char *instance, shmets **out)
         return rc;
     }
     snprintf(db->inst, sizeof db->inst, "%s", instance);
+    db->gen = atomic_fetch_add(&next_gen, 1);
     pthread_mutex_init(&db->mu, NULL);
     if (pthread_key_create(&db->key, reader_dtor) != 0) {
         ctl_close(&db->c);
@@ -61,6 +93,8 @@ void shmets_close(shmets *db)
     while (db->tabs)
         shmets_detach(db->tabs);
     pthread_key_delete(db->key);
+    if (tl.db == db)
+        tl.db = NULL;
     for (struct treader *r = db->readers, *n; r; r = n) {
         n = r->next;
         if (r->pid == proc_self_pid())
@@ -72,12 +106,13 @@ void shmets_close(shmets *db)
     free(db);
 }
 
-struct rcu_reader *tab_reader(struct tab *t)
+static struct rcu_reader *db_reader(struct shmets *db)
 {
-    struct shmets *db = t->db;
-    struct treader *r = pthread_getspecific(db->key);
-    if (r && r->pid == proc_self_pid())
+    struct treader *r = thread_reader(db);
+    if (__builtin_expect(r && r->pid == proc_self_pid(), 1))
         return &r->rd;
+    r = pthread_getspecific(db->key);   /* the truth (the cache may hold a reader whose thread-specific
+                                           value a destructor has already cleared) */
     if (!r) {
         r = calloc(1, sizeof *r);
         if (!r) {
@@ -91,6 +126,7 @@ struct rcu_reader *tab_reader(struct tab *t)
         db->readers = r;
         pthread_mutex_unlock(&db->mu);
         pthread_setspecific(db->key, r);
+        thread_reader(db);
     }
     /* New, or inherited through fork() from a parent whose slot it must not touch. */
     memset(&r->rd, 0, sizeof r->rd);
@@ -100,9 +136,14 @@ struct rcu_reader *tab_reader(struct tab *t)
     return &r->rd;
 }
 
+struct rcu_reader *tab_reader(struct tab *t)
+{
+    return db_reader(t->db);
+}
+
 int inst_in_section(struct shmets *db)
 {
-    struct treader *r = pthread_getspecific(db->key);
+    struct treader *r = thread_reader(db);
     return r && r->pid == proc_self_pid() && r->rd.nest > 0;
 }
 
@@ -110,8 +151,7 @@ int shmets_read_begin(shmets *db)
 {
     if (!db)
         return err_set(SHMETS_EINVAL, "NULL instance");
-    struct tab probe = { .db = db };
-    struct rcu_reader *rd = tab_reader(&probe);
+    struct rcu_reader *rd = db_reader(db);
     if (!rd)
         return -SHMETS_EAGAIN;
     rcu_read_begin(&db->c.h->reg, rd);
@@ -122,7 +162,7 @@ void shmets_read_end(shmets *db)
 {
     if (!db)
         return;
-    struct treader *r = pthread_getspecific(db->key);
+    struct treader *r = thread_reader(db);
     if (r && r->pid == proc_self_pid() && r->rd.nest > 0)
         rcu_read_end(&r->rd);
 }

@@ -19,6 +19,8 @@
  *       writer pays for the whole backlog at once.
  *   L.6 A crash at any point leaves chunks and entries that the recovery's mark phase treats
  *       as live (limbo_reaches): nothing retired is freed early, nothing leaks.
+ *   L.7 A limbo list that reclamation drains down to its one emptied chunk gives its spare
+ *       chunks back to the heap: retired memory all comes back once readers are done.
  */
 #include "limbo.h"
 #include "wlock.h"
@@ -100,8 +102,21 @@ uint64_t limbo_reclaim(struct limbo *l, struct alloc_heap *h, struct seg *s, uin
     }
     if (l->head && l->head == l->tail) {    /* an emptied last chunk starts over */
         struct limbo_chunk *c = chunk_at(s, l->head);
-        if (c->first == c->n)
+        if (c->first == c->n) {
             c->first = c->n = 0;
+            /* L.7: drained, limbo gives its spare chunks back, so an emptied table returns
+             * to the memory it had new.  Safe for L.4: reclamation never runs between a
+             * reservation and the retirements it covers (commit.c reclaims before it
+             * reserves or after it has retired), and the emptied chunk has a whole chunk's
+             * room. */
+            while (l->spare) {
+                uint64_t sp = l->spare;
+                l->spare = chunk_at(s, sp)->next;
+                l->spares--;
+                CRASH_POINT("limbo.unspare");   /* unlinked, not yet freed: recovery sweeps it */
+                alloc_free(h, s, sp);
+            }
+        }
     }
     return freed;
 }

@@ -295,3 +295,15 @@ int rcu_safe_epoch(struct ctl *c, uint64_t *safe)
     *safe = min;
     return 0;
 }
+
+unsigned rcu_clear_proc(struct rcu_registry *reg, int32_t pid, uint64_t inc)
+{
+    unsigned n = 0;
+    uint32_t hw = atomic_load(&reg->hiwater);
+    for (uint32_t i = 0; pid > 0 && i < hw && i < reg->nslots; i++) {
+        struct rcu_slot *sl = &reg->slots[i];
+        if (atomic_load(&sl->pid) == pid && atomic_load(&sl->incarnation) == inc && atomic_load(&sl->pid) == pid)
+            n += (unsigned)clear_slot(reg, sl, pid);
+    }
+    return n;
+}

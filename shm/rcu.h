@@ -100,5 +100,8 @@ int rcu_safe_epoch(struct ctl *c, uint64_t *safe);
 
 /* Clear every slot whose process is dead.  Returns the number cleared. */
 unsigned rcu_clear_dead(struct rcu_registry *reg);
+/* Clear the slots of process (pid, inc), which the caller knows is dead (etsmgr: its pidfd
+ * turned readable, a zombie included).  Returns the number cleared. */
+unsigned rcu_clear_proc(struct rcu_registry *reg, int32_t pid, uint64_t inc);
 
 #endif

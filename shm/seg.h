@@ -25,8 +25,10 @@
 #include <sys/types.h>
 
 #define SEG_MAGIC        0x5354454d48530a31ull     /* "1\nSHMETS" little-endian */
-#define SEG_VERSION      3u     /* 2: catalog in the control segment, table segments;
-                                   3: ordered_set, heir data and fixes in the table header */
+#define SEG_VERSION      4u     /* 2: catalog in the control segment, table segments;
+                                   3: ordered_set, heir data and fixes in the table header;
+                                   4: etsmgr's managed-table registry in catalog entries;
+                                      denser heap classes, hash buckets and object headers */
 #define SEG_NAME_MAX     128
 #define SEG_PAGE         4096u
 

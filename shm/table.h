@@ -121,6 +121,8 @@ struct shmets {
     struct ctl c;
     char inst[65];
     pthread_key_t key;          /* the thread's struct treader */
+    uint64_t gen;               /* unique in the process: tells this handle from a later one at
+                                   the same address (inst.c's per-thread cache) */
     pthread_mutex_t mu;         /* guards the two lists */
     struct tab *tabs;
     struct treader *readers;
@@ -197,6 +199,11 @@ int  sobj_pack(const struct tab *t, shmets_term obj, shmets_term key, unsigned c
 int  sobj_check(const struct tab *t, uint64_t off, const struct sobj *x, struct tbuf *tmp, shmets_term *obj);
 /* The key's hash with the table's seed. */
 uint64_t tab_hash(const struct tab *t, shmets_term key);
+/* A stored object's key's hash (objects do not keep it: index.h). */
+static inline uint64_t sobj_hash(const struct tab *t, const struct sobj *o)
+{
+    return tab_hash(t, (shmets_term){ sobj_key(o), sobj_klen(o) });
+}
 /* Is the table fixed (safe_fixtable) by a live process? */
 int  tab_fixed(struct tab *t);
 /* Plan the heir's data (copied into a fresh block; the old one retired). */

@@ -62,7 +62,7 @@ static int key_fn(struct tab *t, void *arg)
     }
     const struct sobj *o = sobj_at(&t->s, do_step(t, a->op, a->key, a->hash));
     if (o)
-        tbuf_put(a->b, o->etf + o->koff, o->klen);
+        tbuf_put(a->b, sobj_key(o), sobj_klen(o));
     return 0;
 }
 
@@ -160,13 +160,13 @@ static int walk_fn(struct tab *t, void *arg)
             if (sobj_append(x, a->objs))
                 break;
             a->nobjs++;
-            uint64_t nx = atomic_load_explicit(&x->next, memory_order_acquire);
+            uint64_t nx = sobj_next(x);
             x = nx ? sobj_at(&t->s, nx) : NULL;
         }
         /* Go on from this key: a copy, as the table may change after the section. */
         a->last->len = 0;
         a->last->err = 0;
-        tbuf_put(a->last, o->etf + o->koff, o->klen);
+        tbuf_put(a->last, sobj_key(o), sobj_klen(o));
         if (a->last->err)
             break;
         key.ptr = a->last->p;
@@ -311,7 +311,7 @@ static void slot_visit(void *arg, uint64_t head)
         if (sobj_append(x, a->b))
             break;
         a->n++;
-        uint64_t nx = atomic_load_explicit(&x->next, memory_order_acquire);
+        uint64_t nx = sobj_next(x);
         x = nx ? sobj_at(&t->s, nx) : NULL;
     }
 }
@@ -381,7 +381,7 @@ static int elem_fn(struct tab *t, void *arg)
         }
         tbuf_put(a->b, el.ptr, el.len);
         a->n++;
-        uint64_t nx = atomic_load_explicit(&x->next, memory_order_acquire);
+        uint64_t nx = sobj_next(x);
         x = nx ? sobj_at(&t->s, nx) : NULL;
     }
     return 0;

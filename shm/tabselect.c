@@ -115,7 +115,7 @@ static int seek_fn(struct tab *t, void *arg)
     a->key->err = 0;
     const struct sobj *o = sobj_at(&t->s, t->ops->seek_below(t, below_span, a->s));
     if (o)
-        tbuf_put(a->key, o->etf + o->koff, o->klen);
+        tbuf_put(a->key, sobj_key(o), sobj_klen(o));
     return a->key->err;
 }
 

@@ -49,9 +49,9 @@ static int view_fn(struct tab *t, void *arg)
     uint64_t cap = tab_chain_max(t);
     for (const struct sobj *x = off ? sobj_at(&t->s, off) : NULL; x && a->n < cap;) {
         if (a->n < a->max)
-            a->objs[a->n] = (shmets_term){ x->etf, x->len };
+            a->objs[a->n] = (shmets_term){ sobj_etf(x), sobj_len(x) };
         a->n++;
-        uint64_t nx = atomic_load_explicit(&x->next, memory_order_acquire);
+        uint64_t nx = sobj_next(x);
         x = nx ? sobj_at(&t->s, nx) : NULL;
     }
     return 0;
@@ -130,7 +130,7 @@ static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *o
             const struct sobj *o = !rc && off[i] && k[i].klen ? sobj_at(&t->s, off[i]) : NULL;
             got += o != NULL;
             if (objs)
-                objs[g + i] = o ? (shmets_term){ o->etf, o->len } : (shmets_term){ NULL, 0 };
+                objs[g + i] = o ? (shmets_term){ sobj_etf(o), sobj_len(o) } : (shmets_term){ NULL, 0 };
             if (lists) {
                 if (!rc && tb[i].err)
                     rc = tb[i].err;

@@ -79,7 +79,7 @@ static int with_key(struct tab *t, const char *call, struct kw *k,
 
 static const struct sobj *obj_next(const struct tab *t, const struct sobj *x)
 {
-    uint64_t nx = atomic_load_explicit(&x->next, memory_order_relaxed);
+    uint64_t nx = sobj_next(x);
     return nx ? sobj_at(&t->s, nx) : NULL;
 }
 
@@ -102,13 +102,13 @@ static int plan_replace(struct tab *t, struct plan *p, struct kw *k, const shmet
         if (rc)
             return rc;
         if (tail)
-            atomic_store_explicit(&((struct sobj *)(t->s.base + tail))->next, off, memory_order_relaxed);
+            sobj_set_next((struct sobj *)(t->s.base + tail), off);
         else
             head = off;
         tail = off;
     }
     const struct sobj *h = (const struct sobj *)(t->s.base + head);
-    struct wobj w = { head, h->hash, h->etf + h->koff, h->klen, h->etf, h->len };
+    struct wobj w = { head, sobj_hash(t, h), sobj_key(h), sobj_klen(h), sobj_etf(h), sobj_len(h) };
     return t->ops->put(t, p, &w, 1, PUT_REPLACE);
 }
 

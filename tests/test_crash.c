@@ -35,7 +35,7 @@ static const char *const points[] = {
     "insert.prepared", "insert.planned", "delete.planned",
     "commit.prepared", "commit.intent", "commit.publishing", "commit.published",
     "commit.retiring", "commit.counted", "commit.done",
-    "alloc.carve", "alloc.free", "limbo.retire", "limbo.reclaim",
+    "alloc.carve", "alloc.free", "limbo.retire", "limbo.reclaim", "limbo.unspare",
 };
 #define NPOINTS (sizeof points / sizeof points[0])
 
@@ -269,6 +269,38 @@ static int verify_insert_new(shmets_tab *t)
 static int run_reclaim(shmets_tab *t) { return shmets_reclaim(t, 0, NULL); }
 static int verify_reclaim(shmets_tab *t) { return base_intact(t, 0) ? 1 : -1; }
 
+/* A reader killed inside its read section while 600 replacements retire memory: limbo grows
+ * to several chunks that only a reclamation which finds the reader dead can drain; draining
+ * it gives the spare chunks back (limbo.c L.7). */
+static void prepare_dead_reader(shmets_tab *t)
+{
+    base(t);
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        child_init();
+        shmets *d;
+        if (shmets_open(inst, &d) || shmets_read_begin(d))
+            _exit(10);
+        char c = 1;
+        if (write(p[1], &c, 1) != 1)
+            _exit(11);
+        for (;;)
+            pause();
+    }
+    char c;
+    assert_int_equal(read(p[0], &c, 1), 1);
+    for (int i = 0; i < 600; i++)
+        assert_int_equal(ins(t, "{%d,%d}", 1000 + i % 50, i), 0);
+    kill(pid, SIGKILL);
+    assert_int_equal(waitpid(pid, NULL, 0), pid);
+    close(p[0]);
+    close(p[1]);
+    assert_true(t->h->limbo.entries > 2 * LIMBO_CHUNK);
+}
+
 static int run_counter(shmets_tab *t)
 {
     shmets_term k = T("50"), op = T("{2, 7}"), r;
@@ -322,6 +354,7 @@ static const struct path paths[] = {
     { "bag append", SHMETS_BAG, prepare_bag, run_bag_append, verify_bag_append },
     { "insert_new", SHMETS_SET, base, run_insert_new, verify_insert_new },
     { "reclaim", SHMETS_SET, base, run_reclaim, verify_reclaim },
+    { "reclaim after a dead reader", SHMETS_SET, prepare_dead_reader, run_reclaim, verify_reclaim },
     { "ordered_set replace", SHMETS_ORDERED_SET, base, run_replace, verify_replace },
     { "ordered_set insert list", SHMETS_ORDERED_SET, base, run_insert_list, verify_insert_list },
     { "ordered_set delete many", SHMETS_ORDERED_SET, base, run_delete_many, verify_delete_many },

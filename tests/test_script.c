@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include "testtool.h"
 
 #include "shmets.h"
 
@@ -43,23 +44,6 @@
 
 /* ---- running the program ------------------------------------------------------------ */
 
-static const char *tool(void)
-{
-    static char path[PATH_MAX];
-    const char *env = getenv("SHMETS_BIN");
-    if (env && *env)
-        return env;
-    ssize_t n = readlink("/proc/self/exe", path, sizeof path - 16);
-    assert_true(n > 0);
-    path[n] = 0;
-    for (int up = 0; up < 2; up++) {        /* .../B/tests/test_script -> .../B */
-        char *slash = strrchr(path, '/');
-        assert_non_null(slash);
-        *slash = 0;
-    }
-    strcat(path, "/shmets");
-    return path;
-}
 
 struct child {
     pid_t pid;

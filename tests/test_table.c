@@ -531,7 +531,7 @@ static void test_damaged_chain(void **s)
     shmets_term k = T("a");
     uint64_t off = t->ops->lookup(t, k.ptr, (uint32_t)k.len, shmets_term_hash(k, t->h->seed));
     assert_true(off != 0);
-    atomic_store(&((struct sobj *)(t->s.base + off))->next, off);      /* a one-object cycle */
+    atomic_store(&((struct sobj *)(t->s.base + off))->l_next, off);      /* a one-object cycle */
     shmets_term r;
     assert_int_equal(shmets_lookup(t, k, &r), 0);                       /* returns, bounded */
     shmets_term_free(&r);

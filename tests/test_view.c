@@ -274,12 +274,15 @@ static void test_compressed(void **s)
         }
         uint64_t used[2], fr, n[2];
         for (int c = 0; c < 2; c++) {
+            assert_int_equal(shmets_reclaim(tab[c], 0, NULL), 0);     /* limbo: not the objects' */
             assert_int_equal(shmets_memory(tab[c], &used[c], &fr), 0);
             assert_int_equal(shmets_size(tab[c], &n[c]), 0);
             assert_int_equal(shmets_check(tab[c]), 0);
         }
         assert_int_equal(n[0], n[1]);
-        assert_true(used[1] * 10 < used[0] * 8);     /* at least a fifth smaller */
+        /* At least an eighth smaller: these objects of ~110 bytes pack to ~85 (a fifth), and
+         * the index's share of the whole (a set's objects have a 4-byte header) makes it ~16%. */
+        assert_true(used[1] * 8 < used[0] * 7);
         shmets_term inf, l;
         assert_int_equal(shmets_info_item(tab[1], "compressed", &inf), 0);
         assert_text(inf, "true");

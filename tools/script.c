@@ -78,8 +78,9 @@
  * R.6  script_run_buffer() runs the calls of a buffer, as from a file, against a fresh
  *      instance of a given name that it removes at the end with every table in it, whatever
  *      the calls did.  It leaves signal handling alone (the caller's stays, and a signal does
- *      not stop the calls).  It is for programs that run many scripts in one process: the
- *      fuzz target tests/fuzz/script.c.
+ *      not stop the calls), and it drops the etsmgr connection (R.9) at the end; whether a
+ *      daemon may be started is the caller's (SHMETS_NO_AUTOSTART).  It is for programs that
+ *      run many scripts in one process: the fuzz target tests/fuzz/script.c.
  *
  * The select family (select/2, select_reverse/2, select_count/2, select_delete/2,
  * select_replace/2, match/2, match_object/2, match_delete/2), match_spec_compile/1 (whose
@@ -99,6 +100,8 @@
  * option is a boolean), so info(T, write_concurrency) then says true where ETS says auto.
  */
 #include "shmets.h"
+#include "etsmgr.h"
+#include "tool.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -111,10 +114,8 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
-
-int script_main(int argc, char **argv);
-int script_run_buffer(const void *buf, size_t len, const char *inst);
 
 /* The longest call text accepted: a term's largest encoding, written out as text. */
 #define CALL_TEXT_MAX ((size_t)SHMETS_TERM_MAX_SIZE * 4 + (64u << 10))
@@ -171,6 +172,9 @@ struct script {
     sigset_t waitmask;          /* the mask while waiting: INT, TERM, HUP let through */
     sigset_t handled;           /* those of INT, TERM, HUP that we catch */
     int status;                 /* exit status so far */
+    /* the shell's line source (script_run_source, tools/shell.c), instead of fd */
+    long (*source)(void *arg, char *buf, size_t cap, bool continuing);
+    void *source_arg;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -231,6 +235,15 @@ static int in_fill(struct script *s)
             return IN_STOP;
         if (s->eof)
             return IN_EOF;
+        if (s->source) {                /* the shell: a line from libedit */
+            long n = s->source(s->source_arg, (char *)s->buf, sizeof s->buf, s->first_line != 0);
+            if (n < 0)
+                return IN_STOP;
+            s->pos = 0;
+            s->len = (size_t)n;
+            s->eof = n == 0;
+            return n ? 0 : IN_EOF;
+        }
         struct pollfd p = { .fd = s->fd, .events = POLLIN };
         if (ppoll(&p, 1, NULL, &s->waitmask) < 0) {
             if (errno == EINTR)
@@ -473,6 +486,15 @@ static int atom_token(struct script *s, size_t *i, char *out, size_t outsz)
     shmets_term t;
     const char *txt;
     size_t len;
+    if (p[b] != '\'') {
+        /* A bare word is its own text; reserved words too (shmets:receive/1, R.9). */
+        if (e - b >= outsz)
+            return syntax_at(s, b, "this atom cannot name a module or function");
+        memcpy(out, p + b, e - b);
+        out[e - b] = 0;
+        *i = e;
+        return 0;
+    }
     if (shmets_term_parse(p + b, e - b, &t) || shmets_term_get_atom(t, &txt, &len)) {
         shmets_term_free(&t);
         return syntax_at(s, b, "an atom expected");
@@ -543,20 +565,53 @@ static void args_syntax_error(struct script *s, size_t open, const char *txt, si
  * tuple, owned).  Returns 0, -SHMETS_ESYNTAX (message given) or another parse error (message
  * given: ETOOBIG, ETOODEEP, ENOMEM).
  */
+/* The arguments' text, with each `self()` in code (not in a string, quoted atom or $char)
+ * written as this process's pid <0.PID.0> (R.9). */
+static int put_args(struct text *a, const char *p, size_t n)
+{
+    char pid[32];
+    int plen = snprintf(pid, sizeof pid, "<0.%d.0>", (int)getpid());
+    size_t from = 0;
+    for (size_t k = 0; k < n; k++) {
+        if (p[k] == '"' || p[k] == '\'') {
+            char q = p[k];
+            for (k++; k < n && p[k] != q; k++)
+                if (p[k] == '\\')
+                    k++;
+        } else if (p[k] == '$') {
+            k += k + 1 < n && p[k + 1] == '\\' ? 2 : 1;
+        } else if (n - k >= 6 && !memcmp(p + k, "self()", 6) &&
+                   (k == 0 || !(p[k - 1] == '_' || p[k - 1] == '@' || (p[k - 1] >= 'a' && p[k - 1] <= 'z') ||
+                                (p[k - 1] >= 'A' && p[k - 1] <= 'Z') || (p[k - 1] >= '0' && p[k - 1] <= '9')))) {
+            if (text_put(a, p + from, k - from) || text_put(a, pid, (size_t)plen))
+                return -1;
+            from = k + 6;
+            k += 5;
+        }
+    }
+    return text_put(a, p + from, n - from);
+}
+
 static int parse_call(struct script *s, char *mod, size_t modsz, shmets_term *args)
 {
     size_t i = skip_blank(s, 0);
     int rc;
-    if ((rc = atom_token(s, &i, mod, modsz)) || (rc = expect_char(s, &i, ':', "':' expected")))
+    if ((rc = atom_token(s, &i, mod, modsz)))
         return rc;
-    i = skip_blank(s, i);
-    if ((rc = atom_token(s, &i, s->fn, sizeof s->fn)) || (rc = expect_char(s, &i, '(', "'(' expected")))
+    if (skip_blank(s, i) < s->call.n && s->call.p[skip_blank(s, i)] == '(') {
+        /* A bare function: self() (R.9) is erlang:self(). */
+        snprintf(s->fn, sizeof s->fn, "%s", mod);
+        snprintf(mod, modsz, "erlang");
+        i = skip_blank(s, i) + 1;
+    } else if ((rc = expect_char(s, &i, ':', "':' expected")) || (i = skip_blank(s, i), 0) ||
+               (rc = atom_token(s, &i, s->fn, sizeof s->fn)) || (rc = expect_char(s, &i, '(', "'(' expected"))) {
         return rc;
+    }
     size_t open = i - 1;
     if (s->call.p[s->last_sig] != ')' || s->last_sig < i)
         return syntax_at(s, s->last_sig, "a call must end with ')' before its full stop");
     struct text a = { 0 };
-    if (text_put(&a, "{", 1) || text_put(&a, s->call.p + i, s->last_sig - i) || text_put(&a, "}", 1)) {
+    if (text_put(&a, "{", 1) || put_args(&a, s->call.p + i, s->last_sig - i) || text_put(&a, "}", 1)) {
         free(a.p);
         say(s, s->first_line, "out of memory reading the call");
         return -SHMETS_ENOMEM;
@@ -1440,6 +1495,249 @@ static int op_whereis(struct script *s, const shmets_term *a, struct result *r)
     return rc ? rc : ref_of_id(id, &r->term);
 }
 
+
+/* ---- table files: tab2file/2,3, file2tab/1,2, tabfile_info/1 ------------------------- */
+
+/* Append the UTF-8 of a file name's part t (an atom, a character, or a list of those and of
+ * lists: Erlang's file:name_all() but binaries) to out[*n]. */
+static int filename_part(shmets_term t, char *out, size_t cap, size_t *n, int depth)
+{
+    const char *txt;
+    size_t len;
+    uint64_t c;
+    if (shmets_term_get_atom(t, &txt, &len) == 0) {
+        if (*n + len >= cap)
+            return -SHMETS_ETYPE;
+        memcpy(out + *n, txt, len);
+        *n += len;
+        return 0;
+    }
+    if (shmets_term_get_uint64(t, &c) == 0) {
+        if (c == 0 || c > 0x10ffff || *n + 5 >= cap)
+            return -SHMETS_ETYPE;
+        if (c < 0x80) {
+            out[(*n)++] = (char)c;
+        } else if (c < 0x800) {
+            out[(*n)++] = (char)(0xc0 | c >> 6);
+            out[(*n)++] = (char)(0x80 | (c & 0x3f));
+        } else if (c < 0x10000) {
+            out[(*n)++] = (char)(0xe0 | c >> 12);
+            out[(*n)++] = (char)(0x80 | (c >> 6 & 0x3f));
+            out[(*n)++] = (char)(0x80 | (c & 0x3f));
+        } else {
+            out[(*n)++] = (char)(0xf0 | c >> 18);
+            out[(*n)++] = (char)(0x80 | (c >> 12 & 0x3f));
+            out[(*n)++] = (char)(0x80 | (c >> 6 & 0x3f));
+            out[(*n)++] = (char)(0x80 | (c & 0x3f));
+        }
+        return 0;
+    }
+    if (shmets_term_type(t) == SHMETS_T_NIL)
+        return 0;
+    shmets_list_iter it;
+    shmets_term el;
+    int more, rc;
+    if (depth > 100 || shmets_term_type(t) != SHMETS_T_LIST || shmets_list_begin(t, &it))
+        return -SHMETS_ETYPE;
+    while ((more = shmets_list_next(&it, &el)) == 1)
+        if ((rc = filename_part(el, out, cap, n, depth + 1)))
+            return rc;
+    if (more < 0 || shmets_term_type(it.tail) != SHMETS_T_NIL)
+        return -SHMETS_ETYPE;
+    return 0;
+}
+
+/* A file name as ETS takes it (a string, an atom, or a deep list of characters, atoms and
+ * lists; not a binary) into out. */
+static int filename_arg(shmets_term t, char *out, size_t cap)
+{
+    size_t n = 0;
+    if (shmets_term_get_uint64(t, &(uint64_t){ 0 }) == 0)
+        return -SHMETS_ETYPE;               /* a character alone is not a name */
+    int rc = filename_part(t, out, cap, &n, 0);
+    out[n] = 0;
+    return rc;
+}
+
+/* The result: the term written as `fmt` says, %s standing for the file name's ~w text. */
+static int res_text(struct result *r, const char *fmt, shmets_term fname)
+{
+    char *name = NULL, *txt = NULL;
+    int rc = shmets_term_format(fname, &name, NULL);
+    if (rc)
+        return rc;
+    if (asprintf(&txt, fmt, name) < 0)
+        txt = NULL;
+    free(name);
+    if (!txt)
+        return -SHMETS_ENOMEM;
+    rc = shmets_term_parse(txt, strlen(txt), &r->term);
+    free(txt);
+    return rc;
+}
+
+/* A file error of the library as ETS words it (inner: "{file_error,%s,E}"), wrapped by
+ * outer ("{error,%s}" or "{error,{read_error,%s}}"); other errors are the script's own. */
+static int res_file_error(struct script *s, struct result *r, int rc, shmets_term fname, bool reading)
+{
+    const char *e = rc == -SHMETS_ENOENT ? "enoent" : rc == -SHMETS_EACCES ? "eacces" : NULL;
+    if (e) {
+        char fmt[80];
+        snprintf(fmt, sizeof fmt, reading ? "{error,{read_error,{file_error,%%s,%s}}}" : "{error,{file_error,%%s,%s}}", e);
+        return res_text(r, fmt, fname);
+    }
+    if (rc == -SHMETS_EBADFILE || rc == -SHMETS_EVERSION)
+        return res_text(r, "{error,badfile}", fname);
+    if (rc == -SHMETS_EEXIST && reading)
+        return res_text(r, "{error,cannot_create_table}", fname);
+    s->fatal = true;
+    return rc;
+}
+
+/* The options of tab2file/3 and file2tab/2: a proper list.  *bad: the first unknown one. */
+static int tabfile_opts_arg(shmets_term list, bool dumping, shmets_tabfile_opts *o, shmets_term *bad)
+{
+    shmets_list_iter it;
+    shmets_term opt;
+    int more;
+    bad->ptr = NULL;
+    if (shmets_list_begin(list, &it))
+        return -SHMETS_ETYPE;
+    while ((more = shmets_list_next(&it, &opt)) == 1) {
+        size_t n;
+        shmets_term tag, v;
+        bool b, ok = false;
+        if (!shmets_term_tuple_arity(opt, &n) && n == 2 && !shmets_term_tuple_element(opt, 1, &tag) &&
+            !shmets_term_tuple_element(opt, 2, &v)) {
+            if (atom_is(tag, dumping ? "sync" : "verify") && !bool_arg(v, &b)) {
+                ok = true;
+                if (dumping)
+                    o->sync = b;
+                else
+                    o->verify = b;
+            } else if (dumping && atom_is(tag, "extended_info")) {
+                shmets_list_iter ei;
+                shmets_term x;
+                int m;
+                ok = shmets_list_begin(v, &ei) == 0;
+                while (ok && (m = shmets_list_next(&ei, &x)) == 1) {
+                    if (atom_is(x, "object_count"))
+                        o->object_count = true;
+                    else if (atom_is(x, "md5sum"))
+                        o->md5sum = true;
+                    else
+                        ok = false;
+                }
+                ok = ok && shmets_term_type(ei.tail) == SHMETS_T_NIL;
+            }
+        }
+        if (!ok && !bad->ptr)
+            *bad = opt;
+    }
+    if (more < 0 || shmets_term_type(it.tail) != SHMETS_T_NIL)
+        return -SHMETS_ETYPE;
+    return 0;
+}
+
+/* The options argument of tab2file/3 (dumping) or file2tab/2 into o: 0, or 1 with r set to
+ * ETS's {error,{unknown_option,Opt}} for the first option it does not know, or an error. */
+static int tabfile_opts_result(shmets_term list, bool dumping, shmets_tabfile_opts *o, struct result *r)
+{
+    shmets_term bad;
+    shmets_builder *b;
+    int rc = tabfile_opts_arg(list, dumping, o, &bad);
+    if (rc || !bad.ptr)
+        return rc;
+    if ((rc = shmets_builder_create(&b)))
+        return rc;
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "error", 5);
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "unknown_option", 14);
+    shmets_build_term(b, bad);
+    rc = shmets_builder_finish(b, &r->term);
+    shmets_builder_destroy(b);
+    return rc ? rc : 1;
+}
+
+/* {ok, T} as the result. */
+static int res_ok(struct result *r, shmets_term t)
+{
+    shmets_builder *b;
+    int rc = shmets_builder_create(&b);
+    if (rc)
+        return rc;
+    shmets_build_tuple(b, 2);
+    shmets_build_atom(b, "ok", 2);
+    shmets_build_term(b, t);
+    rc = shmets_builder_finish(b, &r->term);
+    shmets_builder_destroy(b);
+    return rc;
+}
+
+static int op_tab2file(struct script *s, const shmets_term *a, struct result *r)
+{
+    char path[4096];
+    shmets_tabfile_opts o;
+    struct tabent *e;
+    shmets_tabfile_opts_init(&o);
+    int rc = filename_arg(a[1], path, sizeof path);
+    if (rc)
+        return rc;
+    if (s->arity == 3 && (rc = tabfile_opts_result(a[2], true, &o, r)))
+        return rc > 0 ? 0 : rc;
+    if (tab_arg(s, a[0], &e))
+        return res_text(r, "{error,badtab}", a[1]);
+    rc = shmets_tab2file(e->t, path, &o);
+    if (rc == -SHMETS_EOWNER)
+        return res_text(r, "{error,badtab}", a[1]);
+    if (rc)
+        return res_file_error(s, r, rc, a[1], false);
+    r->text = "ok";
+    return 0;
+}
+
+static int op_file2tab(struct script *s, const shmets_term *a, struct result *r)
+{
+    char path[4096];
+    shmets_tabfile_opts o;
+    shmets_tabfile_opts_init(&o);
+    int rc = filename_arg(a[0], path, sizeof path);
+    if (rc)
+        return rc;
+    if (s->arity == 2 && (rc = tabfile_opts_result(a[1], false, &o, r)))
+        return rc > 0 ? 0 : rc;
+    shmets_tab *t;
+    struct tabent *e;
+    if ((rc = shmets_file2tab(s->db, path, &o, &t)))
+        return res_file_error(s, r, rc, a[0], true);
+    if ((rc = cache_add(&s->tabs, t, &e)))
+        return rc;
+    shmets_term tab;
+    if ((rc = shmets_tab_term(e->t, &tab)))
+        return rc;
+    rc = res_ok(r, tab);
+    shmets_term_free(&tab);
+    return rc;
+}
+
+static int op_tabfile_info(struct script *s, const shmets_term *a, struct result *r)
+{
+    char path[4096];
+    shmets_tabfile_desc d;
+    shmets_term list;
+    int rc = filename_arg(a[0], path, sizeof path);
+    if (rc)
+        return rc;
+    if ((rc = shmets_tabfile_info(path, &d)))
+        return res_file_error(s, r, rc, a[0], true);
+    if ((rc = tool_tabfile_info_term(&d, &list)))
+        return rc;
+    rc = res_ok(r, list);
+    shmets_term_free(&list);
+    return rc;
+}
+
 static const struct call_def {
     const char *name;
     size_t arity;
@@ -1493,6 +1791,215 @@ static const struct call_def {
     { "select_reverse", 1, op_continue },
     { "match", 1, op_continue },
     { "match_object", 1, op_continue },
+    { "tab2file", 2, op_tab2file },
+    { "tab2file", 3, op_tab2file },
+    { "file2tab", 1, op_file2tab },
+    { "file2tab", 2, op_file2tab },
+    { "tabfile_info", 1, op_tabfile_info },
+};
+
+/* ---- etsmgr, messages and time (R.9) -------------------------------------------------
+ * R.9  With etsmgr (issue 6): etsmgr:new_table/4, add_table/3, del_table/2 and info/1 (whose
+ *      first argument, Inst_name, is the script's instance as an atom) print the daemon's reply as the original etsmgr returns it ({ok, Pid, Tab}, {error,
+ *      Reason}, a map); ets:give_away/3 prints true or error:badarg as ETS; self() (also
+ *      inside arguments) is this process, <0.PID.0>; shmets:receive(TimeoutMs) prints the
+ *      next message for this process ({'ETS-TRANSFER', Tab, From, Data}) or `timeout`;
+ *      shmets:sleep(Ms) waits and prints ok.  The connection to the instance's etsmgr is made
+ *      at the first of these calls (include/etsmgr.h: started on demand unless
+ *      SHMETS_NO_AUTOSTART=1); a table handle is re-attached after its owner changed
+ *      (give_away, ETS-TRANSFER), so that it carries the new owner's rights.
+ */
+
+static etsmgr *script_mgr;
+
+static int mgr_conn(struct script *s)
+{
+    if (script_mgr)
+        return 0;
+    int rc = etsmgr_connect(s->db, NULL, &script_mgr);
+    if (rc) {
+        s->fatal = true;
+        snprintf(s->msg, sizeof s->msg, "no etsmgr for instance %s: %s", s->inst, shmets_errdetail());
+    }
+    return rc;
+}
+
+/* Forget the cached handle of the table a term names (its rights changed). */
+static void mgr_forget(struct script *s, shmets_term tab)
+{
+    shmets_tab *t;
+    if (shmets_attach_term(s->db, tab, &t) != 0)
+        return;
+    struct tabent *e = cache_find(&s->tabs, shmets_id(t));
+    shmets_detach(t);
+    if (e)
+        cache_drop(&s->tabs, e, true);
+}
+
+/* The Inst_name argument of the etsmgr calls: this script's instance, as an atom. */
+static int inst_arg(struct script *s, shmets_term t)
+{
+    const char *txt;
+    size_t len;
+    if (shmets_term_get_atom(t, &txt, &len) || len != strlen(s->inst) || memcmp(txt, s->inst, len))
+        return -SHMETS_EINVAL;
+    return 0;
+}
+
+/* {Tag, Args...} to the daemon; the reply into r.  With inst, a[0] is the Inst_name. */
+static int mgr_request(struct script *s, const char *tag, const shmets_term *a, size_t n, shmets_term *reply)
+{
+    int rc = mgr_conn(s);
+    if (rc)
+        return rc;
+    shmets_builder *b;
+    shmets_term q;
+    if ((rc = shmets_builder_create(&b)))
+        return rc;
+    shmets_build_tuple(b, n + 1);
+    shmets_build_atom(b, tag, strlen(tag));
+    for (size_t i = 0; i < n; i++)
+        shmets_build_term(b, a[i]);
+    rc = shmets_builder_finish(b, &q);
+    shmets_builder_destroy(b);
+    if (!rc)
+        rc = etsmgr_call(script_mgr, q, reply);
+    shmets_term_free(&q);
+    if (rc) {
+        s->fatal = true;
+        snprintf(s->msg, sizeof s->msg, "etsmgr: %s", shmets_errdetail());
+    }
+    return rc;
+}
+
+static int op_mgr_new_table(struct script *s, const shmets_term *a, struct result *r)
+{
+    int rc = inst_arg(s, a[0]);
+    rc = rc ? rc : mgr_request(s, "new_table", a + 1, 3, &r->term);
+    size_t n;
+    shmets_term tag, tab, opt;
+    shmets_list_iter it;
+    if (rc || shmets_term_tuple_arity(r->term, &n) || n != 3 || shmets_term_tuple_element(r->term, 1, &tag) ||
+        !atom_is(tag, "ok") || shmets_term_tuple_element(r->term, 3, &tab))
+        return rc;
+    mgr_forget(s, tab);
+    /* The heir's data, when the table came back to its client (include/etsmgr.h). */
+    for (shmets_list_begin(a[3], &it); shmets_list_next(&it, &opt) == 1;) {
+        uint32_t pid;
+        shmets_term data;
+        shmets_tab *t;
+        if (heir_arg(opt, &pid, &data) == 0 && pid && pid != (uint32_t)getpid() &&
+            shmets_attach_term(s->db, tab, &t) == 0) {
+            etsmgr_setopts_heir(s->db, shmets_id(t), (pid_t)pid, &data);
+            shmets_detach(t);
+        }
+    }
+    return 0;
+}
+
+static int op_mgr_add_table(struct script *s, const shmets_term *a, struct result *r)
+{
+    int rc = inst_arg(s, a[0]);
+    return rc ? rc : mgr_request(s, "add_table", a + 1, 2, &r->term);
+}
+
+static int op_mgr_del_table(struct script *s, const shmets_term *a, struct result *r)
+{
+    int rc = inst_arg(s, a[0]);
+    return rc ? rc : mgr_request(s, "del_table", a + 1, 1, &r->term);
+}
+
+static int op_mgr_info(struct script *s, const shmets_term *a, struct result *r)
+{
+    int rc = inst_arg(s, a[0]);
+    rc = rc ? rc : mgr_conn(s);
+    return rc ? rc : etsmgr_info(script_mgr, &r->term);
+}
+
+static int op_give_away(struct script *s, const shmets_term *a, struct result *r)
+{
+    shmets_term reply;
+    int rc = mgr_request(s, "give_away", a, 3, &reply);
+    if (rc)
+        return rc;
+    bool ok = atom_is(reply, "true");
+    shmets_term_free(&reply);
+    if (!ok)
+        return -SHMETS_EINVAL;          /* ETS: badarg */
+    mgr_forget(s, a[0]);
+    return res_bool(r, true);
+}
+
+static int op_self(struct script *s, const shmets_term *a, struct result *r)
+{
+    (void)s;
+    (void)a;
+    shmets_builder *b;
+    int rc = shmets_builder_create(&b);
+    if (rc)
+        return rc;
+    shmets_build_pid(b, (uint32_t)getpid());
+    rc = shmets_builder_finish(b, &r->term);
+    shmets_builder_destroy(b);
+    return rc;
+}
+
+static int ms_arg(shmets_term t, int *ms)
+{
+    int64_t v;
+    if (shmets_term_get_int64(t, &v) || v < 0 || v > 24 * 3600 * 1000)
+        return -SHMETS_ETYPE;
+    *ms = (int)v;
+    return 0;
+}
+
+static int op_receive(struct script *s, const shmets_term *a, struct result *r)
+{
+    int ms, rc = ms_arg(a[0], &ms);
+    if (rc || (rc = mgr_conn(s)))
+        return rc;
+    rc = etsmgr_next_event(script_mgr, ms, &r->term);
+    if (rc == -SHMETS_EAGAIN) {
+        r->text = "timeout";
+        return 0;
+    }
+    size_t n;
+    shmets_term tag, tab;
+    if (!rc && shmets_term_tuple_arity(r->term, &n) == 0 && n == 4 && shmets_term_tuple_element(r->term, 1, &tag) == 0 &&
+        atom_is(tag, "ETS-TRANSFER") && shmets_term_tuple_element(r->term, 2, &tab) == 0)
+        mgr_forget(s, tab);
+    if (rc) {
+        s->fatal = true;
+        snprintf(s->msg, sizeof s->msg, "receive: %s", shmets_errdetail());
+    }
+    return rc;
+}
+
+static int op_sleep(struct script *s, const shmets_term *a, struct result *r)
+{
+    (void)s;
+    int ms, rc = ms_arg(a[0], &ms);
+    if (rc)
+        return rc;
+    struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+    while (nanosleep(&ts, &ts) && errno == EINTR && !got_signal)
+        ;
+    r->text = "ok";
+    return 0;
+}
+
+static const struct {
+    const char *mod;
+    struct call_def def;
+} mgr_calls[] = {
+    { "etsmgr", { "new_table", 4, op_mgr_new_table } },
+    { "etsmgr", { "add_table", 3, op_mgr_add_table } },
+    { "etsmgr", { "del_table", 2, op_mgr_del_table } },
+    { "etsmgr", { "info", 1, op_mgr_info } },
+    { "ets", { "give_away", 3, op_give_away } },
+    { "erlang", { "self", 0, op_self } },
+    { "shmets", { "receive", 1, op_receive } },
+    { "shmets", { "sleep", 1, op_sleep } },
 };
 
 /* ---- running a call (R.2) ---------------------------------------------------------- */
@@ -1556,6 +2063,10 @@ static int run_call(struct script *s)
     for (size_t i = 0; i < sizeof calls / sizeof calls[0] && !strcmp(mod, "ets"); i++)
         if (!strcmp(calls[i].name, s->fn) && calls[i].arity == s->arity)
             def = &calls[i];
+    for (size_t i = 0; i < sizeof mgr_calls / sizeof mgr_calls[0] && !def; i++)
+        if (!strcmp(mgr_calls[i].mod, mod) && !strcmp(mgr_calls[i].def.name, s->fn) &&
+            mgr_calls[i].def.arity == s->arity)
+            def = &mgr_calls[i].def;
     if (!def) {
         shmets_term_free(&args);
         return emit(s, "error:undef");
@@ -1684,6 +2195,8 @@ int script_main(int argc, char **argv)
         while ((rc = read_call(&s)) == 1 && run_call(&s) == 0)
             ;
     }
+    etsmgr_disconnect(script_mgr);
+    script_mgr = NULL;
     close_instance(&s);
     free(s.call.p);
     if (s.fd > 0)
@@ -1698,6 +2211,33 @@ int script_main(int argc, char **argv)
         sigprocmask(SIG_UNBLOCK, &set, NULL);
         return 128 + sig;
     }
+    return s.status;
+}
+
+/* The shell (tools/shell.c): calls read from source(), errors reported and the rest of the
+ * line dropped, never the end of the session (see tool.h). */
+int script_run_source(const char *instance, script_source source, void *arg)
+{
+    static struct script s;
+    s.line = 1;
+    s.src = "the shell";
+    s.source = source;
+    s.source_arg = arg;
+    if (open_instance(&s, instance) == 0) {
+        for (;;) {
+            int rc = read_call(&s);
+            if (rc == 1 && run_call(&s) == 0)
+                continue;
+            if (rc == 0 || s.eof || got_signal)
+                break;
+            s.pos = s.len;              /* drop the rest of the line */
+            s.call.n = 0;
+        }
+    }
+    etsmgr_disconnect(script_mgr);
+    script_mgr = NULL;
+    close_instance(&s);
+    free(s.call.p);
     return s.status;
 }
 
@@ -1727,6 +2267,8 @@ int script_run_buffer(const void *buf, size_t len, const char *inst)
         while (read_call(&s) == 1 && run_call(&s) == 0)
             ;
     }
+    etsmgr_disconnect(script_mgr);
+    script_mgr = NULL;
     close_instance(&s);
     free(s.call.p);
     close(s.fd);

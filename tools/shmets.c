@@ -1,9 +1,11 @@
 /*
  * shmets — the command-line tool.
  *
- * Today it speaks the term layer; the table subcommands (ls, info, get, insert, select,
- * dump, load, ...) arrive with the tables.  Every subcommand reports errors in words
- * (shmets_strerror plus the detail) and exits non-zero.
+ * It speaks the term layer (below) and the tables of an instance: ls, info, get, insert,
+ * delete, select, check (tools/cmd_tab.c), dump, load, fileinfo (tools/cmd_file.c), top
+ * (tools/top.c) and shell (tools/shell.c); man/shmets.1 describes them all.  Every
+ * subcommand reports errors in words (shmets_strerror plus the detail) and exits non-zero
+ * (2 for a usage error).
  *
  *   shmets parse TERM...          canonical form of each term: ~w text, type, ETF bytes
  *   shmets format                 ETF bytes (binary_to_term input) on stdin -> ~w text
@@ -16,13 +18,12 @@
  *                                 one ~w result line per call (tools/script.c)
  */
 #include "shmets.h"
+#include "tool.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-int script_main(int argc, char **argv);     /* tools/script.c */
 
 static const char *const type_names[] = {
     [SHMETS_T_INTEGER] = "integer", [SHMETS_T_FLOAT] = "float", [SHMETS_T_ATOM] = "atom",
@@ -188,7 +189,20 @@ static int usage(void)
           "       shmets compare A B\n"
           "       shmets sort TERM...\n"
           "       shmets hash TERM [SEED]\n"
-          "       shmets script [--instance NAME] [FILE]\n", stderr);
+          "       shmets script [--instance NAME] [FILE]\n"
+          "table subcommands (each takes --instance NAME; TAB is a name or an id):\n"
+          "       shmets ls\n"
+          "       shmets info TAB\n"
+          "       shmets get TAB KEY\n"
+          "       shmets insert TAB OBJECT...\n"
+          "       shmets delete TAB KEY\n"
+          "       shmets select TAB MATCHSPEC\n"
+          "       shmets check TAB\n"
+          "       shmets top [--iterations N] [--interval SECONDS]\n"
+          "       shmets shell\n"
+          "       shmets dump [--md5sum] [--object-count] [--sync] [--erlang] TAB FILE\n"
+          "       shmets load [--verify] FILE\n"
+          "       shmets fileinfo FILE\n", stderr);
     return 2;
 }
 
@@ -209,6 +223,15 @@ int main(int argc, char **argv)
         return cmd_sort(argc - 2, argv + 2);
     if (!strcmp(cmd, "script"))
         return script_main(argc - 2, argv + 2);
+    static const struct { const char *name; int (*fn)(int, char **); } tabcmds[] = {
+        { "ls", cmd_ls }, { "info", cmd_info }, { "get", cmd_get }, { "insert", cmd_insert },
+        { "delete", cmd_delete }, { "select", cmd_select }, { "check", cmd_check },
+        { "top", cmd_top }, { "shell", cmd_shell }, { "dump", cmd_dump }, { "load", cmd_load },
+        { "fileinfo", cmd_fileinfo },
+    };
+    for (size_t i = 0; i < sizeof tabcmds / sizeof tabcmds[0]; i++)
+        if (!strcmp(cmd, tabcmds[i].name))
+            return tabcmds[i].fn(argc - 2, argv + 2);
     if (!strcmp(cmd, "hash") && (argc == 3 || argc == 4))
         return cmd_hash(argv[2], argc == 4 ? argv[3] : NULL);
     return usage();

@@ -1,0 +1,319 @@
+/*
+ * main.c — etsmgr, the supervisor daemon of one shmets instance (DESIGN.md §7).
+ *
+ *   etsmgr --instance NAME [--runtime-dir DIR] [--group GROUP]
+ *
+ * WHAT IT DOES: it holds a pidfd on every process that owns a table, reads through the reader
+ * registry, or talks to it, and when one dies it applies ETS's rules: the heir inherits and is
+ * told ({'ETS-TRANSFER', ...}), a managed table waits for its client, anything else is deleted;
+ * a dead reader's slots are cleared (watch.c).  Over a socket it serves the original etsmgr's
+ * calls and ETS's give_away (serve.c).  Readers and writers never need it: it may be killed at
+ * any time, and the next one re-adopts every table and owner from the control segment, where
+ * the registry lives, and applies the rules to owners that died meanwhile.
+ *
+ * STRUCTURE: one thread, one epoll loop over the listening socket, every connection, every
+ * watched pidfd and a signalfd; a 100 ms tick rescans the catalog when it changed and the
+ * reader registry.  Requests go through mgr_handle (serve.c), a function from (state, peer,
+ * bytes) to reply bytes that a fuzz target can drive without sockets.  The socket is
+ * SOCK_SEQPACKET: one ETF term per packet, at most MGR_PACKET_MAX bytes; a larger one is
+ * answered {error, too_big} (MSG_TRUNC tells its size), a malformed one {error, bad_term}.
+ * Each connection reads at most 32 packets per wakeup, and while its replies are unsent it is
+ * not read at all (it waits for EPOLLOUT), so a client that floods without reading stalls only
+ * itself; past MGR_OUTQ_BYTES of unsent packets it is dropped.  Socket activation: a socket
+ * passed by systemd (sd_listen_fds) is used as is; readiness is sd_notify("READY=1").
+ *
+ * THREAT MODEL.  Between uids shmets protects: the socket is 0600 (0660 with --group), so only
+ * the daemon's uid (and the group) can ask anything; table segments are 0644 (0600 private)
+ * and belong to their owner's uid (the daemon, as root, chowns a segment to its new owner on
+ * every transfer), so the kernel stops another uid from writing a table it does not own or
+ * reading a private one.  A client is known by the kernel's SO_PEERCRED and held by pidfd
+ * (SO_PEERPIDFD, else pidfd_open checked against the start time), never by what it says, so
+ * no client can delete, give away or take over (new_table on a live client's name) a table
+ * whose owner or registered client it is not, whatever its uid, and a dead owner's pid reused
+ * by another process is never taken for it (owners and heirs are (pid, incarnation)).
+ * Malformed, oversized or flooding input gets an error or a closed connection, never a crash
+ * or a stall for other clients; connections, watched processes and held messages are bounded.
+ * A client allowed on the socket can still make tables (new_table) until the instance's
+ * catalog is full: give the socket's group only to processes trusted that far.
+ * What it cannot protect between processes of ONE uid: such a process can open, map and write
+ * the segments themselves (including the control segment and its catalog), ptrace the owner,
+ * or pass its connection to another process (which is then taken for the first), or stop
+ * (SIGSTOP) while it holds the catalog's lock, which stalls the daemon with every other
+ * process that needs the catalog until it runs again.  The owner
+ * rule between processes of one uid is a convention the library keeps, as in ETS within one
+ * VM; put mutually distrusting parties under different uids.
+ *
+ * CRASH: the daemon holds nothing the next one needs: the catalog and the tables are in shared
+ * memory; the socket and lock files are remade (a stale socket is unlinked while the lock,
+ * flock'd for the daemon's life, shows no daemon runs).  Messages held for processes that have
+ * not connected are lost with it, except inheritances, which CATM_XFER in the catalog keeps.
+ */
+#include "mgr.h"
+#include "../shm/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <systemd/sd-daemon.h>
+#include <time.h>
+#include <unistd.h>
+
+#define TAG_MASK   (0xffull << 56)
+#define TAG_LISTEN (1ull << 56)
+#define TAG_WATCH  (2ull << 56)
+#define TAG_CLIENT MGR_TAG_CLIENT
+#define TAG_SIGNAL (4ull << 56)
+#define TICK_MS 100
+#define FULL_SCAN_TICKS 20
+
+/* ---- the socket --------------------------------------------------------------------------- */
+
+static int mkdirs(const char *dir)
+{
+    char p[MGR_PATH_MAX * 2];
+    snprintf(p, sizeof p, "%s", dir);
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            mkdir(p, 0755);
+            *s = '/';
+        }
+    }
+    return mkdir(p, 0755) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static int listen_socket(const char *sock, const char *group, int *made)
+{
+    *made = 0;
+    int n = sd_listen_fds(1);
+    if (n > 1) {
+        mgr_log(3, "systemd passed %d sockets; one is wanted", n);
+        return -1;
+    }
+    if (n == 1) {
+        int fd = SD_LISTEN_FDS_START;
+        if (sd_is_socket_unix(fd, SOCK_SEQPACKET, 1, NULL, 0) <= 0) {
+            mgr_log(3, "the socket systemd passed is not a listening SOCK_SEQPACKET Unix socket");
+            return -1;
+        }
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+        mgr_log(6, "listening on the socket systemd passed");
+        return fd;
+    }
+    int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_un a = { .sun_family = AF_UNIX };
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", sock);
+    unlink(sock);                   /* stale: we hold the lock, so no daemon serves it */
+    mode_t old = umask(0177);
+    int rc = bind(fd, (struct sockaddr *)&a, sizeof a);
+    umask(old);
+    if (rc || listen(fd, 128)) {
+        mgr_log(3, "bind/listen %s: %s", sock, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    *made = 1;
+    if (group) {
+        struct group *g = getgrnam(group);
+        if (!g || chown(sock, (uid_t)-1, g->gr_gid) || chmod(sock, 0660)) {
+            mgr_log(3, "group %s for %s: %s", group, sock, g ? strerror(errno) : "no such group");
+            close(fd);
+            unlink(sock);
+            return -1;
+        }
+    }
+    mgr_log(6, "listening on %s", sock);
+    return fd;
+}
+
+static void usage(void)
+{
+    fputs("usage: etsmgr --instance NAME [--runtime-dir DIR] [--group GROUP]\n", stderr);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option lo[] = {
+        { "instance", required_argument, 0, 'i' }, { "runtime-dir", required_argument, 0, 'r' },
+        { "group", required_argument, 0, 'g' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+    };
+    const char *inst = NULL, *rdir = NULL, *group = NULL;
+    int o;
+    while ((o = getopt_long(argc, argv, "i:r:g:h", lo, NULL)) != -1) {
+        switch (o) {
+        case 'i': inst = optarg; break;
+        case 'r': rdir = optarg; break;
+        case 'g': group = optarg; break;
+        case 'h': usage(); return 0;
+        default: usage(); return 2;
+        }
+    }
+    if (!inst || optind != argc) {
+        usage();
+        return 2;
+    }
+    mgr_log_inst = inst;
+    setvbuf(stderr, NULL, _IOLBF, 0);
+    char dir[MGR_PATH_MAX * 2], sock[MGR_PATH_MAX], lockp[MGR_PATH_MAX], pidp[MGR_PATH_MAX];
+    if (mgr_runtime_dir(rdir, dir, sizeof dir) || mgr_path(dir, inst, "sock", sock, sizeof sock) ||
+        mgr_path(dir, inst, "lock", lockp, sizeof lockp) || mgr_path(dir, inst, "pid", pidp, sizeof pidp)) {
+        mgr_log(3, "%s", shmets_errdetail());
+        return 1;
+    }
+    int activated = sd_listen_fds(0) > 0;
+    if (mkdirs(dir) && !activated) {
+        mgr_log(3, "mkdir %s: %s", dir, strerror(errno));
+        return 1;
+    }
+    int lockfd = open(lockp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lockfd >= 0 && flock(lockfd, LOCK_EX | LOCK_NB)) {
+        mgr_log(5, "another etsmgr serves instance %s already", inst);
+        return activated ? 1 : 0;
+    }
+    if (lockfd < 0 && !activated) {
+        mgr_log(3, "lock %s: %s", lockp, strerror(errno));
+        return 1;
+    }
+
+    /* A pidfd per watched process: as many descriptors as the hard limit allows. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    struct mgr m = { .epfd = -1 };
+    int rc = shmets_open(inst, &m.db);
+    if (rc) {
+        mgr_log(3, "instance %s: %s (%s)", inst, shmets_strerror(rc), shmets_errdetail());
+        return 1;
+    }
+    m.c = &m.db->c;
+    m.self = getpid();
+    m.self_inc = proc_self_incarnation();
+    m.epfd = epoll_create1(EPOLL_CLOEXEC);
+    int made;
+    int lfd = listen_socket(sock, group, &made);
+    sigset_t ss;
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGTERM);
+    sigaddset(&ss, SIGINT);
+    sigaddset(&ss, SIGHUP);
+    sigprocmask(SIG_BLOCK, &ss, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int sfd = signalfd(-1, &ss, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (m.epfd < 0 || lfd < 0 || sfd < 0) {
+        mgr_log(3, "cannot set up the event loop: %s", strerror(errno));
+        return 1;
+    }
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
+    epoll_ctl(m.epfd, EPOLL_CTL_ADD, lfd, &ev);
+    ev.data.u64 = TAG_SIGNAL;
+    epoll_ctl(m.epfd, EPOLL_CTL_ADD, sfd, &ev);
+    FILE *pf = fopen(pidp, "we");
+    int wrote_pid = pf != NULL;
+    if (pf) {
+        fprintf(pf, "%d\n", (int)m.self);
+        fclose(pf);
+    }
+
+    /* Re-adopt: watch every owner and reader; owners that died while no daemon ran get the
+     * death rules now. */
+    m.scan_now = 1;
+    mgr_scan(&m);
+    mgr_log(6, "etsmgr %d serves instance %s", (int)m.self, inst);
+    sd_notify(0, "READY=1");
+
+    struct timespec last;
+    clock_gettime(CLOCK_MONOTONIC, &last);
+    int stop = 0;
+    unsigned ticks = 0;
+    while (!stop) {
+        struct epoll_event evs[64];
+        int n = epoll_wait(m.epfd, evs, 64, TICK_MS);
+        for (int i = 0; i < n; i++) {
+            uint64_t tag = evs[i].data.u64 & TAG_MASK, low = evs[i].data.u64 & 0xffffffffu;
+            if (tag == TAG_LISTEN) {
+                for (int k = 0; k < 16; k++)
+                    mgr_client_accept(&m, lfd);
+            } else if (tag == TAG_SIGNAL) {
+                struct signalfd_siginfo si;
+                if (read(sfd, &si, sizeof si) == sizeof si) {
+                    mgr_log(6, "signal %u: exiting; tables stay", si.ssi_signo);
+                    stop = 1;
+                }
+            } else if (tag == TAG_WATCH) {
+                for (unsigned w = 0; w < m.nwatch; w++) {
+                    if (m.watch[w].pid == (pid_t)low) {
+                        struct pollfd pfd = { .fd = m.watch[w].pidfd, .events = POLLIN };
+                        if (poll(&pfd, 1, 0) > 0) {
+                            mgr_watch_dead(&m, w);
+                            w--;
+                        }
+                    }
+                }
+            } else if (tag == TAG_CLIENT) {
+                struct mgr_client *cl = mgr_client_of(&m, (int)low);
+                if (!cl)
+                    continue;
+                if (evs[i].events & EPOLLOUT)
+                    mgr_client_flush(&m, cl);
+                if (evs[i].events & EPOLLIN)
+                    mgr_client_read(&m, cl);
+                if (evs[i].events & (EPOLLHUP | EPOLLERR))
+                    cl->dead = 1;
+            }
+        }
+        for (struct mgr_client *cl = m.clients, *nx; cl; cl = nx) {
+            nx = cl->next;
+            if (cl->dead)
+                mgr_client_close(&m, cl);
+        }
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        if ((now.tv_sec - last.tv_sec) * 1000 + (now.tv_nsec - last.tv_nsec) / 1000000 >= TICK_MS || m.scan_now) {
+            /* Every FULL_SCAN_TICKS a full rescan even if the catalog did not change: an owner
+             * that could not be watched (no pidfd left) is found dead this way. */
+            if (++ticks % FULL_SCAN_TICKS == 0)
+                m.scan_now = 1;
+            mgr_scan(&m);
+            last = now;
+        }
+    }
+    sd_notify(0, "STOPPING=1");
+    while (m.clients)
+        mgr_client_close(&m, m.clients);
+    while (m.pending) {
+        struct mgr_pending *q = m.pending;
+        m.pending = q->next;
+        free(q->pkt);
+        free(q);
+    }
+    for (unsigned w = 0; w < m.nwatch; w++)
+        close(m.watch[w].pidfd);
+    free(m.watch);
+    if (made)
+        unlink(sock);
+    if (wrote_pid)
+        unlink(pidp);
+    shmets_close(m.db);
+    mgr_log(6, "%llu transfer(s), %llu deletion(s); bye", (unsigned long long)m.transfers,
+            (unsigned long long)m.deletions);
+    return 0;
+}

@@ -1,0 +1,126 @@
+/*
+ * mgr.h — private to the etsmgr daemon (not installed).  The daemon's state and the three
+ * parts that share it: main.c (socket, event loop), serve.c (one request in,
+ * one reply out: mgr_handle), conn.c (connections, messages, the log) and watch.c (who is watched by pidfd, and what a death does).
+ * See main.c for the design and the threat model.
+ */
+#ifndef SHMETS_MGR_H
+#define SHMETS_MGR_H
+
+#include "../shm/mgr_proto.h"
+#include "../shm/rcu.h"
+#include "../shm/table.h"
+#include "shmets.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MGR_CLIENTS_MAX   1024          /* connections at once; more are closed at accept */
+#define MGR_OUTQ_BYTES    (4u << 20)    /* a client's unsent packets; past it, it is dropped */
+#define MGR_PENDING_MAX   4096          /* messages held for processes not connected */
+#define MGR_WATCH_MAX     65536         /* processes watched by pidfd */
+
+/* Who sent a request: from SO_PEERCRED and the connection's pidfd, never from the packet. */
+struct mgr_peer {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    uint64_t inc;
+};
+
+struct mgr_pkt {
+    struct mgr_pkt *next;
+    size_t len;
+    unsigned char buf[];
+};
+
+/* A message for a process with no connection yet (delivered when it connects). */
+struct mgr_pending {
+    struct mgr_pending *next;
+    pid_t pid;
+    uint64_t inc;
+    uint64_t tab;                       /* CATM_XFER to clear once delivered, or 0 */
+    struct mgr_pkt *pkt;
+};
+
+struct mgr_client {
+    int fd;
+    struct mgr_peer peer;
+    struct mgr_pkt *outq, **outq_tail;
+    size_t outq_bytes;
+    int dead;                           /* to be closed by the loop */
+    struct mgr_client *next;
+};
+
+/* A process watched by pidfd: an owner from the catalog, a reader from the registry, or a
+ * client.  When its pidfd turns readable, watch.c applies the death rules. */
+struct mgr_watch {
+    pid_t pid;
+    uint64_t inc;
+    int pidfd;
+};
+
+struct mgr {
+    shmets *db;                         /* the instance, opened by the daemon */
+    struct ctl *c;                      /* &db->c */
+    pid_t self;
+    uint64_t self_inc;
+    int epfd;                           /* -1 when driven without sockets (fuzzing) */
+    struct mgr_client *clients;
+    unsigned nclients;
+    struct mgr_pending *pending;
+    unsigned npending;
+    struct mgr_watch *watch;
+    unsigned nwatch, capwatch;
+    uint32_t seen_gen;                  /* catalog generation of the last scan */
+    int scan_now;                       /* rescan at the next tick */
+    uint64_t transfers, deletions;      /* counts for the log */
+};
+
+#define MGR_TAG_CLIENT (3ull << 56)     /* epoll data of a connection: tag | fd */
+
+/* conn.c: the log (an sd-daemon priority prefix, "<6>" ..., on stderr; mgr_log_inst names
+ * the instance) and the connections. */
+extern const char *mgr_log_inst;
+void mgr_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void mgr_client_accept(struct mgr *m, int lfd);
+void mgr_client_read(struct mgr *m, struct mgr_client *cl);
+void mgr_client_flush(struct mgr *m, struct mgr_client *cl);
+void mgr_client_close(struct mgr *m, struct mgr_client *cl);
+struct mgr_client *mgr_client_of(struct mgr *m, int fd);
+
+/* serve.c: one request (ETF bytes) from peer to one reply (malloc'd ETF bytes, {reply, R}).
+ * Never fails for bad input: bad input gets {reply, {error, Reason}}.  Returns 0, or a
+ * negative code when no reply could be made (out of memory): the caller drops the client. */
+int mgr_handle(struct mgr *m, const struct mgr_peer *peer, const unsigned char *req, size_t len,
+               unsigned char **reply, size_t *rlen);
+/* Deliver messages held for peer (it just connected). */
+void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer);
+
+/* conn.c: queue a packet (ETF bytes, copied) for process (pid, inc): on its connection, or
+ * held until it connects.  Returns 1 if put on a connection, 0 if held, <0 if dropped. */
+int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, size_t len, uint64_t xfer_tab);
+
+/* watch.c */
+/* Scan the catalog and the reader registry: watch every owner and reader not yet watched,
+ * and apply the death rules to owners found dead. */
+void mgr_scan(struct mgr *m);
+/* Watch (pid, inc) (from a pidfd the caller gives, or opened here when pidfd < 0).
+ * Returns 0, or -SHMETS_ENOENT if it is dead already (pidfd is closed either way on error). */
+int mgr_watch_add(struct mgr *m, pid_t pid, uint64_t inc, int pidfd);
+/* The watched process at index i died: apply the death rules, forget it. */
+void mgr_watch_dead(struct mgr *m, unsigned i);
+/* Apply the rules for a dead owner to one table (entry as copied from the catalog). */
+void mgr_owner_dead(struct mgr *m, const struct cat_entry *e);
+/* The message {'ETS-TRANSFER', Tab, FromPid, Data} for table e with the data given, or the
+ * heir's data read from the table when data is NULL. */
+int mgr_transfer_msg(struct mgr *m, const struct cat_entry *e, pid_t from, const shmets_term *data,
+                     unsigned char **buf, size_t *len);
+/* The uid of a live process (for the table segment's owner), or -1. */
+int mgr_proc_uid(pid_t pid, uid_t *uid, gid_t *gid);
+/* Make table id's segment belong to uid/gid (the daemon runs as root: a new owner of another
+ * uid can then map it writable).  Best effort. */
+void mgr_chown_table(struct mgr *m, uint64_t id, uid_t uid, gid_t gid);
+
+#endif

@@ -1,0 +1,409 @@
+/*
+ * cmd_tab.c — the table subcommands of `shmets`: ls, info, get, insert, delete, select, check,
+ * and the helpers every subcommand shares (options, opening, naming a table).
+ *
+ *   shmets ls [--instance NAME]                  what ets:i() shows, plus heir and protection
+ *   shmets info TAB                              ets:info/1, one {Item,Value} a line
+ *   shmets get TAB KEY                           ets:lookup/2, one object a line
+ *   shmets insert TAB OBJECT...                  ets:insert/2 of the list of them (atomic)
+ *   shmets delete TAB KEY                        ets:delete/2
+ *   shmets select TAB MATCHSPEC                  ets:select/2, one result a line
+ *   shmets check TAB                             shmets_check(): exit 0 if every invariant holds
+ *
+ * TAB is a table's name (a named table) or its numeric id (as ls shows it).  KEY, OBJECT and
+ * MATCHSPEC are terms in Erlang syntax (shmets_term_parse).  Subcommands that only look do not
+ * create an instance that does not exist; insert does not either (the table must exist).
+ * Owner and heir come from the catalog (shmets_info), not from etsmgr.
+ */
+#include "tool.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *const tool_kind_names[5] = { "?", "set", "ordered_set", "bag", "duplicate_bag" };
+const char *const tool_access_names[4] = { "?", "public", "protected", "private" };
+
+int tool_fail(const char *what, int rc)
+{
+    const char *d = shmets_errdetail();
+    fprintf(stderr, "shmets: %s: %s%s%s\n", what, shmets_strerror(rc), *d ? ": " : "", d);
+    return 1;
+}
+
+static bool allowed_flag(const char *allowed, const char *name)
+{
+    size_t n = strlen(name);
+    for (const char *p = allowed; p && *p;) {
+        const char *c = strchr(p, ',');
+        size_t m = c ? (size_t)(c - p) : strlen(p);
+        if (m == n && !strncmp(p, name, n))
+            return true;
+        p = c ? c + 1 : NULL;
+    }
+    return false;
+}
+
+int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, struct tool_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->interval = 1.0;
+    a->argv = calloc((size_t)argc + 1, sizeof *a->argv);
+    if (!a->argv)
+        return tool_fail(cmd, -SHMETS_ENOMEM) + 1;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (s[0] != '-' || s[1] != '-' || !strcmp(s, "--")) {
+            if (!strcmp(s, "--"))
+                for (i++; i < argc; i++)
+                    a->argv[a->argc++] = argv[i];
+            else
+                a->argv[a->argc++] = argv[i];
+            continue;
+        }
+        char name[32];
+        const char *val = strchr(s, '=');
+        size_t n = val ? (size_t)(val - s - 2) : strlen(s + 2);
+        if (n >= sizeof name)
+            goto bad;
+        memcpy(name, s + 2, n);
+        name[n] = 0;
+        bool takes = !strcmp(name, "instance") || !strcmp(name, "iterations") || !strcmp(name, "interval") ||
+                     !strcmp(name, "manage") || !strcmp(name, "give-to");
+        if (strcmp(name, "instance") && !allowed_flag(allowed, name))
+            goto bad;
+        if (takes && !val) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "shmets %s: --%s needs a value\n", cmd, name);
+                return 2;
+            }
+            val = argv[++i];
+        } else if (val) {
+            if (!takes)
+                goto bad;
+            val++;
+        }
+        char *end;
+        if (!strcmp(name, "instance"))
+            a->instance = val;
+        else if (!strcmp(name, "iterations")) {
+            long v = strtol(val, &end, 10);
+            if (*end || v < 0 || v > 1000000000 || end == val) {
+                fprintf(stderr, "shmets %s: --iterations wants a count, not %s\n", cmd, val);
+                return 2;
+            }
+            a->iterations = (int)v;
+        } else if (!strcmp(name, "interval")) {
+            double v = strtod(val, &end);
+            if (*end || end == val || !(v >= 0.01 && v <= 3600)) {
+                fprintf(stderr, "shmets %s: --interval wants seconds (0.01 to 3600), not %s\n", cmd, val);
+                return 2;
+            }
+            a->interval = v;
+        } else if (!strcmp(name, "md5sum"))
+            a->md5sum = true;
+        else if (!strcmp(name, "object-count"))
+            a->object_count = true;
+        else if (!strcmp(name, "sync"))
+            a->sync = true;
+        else if (!strcmp(name, "verify"))
+            a->verify = true;
+        else if (!strcmp(name, "erlang"))
+            a->erlang = true;
+        else if (!strcmp(name, "manage"))
+            a->manage = val;
+        else if (!strcmp(name, "give-to")) {
+            long v = strtol(val, &end, 10);
+            if (*end || end == val || v <= 0 || v > 4194304) {
+                fprintf(stderr, "shmets %s: --give-to wants a process id, not %s\n", cmd, val);
+                return 2;
+            }
+            a->give_to = v;
+        }
+        continue;
+bad:
+        fprintf(stderr, "shmets %s: unknown option %s\n", cmd, s);
+        return 2;
+    }
+    return 0;
+}
+
+int tool_open(const struct tool_args *a, bool must_exist, shmets **db)
+{
+    const char *inst = a->instance ? a->instance : "default";
+    char what[128];
+    snprintf(what, sizeof what, "instance %s", inst);
+    if (must_exist && strlen(inst) <= 64 && !strchr(inst, '/')) {
+        char path[128];
+        snprintf(path, sizeof path, "/dev/shm/shmets.%s", inst);
+        if (access(path, F_OK) != 0 && errno == ENOENT) {
+            fprintf(stderr, "shmets: %s: %s: it has no control segment (no table was ever made in it)\n",
+                    what, shmets_strerror(SHMETS_ENOENT));
+            return 1;
+        }
+    }
+    int rc = shmets_open(inst, db);
+    return rc ? tool_fail(what, rc) : 0;
+}
+
+int tool_attach(shmets *db, const char *tab, shmets_tab **t)
+{
+    char *end;
+    errno = 0;
+    unsigned long long id = strtoull(tab, &end, 10);
+    int rc;
+    if (*tab >= '0' && *tab <= '9' && !*end && !errno)
+        rc = shmets_attach(db, id, t);
+    else
+        rc = shmets_attach_name(db, tab, t);
+    if (rc) {
+        char what[128];
+        snprintf(what, sizeof what, "table %.100s", tab);
+        return tool_fail(what, rc);
+    }
+    return 0;
+}
+
+int tool_term(const char *text, shmets_term *t)
+{
+    int rc = shmets_term_parse(text, strlen(text), t);
+    return rc ? tool_fail(text, rc) : 0;
+}
+
+void tool_print(FILE *f, shmets_term t)
+{
+    char *s;
+    if (shmets_term_format(t, &s, NULL) == 0) {
+        fputs(s, f);
+        free(s);
+    }
+    fputc('\n', f);
+}
+
+int tool_args(const char *cmd, int argc, char **argv, const char *allowed, int nmin, int nmax,
+              const char *usage, struct tool_args *a)
+{
+    int rc = tool_parse(cmd, argc, argv, allowed, a);
+    if (!rc && (a->argc < nmin || (nmax >= 0 && a->argc > nmax))) {
+        fprintf(stderr, "usage: shmets %s %s\n", cmd, usage);
+        rc = 2;
+    }
+    if (rc) {
+        free(a->argv);
+        a->argv = NULL;
+    }
+    return rc;
+}
+
+int tool_print_list(FILE *f, shmets_term list)
+{
+    shmets_list_iter it;
+    shmets_term el;
+    int n = 0;
+    shmets_list_begin(list, &it);
+    while (shmets_list_next(&it, &el) == 1) {
+        tool_print(f, el);
+        n++;
+    }
+    return n;
+}
+
+/* Take the arguments (tool_args), open the instance and, when t, attach argv[0]. */
+static int begin(const char *cmd, int argc, char **argv, int nmin, int nmax, const char *usage,
+                 struct tool_args *a, shmets **db, shmets_tab **t)
+{
+    int rc = tool_args(cmd, argc, argv, "", nmin, nmax, usage, a);
+    if (rc)
+        return rc;
+    if ((rc = tool_open(a, true, db)))
+        return rc;
+    if (t && (rc = tool_attach(*db, a->argv[0], t))) {
+        shmets_close(*db);
+        return rc;
+    }
+    return 0;
+}
+
+static int end(struct tool_args *a, shmets *db, int status)
+{
+    shmets_close(db);
+    free(a->argv);
+    return status;
+}
+
+int cmd_ls(int argc, char **argv)
+{
+    struct tool_args a;
+    shmets *db;
+    int rc = begin("ls", argc, argv, 0, 0, "[--instance NAME]", &a, &db, NULL);
+    if (rc)
+        return free(a.argv), rc;
+    uint64_t *ids;
+    size_t n;
+    if ((rc = shmets_all(db, &ids, &n)))
+        return end(&a, db, tool_fail("ls", rc));
+    printf("%-8s %-24s %-14s %10s %12s %8s %8s %-10s\n", "id", "name", "type", "size", "mem", "owner",
+           "heir", "protection");
+    int status = 0;
+    for (size_t i = 0; i < n; i++) {
+        shmets_tab *t;
+        shmets_tab_info in;
+        rc = shmets_attach(db, ids[i], &t);
+        if (rc == -SHMETS_ENOENT)
+            continue;                   /* deleted since shmets_all */
+        if (rc == 0) {
+            rc = shmets_info(t, &in);
+            shmets_detach(t);
+        }
+        if (rc == -SHMETS_EOWNER) {
+            printf("%-8llu %-24s %-14s %10s %12s %8s %8s %-10s\n", (unsigned long long)ids[i], "-", "-",
+                   "-", "-", "-", "-", "private");
+            continue;
+        }
+        if (rc == -SHMETS_ENOENT)
+            continue;
+        if (rc) {
+            char what[64];
+            snprintf(what, sizeof what, "table %llu", (unsigned long long)ids[i]);
+            status = tool_fail(what, rc);        /* listed as far as it goes, then exit 1 */
+            continue;
+        }
+        char heir[16];
+        snprintf(heir, sizeof heir, "%u", in.heir);
+        printf("%-8llu %-24s %-14s %10llu %12llu %8u %8s %-10s\n", (unsigned long long)in.id, in.name,
+               tool_kind_names[in.kind], (unsigned long long)in.size, (unsigned long long)in.memory_words,
+               in.owner, in.heir ? heir : "none", tool_access_names[in.access]);
+    }
+    free(ids);
+    return end(&a, db, status);
+}
+
+int cmd_info(int argc, char **argv)
+{
+    struct tool_args a;
+    shmets *db;
+    shmets_tab *t;
+    int rc = begin("info", argc, argv, 1, 1, "[--instance NAME] TAB", &a, &db, &t);
+    if (rc)
+        return free(a.argv), rc;
+    shmets_term list;
+    if ((rc = shmets_info_term(t, &list)))
+        return end(&a, db, tool_fail(a.argv[0], rc));
+    tool_print_list(stdout, list);
+    shmets_term_free(&list);
+    return end(&a, db, 0);
+}
+
+int cmd_get(int argc, char **argv)
+{
+    struct tool_args a;
+    shmets *db;
+    shmets_tab *t;
+    int rc = begin("get", argc, argv, 2, 2, "[--instance NAME] TAB KEY", &a, &db, &t);
+    if (rc)
+        return free(a.argv), rc;
+    shmets_term key, objs;
+    if (tool_term(a.argv[1], &key))
+        return end(&a, db, 1);
+    rc = shmets_lookup(t, key, &objs);
+    shmets_term_free(&key);
+    if (rc)
+        return end(&a, db, tool_fail(a.argv[0], rc));
+    int found = tool_print_list(stdout, objs);
+    shmets_term_free(&objs);
+    if (!found)
+        fprintf(stderr, "shmets: get: %s: %s: %s\n", a.argv[0], shmets_strerror(SHMETS_ENOKEY), a.argv[1]);
+    return end(&a, db, found ? 0 : 1);
+}
+
+int cmd_insert(int argc, char **argv)
+{
+    struct tool_args a;
+    shmets *db;
+    shmets_tab *t;
+    int rc = begin("insert", argc, argv, 2, -1, "[--instance NAME] TAB OBJECT...", &a, &db, &t);
+    if (rc)
+        return free(a.argv), rc;
+    /* The objects as one list, inserted in one atomic call. */
+    shmets_builder *b;
+    shmets_term list;
+    if ((rc = shmets_builder_create(&b)))
+        return end(&a, db, tool_fail("insert", rc));
+    shmets_build_list(b, (size_t)a.argc - 1);
+    for (int i = 1; i < a.argc; i++) {
+        shmets_term o;
+        if (tool_term(a.argv[i], &o)) {
+            shmets_builder_destroy(b);
+            return end(&a, db, 1);
+        }
+        shmets_build_term(b, o);
+        shmets_term_free(&o);
+    }
+    shmets_build_nil(b);
+    rc = shmets_builder_finish(b, &list);
+    shmets_builder_destroy(b);
+    if (rc || (rc = shmets_insert(t, list)))
+        rc = tool_fail(a.argv[0], rc);
+    shmets_term_free(&list);
+    return end(&a, db, rc);
+}
+
+int cmd_delete(int argc, char **argv)
+{
+    struct tool_args a;
+    shmets *db;
+    shmets_tab *t;
+    int rc = begin("delete", argc, argv, 2, 2, "[--instance NAME] TAB KEY", &a, &db, &t);
+    if (rc)
+        return free(a.argv), rc;
+    shmets_term key;
+    if (tool_term(a.argv[1], &key))
+        return end(&a, db, 1);
+    rc = shmets_delete_key(t, key);
+    shmets_term_free(&key);
+    return end(&a, db, rc ? tool_fail(a.argv[0], rc) : 0);
+}
+
+int cmd_select(int argc, char **argv)
+{
+    struct tool_args a;
+    shmets *db;
+    shmets_tab *t;
+    int rc = begin("select", argc, argv, 2, 2, "[--instance NAME] TAB MATCHSPEC", &a, &db, &t);
+    if (rc)
+        return free(a.argv), rc;
+    shmets_term spec, res;
+    shmets_ms *ms;
+    if (tool_term(a.argv[1], &spec))
+        return end(&a, db, 1);
+    rc = shmets_ms_compile(spec, &ms);
+    shmets_term_free(&spec);
+    if (rc)
+        return end(&a, db, tool_fail("the match specification", rc));
+    rc = shmets_select(t, ms, false, &res);
+    shmets_ms_free(ms);
+    if (rc)
+        return end(&a, db, tool_fail(a.argv[0], rc));
+    tool_print_list(stdout, res);
+    shmets_term_free(&res);
+    return end(&a, db, 0);
+}
+
+int cmd_check(int argc, char **argv)
+{
+    struct tool_args a;
+    shmets *db;
+    shmets_tab *t;
+    int rc = begin("check", argc, argv, 1, 1, "[--instance NAME] TAB", &a, &db, &t);
+    if (rc)
+        return free(a.argv), rc;
+    uint64_t size = 0;
+    rc = shmets_check(t);
+    if (rc)
+        return end(&a, db, tool_fail(a.argv[0], rc));
+    shmets_size(t, &size);
+    printf("%s: ok (%llu objects; every invariant holds)\n", a.argv[0], (unsigned long long)size);
+    return end(&a, db, 0);
+}

@@ -1,0 +1,151 @@
+/*
+ * top.c — `shmets top [--instance NAME] [--iterations N] [--interval SECONDS]`: a live view of
+ * an instance's tables, refreshed every interval (1 s by default) until interrupted, or N
+ * times.
+ *
+ * Each refresh lists every table with its size, memory (bytes) and writes per second, and
+ * the instance's reader slots (registered by live threads, and inside a read section at that
+ * moment).  Rates are differences of the tables' write counters between two refreshes
+ * divided by the time between them (CLOCK_MONOTONIC), so the first refresh has none ("-").
+ * Reads are not counted anywhere (shm/tabstats.c says why: it would cost the read path a
+ * shared store), so there is no reads-per-second column.
+ *
+ * On a terminal each refresh clears the screen first (ANSI "home, clear"); otherwise refreshes
+ * follow each other separated by a blank line, which keeps `top` usable in a log.  Handles
+ * are kept from one refresh to the next and dropped when a table goes away.
+ */
+#include "tool.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+struct row {
+    uint64_t id;
+    shmets_tab *t;
+    bool seen;
+    uint64_t writes;            /* at the last refresh */
+    double at;                  /* when that was */
+    bool sampled;               /* writes and at hold a sample */
+    double rate;                /* writes per second, < 0: not known yet */
+    shmets_tab_info in;
+    uint64_t used;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int by_rate(const void *x, const void *y)
+{
+    const struct row *a = x, *b = y;
+    if (a->rate != b->rate)
+        return a->rate < b->rate ? 1 : -1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+int cmd_top(int argc, char **argv)
+{
+    struct tool_args a;
+    int rc = tool_args("top", argc, argv, "iterations,interval", 0, 0,
+                       "[--instance NAME] [--iterations N] [--interval SECONDS]", &a);
+    if (rc)
+        return rc;
+    shmets *db;
+    if ((rc = tool_open(&a, true, &db)))
+        return free(a.argv), rc;
+    bool tty = isatty(STDOUT_FILENO);
+    struct row *rows = NULL;
+    size_t nrows = 0;
+    const char *inst = a.instance ? a.instance : "default";
+    for (int it = 0; a.iterations == 0 || it < a.iterations; it++) {
+        if (it) {
+            struct timespec ts = { (time_t)a.interval, (long)((a.interval - (time_t)a.interval) * 1e9) };
+            nanosleep(&ts, NULL);
+        }
+        uint64_t *ids;
+        size_t n;
+        if ((rc = shmets_all(db, &ids, &n))) {
+            rc = tool_fail("top", rc);
+            break;
+        }
+        double t = now_s();
+        for (size_t i = 0; i < nrows; i++)
+            rows[i].seen = false;
+        for (size_t i = 0; i < n; i++) {
+            struct row *r = NULL;
+            for (size_t k = 0; k < nrows && !r; k++)
+                if (rows[k].id == ids[i])
+                    r = &rows[k];
+            if (!r) {
+                shmets_tab *h;
+                if (shmets_attach(db, ids[i], &h))
+                    continue;           /* deleted meanwhile, or private to another process */
+                struct row *nr = realloc(rows, (nrows + 1) * sizeof *rows);
+                if (!nr) {
+                    shmets_detach(h);
+                    continue;
+                }
+                rows = nr;
+                r = &rows[nrows++];
+                memset(r, 0, sizeof *r);
+                r->id = ids[i];
+                r->t = h;
+                r->rate = -1;
+            }
+            shmets_tab_stats st;
+            uint64_t freeb;
+            if (shmets_info(r->t, &r->in) || shmets_tab_stats_get(r->t, &st) ||
+                shmets_memory(r->t, &r->used, &freeb))
+                continue;
+            if (r->sampled && t > r->at)
+                r->rate = st.writes >= r->writes ? (double)(st.writes - r->writes) / (t - r->at) : 0;
+            r->writes = st.writes;
+            r->at = t;
+            r->sampled = true;
+            r->seen = true;
+        }
+        free(ids);
+        /* Drop tables that went away. */
+        for (size_t i = 0; i < nrows;) {
+            if (!rows[i].seen) {
+                shmets_detach(rows[i].t);
+                rows[i] = rows[--nrows];
+            } else {
+                i++;
+            }
+        }
+        qsort(rows, nrows, sizeof *rows, by_rate);
+        uint32_t reg = 0, act = 0;
+        shmets_readers(db, &reg, &act);
+        if (tty)
+            fputs("\033[H\033[2J", stdout);
+        else if (it)
+            putchar('\n');
+        printf("shmets top: instance %s, %zu tables, readers %u registered, %u in a section (every %.2g s)\n",
+               inst, nrows, reg, act, a.interval);
+        printf("%-8s %-24s %-14s %12s %14s %12s\n", "id", "name", "type", "size", "memory", "writes/s");
+        for (size_t i = 0; i < nrows; i++) {
+            struct row *r = &rows[i];
+            char rate[32];
+            if (r->rate < 0)
+                snprintf(rate, sizeof rate, "-");
+            else
+                snprintf(rate, sizeof rate, "%.0f", r->rate);
+            printf("%-8llu %-24.24s %-14s %12llu %14llu %12s\n", (unsigned long long)r->id, r->in.name,
+                   tool_kind_names[r->in.kind], (unsigned long long)r->in.size,
+                   (unsigned long long)r->in.memory_bytes, rate);
+        }
+        fflush(stdout);
+    }
+    for (size_t i = 0; i < nrows; i++)
+        shmets_detach(rows[i].t);
+    free(rows);
+    shmets_close(db);
+    free(a.argv);
+    return rc;
+}
