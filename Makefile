@@ -3,10 +3,12 @@
 #   make                      libshmets.a, libshmets.so and the programs, in build/
 #   make check                every test (installs missing Debian packages first, see tools/deps.sh)
 #   make check SANITIZE=address,undefined     the same under ASan+UBSan, in build/san-address-undefined/
+#   make check SANITIZE=thread                 the multithreaded tests under TSan (TSAN_TESTS below)
 #   make diff-check           only the differential test: `shmets script` against Erlang's ETS
 #   make ms-diff-check        only the match-specification differential test against Erlang
 #   make stress [STRESS=N] [STRESS_MINUTES=M]   the multi-process and kill tests, N times longer
 #                             (default 25), then the kill -9 campaign for M minutes (default 10)
+#   make fuzz [FUZZ_SECONDS=N]  every libFuzzer target of tests/fuzz/ for N seconds each (clang)
 #   make demo                 the main job: tables shared by processes, an owner killed, its heir taking over
 #   make install PREFIX=...   headers, libraries, shmets.pc, programs, man pages, systemd units
 #   make clean
@@ -31,6 +33,21 @@ else
   OPT := -O1 -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
   SAN_LDFLAGS := -fsanitize=$(SANITIZE)
 endif
+# ThreadSanitizer (make check SANITIZE=thread) runs only TSAN_TESTS, the tests whose processes
+# run threads: test_threads (threads sharing instance and table handles) and test_ms (threads
+# sharing a compiled specification).  Every other test runs one thread a process, and its
+# concurrency is between processes, which TSan cannot see (it watches one process's threads;
+# another process's stores into shared memory are invisible to it), so under TSan those tests
+# would cost minutes and find nothing; the differential test is left out likewise.  gcc's
+# -Wtsan says TSan ignores atomic_thread_fence (the seqlock of T.3 and two fences in
+# commit.c and rcu.c), and it cannot see the ordering membarrier(2) gives the RCU (R.3 of
+# rcu.c): a report there is judged by hand, and fixed with an atomic access, not suppressed.
+# None is suppressed now.
+TSAN_TESTS := test_threads test_ms
+ifneq ($(filter thread,$(subst $(comma), ,$(SANITIZE))),)
+  TSAN := 1
+  OPT += -Wno-tsan
+endif
 
 WARN     := -Wall -Wextra -Wstrict-prototypes -Werror
 CFLAGS   ?= -g
@@ -49,6 +66,9 @@ TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+ifdef TSAN
+  TESTS  := $(TSAN_TESTS:%=$(B)/tests/%)
+endif
 PROGRAMS := $(B)/shmets $(B)/etsmgr
 # etsmgr, the supervisor daemon (issue 6; sources in mgr/, its client side in shm/mgr_*.c).
 MGR_SRC  := $(sort $(wildcard mgr/*.c))
@@ -137,7 +157,9 @@ bench: $(BENCHES) $(B)/shmets-bench
 	@$(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench --ets-script bench/ets.escript >/dev/null
 
 # make check runs a one-second smoke run of shmets-bench (tests/test_bench_smoke.c).
+ifndef TSAN
 check: $(B)/shmets-bench
+endif
 
 FORCE:
 
@@ -149,6 +171,47 @@ headers-check: | deps
 	  echo "#include \"$$h\"" | $(CXX) -std=c++17 -Wall -Wextra -Werror -Iinclude -x c++ -fsyntax-only - || exit 1; \
 	done
 	@echo "headers-check: include/*.h compile standalone as C and C++"
+
+# Fuzzing (issue 9; the layout is in tests/fuzz/fuzz.h): a target is tests/fuzz/NAME.c plus its
+# seed corpus tests/fuzz/NAME/.  `make fuzz` builds each with clang and libFuzzer under ASan+UBSan
+# into build/fuzz/NAME (tools/deps.sh fuzz installs clang) and runs each FUZZ_SECONDS seconds
+# (tests/fuzz/run.sh: new inputs go to build/fuzz/corpus/NAME, crashes to build/fuzz/crash-NAME-*).
+# `make check` replays every seed through each target built with $(CC): $(B)/tests/fuzz-NAME
+# (tests/fuzz/replay.c), one test per target.  FUZZ_LINK: objects every target links besides the
+# library, the tool's but its main() (a target for etsmgr's messages adds mgr/'s here).
+FUZZ_SRC     := $(filter-out tests/fuzz/replay.c,$(sort $(wildcard tests/fuzz/*.c)))
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_LINK    := $(filter-out tools/shmets.c,$(TOOL_SRC))
+FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(B)/tests/fuzz-%)
+FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/%)
+FUZZ_CC      ?= clang-14
+FUZZ_SECONDS ?= 60
+FUZZ_CFLAGS  := -std=gnu11 $(WARN) -Wno-gnu-variable-sized-type-not-at-end -O1 -g -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP \
+                -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+ifndef TSAN
+  TESTS      += $(FUZZ_REPLAYS)
+endif
+
+.PHONY: fuzz fuzz-deps
+fuzz-deps:
+	@tools/deps.sh fuzz
+
+build/fuzz/obj/%.o: %.c | fuzz-deps
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_BINS): build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(LIB_SRC:%.c=build/fuzz/obj/%.o) $(FUZZ_LINK:%.c=build/fuzz/obj/%.o)
+	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS) $(TOOL_LIBS) -lpthread
+
+fuzz: $(FUZZ_BINS)
+	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+$(FUZZ_NAMES:%=$(B)/tests/fuzz/replay-%.o): $(B)/tests/fuzz/replay-%.o: tests/fuzz/replay.c | test-deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -DFUZZ_NAME='"$*"' -DFUZZ_CORPUS='"tests/fuzz/$*"' -c $< -o $@
+
+$(FUZZ_REPLAYS): $(B)/tests/fuzz-%: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/replay-%.o $(FUZZ_LINK:%.c=$(B)/%.o) $(B)/libshmets-test.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TOOL_LIBS) -lpthread
 
 # The systemd units (etsmgr, issue 6), made for this build tree, pass `systemd-analyze verify`
 # with no complaint at all (an unknown key is only a warning there, so any output fails).
@@ -162,7 +225,7 @@ units-check: $(B)/etsmgr | test-deps
 # Every test program runs from the repository root; tests/run.sh prints one summary line.
 check: all headers-check units-check $(TESTS) | test-deps
 	@tests/run.sh $(TESTS)
-	@tests/diff/run.sh $(DIFF_OPTS) $(B)/shmets $(B)/diff
+	$(if $(TSAN),@echo "check: only $(TSAN_TESTS) under ThreadSanitizer (the Makefile says why)",@tests/diff/run.sh $(DIFF_OPTS) $(B)/shmets $(B)/diff)
 
 # The differential test (tests/diff/run.sh): a seeded script of ets calls through Erlang's ETS
 # and through `shmets script`, compared call by call.  DIFF_SEED=S for another script;
@@ -221,4 +284,5 @@ install: all
 clean:
 	rm -rf build
 
+-include $(wildcard build/fuzz/obj/*/*.d build/fuzz/obj/tests/fuzz/*.d $(B)/tests/fuzz/*.d)
 -include $(MGR_SRC:%.c=$(B)/%.d) $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d) $(SB_OBJ:.o=.d)

@@ -363,14 +363,19 @@ int shmets_term_format(shmets_term t, char **text, size_t *len);
  * a handle (shmets_tab) of its own.
  *
  * PROTECTION, as in ETS, with the kernel's help:
- *   public     every process of the instance reads and writes.  The segment is mode 0644:
- *              processes of other uids can read, not write.
+ *   public     every process of the instance reads and writes.  The segment is mode 0644,
+ *              but processes of other uids cannot use the table: opening the instance
+ *              needs write access to its control segment (the readers' registry), which
+ *              only the uid that made it has (their shmets_open is -SHMETS_EACCES).
  *   protected  only the owner writes.  Other processes map the segment read-only, so a
  *              stray store faults in that process instead of corrupting the table.
  *   private    only the owner reads or writes; the segment is mode 0600, and the library
  *              refuses other processes of the same uid.
  * Between processes of one uid the owner rule is enforced by the library (a process of the
- * same uid could open the segment itself); between uids by the kernel.
+ * same uid could open the segment itself); between uids by the kernel: no segment opens for
+ * writing to another uid, a store through a read-only mapping faults, and /dev/shm's sticky
+ * bit keeps others from removing segments.  A process never attaches for writing a segment
+ * that another uid than its own or root's owns (a name squatted in /dev/shm: -SHMETS_EACCES).
  *
  * READS never lock and never write into the table: a lookup costs a bucket line and the
  * object.  WRITES take the table's writer lock, a robust process-shared mutex.  A writer that

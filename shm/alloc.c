@@ -117,7 +117,7 @@ static int carve(struct alloc_heap *h, struct seg *s, uint64_t b, uint64_t *blk_
     CRASH_POINT("alloc.carve");         /* header written, top not yet moved */
     *blk_off = h->top;
     h->top = need;
-    h->blocks++;
+    __atomic_store_n(&h->blocks, h->blocks + 1, __ATOMIC_RELAXED);     /* readers bound walks by it */
     return 0;
 }
 
@@ -257,7 +257,7 @@ long alloc_rebuild(struct alloc_heap *h, struct seg *s, int (*live)(void *, uint
         blocks++;
         at += b;
     }
-    h->blocks = blocks;
+    __atomic_store_n(&h->blocks, blocks, __ATOMIC_RELAXED);
     return freed;
 }
 

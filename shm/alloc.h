@@ -34,7 +34,8 @@ struct alloc_heap {
     uint64_t free_large;            /* first-fit list of free page runs */
     _Atomic uint64_t used_bytes;    /* blocks in use or in limbo, headers included */
     _Atomic uint64_t free_bytes;    /* blocks on free lists */
-    uint64_t blocks;                /* number of blocks between start and top */
+    uint64_t blocks;                /* number of blocks between start and top (stored with
+                                       __atomic_store_n: readers load it to bound a walk) */
 };
 
 int  alloc_init(struct alloc_heap *h, struct seg *s, uint64_t start, uint64_t obj_max);

@@ -106,8 +106,11 @@ int proc_alive(pid_t pid, uint64_t inc)
     return now == inc;
 }
 
-static pid_t self_pid;
-static uint64_t self_inc;
+/* This process's incarnation, computed once per pid (a forked child computes its own).  Any
+ * thread may compute it: self_inc is stored before self_pid is published (release), and read
+ * after self_pid is seen (acquire), so no thread returns the incarnation of another pid. */
+static _Atomic pid_t self_pid;
+static _Atomic uint64_t self_inc;
 
 static _Atomic pid_t cached_pid;
 static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
@@ -136,12 +139,13 @@ pid_t proc_self_pid(void)
 uint64_t proc_self_incarnation(void)
 {
     pid_t p = getpid();
-    if (p != self_pid) {
+    if (atomic_load_explicit(&self_pid, memory_order_acquire) != p) {
         uint64_t v = 0;
         if (proc_incarnation(p, &v) != 0)
             die(__FILE__, __LINE__, "cannot read this process's own incarnation");
-        self_inc = v;
-        self_pid = p;
+        atomic_store_explicit(&self_inc, v, memory_order_relaxed);
+        atomic_store_explicit(&self_pid, p, memory_order_release);
+        return v;
     }
-    return self_inc;
+    return atomic_load_explicit(&self_inc, memory_order_relaxed);
 }

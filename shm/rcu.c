@@ -159,10 +159,12 @@ int ctl_unlink(const char *inst)
     return rc ? rc : seg_unlink(name);
 }
 
-/* Which membarrier command writers use; readers register for the expedited one. */
+/* Which membarrier command writers use; readers register for the expedited one.  Threads
+ * may ask at once: each computes the same answer, and the cache is atomic (found by TSan). */
 static int barrier_cmd(void)
 {
-    static int cmd = -1;
+    static _Atomic int cache = -1;
+    int cmd = atomic_load_explicit(&cache, memory_order_relaxed);
     if (cmd < 0) {
         int mask = membarrier(MEMBARRIER_CMD_QUERY, 0);
         if (mask > 0 && (mask & MEMBARRIER_CMD_GLOBAL_EXPEDITED))
@@ -171,11 +173,14 @@ static int barrier_cmd(void)
             cmd = MEMBARRIER_CMD_GLOBAL;
         else
             cmd = 0;
+        atomic_store_explicit(&cache, cmd, memory_order_relaxed);
     }
     return cmd;
 }
 
-static pid_t registered_pid;
+/* The pid that registered for the expedited barrier (registration is per process and
+ * idempotent: two threads may both register; a forked child registers again). */
+static _Atomic pid_t registered_pid;
 
 int rcu_reader_register(struct ctl *c, struct rcu_reader *rd)
 {
@@ -184,10 +189,10 @@ int rcu_reader_register(struct ctl *c, struct rcu_reader *rd)
     if (cmd == 0)
         return err_set(SHMETS_ESYS, "this kernel has no membarrier(2) global command (Linux 4.16+ needed)");
     pid_t me = proc_self_pid();
-    if (cmd == MEMBARRIER_CMD_GLOBAL_EXPEDITED && registered_pid != me) {
+    if (cmd == MEMBARRIER_CMD_GLOBAL_EXPEDITED && atomic_load_explicit(&registered_pid, memory_order_acquire) != me) {
         if (membarrier(MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0) != 0)
             return err_set(SHMETS_ESYS, "membarrier register: %s", strerror(errno));
-        registered_pid = me;
+        atomic_store_explicit(&registered_pid, me, memory_order_release);
     }
     uint64_t inc = proc_self_incarnation();
     for (int round = 0; round < 2; round++) {

@@ -17,6 +17,14 @@
  * that may only read it maps it PROT_READ, so a stray write through a reader's mapping faults
  * in that process and cannot corrupt the table.
  *
+ * NAME SQUATTING (S.3 in seg.h): /dev/shm is one namespace for every user, so another user
+ * can make /dev/shm/shmets.<instance> before its rightful owner does, mode 0666, and wait for
+ * the owner (or root, whom file modes do not stop) to open it read-write and put its catalog,
+ * locks and reader slots there.  seg_attach() therefore refuses a read-write attach of a
+ * segment whose owner is neither this process's effective uid nor root.  Squatting a name
+ * still denies its use (an attach that is refused, a create that finds it taken): choose
+ * instance names others cannot guess, or a private runtime directory's manager.
+ *
  * ATTACH CHECKS (S.1 in seg.h), in this order, before trusting any other field: the object is
  * at least a header long; magic; layout version; ABI word; kind; header_size; size_max equals
  * the object's size; committed lies within size_max.  Each failure is a distinct, worded error.
@@ -147,6 +155,12 @@ int seg_attach(const char *name, enum seg_kind kind, int writable, struct seg *s
     struct stat st;
     if (fstat(fd, &st) != 0) {
         rc = sys_err(errno, "examining segment", name);
+        goto fail;
+    }
+    if (writable && st.st_uid != geteuid() && st.st_uid != 0) {
+        rc = err_set(SHMETS_EACCES, "segment %s belongs to uid %u, not to this process's uid %u: "
+                     "not writing into memory another user controls", name, (unsigned)st.st_uid,
+                     (unsigned)geteuid());
         goto fail;
     }
     if ((size_t)st.st_size < sizeof(struct seg_header)) {

@@ -12,6 +12,9 @@
  *   S.1 A segment starts with struct seg_header: magic, layout version, ABI word, kind, sizes.
  *       seg_attach() checks all of them against fstat() before anything else is read.
  *   S.2 `committed` only grows, under the segment's writer lock; readers may read it at any time.
+ *   S.3 A segment is attached read-write only if it belongs to this process's effective uid
+ *       or to root: its owner can always write it, so writing into (and trusting the locks and
+ *       catalog of) another user's segment would let that user corrupt or stall this process.
  */
 #ifndef SHMETS_SEG_H
 #define SHMETS_SEG_H
@@ -66,7 +69,8 @@ int seg_create(const char *name, enum seg_kind kind, uint32_t header_size, size_
                struct seg *s);
 
 /* Attach read-write or read-only (PROT_READ: a stray write faults in this process only).
- * Returns 0, -SHMETS_ENOENT, -SHMETS_EACCES, -SHMETS_EBADSEG (not a shmets segment, wrong
+ * Returns 0, -SHMETS_ENOENT, -SHMETS_EACCES (also: read-write, and owned by another uid than
+ * ours or root's, S.3), -SHMETS_EBADSEG (not a shmets segment, wrong
  * kind, truncated), -SHMETS_EVERSION (another layout version or ABI), -SHMETS_ENOMEM. */
 int seg_attach(const char *name, enum seg_kind kind, int writable, struct seg *s);
 

@@ -84,7 +84,7 @@ unsigned char *tbuf_room(struct tbuf *b, size_t n)
         b->err = err_set(SHMETS_ETOOBIG, "term larger than %zu bytes", b->limit);
         return NULL;
     }
-    if (b->len + n > b->cap) {
+    if (b->len + n > b->cap || !b->p) {        /* !p: even for n 0, never NULL + 0 (UB) */
         size_t cap = b->cap ? b->cap : 64;
         while (cap < b->len + n)
             cap = cap > SIZE_MAX / 2 ? SIZE_MAX : cap * 2;

@@ -6,6 +6,8 @@
 #                          systemd for systemd-analyze and systemd-socket-activate)
 #   tools/deps.sh bench    that of build, plus the peers of build/shmets-bench (LMDB, liburcu,
 #                          redis-server, Erlang for the ETS figures) and gnuplot for its plot
+#   tools/deps.sh fuzz     that of build, plus clang 14 and its compiler-rt (libFuzzer's runtime
+#                          and the sanitizers' for clang), for `make fuzz`
 #
 # Each package is checked with dpkg-query.  When something is missing and we are root, the
 # script runs `apt-get update` (a new machine's package lists may be empty or old) and then
@@ -17,12 +19,14 @@ set -eu
 build_pkgs="gcc make pkg-config libc6-dev liburcu-dev libxxhash-dev libgmp-dev liblz4-dev zlib1g-dev libmd-dev libedit-dev libsystemd-dev"
 test_pkgs="libcmocka-dev erlang-base erlang-dev systemd"
 bench_pkgs="liblmdb-dev redis-server erlang-base gnuplot-nox"
+fuzz_pkgs="clang-14 libclang-rt-14-dev"
 
 case "${1:-build}" in
     build) want="$build_pkgs" ;;
     test)  want="$build_pkgs $test_pkgs" ;;
     bench) want="$build_pkgs $bench_pkgs" ;;
-    *) echo "usage: tools/deps.sh build|test|bench" >&2; exit 2 ;;
+    fuzz)  want="$build_pkgs $fuzz_pkgs" ;;
+    *) echo "usage: tools/deps.sh build|test|bench|fuzz" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -75,6 +75,12 @@
  *      cut in the middle, and removal runs with ordinary (non-async-signal-safe) code.
  *      SIGPIPE is ignored: a reader that went away makes the flush fail, which stops the
  *      script through the same cleanup.  A signal ignored by the parent stays ignored.
+ * R.6  script_run_buffer() runs the calls of a buffer, as from a file, against a fresh
+ *      instance of a given name that it removes at the end with every table in it, whatever
+ *      the calls did.  It leaves signal handling alone (the caller's stays, and a signal does
+ *      not stop the calls), and it drops the etsmgr connection (R.9) at the end; whether a
+ *      daemon may be started is the caller's (SHMETS_NO_AUTOSTART).  It is for programs that
+ *      run many scripts in one process: the fuzz target tests/fuzz/script.c.
  *
  * The select family (select/2, select_reverse/2, select_count/2, select_delete/2,
  * select_replace/2, match/2, match_object/2, match_delete/2), match_spec_compile/1 (whose
@@ -106,6 +112,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -2231,5 +2238,39 @@ int script_run_source(const char *instance, script_source source, void *arg)
     script_mgr = NULL;
     close_instance(&s);
     free(s.call.p);
+    return s.status;
+}
+
+/* R.6: the calls of buf[0..len) against a fresh instance `inst`, removed at the end.  Returns
+ * the exit status script_main() would (0, or 1 after a syntax or fatal error), or 2 when the
+ * buffer cannot be made into input. */
+int script_run_buffer(const void *buf, size_t len, const char *inst)
+{
+    static struct script s;     /* large (its input buffer): not on the stack */
+    memset(&s, 0, sizeof s);
+    s.line = 1;
+    s.src = "the buffer";
+    s.fd = memfd_create("shmets-script", MFD_CLOEXEC);
+    if (s.fd < 0 || write(s.fd, buf, len) != (ssize_t)len || lseek(s.fd, 0, SEEK_SET) != 0) {
+        say(&s, 0, "making input of %zu bytes: %s", len, strerror(errno));
+        if (s.fd >= 0)
+            close(s.fd);
+        return 2;
+    }
+    sigprocmask(SIG_BLOCK, NULL, &s.waitmask);          /* waits change no mask (R.6) */
+    snprintf(s.inst, sizeof s.inst, "%s", inst);
+    int rc = shmets_open(s.inst, &s.db);
+    if (rc) {
+        say_err(&s, 0, "opening the instance", rc);
+    } else {
+        s.temporary = true;
+        while (read_call(&s) == 1 && run_call(&s) == 0)
+            ;
+    }
+    etsmgr_disconnect(script_mgr);
+    script_mgr = NULL;
+    close_instance(&s);
+    free(s.call.p);
+    close(s.fd);
     return s.status;
 }

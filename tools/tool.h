@@ -84,5 +84,8 @@ int script_main(int argc, char **argv);
  * gave is dropped and the next call is read.  Returns the exit status. */
 typedef long (*script_source)(void *arg, char *buf, size_t cap, bool continuing);
 int script_run_source(const char *instance, script_source source, void *arg);
+/* The calls in buf[0..len) against a fresh instance `inst`, removed at the end (R.6 of
+ * script.c; for the fuzz target tests/fuzz/script.c).  Returns the exit status. */
+int script_run_buffer(const void *buf, size_t len, const char *inst);
 
 #endif
