@@ -409,6 +409,74 @@ static void give_away_tells_the_receiver(void **s)
     expect_mine(id, N);
 }
 
+/* A restarted client whose new_table for its name reaches the daemon before the old owner's
+ * death does (it waits behind the request in the daemon's event queue) must not take the
+ * table: the death rules run first, the live heir inherits, and the name is in conflict with
+ * it.  The child connects by hand, the daemon is stopped, the child's request goes in, then
+ * the owner dies, then the daemon runs on: it sees the request first. */
+static int early_comeback_main(void *a_, int wfd)
+{
+    (void)a_;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (snprintf(sa.sun_path, sizeof sa.sun_path, "%s", mu_sock) >= (int)sizeof sa.sun_path)
+        return 59;
+    static unsigned char rbuf[65536];
+    unsigned char *buf;
+    size_t len;
+    shmets_term ping = mu_parse("ping"), req = mu_parse("{new_table,r1,tab,[]}");
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) || shmets_term_to_etf(ping, &buf, &len) ||
+        send(s, buf, len, 0) != (ssize_t)len || recv(s, rbuf, sizeof rbuf, 0) <= 0)
+        return 60;                  /* connected and served: accepted before the stop */
+    free(buf);
+    mu_write_u64(wfd, 1);
+    char go;
+    if (read(go_fd, &go, 1) != 1 || shmets_term_to_etf(req, &buf, &len) || send(s, buf, len, 0) != (ssize_t)len)
+        return 61;
+    free(buf);
+    mu_write_u64(wfd, 2);           /* the request is queued in the stopped daemon */
+    ssize_t n = recv(s, rbuf, sizeof rbuf, 0);
+    shmets_term r;
+    if (n <= 0 || shmets_term_from_etf(rbuf, (size_t)n, 0, &r))
+        return 62;
+    char *txt = mu_fmt(r), want[96];
+    snprintf(want, sizeof want, "{reply,{error,{name_conflict,<0.%d.0>}}}", (int)getppid());
+    int ok = txt && !strcmp(txt, want);
+    if (!ok)
+        fprintf(stderr, "early comeback got %s, want %s\n", txt, want);
+    free(txt);
+    return ok ? 0 : 63;
+}
+
+static void heir_wins_over_an_early_comeback(void **s)
+{
+    (void)s;
+    struct owner_arg a = { "r1", fmt_pid_opts("[protected,{heir,<0.%d.0>,early}]"), 1, 0, 0 };
+    struct mu_child o = mu_spawn(owner_main, &a);
+    uint64_t id = mu_read_u64(&o);
+    assert_true(id != 0);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    go_fd = go[0];
+    struct mu_child c = mu_spawn(early_comeback_main, NULL);
+    close(go[0]);
+    assert_int_equal(mu_read_u64(&c), 1);
+    int st;
+    kill(mu_daemon, SIGSTOP);
+    assert_int_equal(waitpid(mu_daemon, &st, WUNTRACED), mu_daemon);
+    assert_true(WIFSTOPPED(st));
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    assert_int_equal(mu_read_u64(&c), 2);
+    kill(o.pid, SIGKILL);
+    assert_int_equal(mu_wait(&o), -1);
+    kill(mu_daemon, SIGCONT);
+    assert_int_equal(mu_wait(&c), 0);
+    expect_transfer(id, o.pid, "early");
+    assert_int_equal(etsmgr_del_table(m, "r1"), 0);
+    expect_mine(id, N);
+}
+
 static void etsmgr_killed_and_restarted(void **s)
 {
     (void)s;
@@ -592,6 +660,7 @@ int main(void)
         cmocka_unit_test(managed_table_waits_for_its_client),
         cmocka_unit_test(unmanaged_table_without_heir_is_deleted),
         cmocka_unit_test(give_away_tells_the_receiver),
+        cmocka_unit_test(heir_wins_over_an_early_comeback),
         cmocka_unit_test(etsmgr_killed_and_restarted),
         cmocka_unit_test(unread_message_survives_a_daemon_restart),
         cmocka_unit_test(dead_reader_slots_are_cleared),
