@@ -15,8 +15,10 @@
  *       shmets_new with Opts, heir included, so the heir is set in the step that creates the
  *       table), then give it to the caller and register Name for it.  Name known and its
  *       client dead (or the caller itself): the caller gets the table back, data and all,
- *       with the heir Opts name.  A dead owner whose death the daemon has not handled yet gets the death
- *       rules first (a live heir inherits, and the name is then in conflict with it).  Known and its client (or a live owner other than the caller)
+ *       with the heir Opts name; a caller of another uid than the table's gets {error,
+ *       not_owner}.  A dead owner whose death the daemon has not handled yet gets the death
+ *       rules first (a live heir inherits, and the name is then in conflict with it).  Known
+ *       and its client (or a live owner other than the caller)
  *       alive: {error, {name_conflict, Pid}}.  Reply {ok, EtsmgrPid, Tab}.
  *   {add_table, Name, Tab}  the caller, owner of Tab, has it managed as Name (again, after an
  *       etsmgr restart: idempotent).  {error, not_owner}, {error, {name_conflict, Pid}}.
@@ -144,8 +146,8 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
     if (!e)
         return error_code(b, -SHMETS_ENOMEM);
     int rc = cat_find_key(m->c, key, strlen(key), e);
-    if (rc == 0 && !same(e->owner_pid, e->owner_inc, p) && !(e->owner_pid == m->self && e->owner_inc == m->self_inc) &&
-        !mgr_alive(e->owner_pid, e->owner_inc)) {
+    if (rc == 0 && !same(e->owner_pid, e->owner_inc, p) &&
+        !(e->owner_pid == m->self && e->owner_inc == m->self_inc) && !mgr_alive(e->owner_pid, e->owner_inc)) {
         /* Its owner died and the death rules have not run yet (its pidfd's event waits
          * behind this request): run them first, so that a live heir inherits, as ETS does at
          * the owner's death, before a restarted client can take the table. */
@@ -154,6 +156,12 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
     }
     if (rc == 0) {
         /* Known: the client restarted, or another one wants the name. */
+        if (p->uid != 0 && p->uid != e->owner_uid) {
+            /* Not the uid of the table's segment: a process of another uid (allowed on the
+             * socket by --group) never takes over a table, dead client or not. */
+            error_atom(b, "not_owner");
+            goto out;
+        }
         if (!same(e->client_pid, e->client_inc, p) && mgr_alive(e->client_pid, e->client_inc)) {
             error_pid(b, "name_conflict", e->client_pid);
             goto out;
