@@ -9,7 +9,9 @@
  * CALLS: a request is one packet; the daemon answers every request with one {reply, R}
  * packet, in order, and may send {event, Msg} packets at any time.  A call sends, then reads
  * packets until its reply, queueing the events it meets for etsmgr_next_event (so messages
- * are never lost to a call).  Calls on one connection are serialised by its mutex.
+ * are never lost to a call).  Replies come in order: a call that timed out still has one
+ * coming, which the next call skips (m->stale), never taking it for its own.  Calls on one
+ * connection are serialised by its mutex.
  *
  * AUTOSTART: no socket answering (ENOENT, ECONNREFUSED) and autostart allowed: fork, setsid,
  * fork again (the daemon is nobody's child and outlives the caller), exec the daemon with the
@@ -59,6 +61,7 @@ struct etsmgr {
     bool no_autostart;
     int timeout_ms;
     struct evq *evh, **evt;
+    unsigned stale;             /* replies still owed to calls that timed out on this fd */
     unsigned char *buf;         /* MGR_PACKET_MAX bytes */
 };
 
@@ -177,6 +180,7 @@ static int ensure(struct etsmgr *m)
     }
     int rc = try_connect(m, &m->fd);
     const char *no = getenv("SHMETS_NO_AUTOSTART");
+    m->stale = 0;                   /* a new connection owes no replies */
     if (rc != -SHMETS_ENOENT || m->no_autostart || (no && *no && strcmp(no, "0") != 0)) {
         if (!rc)
             m->pid = me;
@@ -382,8 +386,11 @@ static int call_locked(struct etsmgr *m, shmets_term req, shmets_term *reply)
     int64_t end = now_ms() + m->timeout_ms;
     for (;;) {
         int64_t left = end - now_ms();
-        if (left <= 0)
+        if (left <= 0) {
+            /* Its reply may still come: the next call must not take it for its own. */
+            m->stale++;
             return err_set(SHMETS_ESYS, "etsmgr did not reply within %d ms", m->timeout_ms);
+        }
         int is_reply;
         shmets_term t;
         rc = read_packet(m, (int)left, &is_reply, &t);
@@ -391,6 +398,11 @@ static int call_locked(struct etsmgr *m, shmets_term req, shmets_term *reply)
             return rc;
         if (rc == 0)
             continue;
+        if (is_reply && m->stale) {     /* the reply of a call that timed out */
+            m->stale--;
+            shmets_term_free(&t);
+            continue;
+        }
         if (is_reply) {
             *reply = t;
             return 0;
@@ -449,6 +461,8 @@ int etsmgr_next_event(etsmgr *m, int timeout_ms, shmets_term *msg)
             continue;
         }
         if (is_reply) {             /* a reply nobody waits for (a call timed out) */
+            if (m->stale)
+                m->stale--;
             shmets_term_free(&t);
             continue;
         }

@@ -477,6 +477,59 @@ static void heir_wins_over_an_early_comeback(void **s)
     expect_mine(id, N);
 }
 
+/* A call that timed out (the daemon stopped) must not leave its late reply for the next call
+ * to take as its own. */
+static int slow_daemon_main(void *a_, int wfd)
+{
+    (void)a_;
+    shmets *d;
+    etsmgr *mm;
+    etsmgr_opts o;
+    etsmgr_opts_init(&o);
+    o.timeout_ms = 300;
+    shmets_term info;
+    if (shmets_open(mu_inst, &d) || etsmgr_connect(d, &o, &mm) || etsmgr_info(mm, &info))
+        return 70;
+    shmets_term_free(&info);
+    mu_write_u64(wfd, 1);
+    char go;
+    if (read(go_fd, &go, 1) != 1)
+        return 71;
+    if (etsmgr_del_table(mm, "no_such_name") != -SHMETS_ESYS)    /* stopped: times out */
+        return 72;
+    mu_write_u64(wfd, 2);
+    if (read(go_fd, &go, 1) != 1)
+        return 73;
+    int rc = etsmgr_info(mm, &info);  /* the del_table's {error,not_found} arrives first */
+    if (rc)
+        return 74;
+    int ok = shmets_term_type(info) == SHMETS_T_MAP;
+    shmets_term_free(&info);
+    etsmgr_disconnect(mm);
+    shmets_close(d);
+    return ok ? 0 : 75;
+}
+
+static void late_reply_is_not_the_next_calls(void **s)
+{
+    (void)s;
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    go_fd = go[0];
+    struct mu_child c = mu_spawn(slow_daemon_main, NULL);
+    close(go[0]);
+    assert_int_equal(mu_read_u64(&c), 1);
+    int st;
+    kill(mu_daemon, SIGSTOP);
+    assert_int_equal(waitpid(mu_daemon, &st, WUNTRACED), mu_daemon);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_int_equal(mu_read_u64(&c), 2);
+    kill(mu_daemon, SIGCONT);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    assert_int_equal(mu_wait(&c), 0);
+}
+
 static void etsmgr_killed_and_restarted(void **s)
 {
     (void)s;
@@ -661,6 +714,7 @@ int main(void)
         cmocka_unit_test(unmanaged_table_without_heir_is_deleted),
         cmocka_unit_test(give_away_tells_the_receiver),
         cmocka_unit_test(heir_wins_over_an_early_comeback),
+        cmocka_unit_test(late_reply_is_not_the_next_calls),
         cmocka_unit_test(etsmgr_killed_and_restarted),
         cmocka_unit_test(unread_message_survives_a_daemon_restart),
         cmocka_unit_test(dead_reader_slots_are_cleared),
