@@ -17,7 +17,8 @@
  * fork again (the daemon is nobody's child and outlives the caller), exec the daemon with the
  * caller's runtime directory, and retry the connect every 10 ms until the timeout.  Two
  * processes starting daemons at once are harmless: the second daemon finds the first's lock
- * and exits.  Between fork and exec the child calls only async-signal-safe functions.
+ * and exits.  Between fork and exec the child calls only async-signal-safe functions, and
+ * closes every descriptor but 0-2 (the caller's would otherwise live as long as the daemon).
  *
  * CRASH: nothing shared is written here; a process that dies leaves only its connection,
  * which the kernel closes.
@@ -142,6 +143,9 @@ static int autostart(struct etsmgr *m)
                 dup2(nul, 1);
                 dup2(nul, 2);
             }
+            /* Nothing of the caller's but 0-2: a pipe it left open on exec would stay
+             * open for the daemon's life. */
+            close_range(3, ~0u, 0);
             if (strchr(exe, '/'))
                 execv(exe, argv);
             else

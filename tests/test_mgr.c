@@ -657,9 +657,18 @@ static void autostart_and_one_connection(void **s)
     shmets *d;
     etsmgr *x, *y;
     assert_int_equal(shmets_open(inst, &d), 0);
+    int leak[2];                        /* a descriptor the caller did not mark close-on-exec */
+    assert_int_equal(pipe(leak), 0);
     int rc = etsmgr_connect(d, NULL, &x);
     setenv("SHMETS_NO_AUTOSTART", "1", 1);
     assert_int_equal(rc, 0);
+    /* The daemon holds none of the caller's descriptors: with the write end closed here, the
+     * pipe is at its end at once (a daemon holding it would keep a caller's pipe open for ever). */
+    close(leak[1]);
+    struct pollfd lp = { .fd = leak[0], .events = POLLIN };
+    assert_int_equal(poll(&lp, 1, 0), 1);
+    assert_true(lp.revents & POLLHUP);
+    close(leak[0]);
     assert_int_equal(etsmgr_connect(d, NULL, &y), 0);
     assert_ptr_equal(x, y);
     assert_true(etsmgr_fd(x) >= 0);
