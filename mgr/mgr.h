@@ -31,6 +31,7 @@ struct mgr_peer {
 
 struct mgr_pkt {
     struct mgr_pkt *next;
+    uint64_t xfer;                      /* CATM_XFER of this table to clear once sent, or 0 */
     size_t len;
     unsigned char buf[];
 };

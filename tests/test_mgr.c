@@ -604,6 +604,88 @@ static void unread_message_survives_a_daemon_restart(void **s)
     expect_mine(id, N);
 }
 
+/* The heir's socket is full (it does not read; large gifts fill it), so its ETS-TRANSFER
+ * waits in the daemon's queue when the daemon is killed: the next daemon must still send it
+ * (the catalog's CATM_XFER may be cleared only once the message was sent). */
+#define GIFTS 6
+static int gifts_main(void *a_, int wfd)
+{
+    (void)a_;
+    shmets *d;
+    etsmgr *mm;
+    shmets_tab *t;
+    uint64_t id;
+    char txt[96];
+    snprintf(txt, sizeof txt, "[public,{heir,<0.%d.0>,queued}]", (int)getppid());
+    shmets_term opts = mu_parse(txt);
+    if (shmets_open(mu_inst, &d) || etsmgr_connect(d, NULL, &mm) || etsmgr_new_table(mm, "q1", "tab", opts, &id) ||
+        shmets_attach(d, id, &t) || fill(t, 0, N))
+        return 80;
+    shmets_builder *b;
+    shmets_term gift;
+    char *bytes = calloc(1, 100000);
+    if (!bytes || shmets_builder_create(&b) || shmets_build_binary(b, bytes, 100000) ||
+        shmets_builder_finish(b, &gift))
+        return 81;
+    shmets_builder_destroy(b);
+    for (int i = 0; i < GIFTS; i++) {
+        shmets_opts o;
+        shmets_tab *g;
+        shmets_opts_init(&o);
+        if (shmets_new(d, "gift", &o, &g) || etsmgr_give_away(mm, shmets_id(g), getppid(), gift))
+            return 82;
+        mu_write_u64(wfd, shmets_id(g));
+    }
+    mu_write_u64(wfd, id);
+    for (;;)
+        pause();
+}
+
+static void queued_inheritance_survives_a_daemon_kill(void **s)
+{
+    (void)s;
+    struct mu_child o = mu_spawn(gifts_main, NULL);
+    uint64_t gifts[GIFTS];
+    for (int i = 0; i < GIFTS; i++)
+        assert_true((gifts[i] = mu_read_u64(&o)) != 0);
+    uint64_t id = mu_read_u64(&o);
+    assert_true(id != 0);
+    kill(o.pid, SIGKILL);
+    assert_int_equal(mu_wait(&o), -1);
+    /* This process owns q1 once the daemon handled the death (its message then queued). */
+    int mine = 0;
+    for (int i = 0; i < 500 && !mine; i++) {
+        shmets_tab *t;
+        shmets_tab_info in;
+        if (shmets_attach(db, id, &t) == 0) {
+            mine = shmets_info(t, &in) == 0 && in.owner == (uint32_t)getpid();
+            shmets_detach(t);
+        }
+        if (!mine)
+            mu_sleep_ms(10);
+    }
+    assert_true(mine);
+    mu_kill(mu_daemon, SIGKILL);
+    mu_start();
+    /* The gifts that were in the socket come, then (reconnected) the inheritance. */
+    int got = 0;
+    shmets_term msg;
+    while (!got && etsmgr_next_event(m, 5000, &msg) == 0) {
+        char *txt = mu_fmt(msg);
+        got = strstr(txt, ",queued}") != NULL;
+        free(txt);
+        shmets_term_free(&msg);
+    }
+    assert_true(got);
+    for (int i = 0; i < GIFTS; i++) {
+        shmets_tab *g;
+        assert_int_equal(shmets_attach(db, gifts[i], &g), 0);
+        assert_int_equal(shmets_delete(g), 0);
+    }
+    assert_int_equal(etsmgr_del_table(m, "q1"), 0);
+    expect_mine(id, N);
+}
+
 static int has_slot(pid_t pid)
 {
     struct rcu_registry *reg = &db->c.h->reg;
@@ -726,6 +808,7 @@ int main(void)
         cmocka_unit_test(late_reply_is_not_the_next_calls),
         cmocka_unit_test(etsmgr_killed_and_restarted),
         cmocka_unit_test(unread_message_survives_a_daemon_restart),
+        cmocka_unit_test(queued_inheritance_survives_a_daemon_kill),
         cmocka_unit_test(dead_reader_slots_are_cleared),
         cmocka_unit_test(no_daemon_no_autostart),
         cmocka_unit_test(autostart_and_one_connection),
