@@ -536,6 +536,20 @@ static int begin(shmets_builder **b, const char *call, size_t arity)
     return shmets_build_atom(*b, call, strlen(call));
 }
 
+/* Table id's term into the request (the builder is destroyed on failure). */
+static int build_tab(shmets_builder *b, uint64_t id)
+{
+    shmets_term tab;
+    int rc = shmets_id_term(id, &tab);
+    if (rc) {
+        shmets_builder_destroy(b);
+        return rc;
+    }
+    rc = shmets_build_term(b, tab);
+    shmets_term_free(&tab);
+    return rc;
+}
+
 /* {ok, Pid, Tab} -> the daemon's pid and the table's id. */
 static int ok_tab(etsmgr *m, shmets_term r, uint64_t *id)
 {
@@ -591,17 +605,13 @@ int etsmgr_add_table(etsmgr *m, const char *name, uint64_t id)
     if (!m || !name)
         return err_set(SHMETS_EINVAL, "NULL argument to etsmgr_add_table");
     shmets_builder *b;
-    shmets_term r, tab;
+    shmets_term r;
     int rc = begin(&b, "add_table", 3);
     if (rc)
         return rc;
     shmets_build_atom(b, name, strlen(name));
-    if ((rc = shmets_id_term(id, &tab))) {
-        shmets_builder_destroy(b);
+    if ((rc = build_tab(b, id)))
         return rc;
-    }
-    shmets_build_term(b, tab);
-    shmets_term_free(&tab);
     if ((rc = request(m, b, &r)))
         return rc;
     rc = ok_tab(m, r, NULL);
@@ -642,16 +652,12 @@ int etsmgr_give_away(etsmgr *m, uint64_t id, pid_t to, shmets_term gift)
     if (!m || !gift.ptr || to <= 0)
         return err_set(SHMETS_EINVAL, "bad argument to etsmgr_give_away");
     shmets_builder *b;
-    shmets_term r, tab;
+    shmets_term r;
     int rc = begin(&b, "give_away", 4);
     if (rc)
         return rc;
-    if ((rc = shmets_id_term(id, &tab))) {
-        shmets_builder_destroy(b);
+    if ((rc = build_tab(b, id)))
         return rc;
-    }
-    shmets_build_term(b, tab);
-    shmets_term_free(&tab);
     shmets_build_pid(b, (uint32_t)to);
     shmets_build_term(b, gift);
     if ((rc = request(m, b, &r)))
