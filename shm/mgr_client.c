@@ -56,7 +56,7 @@ struct etsmgr {
     pthread_mutex_t mu;
     int fd;
     pid_t pid;                  /* the process fd belongs to */
-    pid_t daemon;
+    _Atomic pid_t daemon;        /* set after a call, outside mu: atomic */
     char dir[PATH_MAX];
     char exe[PATH_MAX];         /* "" : search at autostart */
     bool no_autostart;
@@ -316,7 +316,7 @@ int etsmgr_fd(etsmgr *m)
 
 pid_t etsmgr_daemon_pid(etsmgr *m)
 {
-    return m ? m->daemon : 0;
+    return m ? atomic_load(&m->daemon) : 0;
 }
 
 /* ---- packets ------------------------------------------------------------------------------ */
@@ -560,7 +560,7 @@ static int ok_tab(etsmgr *m, shmets_term r, uint64_t *id)
         !mgr_atom_is(tag, "ok") || shmets_term_tuple_element(r, 2, &p) || shmets_term_tuple_element(r, 3, &tab) ||
         mgr_pid_of(p, &d))
         return err_set(SHMETS_ESYS, "etsmgr sent an unexpected reply");
-    m->daemon = d;
+    atomic_store(&m->daemon, d);
     return id ? mgr_tab_id(&m->db->c, tab, id) : 0;
 }
 
