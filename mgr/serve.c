@@ -30,7 +30,7 @@
  *   {give_away, Tab, Pid, GiftData}  as ets:give_away/3: only the owner; Pid alive and not the
  *       owner; Pid becomes the owner (the heir stays) and gets {'ETS-TRANSFER', Tab,
  *       FromPid, GiftData}.  Reply true; {error, not_owner}, {error, badarg} (Pid is the
- *       owner), {error, dead_receiver}.
+ *       owner, or etsmgr), {error, dead_receiver}.
  *   ping  pong.
  * Departure from DESIGN.md §7, which lists setopts(heir) among the manager's calls: it is
  * not a request here.  The owner writes the heir itself (etsmgr_setopts_heir, which is
@@ -357,7 +357,9 @@ static void give_away(struct mgr *m, const struct mgr_peer *p, const shmets_term
         error_atom(b, "not_found");
     } else if (!same(e->owner_pid, e->owner_inc, p)) {
         error_atom(b, "not_owner");
-    } else if (to == p->pid) {
+    } else if (to == p->pid || to == m->self) {
+        /* To the owner itself, as ETS; to the daemon, which never owns a table for long: one
+         * it owned would be skipped by its death rules until it died. */
         error_atom(b, "badarg");
     } else if (proc_incarnation(to, &rinc) || !mgr_alive(to, rinc) || mgr_proc_uid(to, &uid, &gid)) {
         error_atom(b, "dead_receiver");

@@ -198,7 +198,10 @@ void mgr_owner_dead(struct mgr *m, const struct cat_entry *e)
     int rc;
     if (e->owner_pid == m->self && e->owner_inc == m->self_inc)
         return;
+    /* An heir that is the owner itself, or this daemon (which would skip the table for its
+     * life), is no heir. */
     if (e->heir_pid > 0 && !(e->heir_pid == e->owner_pid && e->heir_inc == e->owner_inc) &&
+        !(e->heir_pid == m->self && e->heir_inc == m->self_inc) &&
         mgr_alive(e->heir_pid, e->heir_inc) && mgr_proc_uid(e->heir_pid, &uid, &gid) == 0) {
         /* W.1 */
         struct cat_owner nw = { .pid = e->heir_pid, .inc = e->heir_inc, .uid = uid,

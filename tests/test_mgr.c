@@ -404,6 +404,7 @@ static void give_away_tells_the_receiver(void **s)
     shmets_term gift = mu_parse("[]");
     assert_int_equal(etsmgr_give_away(m, id, getpid(), gift), -SHMETS_EINVAL);   /* to itself */
     assert_int_equal(etsmgr_give_away(m, id, o.pid, gift), -SHMETS_ENOENT);      /* to the dead */
+    assert_int_equal(etsmgr_give_away(m, id, mu_daemon, gift), -SHMETS_EINVAL);  /* to etsmgr */
     shmets_term_free(&gift);
     assert_int_equal(etsmgr_del_table(m, "g1"), 0);     /* the owner may */
     expect_mine(id, N);
