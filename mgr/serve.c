@@ -140,7 +140,7 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
     char key[CAT_NAME_MAX + 1], ets_name[CAT_NAME_MAX + 1];
     shmets_opts o;
     if (mgr_atom(a[1], key, sizeof key) || mgr_atom(a[2], ets_name, sizeof ets_name) ||
-        mgr_opts_from_term(a[3], &o))
+        shmets_opts_from_term(a[3], &o))
         return error_atom(b, "badarg");
     struct cat_entry *e = malloc(sizeof *e);
     if (!e)

@@ -567,7 +567,7 @@ static int ok_tab(etsmgr *m, shmets_term r, uint64_t *id)
 static int heir_of(shmets_term opts, pid_t *heir, shmets_term *data)
 {
     shmets_opts o;
-    int rc = mgr_opts_from_term(opts, &o);
+    int rc = shmets_opts_from_term(opts, &o);
     *heir = (pid_t)o.heir_pid;
     *data = o.heir_data;
     return rc;
