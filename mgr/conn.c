@@ -119,11 +119,12 @@ int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, s
         free(p);
         return -1;
     }
-    if (m->npending == MGR_PENDING_MAX) {
+    while (m->pending && (m->npending == MGR_PENDING_MAX || m->pending_bytes + len > MGR_PENDING_BYTES)) {
         /* Drop the oldest (the list's last): bounded memory for processes that never come. */
         struct mgr_pending **pp = &m->pending;
         while ((*pp)->next)
             pp = &(*pp)->next;
+        m->pending_bytes -= (*pp)->pkt->len;
         free((*pp)->pkt);
         free(*pp);
         *pp = NULL;
@@ -136,6 +137,7 @@ int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, s
     *q = (struct mgr_pending){ m->pending, pid, inc, xfer_tab, p };
     m->pending = q;
     m->npending++;
+    m->pending_bytes += len;
     return 0;
 }
 
@@ -164,6 +166,7 @@ void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer)
             q->next = mine;
             mine = q;
             m->npending--;
+            m->pending_bytes -= q->pkt->len;
         } else {
             pp = &q->next;
         }

@@ -197,6 +197,68 @@ static void flood_does_not_stall_others(void **s)
     served();
 }
 
+static long daemon_rss_kb(void)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)mu_daemon);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static int never_connects(void *a, int wfd)
+{
+    (void)a;
+    mu_write_u64(wfd, 1);
+    for (;;)
+        pause();
+    return 0;
+}
+
+static void held_messages_are_bounded_in_bytes(void **s)
+{
+    (void)s;
+    /* Gifts of 120 kB to a live process that never connects are held for it: 300 of them
+     * (36 MB) must not all stay in the daemon's memory (it holds at most 16 MiB). */
+    struct mu_child w = mu_spawn(never_connects, NULL);
+    assert_int_equal(mu_read_u64(&w), 1);
+    shmets_builder *b;
+    shmets_term gift;
+    char *bytes = calloc(1, 120000);
+    assert_non_null(bytes);
+    assert_int_equal(shmets_builder_create(&b), 0);
+    shmets_build_binary(b, bytes, 120000);
+    assert_int_equal(shmets_builder_finish(b, &gift), 0);
+    shmets_builder_destroy(b);
+    free(bytes);
+    long before = daemon_rss_kb();
+    assert_true(before > 0);
+    for (int i = 0; i < 300; i++) {
+        shmets_opts o;
+        shmets_tab *t;
+        shmets_opts_init(&o);
+        assert_int_equal(shmets_new(db, "gift", &o, &t), 0);
+        assert_int_equal(etsmgr_give_away(m, shmets_id(t), w.pid, gift), 0);
+        shmets_detach(t);
+    }
+    long after = daemon_rss_kb();
+    shmets_term_free(&gift);
+    kill(w.pid, SIGKILL);       /* its 300 tables are deleted with it (no heir) */
+    assert_int_equal(mu_wait(&w), -1);
+#ifndef __SANITIZE_ADDRESS__           /* ASan's quarantine keeps freed memory resident */
+    if (after - before > 24 * 1024)
+        fail_msg("the daemon grew by %ld kB holding messages", after - before);
+#else
+    (void)after;
+#endif
+    served();
+}
+
 /* Start a daemon of instance inst with --group root; its socket's path in sock. */
 static pid_t group_daemon(const char *inst, char *sock, size_t n)
 {
@@ -447,6 +509,7 @@ int main(void)
         cmocka_unit_test(oversized_packets),
         cmocka_unit_test(random_bytes),
         cmocka_unit_test(flood_does_not_stall_others),
+        cmocka_unit_test(held_messages_are_bounded_in_bytes),
         cmocka_unit_test(socket_mode),
         cmocka_unit_test(other_uid_is_refused),
         cmocka_unit_test(other_uid_cannot_take_a_dead_clients_table),
