@@ -104,8 +104,11 @@ pid_t etsmgr_daemon_pid(etsmgr *m);
  * kind options are then ignored; the heir option applies: its pid at once, its data right
  * after, so an owner that dies in between leaves its heir [] as data).
  *   *id  the table's id (shmets_attach).
+ * A known name whose owner died with a live heir goes to the heir first (as in ETS), and is
+ * then in conflict with it.
  * Returns 0, -SHMETS_EEXIST (the name's client, or the table's owner, is another live
- * process), -SHMETS_EINVAL (bad name or options), and a table's creation errors.
+ * process), -SHMETS_EOWNER (a known name's table belongs to another uid than the caller's),
+ * -SHMETS_EINVAL (bad name or options), and a table's creation errors.
  */
 int etsmgr_new_table(etsmgr *m, const char *name, const char *ets_name, shmets_term opts, uint64_t *id);
 /* etsmgr:add_table/3: have table id, owned by the caller, managed as `name` (again after an
@@ -122,8 +125,8 @@ int etsmgr_del_table(etsmgr *m, const char *name);
 int etsmgr_info(etsmgr *m, shmets_term *info);
 /* ets:give_away/3: table id to process `to`, which receives {'ETS-TRANSFER', Tab, Self,
  * gift}.  Only the owner; `to` alive and not the caller; the heir stays.  Returns 0,
- * -SHMETS_EOWNER, -SHMETS_EINVAL (to is the caller), -SHMETS_ENOENT (no such table, or `to`
- * is dead). */
+ * -SHMETS_EOWNER, -SHMETS_EINVAL (to is the caller, or etsmgr), -SHMETS_ENOENT (no such
+ * table, or `to` is dead). */
 int etsmgr_give_away(etsmgr *m, uint64_t id, pid_t to, shmets_term gift);
 /* ets:setopts(Tab, {heir, Heir, Data}) (heir 0: {heir, none}): only the owner.  Done in the
  * calling process (the heir is recorded in the catalog and the table, where etsmgr reads it

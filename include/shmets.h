@@ -426,6 +426,11 @@ typedef struct shmets_opts {
 } shmets_opts;
 
 void shmets_opts_init(shmets_opts *o);
+/* The option list ets:new/2 takes, as a term ([bag, public, named_table, {keypos, 2},
+ * {heir, Pid, Data}, ...]), into *o (shmets_opts_init first; the heir's data is a view into
+ * list).  As ETS, `set` and `protected`, the defaults, never override an earlier choice.
+ * Returns 0 or -SHMETS_ETYPE (not a proper list, or a bad option, named in the detail). */
+int shmets_opts_from_term(shmets_term list, shmets_opts *o);
 
 /*
  * Open an instance, creating its control segment if it does not exist.

@@ -5,6 +5,11 @@
  * held for processes not connected yet, and the log.  main.c has the design and the threat
  * model; this file holds no state of its own but the log's instance name, and is kept apart
  * from main() so that a fuzz target can link serve.c, watch.c and this without a main.
+ *
+ * An inheritance's ETS-TRANSFER clears the table's CATM_XFER only once it is in the heir's
+ * socket (sent, not merely queued): a daemon killed with it queued, or a connection closed
+ * with it unsent, leaves CATM_XFER, and the message is made again when the heir connects.
+ * Killed between the send and the clearing, the heir gets it twice: at least once, never lost.
  */
 #include "mgr.h"
 #include "../shm/proc.h"
@@ -61,6 +66,8 @@ void mgr_client_flush(struct mgr *m, struct mgr_client *cl)
         }
         cl->outq = p->next;
         cl->outq_bytes -= p->len;
+        if (p->xfer)                /* in the heir's socket now: the catalog may forget it */
+            cat_xfer_done(m->c, p->xfer);
         free(p);
     }
     if (!cl->outq)
@@ -69,8 +76,9 @@ void mgr_client_flush(struct mgr *m, struct mgr_client *cl)
         client_events(m, cl);
 }
 
-/* Queue one packet on a connection.  0, or -1 if the client had to be dropped. */
-static int client_send(struct mgr *m, struct mgr_client *cl, const unsigned char *buf, size_t len)
+/* Queue one packet on a connection (xfer: the table whose CATM_XFER its sending clears, or
+ * 0).  0, or -1 if the client had to be dropped. */
+static int client_send(struct mgr *m, struct mgr_client *cl, const unsigned char *buf, size_t len, uint64_t xfer)
 {
     if (cl->dead)
         return -1;
@@ -85,6 +93,7 @@ static int client_send(struct mgr *m, struct mgr_client *cl, const unsigned char
         return -1;
     }
     p->next = NULL;
+    p->xfer = xfer;
     p->len = len;
     memcpy(p->buf, buf, len);
     *cl->outq_tail = p;
@@ -99,10 +108,8 @@ int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, s
     for (struct mgr_client *cl = m->clients; cl; cl = cl->next) {
         if (cl->dead || cl->peer.pid != pid || cl->peer.inc != inc)
             continue;
-        if (client_send(m, cl, buf, len))
+        if (client_send(m, cl, buf, len, xfer_tab))
             continue;
-        if (xfer_tab)
-            cat_xfer_done(m->c, xfer_tab);
         return 1;
     }
     struct mgr_pending *q = malloc(sizeof *q);
@@ -112,11 +119,12 @@ int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, s
         free(p);
         return -1;
     }
-    if (m->npending == MGR_PENDING_MAX) {
+    while (m->pending && (m->npending == MGR_PENDING_MAX || m->pending_bytes + len > MGR_PENDING_BYTES)) {
         /* Drop the oldest (the list's last): bounded memory for processes that never come. */
         struct mgr_pending **pp = &m->pending;
         while ((*pp)->next)
             pp = &(*pp)->next;
+        m->pending_bytes -= (*pp)->pkt->len;
         free((*pp)->pkt);
         free(*pp);
         *pp = NULL;
@@ -129,6 +137,21 @@ int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, s
     *q = (struct mgr_pending){ m->pending, pid, inc, xfer_tab, p };
     m->pending = q;
     m->npending++;
+    m->pending_bytes += len;
+    return 0;
+}
+
+/* Is an ETS-TRANSFER of table id for peer queued on one of its connections, or held? */
+static int xfer_waiting(struct mgr *m, const struct mgr_peer *peer, uint64_t id)
+{
+    for (struct mgr_client *cl = m->clients; cl; cl = cl->next)
+        if (!cl->dead && cl->peer.pid == peer->pid && cl->peer.inc == peer->inc)
+            for (struct mgr_pkt *p = cl->outq; p; p = p->next)
+                if (p->xfer == id)
+                    return 1;
+    for (struct mgr_pending *q = m->pending; q; q = q->next)
+        if (q->pid == peer->pid && q->inc == peer->inc && q->tab == id)
+            return 1;
     return 0;
 }
 
@@ -143,6 +166,7 @@ void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer)
             q->next = mine;
             mine = q;
             m->npending--;
+            m->pending_bytes -= q->pkt->len;
         } else {
             pp = &q->next;
         }
@@ -160,7 +184,8 @@ void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer)
     if (cat_snapshot(m->c, &v, &n))
         return;
     for (uint32_t i = 0; i < n; i++) {
-        if ((v[i].mflags & CATM_XFER) && v[i].owner_pid == peer->pid && v[i].owner_inc == peer->inc) {
+        if ((v[i].mflags & CATM_XFER) && v[i].owner_pid == peer->pid && v[i].owner_inc == peer->inc &&
+            !xfer_waiting(m, peer, v[i].id)) {
             unsigned char *msg;
             size_t len;
             if (mgr_transfer_msg(m, &v[i], v[i].xfer_from, NULL, &msg, &len) == 0) {
@@ -257,7 +282,7 @@ void mgr_client_read(struct mgr *m, struct mgr_client *cl)
             cl->dead = 1;
             return;
         }
-        client_send(m, cl, reply, rlen);
+        client_send(m, cl, reply, rlen, 0);
         free(reply);
     }
 }

@@ -19,6 +19,7 @@
 #define MGR_CLIENTS_MAX   1024          /* connections at once; more are closed at accept */
 #define MGR_OUTQ_BYTES    (4u << 20)    /* a client's unsent packets; past it, it is dropped */
 #define MGR_PENDING_MAX   4096          /* messages held for processes not connected */
+#define MGR_PENDING_BYTES (16u << 20)   /* and their bytes (4096 gifts of 128 KiB were 512 MiB) */
 #define MGR_WATCH_MAX     65536         /* processes watched by pidfd */
 
 /* Who sent a request: from SO_PEERCRED and the connection's pidfd, never from the packet. */
@@ -31,6 +32,7 @@ struct mgr_peer {
 
 struct mgr_pkt {
     struct mgr_pkt *next;
+    uint64_t xfer;                      /* CATM_XFER of this table to clear once sent, or 0 */
     size_t len;
     unsigned char buf[];
 };
@@ -71,6 +73,7 @@ struct mgr {
     unsigned nclients;
     struct mgr_pending *pending;
     unsigned npending;
+    size_t pending_bytes;
     struct mgr_watch *watch;
     unsigned nwatch, capwatch;
     uint32_t seen_gen;                  /* catalog generation of the last scan */

@@ -15,7 +15,10 @@
  *       shmets_new with Opts, heir included, so the heir is set in the step that creates the
  *       table), then give it to the caller and register Name for it.  Name known and its
  *       client dead (or the caller itself): the caller gets the table back, data and all,
- *       with the heir Opts name.  Known and its client (or a live owner other than the caller)
+ *       with the heir Opts name; a caller of another uid than the table's gets {error,
+ *       not_owner}.  A dead owner whose death the daemon has not handled yet gets the death
+ *       rules first (a live heir inherits, and the name is then in conflict with it).  Known
+ *       and its client (or a live owner other than the caller)
  *       alive: {error, {name_conflict, Pid}}.  Reply {ok, EtsmgrPid, Tab}.
  *   {add_table, Name, Tab}  the caller, owner of Tab, has it managed as Name (again, after an
  *       etsmgr restart: idempotent).  {error, not_owner}, {error, {name_conflict, Pid}}.
@@ -27,7 +30,7 @@
  *   {give_away, Tab, Pid, GiftData}  as ets:give_away/3: only the owner; Pid alive and not the
  *       owner; Pid becomes the owner (the heir stays) and gets {'ETS-TRANSFER', Tab,
  *       FromPid, GiftData}.  Reply true; {error, not_owner}, {error, badarg} (Pid is the
- *       owner), {error, dead_receiver}.
+ *       owner, or etsmgr), {error, dead_receiver}.
  *   ping  pong.
  * Departure from DESIGN.md §7, which lists setopts(heir) among the manager's calls: it is
  * not a request here.  The owner writes the heir itself (etsmgr_setopts_heir, which is
@@ -137,14 +140,28 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
     char key[CAT_NAME_MAX + 1], ets_name[CAT_NAME_MAX + 1];
     shmets_opts o;
     if (mgr_atom(a[1], key, sizeof key) || mgr_atom(a[2], ets_name, sizeof ets_name) ||
-        mgr_opts_from_term(a[3], &o))
+        shmets_opts_from_term(a[3], &o))
         return error_atom(b, "badarg");
     struct cat_entry *e = malloc(sizeof *e);
     if (!e)
         return error_code(b, -SHMETS_ENOMEM);
     int rc = cat_find_key(m->c, key, strlen(key), e);
+    if (rc == 0 && !same(e->owner_pid, e->owner_inc, p) &&
+        !(e->owner_pid == m->self && e->owner_inc == m->self_inc) && !mgr_alive(e->owner_pid, e->owner_inc)) {
+        /* Its owner died and the death rules have not run yet (its pidfd's event waits
+         * behind this request): run them first, so that a live heir inherits, as ETS does at
+         * the owner's death, before a restarted client can take the table. */
+        mgr_owner_dead(m, e);
+        rc = cat_find_key(m->c, key, strlen(key), e);
+    }
     if (rc == 0) {
         /* Known: the client restarted, or another one wants the name. */
+        if (p->uid != 0 && p->uid != e->owner_uid) {
+            /* Not the uid of the table's segment: a process of another uid (allowed on the
+             * socket by --group) never takes over a table, dead client or not. */
+            error_atom(b, "not_owner");
+            goto out;
+        }
         if (!same(e->client_pid, e->client_inc, p) && mgr_alive(e->client_pid, e->client_inc)) {
             error_pid(b, "name_conflict", e->client_pid);
             goto out;
@@ -340,7 +357,9 @@ static void give_away(struct mgr *m, const struct mgr_peer *p, const shmets_term
         error_atom(b, "not_found");
     } else if (!same(e->owner_pid, e->owner_inc, p)) {
         error_atom(b, "not_owner");
-    } else if (to == p->pid) {
+    } else if (to == p->pid || to == m->self) {
+        /* To the owner itself, as ETS; to the daemon, which never owns a table for long: one
+         * it owned would be skipped by its death rules until it died. */
         error_atom(b, "badarg");
     } else if (proc_incarnation(to, &rinc) || !mgr_alive(to, rinc) || mgr_proc_uid(to, &uid, &gid)) {
         error_atom(b, "dead_receiver");

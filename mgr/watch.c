@@ -142,8 +142,10 @@ static void build_heir_data(struct mgr *m, uint64_t id, shmets_builder *b)
     shmets_term_free(&d);
 }
 
-int mgr_transfer_msg(struct mgr *m, const struct cat_entry *e, pid_t from, const shmets_term *data,
-                     unsigned char **buf, size_t *len)
+/* {event, {'ETS-TRANSFER', Tab, From, Data}} as ETF: Data the term given, the heir's data
+ * when data is NULL, or {too_big, Bytes} when too_big is not 0. */
+static int transfer_etf(struct mgr *m, const struct cat_entry *e, pid_t from, const shmets_term *data,
+                        size_t too_big, unsigned char **buf, size_t *len)
 {
     shmets_builder *b;
     shmets_term t;
@@ -156,40 +158,35 @@ int mgr_transfer_msg(struct mgr *m, const struct cat_entry *e, pid_t from, const
     shmets_build_atom(b, "ETS-TRANSFER", 12);
     mgr_tid_term(e, b);
     shmets_build_pid(b, (uint32_t)from);
-    if (data)
+    if (too_big) {
+        shmets_build_tuple(b, 2);
+        shmets_build_atom(b, "too_big", 7);
+        shmets_build_uint(b, too_big);
+    } else if (data) {
         shmets_build_term(b, *data);
-    else
+    } else {
         build_heir_data(m, e->id, b);
+    }
     rc = shmets_builder_finish(b, &t);
     shmets_builder_destroy(b);
     if (rc)
         return rc;
     rc = shmets_term_to_etf(t, buf, len);
     shmets_term_free(&t);
+    return rc;
+}
+
+int mgr_transfer_msg(struct mgr *m, const struct cat_entry *e, pid_t from, const shmets_term *data,
+                     unsigned char **buf, size_t *len)
+{
+    int rc = transfer_etf(m, e, from, data, 0, buf, len);
     if (rc == 0 && *len > MGR_PACKET_MAX) {
         /* Data too large for a packet: it is sent as {too_big, Bytes}, Bytes the size the
          * message would have had (include/etsmgr.h). */
         size_t bytes = *len;
         free(*buf);
         *buf = NULL;
-        shmets_builder *b2;
-        if ((rc = shmets_builder_create(&b2)))
-            return rc;
-        shmets_build_tuple(b2, 2);
-        shmets_build_atom(b2, "event", 5);
-        shmets_build_tuple(b2, 4);
-        shmets_build_atom(b2, "ETS-TRANSFER", 12);
-        mgr_tid_term(e, b2);
-        shmets_build_pid(b2, (uint32_t)from);
-        shmets_build_tuple(b2, 2);
-        shmets_build_atom(b2, "too_big", 7);
-        shmets_build_uint(b2, bytes);
-        rc = shmets_builder_finish(b2, &t);
-        shmets_builder_destroy(b2);
-        if (rc)
-            return rc;
-        rc = shmets_term_to_etf(t, buf, len);
-        shmets_term_free(&t);
+        rc = transfer_etf(m, e, from, NULL, bytes, buf, len);
     }
     return rc;
 }
@@ -201,7 +198,10 @@ void mgr_owner_dead(struct mgr *m, const struct cat_entry *e)
     int rc;
     if (e->owner_pid == m->self && e->owner_inc == m->self_inc)
         return;
+    /* An heir that is the owner itself, or this daemon (which would skip the table for its
+     * life), is no heir. */
     if (e->heir_pid > 0 && !(e->heir_pid == e->owner_pid && e->heir_inc == e->owner_inc) &&
+        !(e->heir_pid == m->self && e->heir_inc == m->self_inc) &&
         mgr_alive(e->heir_pid, e->heir_inc) && mgr_proc_uid(e->heir_pid, &uid, &gid) == 0) {
         /* W.1 */
         struct cat_owner nw = { .pid = e->heir_pid, .inc = e->heir_inc, .uid = uid,

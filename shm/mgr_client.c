@@ -9,13 +9,16 @@
  * CALLS: a request is one packet; the daemon answers every request with one {reply, R}
  * packet, in order, and may send {event, Msg} packets at any time.  A call sends, then reads
  * packets until its reply, queueing the events it meets for etsmgr_next_event (so messages
- * are never lost to a call).  Calls on one connection are serialised by its mutex.
+ * are never lost to a call).  Replies come in order: a call that timed out still has one
+ * coming, which the next call skips (m->stale), never taking it for its own.  Calls on one
+ * connection are serialised by its mutex.
  *
  * AUTOSTART: no socket answering (ENOENT, ECONNREFUSED) and autostart allowed: fork, setsid,
  * fork again (the daemon is nobody's child and outlives the caller), exec the daemon with the
  * caller's runtime directory, and retry the connect every 10 ms until the timeout.  Two
  * processes starting daemons at once are harmless: the second daemon finds the first's lock
- * and exits.  Between fork and exec the child calls only async-signal-safe functions.
+ * and exits.  Between fork and exec the child calls only async-signal-safe functions, and
+ * closes every descriptor but 0-2 (the caller's would otherwise live as long as the daemon).
  *
  * CRASH: nothing shared is written here; a process that dies leaves only its connection,
  * which the kernel closes.
@@ -53,12 +56,13 @@ struct etsmgr {
     pthread_mutex_t mu;
     int fd;
     pid_t pid;                  /* the process fd belongs to */
-    pid_t daemon;
+    _Atomic pid_t daemon;        /* set after a call, outside mu: atomic */
     char dir[PATH_MAX];
     char exe[PATH_MAX];         /* "" : search at autostart */
     bool no_autostart;
     int timeout_ms;
     struct evq *evh, **evt;
+    unsigned stale;             /* replies still owed to calls that timed out on this fd */
     unsigned char *buf;         /* MGR_PACKET_MAX bytes */
 };
 
@@ -139,6 +143,9 @@ static int autostart(struct etsmgr *m)
                 dup2(nul, 1);
                 dup2(nul, 2);
             }
+            /* Nothing of the caller's but 0-2: a pipe it left open on exec would stay
+             * open for the daemon's life. */
+            close_range(3, ~0u, 0);
             if (strchr(exe, '/'))
                 execv(exe, argv);
             else
@@ -177,6 +184,7 @@ static int ensure(struct etsmgr *m)
     }
     int rc = try_connect(m, &m->fd);
     const char *no = getenv("SHMETS_NO_AUTOSTART");
+    m->stale = 0;                   /* a new connection owes no replies */
     if (rc != -SHMETS_ENOENT || m->no_autostart || (no && *no && strcmp(no, "0") != 0)) {
         if (!rc)
             m->pid = me;
@@ -308,7 +316,7 @@ int etsmgr_fd(etsmgr *m)
 
 pid_t etsmgr_daemon_pid(etsmgr *m)
 {
-    return m ? m->daemon : 0;
+    return m ? atomic_load(&m->daemon) : 0;
 }
 
 /* ---- packets ------------------------------------------------------------------------------ */
@@ -382,8 +390,11 @@ static int call_locked(struct etsmgr *m, shmets_term req, shmets_term *reply)
     int64_t end = now_ms() + m->timeout_ms;
     for (;;) {
         int64_t left = end - now_ms();
-        if (left <= 0)
+        if (left <= 0) {
+            /* Its reply may still come: the next call must not take it for its own. */
+            m->stale++;
             return err_set(SHMETS_ESYS, "etsmgr did not reply within %d ms", m->timeout_ms);
+        }
         int is_reply;
         shmets_term t;
         rc = read_packet(m, (int)left, &is_reply, &t);
@@ -391,6 +402,11 @@ static int call_locked(struct etsmgr *m, shmets_term req, shmets_term *reply)
             return rc;
         if (rc == 0)
             continue;
+        if (is_reply && m->stale) {     /* the reply of a call that timed out */
+            m->stale--;
+            shmets_term_free(&t);
+            continue;
+        }
         if (is_reply) {
             *reply = t;
             return 0;
@@ -449,6 +465,8 @@ int etsmgr_next_event(etsmgr *m, int timeout_ms, shmets_term *msg)
             continue;
         }
         if (is_reply) {             /* a reply nobody waits for (a call timed out) */
+            if (m->stale)
+                m->stale--;
             shmets_term_free(&t);
             continue;
         }
@@ -518,6 +536,20 @@ static int begin(shmets_builder **b, const char *call, size_t arity)
     return shmets_build_atom(*b, call, strlen(call));
 }
 
+/* Table id's term into the request (the builder is destroyed on failure). */
+static int build_tab(shmets_builder *b, uint64_t id)
+{
+    shmets_term tab;
+    int rc = shmets_id_term(id, &tab);
+    if (rc) {
+        shmets_builder_destroy(b);
+        return rc;
+    }
+    rc = shmets_build_term(b, tab);
+    shmets_term_free(&tab);
+    return rc;
+}
+
 /* {ok, Pid, Tab} -> the daemon's pid and the table's id. */
 static int ok_tab(etsmgr *m, shmets_term r, uint64_t *id)
 {
@@ -528,14 +560,14 @@ static int ok_tab(etsmgr *m, shmets_term r, uint64_t *id)
         !mgr_atom_is(tag, "ok") || shmets_term_tuple_element(r, 2, &p) || shmets_term_tuple_element(r, 3, &tab) ||
         mgr_pid_of(p, &d))
         return err_set(SHMETS_ESYS, "etsmgr sent an unexpected reply");
-    m->daemon = d;
+    atomic_store(&m->daemon, d);
     return id ? mgr_tab_id(&m->db->c, tab, id) : 0;
 }
 
 static int heir_of(shmets_term opts, pid_t *heir, shmets_term *data)
 {
     shmets_opts o;
-    int rc = mgr_opts_from_term(opts, &o);
+    int rc = shmets_opts_from_term(opts, &o);
     *heir = (pid_t)o.heir_pid;
     *data = o.heir_data;
     return rc;
@@ -573,17 +605,13 @@ int etsmgr_add_table(etsmgr *m, const char *name, uint64_t id)
     if (!m || !name)
         return err_set(SHMETS_EINVAL, "NULL argument to etsmgr_add_table");
     shmets_builder *b;
-    shmets_term r, tab;
+    shmets_term r;
     int rc = begin(&b, "add_table", 3);
     if (rc)
         return rc;
     shmets_build_atom(b, name, strlen(name));
-    if ((rc = shmets_id_term(id, &tab))) {
-        shmets_builder_destroy(b);
+    if ((rc = build_tab(b, id)))
         return rc;
-    }
-    shmets_build_term(b, tab);
-    shmets_term_free(&tab);
     if ((rc = request(m, b, &r)))
         return rc;
     rc = ok_tab(m, r, NULL);
@@ -624,16 +652,12 @@ int etsmgr_give_away(etsmgr *m, uint64_t id, pid_t to, shmets_term gift)
     if (!m || !gift.ptr || to <= 0)
         return err_set(SHMETS_EINVAL, "bad argument to etsmgr_give_away");
     shmets_builder *b;
-    shmets_term r, tab;
+    shmets_term r;
     int rc = begin(&b, "give_away", 4);
     if (rc)
         return rc;
-    if ((rc = shmets_id_term(id, &tab))) {
-        shmets_builder_destroy(b);
+    if ((rc = build_tab(b, id)))
         return rc;
-    }
-    shmets_build_term(b, tab);
-    shmets_term_free(&tab);
     shmets_build_pid(b, (uint32_t)to);
     shmets_build_term(b, gift);
     if ((rc = request(m, b, &r)))

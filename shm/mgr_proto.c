@@ -240,7 +240,7 @@ static int one_opt(shmets_term opt, shmets_opts *o)
     bool b;
     if (mgr_atom_is(tag, "keypos")) {
         int64_t pos;
-        if (shmets_term_get_int64(v, &pos) || pos < 1 || pos > 0xffffff)
+        if (shmets_term_get_int64(v, &pos) || pos < 1 || pos > (int64_t)UINT32_MAX)
             return -1;
         o->keypos = (unsigned)pos;
         return 0;
@@ -258,7 +258,7 @@ static int one_opt(shmets_term opt, shmets_opts *o)
     return -1;
 }
 
-int mgr_opts_from_term(shmets_term list, shmets_opts *o)
+int shmets_opts_from_term(shmets_term list, shmets_opts *o)
 {
     shmets_opts_init(o);
     shmets_list_iter it;

@@ -41,9 +41,6 @@ int mgr_alive(pid_t pid, uint64_t inc);
 int mgr_tab_id(struct ctl *c, shmets_term t, uint64_t *id);
 /* The term ets:new/2 returns for an entry: its name's atom if named, else its reference. */
 int mgr_tid_term(const struct cat_entry *e, shmets_builder *b);
-/* An ETS option list for ets:new/2 into *o (views into list for the heir's data).
- * Returns 0 or -SHMETS_ETYPE naming the bad option in the detail. */
-int mgr_opts_from_term(shmets_term list, shmets_opts *o);
 /* An atom's text as a C string (NUL-free, at most CAT_NAME_MAX bytes), or -SHMETS_ETYPE. */
 int mgr_atom(shmets_term t, char *out, size_t n);
 /* Is t the atom `want`? */

@@ -247,9 +247,14 @@ static int slot_dead(struct rcu_slot *sl, int32_t pid)
     return !proc_alive(pid, inc);
 }
 
+/* Free the slot of dead process pid.  Only the pid is written, by a CAS: two cleaners may
+ * find one dead slot (a writer's scan and etsmgr), and the loser must not touch it, for the
+ * winner's release lets a new reader claim it and enter a section at once (storing epoch 0
+ * before the CAS, as this did, could zero that reader's epoch: reclamation would then free
+ * what it reads).  The dead reader's epoch stays in the slot until the next claim zeroes it;
+ * scanners ignore the epoch of a slot whose pid is 0 (rcu_safe_epoch). */
 static int clear_slot(struct rcu_registry *reg, struct rcu_slot *sl, int32_t pid)
 {
-    atomic_store(&sl->epoch, 0);
     int32_t expect = pid;
     if (atomic_compare_exchange_strong(&sl->pid, &expect, 0)) {
         atomic_fetch_add(&reg->stale_cleared, 1);
@@ -288,7 +293,9 @@ int rcu_safe_epoch(struct ctl *c, uint64_t *safe)
         if (e == 0 || e >= min)
             continue;
         int32_t pid = atomic_load(&sl->pid);
-        if (pid != 0 && pid != proc_self_pid() && slot_dead(sl, pid) && clear_slot(reg, sl, pid))
+        if (pid == 0)
+            continue;       /* released or cleared since its epoch was stored: no reader */
+        if (pid != proc_self_pid() && slot_dead(sl, pid) && clear_slot(reg, sl, pid))
             continue;       /* R.4 */
         min = e;
     }

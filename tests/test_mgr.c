@@ -404,9 +404,131 @@ static void give_away_tells_the_receiver(void **s)
     shmets_term gift = mu_parse("[]");
     assert_int_equal(etsmgr_give_away(m, id, getpid(), gift), -SHMETS_EINVAL);   /* to itself */
     assert_int_equal(etsmgr_give_away(m, id, o.pid, gift), -SHMETS_ENOENT);      /* to the dead */
+    assert_int_equal(etsmgr_give_away(m, id, mu_daemon, gift), -SHMETS_EINVAL);  /* to etsmgr */
     shmets_term_free(&gift);
     assert_int_equal(etsmgr_del_table(m, "g1"), 0);     /* the owner may */
     expect_mine(id, N);
+}
+
+/* A restarted client whose new_table for its name reaches the daemon before the old owner's
+ * death does (it waits behind the request in the daemon's event queue) must not take the
+ * table: the death rules run first, the live heir inherits, and the name is in conflict with
+ * it.  The child connects by hand, the daemon is stopped, the child's request goes in, then
+ * the owner dies, then the daemon runs on: it sees the request first. */
+static int early_comeback_main(void *a_, int wfd)
+{
+    (void)a_;
+    int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    if (snprintf(sa.sun_path, sizeof sa.sun_path, "%s", mu_sock) >= (int)sizeof sa.sun_path)
+        return 59;
+    static unsigned char rbuf[65536];
+    unsigned char *buf;
+    size_t len;
+    shmets_term ping = mu_parse("ping"), req = mu_parse("{new_table,r1,tab,[]}");
+    if (connect(s, (struct sockaddr *)&sa, sizeof sa) || shmets_term_to_etf(ping, &buf, &len) ||
+        send(s, buf, len, 0) != (ssize_t)len || recv(s, rbuf, sizeof rbuf, 0) <= 0)
+        return 60;                  /* connected and served: accepted before the stop */
+    free(buf);
+    mu_write_u64(wfd, 1);
+    char go;
+    if (read(go_fd, &go, 1) != 1 || shmets_term_to_etf(req, &buf, &len) || send(s, buf, len, 0) != (ssize_t)len)
+        return 61;
+    free(buf);
+    mu_write_u64(wfd, 2);           /* the request is queued in the stopped daemon */
+    ssize_t n = recv(s, rbuf, sizeof rbuf, 0);
+    shmets_term r;
+    if (n <= 0 || shmets_term_from_etf(rbuf, (size_t)n, 0, &r))
+        return 62;
+    char *txt = mu_fmt(r), want[96];
+    snprintf(want, sizeof want, "{reply,{error,{name_conflict,<0.%d.0>}}}", (int)getppid());
+    int ok = txt && !strcmp(txt, want);
+    if (!ok)
+        fprintf(stderr, "early comeback got %s, want %s\n", txt, want);
+    free(txt);
+    return ok ? 0 : 63;
+}
+
+static void heir_wins_over_an_early_comeback(void **s)
+{
+    (void)s;
+    struct owner_arg a = { "r1", fmt_pid_opts("[protected,{heir,<0.%d.0>,early}]"), 1, 0, 0 };
+    struct mu_child o = mu_spawn(owner_main, &a);
+    uint64_t id = mu_read_u64(&o);
+    assert_true(id != 0);
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    go_fd = go[0];
+    struct mu_child c = mu_spawn(early_comeback_main, NULL);
+    close(go[0]);
+    assert_int_equal(mu_read_u64(&c), 1);
+    int st;
+    kill(mu_daemon, SIGSTOP);
+    assert_int_equal(waitpid(mu_daemon, &st, WUNTRACED), mu_daemon);
+    assert_true(WIFSTOPPED(st));
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    assert_int_equal(mu_read_u64(&c), 2);
+    kill(o.pid, SIGKILL);
+    assert_int_equal(mu_wait(&o), -1);
+    kill(mu_daemon, SIGCONT);
+    assert_int_equal(mu_wait(&c), 0);
+    expect_transfer(id, o.pid, "early");
+    assert_int_equal(etsmgr_del_table(m, "r1"), 0);
+    expect_mine(id, N);
+}
+
+/* A call that timed out (the daemon stopped) must not leave its late reply for the next call
+ * to take as its own. */
+static int slow_daemon_main(void *a_, int wfd)
+{
+    (void)a_;
+    shmets *d;
+    etsmgr *mm;
+    etsmgr_opts o;
+    etsmgr_opts_init(&o);
+    o.timeout_ms = 300;
+    shmets_term info;
+    if (shmets_open(mu_inst, &d) || etsmgr_connect(d, &o, &mm) || etsmgr_info(mm, &info))
+        return 70;
+    shmets_term_free(&info);
+    mu_write_u64(wfd, 1);
+    char go;
+    if (read(go_fd, &go, 1) != 1)
+        return 71;
+    if (etsmgr_del_table(mm, "no_such_name") != -SHMETS_ESYS)    /* stopped: times out */
+        return 72;
+    mu_write_u64(wfd, 2);
+    if (read(go_fd, &go, 1) != 1)
+        return 73;
+    int rc = etsmgr_info(mm, &info);  /* the del_table's {error,not_found} arrives first */
+    if (rc)
+        return 74;
+    int ok = shmets_term_type(info) == SHMETS_T_MAP;
+    shmets_term_free(&info);
+    etsmgr_disconnect(mm);
+    shmets_close(d);
+    return ok ? 0 : 75;
+}
+
+static void late_reply_is_not_the_next_calls(void **s)
+{
+    (void)s;
+    int go[2];
+    assert_int_equal(pipe(go), 0);
+    go_fd = go[0];
+    struct mu_child c = mu_spawn(slow_daemon_main, NULL);
+    close(go[0]);
+    assert_int_equal(mu_read_u64(&c), 1);
+    int st;
+    kill(mu_daemon, SIGSTOP);
+    assert_int_equal(waitpid(mu_daemon, &st, WUNTRACED), mu_daemon);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    assert_int_equal(mu_read_u64(&c), 2);
+    kill(mu_daemon, SIGCONT);
+    assert_int_equal(write(go[1], "g", 1), 1);
+    close(go[1]);
+    assert_int_equal(mu_wait(&c), 0);
 }
 
 static void etsmgr_killed_and_restarted(void **s)
@@ -483,6 +605,88 @@ static void unread_message_survives_a_daemon_restart(void **s)
     expect_mine(id, N);
 }
 
+/* The heir's socket is full (it does not read; large gifts fill it), so its ETS-TRANSFER
+ * waits in the daemon's queue when the daemon is killed: the next daemon must still send it
+ * (the catalog's CATM_XFER may be cleared only once the message was sent). */
+#define GIFTS 6
+static int gifts_main(void *a_, int wfd)
+{
+    (void)a_;
+    shmets *d;
+    etsmgr *mm;
+    shmets_tab *t;
+    uint64_t id;
+    char txt[96];
+    snprintf(txt, sizeof txt, "[public,{heir,<0.%d.0>,queued}]", (int)getppid());
+    shmets_term opts = mu_parse(txt);
+    if (shmets_open(mu_inst, &d) || etsmgr_connect(d, NULL, &mm) || etsmgr_new_table(mm, "q1", "tab", opts, &id) ||
+        shmets_attach(d, id, &t) || fill(t, 0, N))
+        return 80;
+    shmets_builder *b;
+    shmets_term gift;
+    char *bytes = calloc(1, 100000);
+    if (!bytes || shmets_builder_create(&b) || shmets_build_binary(b, bytes, 100000) ||
+        shmets_builder_finish(b, &gift))
+        return 81;
+    shmets_builder_destroy(b);
+    for (int i = 0; i < GIFTS; i++) {
+        shmets_opts o;
+        shmets_tab *g;
+        shmets_opts_init(&o);
+        if (shmets_new(d, "gift", &o, &g) || etsmgr_give_away(mm, shmets_id(g), getppid(), gift))
+            return 82;
+        mu_write_u64(wfd, shmets_id(g));
+    }
+    mu_write_u64(wfd, id);
+    for (;;)
+        pause();
+}
+
+static void queued_inheritance_survives_a_daemon_kill(void **s)
+{
+    (void)s;
+    struct mu_child o = mu_spawn(gifts_main, NULL);
+    uint64_t gifts[GIFTS];
+    for (int i = 0; i < GIFTS; i++)
+        assert_true((gifts[i] = mu_read_u64(&o)) != 0);
+    uint64_t id = mu_read_u64(&o);
+    assert_true(id != 0);
+    kill(o.pid, SIGKILL);
+    assert_int_equal(mu_wait(&o), -1);
+    /* This process owns q1 once the daemon handled the death (its message then queued). */
+    int mine = 0;
+    for (int i = 0; i < 500 && !mine; i++) {
+        shmets_tab *t;
+        shmets_tab_info in;
+        if (shmets_attach(db, id, &t) == 0) {
+            mine = shmets_info(t, &in) == 0 && in.owner == (uint32_t)getpid();
+            shmets_detach(t);
+        }
+        if (!mine)
+            mu_sleep_ms(10);
+    }
+    assert_true(mine);
+    mu_kill(mu_daemon, SIGKILL);
+    mu_start();
+    /* The gifts that were in the socket come, then (reconnected) the inheritance. */
+    int got = 0;
+    shmets_term msg;
+    while (!got && etsmgr_next_event(m, 5000, &msg) == 0) {
+        char *txt = mu_fmt(msg);
+        got = strstr(txt, ",queued}") != NULL;
+        free(txt);
+        shmets_term_free(&msg);
+    }
+    assert_true(got);
+    for (int i = 0; i < GIFTS; i++) {
+        shmets_tab *g;
+        assert_int_equal(shmets_attach(db, gifts[i], &g), 0);
+        assert_int_equal(shmets_delete(g), 0);
+    }
+    assert_int_equal(etsmgr_del_table(m, "q1"), 0);
+    expect_mine(id, N);
+}
+
 static int has_slot(pid_t pid)
 {
     struct rcu_registry *reg = &db->c.h->reg;
@@ -536,9 +740,18 @@ static void autostart_and_one_connection(void **s)
     shmets *d;
     etsmgr *x, *y;
     assert_int_equal(shmets_open(inst, &d), 0);
+    int leak[2];                        /* a descriptor the caller did not mark close-on-exec */
+    assert_int_equal(pipe(leak), 0);
     int rc = etsmgr_connect(d, NULL, &x);
     setenv("SHMETS_NO_AUTOSTART", "1", 1);
     assert_int_equal(rc, 0);
+    /* The daemon holds none of the caller's descriptors: with the write end closed here, the
+     * pipe is at its end at once (a daemon holding it would keep a caller's pipe open for ever). */
+    close(leak[1]);
+    struct pollfd lp = { .fd = leak[0], .events = POLLIN };
+    assert_int_equal(poll(&lp, 1, 0), 1);
+    assert_true(lp.revents & POLLHUP);
+    close(leak[0]);
     assert_int_equal(etsmgr_connect(d, NULL, &y), 0);
     assert_ptr_equal(x, y);
     assert_true(etsmgr_fd(x) >= 0);
@@ -592,8 +805,11 @@ int main(void)
         cmocka_unit_test(managed_table_waits_for_its_client),
         cmocka_unit_test(unmanaged_table_without_heir_is_deleted),
         cmocka_unit_test(give_away_tells_the_receiver),
+        cmocka_unit_test(heir_wins_over_an_early_comeback),
+        cmocka_unit_test(late_reply_is_not_the_next_calls),
         cmocka_unit_test(etsmgr_killed_and_restarted),
         cmocka_unit_test(unread_message_survives_a_daemon_restart),
+        cmocka_unit_test(queued_inheritance_survives_a_daemon_kill),
         cmocka_unit_test(dead_reader_slots_are_cleared),
         cmocka_unit_test(no_daemon_no_autostart),
         cmocka_unit_test(autostart_and_one_connection),

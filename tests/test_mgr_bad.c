@@ -197,17 +197,74 @@ static void flood_does_not_stall_others(void **s)
     served();
 }
 
-static void socket_mode(void **s)
+static long daemon_rss_kb(void)
+{
+    char path[64], line[256];
+    long kb = -1;
+    snprintf(path, sizeof path, "/proc/%d/status", (int)mu_daemon);
+    FILE *f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "VmRSS: %ld", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+static int never_connects(void *a, int wfd)
+{
+    (void)a;
+    mu_write_u64(wfd, 1);
+    for (;;)
+        pause();
+    return 0;
+}
+
+static void held_messages_are_bounded_in_bytes(void **s)
 {
     (void)s;
-    struct stat st;
-    assert_int_equal(stat(mu_sock, &st), 0);
-    assert_int_equal(st.st_mode & 0777, 0600);
-    /* --group: 0660 and the group. */
-    char exe[PATH_MAX], inst[96], sock[PATH_MAX];
+    /* Gifts of 120 kB to a live process that never connects are held for it: 300 of them
+     * (36 MB) must not all stay in the daemon's memory (it holds at most 16 MiB). */
+    struct mu_child w = mu_spawn(never_connects, NULL);
+    assert_int_equal(mu_read_u64(&w), 1);
+    shmets_builder *b;
+    shmets_term gift;
+    char *bytes = calloc(1, 120000);
+    assert_non_null(bytes);
+    assert_int_equal(shmets_builder_create(&b), 0);
+    shmets_build_binary(b, bytes, 120000);
+    assert_int_equal(shmets_builder_finish(b, &gift), 0);
+    shmets_builder_destroy(b);
+    free(bytes);
+    long before = daemon_rss_kb();
+    assert_true(before > 0);
+    for (int i = 0; i < 300; i++) {
+        shmets_opts o;
+        shmets_tab *t;
+        shmets_opts_init(&o);
+        assert_int_equal(shmets_new(db, "gift", &o, &t), 0);
+        assert_int_equal(etsmgr_give_away(m, shmets_id(t), w.pid, gift), 0);
+        shmets_detach(t);
+    }
+    long after = daemon_rss_kb();
+    shmets_term_free(&gift);
+    kill(w.pid, SIGKILL);       /* its 300 tables are deleted with it (no heir) */
+    assert_int_equal(mu_wait(&w), -1);
+#ifndef __SANITIZE_ADDRESS__           /* ASan's quarantine keeps freed memory resident */
+    if (after - before > 24 * 1024)
+        fail_msg("the daemon grew by %ld kB holding messages", after - before);
+#else
+    (void)after;
+#endif
+    served();
+}
+
+/* Start a daemon of instance inst with --group root; its socket's path in sock. */
+static pid_t group_daemon(const char *inst, char *sock, size_t n)
+{
+    char exe[PATH_MAX];
     mu_exe(exe, sizeof exe);
-    snprintf(inst, sizeof inst, "%s.grp", mu_inst);
-    if (snprintf(sock, sizeof sock, "%s/%s.sock", mu_dir, inst) >= (int)sizeof sock)
+    if (snprintf(sock, n, "%s/%s.sock", mu_dir, inst) >= (int)n)
         abort();
     pid_t p = fork();
     if (p == 0) {
@@ -232,6 +289,19 @@ static void socket_mode(void **s)
             mu_sleep_ms(10);
     }
     assert_true(ok);
+    return p;
+}
+
+static void socket_mode(void **s)
+{
+    (void)s;
+    struct stat st;
+    assert_int_equal(stat(mu_sock, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* --group: 0660 and the group. */
+    char inst[96], sock[PATH_MAX];
+    snprintf(inst, sizeof inst, "%s.grp", mu_inst);
+    pid_t p = group_daemon(inst, sock, sizeof sock);
     assert_int_equal(stat(sock, &st), 0);
     assert_int_equal(st.st_mode & 0777, 0660);
     assert_int_equal(st.st_gid, 0);
@@ -240,12 +310,68 @@ static void socket_mode(void **s)
     shmets_destroy_instance(inst);
 }
 
+/* As uid (keeping gid 0, the socket's group) call req on sock; 0 if the reply is want ("*ok":
+ * any {ok, ...}). */
+static int call_as(uid_t uid, const char *sock, const char *req, const char *want)
+{
+    pid_t p = fork();
+    if (p == 0) {
+        if (uid && setresuid(uid, uid, uid))
+            _exit(2);
+        int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        struct sockaddr_un a = { .sun_family = AF_UNIX };
+        if (snprintf(a.sun_path, sizeof a.sun_path, "%s", sock) >= (int)sizeof a.sun_path ||
+            connect(c, (struct sockaddr *)&a, sizeof a))
+            _exit(3);
+        static unsigned char rbuf[1 << 16];
+        shmets_term t = mu_parse(req), r;
+        unsigned char *buf;
+        size_t len;
+        if (shmets_term_to_etf(t, &buf, &len) || send(c, buf, len, 0) != (ssize_t)len)
+            _exit(4);
+        ssize_t n = recv(c, rbuf, sizeof rbuf, 0);
+        if (n <= 0 || shmets_term_from_etf(rbuf, (size_t)n, 0, &r))
+            _exit(5);
+        char *got = mu_fmt(r);
+        int ok = want[0] == '*' ? !strncmp(got, "{reply,{ok,", 11) : !strcmp(got, want);
+        if (!ok)
+            fprintf(stderr, "as uid %d, %s: got %s, want %s\n", (int)uid, req, got, want);
+        _exit(ok ? 0 : 1);
+    }
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void other_uid_cannot_take_a_dead_clients_table(void **s)
+{
+    (void)s;
+    if (geteuid() != 0)
+        skip();
+    /* A daemon whose socket the group root may use: a process of uid 65534 in that group
+     * reaches it, and may make tables of its own, but never takes over root's managed table
+     * whose client died (the daemon, as root, would chown its segment to it). */
+    char inst[96], sock[PATH_MAX];
+    snprintf(inst, sizeof inst, "%s.uid", mu_inst);
+    assert_int_equal(chmod(mu_dir, 0711), 0);
+    pid_t d = group_daemon(inst, sock, sizeof sock);
+    assert_int_equal(call_as(0, sock, "{new_table,u1,tab,[]}", "*ok"), 0);  /* its client exits */
+    assert_int_equal(call_as(65534, sock, "{new_table,u1,tab,[]}", "{reply,{error,not_owner}}"), 0);
+    assert_int_equal(call_as(65534, sock, "{del_table,u1}", "{reply,{error,not_owner}}"), 0);
+    assert_int_equal(call_as(0, sock, "{new_table,u1,tab,[]}", "*ok"), 0);  /* root's may */
+    assert_int_equal(chmod(mu_dir, 0700), 0);
+    mu_kill(d, SIGTERM);
+    shmets_destroy_instance(inst);
+}
+
 static void other_uid_is_refused(void **s)
 {
     (void)s;
     if (geteuid() != 0)
         skip();
-    /* A process of another uid cannot even connect to the 0600 socket. */
+    /* A process of another uid cannot even connect to the 0600 socket (the directory lets it
+     * through, so that the socket's mode is what refuses it). */
+    assert_int_equal(chmod(mu_dir, 0711), 0);
     pid_t p = fork();
     if (p == 0) {
         if (setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
@@ -258,6 +384,7 @@ static void other_uid_is_refused(void **s)
     }
     int st;
     assert_int_equal(waitpid(p, &st, 0), p);
+    assert_int_equal(chmod(mu_dir, 0700), 0);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
 }
@@ -382,8 +509,10 @@ int main(void)
         cmocka_unit_test(oversized_packets),
         cmocka_unit_test(random_bytes),
         cmocka_unit_test(flood_does_not_stall_others),
+        cmocka_unit_test(held_messages_are_bounded_in_bytes),
         cmocka_unit_test(socket_mode),
         cmocka_unit_test(other_uid_is_refused),
+        cmocka_unit_test(other_uid_cannot_take_a_dead_clients_table),
         cmocka_unit_test(sd_notify_ready_and_stopping),
         cmocka_unit_test(socket_activation),
     };

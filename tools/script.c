@@ -802,19 +802,6 @@ static int bool_arg(shmets_term t, bool *b)
     return 0;
 }
 
-/* A positive integer position that fits `unsigned`. */
-static int pos_arg(shmets_term t, unsigned *pos)
-{
-    uint64_t v;
-    int rc = shmets_term_get_uint64(t, &v);
-    if (rc)
-        return rc;
-    if (v > UINT32_MAX)
-        return -SHMETS_ERANGE;
-    *pos = (unsigned)v;
-    return 0;
-}
-
 /* {heir, Pid, Data} or {heir, none}: *pid 0 for none; *data a view (or {NULL, 0}). */
 static int heir_arg(shmets_term opt, uint32_t *pid, shmets_term *data)
 {
@@ -837,60 +824,6 @@ static int heir_arg(shmets_term opt, uint32_t *pid, shmets_term *data)
     return shmets_term_tuple_element(opt, 3, data);
 }
 
-/* One option of new/2 into o. */
-static int new_option(shmets_term opt, shmets_opts *o)
-{
-    static const struct { const char *name; int kind, access; } atoms[] = {
-        { "set", SHMETS_SET, 0 }, { "ordered_set", SHMETS_ORDERED_SET, 0 },
-        { "bag", SHMETS_BAG, 0 }, { "duplicate_bag", SHMETS_DUPLICATE_BAG, 0 },
-        { "public", 0, SHMETS_PUBLIC }, { "protected", 0, SHMETS_PROTECTED },
-        { "private", 0, SHMETS_PRIVATE },
-    };
-    /* As ETS: `set` and `protected`, the defaults, never override a choice made earlier in
-     * the list; the others do ([bag, set] is a bag, [public, protected] public). */
-    for (size_t i = 0; i < sizeof atoms / sizeof atoms[0]; i++) {
-        if (atom_is(opt, atoms[i].name)) {
-            if (atoms[i].kind && atoms[i].kind != SHMETS_SET)
-                o->kind = (enum shmets_kind)atoms[i].kind;
-            else if (atoms[i].access && atoms[i].access != SHMETS_PROTECTED)
-                o->access = (enum shmets_access)atoms[i].access;
-            return 0;
-        }
-    }
-    if (atom_is(opt, "named_table"))
-        return o->named = true, 0;
-    if (atom_is(opt, "compressed"))
-        return o->compressed = true, 0;
-    size_t n;
-    shmets_term tag, v;
-    if (shmets_term_tuple_arity(opt, &n) || n < 2 || shmets_term_tuple_element(opt, 1, &tag) ||
-        shmets_term_tuple_element(opt, 2, &v))
-        return -SHMETS_ETYPE;
-    if (atom_is(tag, "heir"))
-        return heir_arg(opt, &o->heir_pid, &o->heir_data);
-    if (n != 2)
-        return -SHMETS_ETYPE;
-    bool b;
-    if (atom_is(tag, "keypos")) {
-        unsigned pos;
-        if (pos_arg(v, &pos) || pos == 0)
-            return -SHMETS_ETYPE;
-        o->keypos = pos;
-        return 0;
-    }
-    if (atom_is(tag, "write_concurrency") && atom_is(v, "auto"))
-        return o->write_concurrency = true, 0;
-    if (bool_arg(v, &b))
-        return -SHMETS_ETYPE;
-    if (atom_is(tag, "read_concurrency"))
-        return o->read_concurrency = b, 0;
-    if (atom_is(tag, "write_concurrency"))
-        return o->write_concurrency = b, 0;
-    if (atom_is(tag, "decentralized_counters"))
-        return o->decentralized_counters = b, 0;
-    return -SHMETS_ETYPE;
-}
-
 /* ---- the calls (R.1) --------------------------------------------------------------- */
 
 typedef int (*call_fn)(struct script *s, const shmets_term *a, struct result *r);
@@ -900,17 +833,9 @@ static int op_new(struct script *s, const shmets_term *a, struct result *r)
 {
     char name[ATOM_BUF];
     shmets_opts o;
-    shmets_list_iter it;
-    shmets_term opt;
-    int rc, more;
-    shmets_opts_init(&o);
-    if ((rc = atom_arg(s, a[0], name)) || (rc = shmets_list_begin(a[1], &it)))
+    int rc;
+    if ((rc = atom_arg(s, a[0], name)) || (rc = shmets_opts_from_term(a[1], &o)))
         return rc;
-    while ((more = shmets_list_next(&it, &opt)) == 1)
-        if ((rc = new_option(opt, &o)))
-            return rc;
-    if (more < 0 || shmets_term_type(it.tail) != SHMETS_T_NIL)
-        return -SHMETS_ETYPE;
     shmets_tab *t;
     struct tabent *e;
     rc = shmets_new(s->db, name, &o, &t);
