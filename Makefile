@@ -9,7 +9,7 @@
 #   make stress [STRESS=N] [STRESS_MINUTES=M]   the multi-process and kill tests, N times longer
 #                             (default 25), then the kill -9 campaign for M minutes (default 10)
 #   make fuzz [FUZZ_SECONDS=N]  every libFuzzer target of tests/fuzz/ for N seconds each (clang)
-#   make demo                 the main job: the term layer at work
+#   make demo                 the main job: tables shared by processes, an owner killed, its heir taking over
 #   make install PREFIX=...   headers, libraries, shmets.pc, programs, man pages, systemd units
 #   make clean
 #

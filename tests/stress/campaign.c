@@ -60,6 +60,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -385,6 +386,15 @@ static void reader(int r, uint64_t seed)
 
 /* ---- owners and etsmgr ---------------------------------------------------------------- */
 
+/* A child dies with the campaign, however the campaign ends (a SIGKILL included): no reader
+ * or writer is left spinning on an instance nobody will clean up. */
+static void die_with_campaign(void)
+{
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != campaign_pid)
+        _exit(1);
+}
+
 static pid_t spawn(void (*fn)(int, uint64_t), int i, uint64_t seed);
 static void reap(pid_t pid, const char *what);
 
@@ -536,6 +546,7 @@ static void start_daemon(void)
     if (daemon_pid < 0)
         die("fork: %s", strerror(errno));
     if (daemon_pid == 0) {
+        die_with_campaign();
         int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (fd >= 0)
             dup2(fd, 2);
@@ -792,6 +803,7 @@ static pid_t spawn(void (*fn)(int, uint64_t), int i, uint64_t seed)
     if (pid < 0)
         die("fork: %s", strerror(errno));
     if (pid == 0) {
+        die_with_campaign();
         fn(i, seed);
         _exit(0);
     }
