@@ -16,7 +16,8 @@
  *       table), then give it to the caller and register Name for it.  Name known and its
  *       client dead (or the caller itself): the caller gets the table back, data and all,
  *       with the heir Opts name.  Known and its client (or a live owner other than the caller)
- *       alive: {error, {name_conflict, Pid}}.  Reply {ok, EtsmgrPid, Tab}.
+ *       alive: {error, {name_conflict, Pid}}; a caller of another uid than the table's (but
+ *       root): {error, not_owner}.  Reply {ok, EtsmgrPid, Tab}.
  *   {add_table, Name, Tab}  the caller, owner of Tab, has it managed as Name (again, after an
  *       etsmgr restart: idempotent).  {error, not_owner}, {error, {name_conflict, Pid}}.
  *   {del_table, Name}  only the registered client or the owner: Name is forgotten, the table
@@ -151,6 +152,12 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
         }
         if (!same(e->owner_pid, e->owner_inc, p) && mgr_alive(e->owner_pid, e->owner_inc)) {
             error_pid(b, "name_conflict", e->owner_pid);
+            goto out;
+        }
+        /* Only a process of the table's uid (or root) takes it back: another user never
+         * takes over a table whose client died (issue 9's security boundary). */
+        if (p->uid != 0 && p->uid != e->owner_uid) {
+            error_atom(b, "not_owner");
             goto out;
         }
         struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid, .set_heir = 1,
