@@ -178,10 +178,11 @@ headers-check: | deps
 # (tests/fuzz/run.sh: new inputs go to build/fuzz/corpus/NAME, crashes to build/fuzz/crash-NAME-*).
 # `make check` replays every seed through each target built with $(CC): $(B)/tests/fuzz-NAME
 # (tests/fuzz/replay.c), one test per target.  FUZZ_LINK: objects every target links besides the
-# library, the tool's but its main() (a target for etsmgr's messages adds mgr/'s here).
+# library, the tool's but its main(); FUZZ_EXTRA_NAME: objects target NAME adds to those.
 FUZZ_SRC     := $(filter-out tests/fuzz/replay.c,$(sort $(wildcard tests/fuzz/*.c)))
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
 FUZZ_LINK    := $(filter-out tools/shmets.c,$(TOOL_SRC))
+FUZZ_EXTRA_mgr := $(filter-out mgr/main.c,$(MGR_SRC))
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(B)/tests/fuzz-%)
 FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/%)
 FUZZ_CC      ?= clang-14
@@ -202,6 +203,9 @@ build/fuzz/obj/%.o: %.c | fuzz-deps
 
 $(FUZZ_BINS): build/fuzz/%: build/fuzz/obj/tests/fuzz/%.o $(LIB_SRC:%.c=build/fuzz/obj/%.o) $(FUZZ_LINK:%.c=build/fuzz/obj/%.o)
 	$(FUZZ_CC) -fsanitize=fuzzer,address,undefined -o $@ $^ $(LIBS) $(TOOL_LIBS) -lpthread
+
+$(foreach n,$(FUZZ_NAMES),$(eval build/fuzz/$(n): $(FUZZ_EXTRA_$(n):%.c=build/fuzz/obj/%.o)) \
+    $(eval $(B)/tests/fuzz-$(n): $(FUZZ_EXTRA_$(n):%.c=$(B)/%.o)))
 
 fuzz: $(FUZZ_BINS)
 	@tests/fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_NAMES)

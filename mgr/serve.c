@@ -15,8 +15,8 @@
  *       shmets_new with Opts, heir included, so the heir is set in the step that creates the
  *       table), then give it to the caller and register Name for it.  Name known and its
  *       client dead (or the caller itself): the caller gets the table back, data and all,
- *       with the heir Opts name; a caller of another uid than the table's gets {error,
- *       not_owner}.  A dead owner whose death the daemon has not handled yet gets the death
+ *       with the heir Opts name; a caller of another uid than the table's (but root) gets
+ *       {error, not_owner}.  A dead owner whose death the daemon has not handled yet gets the death
  *       rules first (a live heir inherits, and the name is then in conflict with it).  Known
  *       and its client (or a live owner other than the caller)
  *       alive: {error, {name_conflict, Pid}}.  Reply {ok, EtsmgrPid, Tab}.
