@@ -207,26 +207,17 @@ static int write_one(shmets_tab *t, int tab, int w, uint64_t *seed)
     int rc;
     atomic_store(&s->w[w].ntab, tab);
     if (tab == T_BAG) {
+        /* A delete of the key; 5 times in 8 then both objects of a replacement at once. */
         atomic_store(&s->w[w].key[0], k);
-        if (what < 3) {
-            atomic_store(&s->w[w].val[0], -1);
-            atomic_store(&s->w[w].npending, 1);
-            shmets_term key = term("%d", k);
-            rc = shmets_delete_key(t, key);
-            shmets_term_free(&key);
-            if (rc)
-                return rc;
-            atomic_store(&s->val[tab][k], -1);
-        } else {
-            /* Replace the key's objects: a delete, then both objects at once. */
-            atomic_store(&s->w[w].val[0], -1);
-            atomic_store(&s->w[w].npending, 1);
-            shmets_term key = term("%d", k);
-            rc = shmets_delete_key(t, key);
-            shmets_term_free(&key);
-            if (rc)
-                return rc;
-            atomic_store(&s->val[tab][k], -1);
+        atomic_store(&s->w[w].val[0], -1);
+        atomic_store(&s->w[w].npending, 1);
+        shmets_term key = term("%d", k);
+        rc = shmets_delete_key(t, key);
+        shmets_term_free(&key);
+        if (rc)
+            return rc;
+        atomic_store(&s->val[tab][k], -1);
+        if (what >= 3) {
             atomic_store(&s->w[w].val[0], v);
             shmets_term objs = term("[{%d,%" PRId64 ",1},{%d,%" PRId64 ",<<\"%.*s\">>}]", k, v, k, v, (int)pad, PAD);
             rc = shmets_insert(t, objs);
