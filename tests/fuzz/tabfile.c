@@ -77,7 +77,11 @@ static int load(shmets *db, int fd, bool verify, int info_rc, const shmets_tabfi
     FUZZ_CHECK(ti.kind == info->kind && ti.access == info->access && ti.keypos == info->keypos);
     uint64_t size;
     FUZZ_CHECK(shmets_size(t, &size) == 0);
-    FUZZ_CHECK(size <= info->size);
+    /* The header's size binds shmets's own files (their trailer's count is always checked)
+     * and, under verify, Erlang's; without verify OTP loads an Erlang file whatever size its
+     * header gives, and so does shmets (found by this target: 5 objects under a header of 4). */
+    if (!info->erlang || verify)
+        FUZZ_CHECK(size <= info->size);
     if (info->kind == SHMETS_DUPLICATE_BAG && !info->erlang)
         FUZZ_CHECK(size == info->size);
     FUZZ_CHECK(shmets_delete(t) == 0);
