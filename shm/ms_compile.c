@@ -249,19 +249,25 @@ static void err_term(struct cc *c, const char *pre, const unsigned char *t, cons
     tbuf_free(&b);
 }
 
-static int var_slot(const struct cc *c, int32_t n)
+/* The index of n in the sorted array a[0..len), or -1. */
+static int sorted_index(const int32_t *a, size_t len, int32_t n)
 {
-    size_t lo = 0, hi = c->nvars;
+    size_t lo = 0, hi = len;
     while (lo < hi) {
         size_t m = lo + (hi - lo) / 2;
-        if (c->vars[m] < n)
+        if (a[m] < n)
             lo = m + 1;
-        else if (c->vars[m] > n)
+        else if (a[m] > n)
             hi = m;
         else
             return (int)m;
     }
     return -1;
+}
+
+static int var_slot(const struct cc *c, int32_t n)
+{
+    return sorted_index(c->vars, c->nvars, n);
 }
 
 /* ---- head variables (all clauses, for the dense numbering) ---- */
@@ -1167,17 +1173,7 @@ static void all_vars(struct cc *c, const unsigned char *p, size_t *cap)
 
 static int orig_rank(const struct cc *c, int32_t n)
 {
-    size_t lo = 0, hi = c->norig;
-    while (lo < hi) {
-        size_t m = lo + (hi - lo) / 2;
-        if (c->orig[m] < n)
-            lo = m + 1;
-        else if (c->orig[m] > n)
-            hi = m;
-        else
-            return (int)m;
-    }
-    return -1;
+    return sorted_index(c->orig, c->norig, n);
 }
 
 /* The source in plain ETF with each '$N' written '$rank'. */
