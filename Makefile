@@ -107,7 +107,7 @@ $(B)/shmets: $(TOOL_SRC:%.c=$(B)/%.o) $(B)/libshmets.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $(TOOL_LIBS)
 
 $(B)/etsmgr: $(MGR_SRC:%.c=$(B)/%.o) $(B)/libshmets.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lsystemd
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lsystemd -lpthread
 
 # The etsmgr tests and the handover bench start the daemon of the same build.
 $(B)/tests/test_mgr%: $(B)/tests/test_mgr%.o $(B)/libshmets-test.a $(B)/etsmgr $(B)/shmets | test-deps
@@ -247,7 +247,7 @@ ms-diff-check: $(B)/tests/test_ms_erl | test-deps
 # Longer runs of the multi-process and kill tests (CONVENTIONS.md item 10): STRESS=N makes each
 # N times longer (default 25: about a minute).
 STRESS ?= 25
-STRESS_TESTS := $(filter %/test_crash %/test_table_mp %/test_rcu,$(TESTS))
+STRESS_TESTS := $(filter %/test_crash %/test_table_mp %/test_rcu %/test_heap_xproc,$(TESTS))
 # Then the kill -9 campaign (tests/stress/campaign.c) for STRESS_MINUTES (default 10).
 STRESS_MINUTES ?= 10
 stress: all $(STRESS_TESTS) $(B)/shmets-stress | test-deps

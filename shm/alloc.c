@@ -21,6 +21,10 @@
  * least 1 MiB, at most 16 MiB), capped by the segment's maximum size: backed memory that holds
  * no block yet stays within ~1.6% of the heap (an eighth cost a 1M-object table 8% of its memory).
  *
+ * The size classes are a constant table (H.0 in alloc.c below), never process-local state
+ * filled in by some calls: the free lists in shared memory are indexed by class, so every
+ * process, whichever call it makes first, must file a block under the same class.
+ *
  * What it does not do (yet): coalesce neighbouring free blocks, or move `top` back down.  A
  * table whose objects change size class keeps the memory of the old class for reuse by
  * objects of that class; info(memory) counts it as free heap.
@@ -45,20 +49,19 @@
 
 int alloc_poison;
 
-static uint32_t class_size[ALLOC_NCLASS];
-
-static void classes_init(void)
-{
-    if (class_size[0])
-        return;
-    unsigned n = 0;
-    for (uint32_t b = 16; b <= 128; b += 8)
-        class_size[n++] = b;
-    for (uint32_t p = 128; n < ALLOC_NCLASS; p *= 2)
-        for (uint32_t k = 1; k <= 4 && n < ALLOC_NCLASS; k++)
-            class_size[n++] = p + k * (p / 4);
-    INVARIANT(class_size[ALLOC_NCLASS - 1] >= ALLOC_SMALL_MAX);
-}
+/* The size classes, a constant of the program (never state to initialise): 8-byte steps to
+ * 128 B, then four classes per power of two.  H.0: every process, whatever calls it has made,
+ * sees the same table — the free lists in shared memory are indexed by it.  (It was built
+ * lazily by the allocating calls; a process whose first heap call was a free, such as a
+ * reclaimer that had never allocated, found it all zeros and filed every block under the last
+ * class: issue 21.) */
+static const uint32_t class_size[ALLOC_NCLASS] = {
+    16, 24, 32, 40, 48, 56, 64, 72, 80, 88, 96, 104, 112, 120, 128,
+    160, 192, 224, 256, 320, 384, 448, 512, 640, 768, 896, 1024,
+    1280, 1536, 1792, 2048, 2560, 3072, 3584, 4096, 5120, 6144, 7168, 8192,
+    10240, 12288, 14336, 16384, 20480, 24576, 28672, 32768, 40960, 49152, 57344, 65536,
+};
+_Static_assert(sizeof class_size / sizeof class_size[0] == ALLOC_NCLASS, "one size per class");
 
 /* The smallest class that holds a block of b bytes. */
 static unsigned class_of(uint64_t b)
@@ -86,7 +89,6 @@ static uint64_t *next_of(const struct seg *s, uint64_t blk_off)
 
 int alloc_init(struct alloc_heap *h, struct seg *s, uint64_t start, uint64_t obj_max)
 {
-    classes_init();
     (void)s;
     memset(h, 0, sizeof *h);
     h->start = h->top = (start + 7) & ~(uint64_t)7;
@@ -123,7 +125,6 @@ static int carve(struct alloc_heap *h, struct seg *s, uint64_t b, uint64_t *blk_
 
 int alloc_alloc(struct alloc_heap *h, struct seg *s, uint64_t size, uint64_t *off)
 {
-    classes_init();
     if (size > h->obj_max)
         return err_set(SHMETS_ETOOBIG, "object of %llu bytes; this table's largest is %llu",
                        (unsigned long long)size, (unsigned long long)h->obj_max);
@@ -227,7 +228,6 @@ static int walk_bad(uint64_t at, const char *what)
 
 long alloc_rebuild(struct alloc_heap *h, struct seg *s, int (*live)(void *, uint64_t, uint32_t), void *arg)
 {
-    classes_init();
     uint64_t committed = atomic_load_explicit(&seg_hdr(s)->committed, memory_order_relaxed);
     if (h->top > committed || h->start > h->top)
         return walk_bad(h->top, "top is beyond the committed memory");
@@ -263,7 +263,6 @@ long alloc_rebuild(struct alloc_heap *h, struct seg *s, int (*live)(void *, uint
 
 int alloc_check(const struct alloc_heap *h, const struct seg *s, uint64_t *used, uint64_t *limbo)
 {
-    classes_init();
     uint64_t committed = atomic_load_explicit(&seg_hdr(s)->committed, memory_order_relaxed);
     if (h->start > h->top || h->top > committed)
         return walk_bad(h->top, "H.1 top is outside the committed memory");
