@@ -517,8 +517,12 @@ int shmets_check(shmets_tab *t);
 /*
  * Give memory back that readers have finished with: runs one grace period and frees up to
  * `max` retired blocks (0: all that are ready).  Writers do this on their own as retired
- * memory builds up; call it to return memory at once (tests, tools).  *freed (may be NULL)
- * gets the count.  Returns 0 or an error of shmets_insert.
+ * memory builds up — after 64 retirements, after retiring 1 MiB or a 64th of the table's
+ * memory (whichever is more), and at their first write 100 ms after the last reclamation —
+ * and etsmgr does it in the background for tables that have gone quiet (etsmgr(8): within
+ * about 0.3 s); call it to return memory at once (tests, tools).  Any process that can
+ * write the table may call it, whoever deleted or allocated the memory.  *freed (may be
+ * NULL) gets the count.  Returns 0 or an error of shmets_insert.
  */
 int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed);
 

@@ -13,7 +13,7 @@
  *
  * STRUCTURE: one thread, one epoll loop over the listening socket, every connection, every
  * watched pidfd and a signalfd; a 100 ms tick rescans the catalog when it changed and the
- * reader registry.  Requests go through mgr_handle (serve.c), a function from (state, peer,
+ * reader registry.  A second thread reclaims quiet tables' deleted memory (reclaim.c).  Requests go through mgr_handle (serve.c), a function from (state, peer,
  * bytes) to reply bytes that a fuzz target can drive without sockets.  The socket is
  * SOCK_SEQPACKET: one ETF term per packet, at most MGR_PACKET_MAX bytes; a larger one is
  * answered {error, too_big} (MSG_TRUNC tells its size), a malformed one {error, bad_term}.
@@ -237,6 +237,7 @@ int main(int argc, char **argv)
      * death rules now. */
     m.scan_now = 1;
     mgr_scan(&m);
+    mgr_reclaimer_start(&m);
     mgr_log(6, "etsmgr %d serves instance %s", (int)m.self, inst);
     sd_notify(0, "READY=1");
 
@@ -312,7 +313,8 @@ int main(int argc, char **argv)
         unlink(sock);
     if (wrote_pid)
         unlink(pidp);
-    shmets_close(m.db);
+    if (mgr_reclaimer_stop() == 0)
+        shmets_close(m.db);             /* else the reclaimer still uses it: exit leaves it */
     mgr_log(6, "%llu transfer(s), %llu deletion(s); bye", (unsigned long long)m.transfers,
             (unsigned long long)m.deletions);
     return 0;

@@ -1,7 +1,8 @@
 /*
- * mgr.h — private to the etsmgr daemon (not installed).  The daemon's state and the three
- * parts that share it: main.c (socket, event loop), serve.c (one request in,
- * one reply out: mgr_handle), conn.c (connections, messages, the log) and watch.c (who is watched by pidfd, and what a death does).
+ * mgr.h — private to the etsmgr daemon (not installed).  The daemon's state and the parts
+ * that share it: main.c (socket, event loop), serve.c (one request in, one reply out:
+ * mgr_handle), conn.c (connections, messages, the log), watch.c (who is watched by pidfd, and
+ * what a death does) and reclaim.c (the background reclaimer of quiet tables).
  * See main.c for the design and the threat model.
  */
 #ifndef SHMETS_MGR_H
@@ -125,5 +126,10 @@ int mgr_proc_uid(pid_t pid, uid_t *uid, gid_t *gid);
 /* Make table id's segment belong to uid/gid (the daemon runs as root: a new owner of another
  * uid can then map it writable).  Best effort. */
 void mgr_chown_table(struct mgr *m, uint64_t id, uid_t uid, gid_t gid);
+
+/* reclaim.c: the background reclaimer's thread (started once the instance is open; stop
+ * returns -1 if it could not be joined within 2 s: it waits for a table lock). */
+void mgr_reclaimer_start(struct mgr *m);
+int  mgr_reclaimer_stop(void);
 
 #endif

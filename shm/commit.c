@@ -55,11 +55,23 @@
  *       touch its stripe, and must be replayed before anything is written there.  A table
  *       with one stripe does all of it at once.
  *
- * RECLAMATION (tab_reclaim): after every RECLAIM_AT retirements, a writer that finds RECLAIM_AT
- * or more entries in limbo runs a grace period (rcu_safe_epoch: one membarrier) and frees at
- * most RECLAIM_MAX entries, so the cost of reclamation is spread over writes and bounded per
- * write (CONVENTIONS.md item 8), and a reader that holds the newest entries does not make
- * every write pay a grace period.
+ * RECLAMATION (tab_reclaim): a writer that leaves entries in limbo runs a grace period
+ * (rcu_safe_epoch: one membarrier) and frees at most RECLAIM_MAX entries when one of these holds:
+ *   T.5 by count: RECLAIM_AT retirements since the last reclamation, with RECLAIM_AT or more
+ *       entries in limbo (one grace period per RECLAIM_AT retirements, not per write: a
+ *       reader that holds the newest entries must not make every write pay a membarrier and
+ *       a liveness check per reader, which cost writers half their time);
+ *   T.6 by bytes: the blocks retired since the last reclamation hold RECLAIM_BYTES or a 64th
+ *       of the heap in use, whichever is more (a table of few large objects: five 20 MB
+ *       objects and four deletions held 80 MB until the 64th retirement, which may never come);
+ *   T.7 by age: nothing has reclaimed the table for RECLAIM_IDLE_NS (100 ms), so garbage a
+ *       reader held at the last reclamation goes at the next write after it.
+ * So the cost of reclamation is spread over writes and bounded per write (CONVENTIONS.md item
+ * 8).  A table that goes quiet with entries in limbo (its readers held them at its last write)
+ * is reclaimed by etsmgr's reclaimer (tab_reclaim_idle, mgr/reclaim.c), which visits the
+ * instance's tables in the background; without etsmgr, by its next write or shmets_reclaim().
+ * Readers never reclaim: they write nothing into a table segment (rcu.c R.1), and a reader of
+ * a protected table maps it read-only.
  */
 #include "table.h"
 #include "proc.h"
@@ -73,8 +85,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define RECLAIM_AT   64
-#define RECLAIM_MAX  512
+#define RECLAIM_AT       64
+#define RECLAIM_MAX      512
+#define RECLAIM_BYTES    (1u << 20)
+#define RECLAIM_IDLE_NS  100000000u     /* 100 ms */
 
 static inline _Atomic uint64_t *word_at(const struct tab *t, uint64_t off)
 {
@@ -173,7 +187,9 @@ int tab_commit(struct tab *t, struct plan *p)
     CRASH_POINT("commit.published");
     p->nfresh = 0;                      /* published: no longer ours to free */
     uint64_t stamp = rcu_retire_stamp(&t->db->c.h->reg);
+    uint64_t retired_bytes = 0;
     for (size_t i = 0; i < p->nretire; i++) {
+        retired_bytes += alloc_capacity(s, p->retire[i]) + ALLOC_HDR;
         limbo_retire(&h->limbo, &h->heap, s, p->retire[i], stamp);
         if (i == 0)
             CRASH_POINT("commit.retiring");
@@ -186,14 +202,15 @@ int tab_commit(struct tab *t, struct plan *p)
         alloc_free(&h->heap, s, log);
     atomic_fetch_add_explicit(&h->writes, 1, memory_order_relaxed);
     CRASH_POINT("commit.done");
-    /* One grace period per RECLAIM_AT retirements, not per write: limbo may stay above
-     * RECLAIM_AT while a reader holds its newest entries, and a grace period on every write
-     * then (a membarrier, and a liveness check per reader) cost writers half their time and
-     * readers an interrupt per write. */
+    /* RECLAMATION (see the top): by count, by bytes, and by age. */
     h->retired_since += p->nretire;
-    if (h->retired_since >= RECLAIM_AT && h->limbo.entries >= RECLAIM_AT) {
-        h->retired_since = 0;
-        tab_reclaim(t, RECLAIM_MAX, NULL);      /* best effort: an error here loses nothing */
+    h->retired_bytes += retired_bytes;
+    if (h->limbo.entries) {
+        uint64_t by_bytes = atomic_load_explicit(&h->heap.used_bytes, memory_order_relaxed) / 64;
+        if ((h->retired_since >= RECLAIM_AT && h->limbo.entries >= RECLAIM_AT) ||
+            h->retired_bytes >= (by_bytes > RECLAIM_BYTES ? by_bytes : RECLAIM_BYTES) ||
+            mono_ns() - atomic_load_explicit(&h->reclaimed_ns, memory_order_relaxed) >= RECLAIM_IDLE_NS)
+            tab_reclaim(t, RECLAIM_MAX, NULL);  /* best effort: an error here loses nothing */
     }
     tab_heap_leave(t, p);
     return 0;
@@ -205,6 +222,8 @@ int tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed)
     int rc = rcu_safe_epoch(&t->db->c, &safe);
     if (rc)
         return rc;
+    t->h->retired_since = t->h->retired_bytes = 0;
+    atomic_store_explicit(&t->h->reclaimed_ns, mono_ns(), memory_order_relaxed);
     uint64_t n = limbo_reclaim(&t->h->limbo, &t->h->heap, &t->s, safe, max ? max : UINT64_MAX);
     if (freed)
         *freed = n;

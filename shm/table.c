@@ -237,17 +237,19 @@ fail:
     return rc;
 }
 
-static int attach_entry(shmets *db, const struct cat_entry *e, shmets_tab **out)
+/* maint: attached by the background reclaimer (tab_reclaim_idle), read-write whatever the
+ * protection, as far as the kernel lets this process open the segment. */
+static int attach_entry(shmets *db, const struct cat_entry *e, int maint, shmets_tab **out)
 {
     int owner = e->owner_pid == getpid() && e->owner_inc == proc_self_incarnation();
-    if (e->access == SHMETS_PRIVATE && !owner)
+    if (e->access == SHMETS_PRIVATE && !owner && !maint)
         return err_set(SHMETS_EOWNER, "table \"%s\" is private to process %d", e->name, (int)e->owner_pid);
     struct tab *t = calloc(1, sizeof *t);
     if (!t)
         return err_set(SHMETS_ENOMEM, "out of process memory");
     char sname[SEG_NAME_MAX];
     seg_name_of(db, e->id, sname, sizeof sname);
-    t->writable = owner || e->access == SHMETS_PUBLIC;
+    t->writable = owner || maint || e->access == SHMETS_PUBLIC;
     int rc = seg_attach(sname, SEG_TABLE, t->writable, &t->s);
     if (rc) {
         free(t);
@@ -287,7 +289,7 @@ int shmets_attach(shmets *db, uint64_t id, shmets_tab **out)
         return err_set(SHMETS_ENOMEM, "out of process memory");
     int rc = cat_find_id(&db->c, id, e);
     if (!rc)
-        rc = attach_entry(db, e, out);
+        rc = attach_entry(db, e, 0, out);
     free(e);
     return rc;
 }
@@ -301,7 +303,7 @@ int shmets_attach_name(shmets *db, const char *name, shmets_tab **out)
         return err_set(SHMETS_ENOMEM, "out of process memory");
     int rc = cat_find_name(&db->c, name, strlen(name), e);
     if (!rc)
-        rc = attach_entry(db, e, out);
+        rc = attach_entry(db, e, 0, out);
     free(e);
     return rc;
 }
@@ -859,4 +861,56 @@ int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed)
 {
     struct reclaim_arg a = { max, freed };
     return tab_with_all(t, reclaim_fn, &a);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int tab_reclaim_idle(shmets *db, uint64_t *cursor, unsigned ntables, uint64_t idle_ns,
+                     uint64_t max, uint64_t *freed)
+{
+    uint32_t n = 0, cap = 0;
+    uint64_t *ids = NULL;
+    int rc;
+    for (;;) {                              /* the live ids, in a buffer that fits them all */
+        if ((rc = cat_list(&db->c, ids, cap, &n))) {
+            free(ids);
+            return rc;
+        }
+        if (n <= cap)
+            break;
+        free(ids);
+        cap = n + 16;
+        if (!(ids = malloc(cap * sizeof *ids)))
+            return err_set(SHMETS_ENOMEM, "out of process memory");
+    }
+    if (n)
+        qsort(ids, n, sizeof *ids, cmp_u64);
+    uint32_t i = 0;
+    while (i < n && ids[i] <= *cursor)
+        i++;
+    uint64_t now = mono_ns();
+    for (unsigned visited = 0; visited < ntables && visited < n; visited++, i++) {
+        if (i == n)
+            i = 0;                          /* wrap: ids up to the cursor come next */
+        *cursor = ids[i];
+        struct cat_entry e;
+        shmets_tab *t;
+        if (cat_find_id(&db->c, ids[i], &e) || attach_entry(db, &e, 1, &t))
+            continue;                       /* gone meanwhile, or not ours to open */
+        const struct tab_hdr *h = t->h;
+        uint64_t last = atomic_load_explicit(&h->reclaimed_ns, memory_order_relaxed);
+        if (__atomic_load_n(&h->limbo.entries, __ATOMIC_RELAXED) && now - last >= idle_ns) {
+            uint64_t got = 0;
+            struct reclaim_arg a = { max ? max : 1, &got };
+            if (tab_with_all(t, reclaim_fn, &a) == 0 && freed)
+                *freed += got;
+        }
+        shmets_detach(t);
+    }
+    free(ids);
+    return 0;
 }

@@ -78,6 +78,9 @@ struct tab_hdr {
     struct alloc_heap heap;
     struct limbo limbo;
     uint64_t retired_since;     /* blocks retired since the last reclamation (commit.c) */
+    uint64_t retired_bytes;     /* and their bytes (commit.c: reclamation by bytes) */
+    _Atomic uint64_t reclaimed_ns;  /* CLOCK_MONOTONIC of the last reclamation: idle tables
+                                       are reclaimed by the next writer or by etsmgr */
     /* The heir's Data: payload offset of a heap block holding its length (8 bytes) and its
      * canonical encoding; 0 when there is none ([]).  Published and retired by plans; marked
      * by tab_mark_extra. */
@@ -163,6 +166,15 @@ int  tab_synchronize(struct tab *t);
 void tab_make_spare(struct tab *t);
 /* Reclaim up to max retired blocks after a grace period (caller holds the heap). */
 int  tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed);
+/* Background reclamation (etsmgr's reclaimer, commit.c RECLAMATION): visits up to `ntables`
+ * tables of the catalog, the first whose id is above *cursor (wrapping; *cursor is left at the
+ * last visited); a table whose limbo holds entries and that nothing has reclaimed for `idle_ns`
+ * is attached read-write, kernel permitting (freeing what readers are done with changes no
+ * content, so the owner rule does not apply), and up to `max` entries are reclaimed under its
+ * writer lock.  *freed (may be NULL) adds the entries freed.  Bounded: ntables attaches and
+ * ntables * max frees.  Returns 0, or an error of the catalog. */
+int  tab_reclaim_idle(struct shmets *db, uint64_t *cursor, unsigned ntables, uint64_t idle_ns,
+                      uint64_t max, uint64_t *freed);
 /* Every invariant of the table (caller holds TAB_ALL). */
 int  tab_check(struct tab *t);
 

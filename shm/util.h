@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 /* Record what went wrong in the thread's detail buffer and return -code. */
 int err_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -26,6 +27,15 @@ static inline void cpu_relax(void)
 #elif defined(__aarch64__)
     __asm__ __volatile__("yield");
 #endif
+}
+
+/* CLOCK_MONOTONIC in nanoseconds: one clock for every process of the host (boot-relative), so
+ * a time stored in shared memory by one process means the same to another. */
+static inline uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static inline uint16_t get_be16(const unsigned char *p) { return (uint16_t)(p[0] << 8 | p[1]); }
