@@ -28,6 +28,13 @@
  *   etsmgr   the daemon itself: killed, sometimes an owner killed while it is down, then
  *            restarted; the restarted daemon must re-adopt everything and apply the rules
  *            to the owners that died meanwhile.  Writers and readers never notice.
+ *   deleters and a reclaimer  (issue 21: one table's writes split between processes that share
+ *            nothing but the table) a writer's replacement is, one time in three, a deleter: a
+ *            new program image (the campaign re-executed with --child, so it has none of the
+ *            state the campaign's own library calls left behind) that only deletes and takes its
+ *            keys, acknowledging as a writer does; and one reclaimer, also a new image, loops
+ *            over shmets_reclaim() of random bounds on every table.  Both are killed at random
+ *            too: a reclaimer killed under a table's lock is a writer killed mid-write.
  * The campaign kills one process at a random moment (1 to 40 ms apart) with SIGKILL, reaps it,
  * verifies, and starts a replacement.  Killed readers die inside read sections often: the
  * writers' reclamation must then find them dead and clear their slots, or memory would pile up.
@@ -101,6 +108,10 @@ struct shared {
 };
 
 static struct shared *sh;
+static int shfd = -1;                   /* sh's memfd: exec'd children map it again */
+static int delete_only;                 /* this writer only deletes (a deleter) */
+static pid_t reclaimer_pid;
+static uint64_t deleters;
 static char inst[64];
 static pid_t campaign_pid;
 static pid_t wp[MAXW], rp[MAXR];
@@ -141,7 +152,7 @@ static void die(const char *fmt, ...)
         for (int i = 0; i < MAXR; i++)
             if (rp[i] > 0)
                 kill(rp[i], SIGKILL);
-        pid_t more[] = { daemon_pid, owner_pid[0], owner_pid[1], heir_pid };
+        pid_t more[] = { daemon_pid, owner_pid[0], owner_pid[1], heir_pid, reclaimer_pid };
         for (size_t i = 0; i < sizeof more / sizeof more[0]; i++)
             if (more[i] > 0)
                 kill(more[i], SIGKILL);
@@ -203,6 +214,8 @@ static int write_one(shmets_tab *t, int tab, int w, uint64_t *seed)
     int k = w + nwriters * (int)(r % (uint64_t)per);
     int64_t v = value_for(atomic_load(&s->w[w].acked) + 1, k);
     int what = (int)((r >> 20) % 8);
+    if (delete_only)
+        what %= 2;                      /* a delete or a take; on the bag, the delete alone */
     size_t pad = (size_t)((r >> 32) % 200);
     int rc;
     atomic_store(&s->w[w].ntab, tab);
@@ -285,6 +298,23 @@ static void attach_all(shmets **d, shmets_tab *t[NTAB])
         rc = shmets_attach(*d, tab_id[i], &t[i]);
     if (rc)
         die("child %d: attach: %s (%s)", (int)getpid(), shmets_strerror(rc), shmets_errdetail());
+}
+
+/* A reclaimer: reclamation of random bounds on every table, from a process that never wrote. */
+static void reclaimer(int unused, uint64_t seed)
+{
+    (void)unused;
+    shmets *d;
+    shmets_tab *t[NTAB];
+    attach_all(&d, t);
+    for (;;) {
+        int tab = (int)(rnd(&seed) % NTAB);
+        int rc = shmets_reclaim(t[tab], rnd(&seed) % 600, NULL);
+        if (rc)
+            die("reclaimer: %s: %s (%s)", tab_names[tab], shmets_strerror(rc), shmets_errdetail());
+        struct timespec ts = { 0, (long)(rnd(&seed) % 3000) * 1000L };
+        nanosleep(&ts, NULL);
+    }
 }
 
 static void writer(int w, uint64_t seed)
@@ -801,6 +831,63 @@ static pid_t spawn(void (*fn)(int, uint64_t), int i, uint64_t seed)
     return pid;
 }
 
+/* fn in a new program image: the campaign re-executed as `--child ROLE I SEED FD INST NW ID...
+ * CAMPAIGN`, with sh's memfd inherited. */
+static pid_t spawn_exec(const char *role, int i, uint64_t seed)
+{
+    char a[8][32];
+    snprintf(a[0], 32, "%d", i);
+    snprintf(a[1], 32, "%" PRIu64, seed);
+    snprintf(a[2], 32, "%d", shfd);
+    snprintf(a[3], 32, "%d", nwriters);
+    for (int k = 0; k < NTAB; k++)
+        snprintf(a[4 + k], 32, "%" PRIu64, tab_id[k]);
+    snprintf(a[7], 32, "%d", (int)campaign_pid);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0)
+        die("fork: %s", strerror(errno));
+    if (pid == 0) {
+        die_with_campaign();            /* PR_SET_PDEATHSIG stays across execve */
+        execl("/proc/self/exe", "shmets-stress", "--child", role, a[0], a[1], a[2], inst, a[3], a[4], a[5],
+              a[6], a[7], (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static pid_t spawn_writer(int w, uint64_t seed)
+{
+    if (seed % 3 == 0) {
+        deleters++;
+        return spawn_exec("deleter", w, seed);
+    }
+    return spawn(writer, w, seed);
+}
+
+static int child_main(char **argv)
+{
+    const char *role = argv[0];
+    int i = atoi(argv[1]);
+    uint64_t seed = strtoull(argv[2], NULL, 10);
+    shfd = atoi(argv[3]);
+    snprintf(inst, sizeof inst, "%s", argv[4]);
+    nwriters = atoi(argv[5]);
+    for (int k = 0; k < NTAB; k++)
+        tab_id[k] = strtoull(argv[6 + k], NULL, 10);
+    campaign_pid = (pid_t)atoi(argv[9]);
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED, shfd, 0);
+    if (sh == MAP_FAILED || getppid() != campaign_pid)
+        return 1;
+    if (!strcmp(role, "deleter")) {
+        delete_only = 1;
+        writer(i, seed);
+    } else if (!strcmp(role, "reclaimer")) {
+        reclaimer(i, seed);
+    }
+    return 1;
+}
+
 static void reap(pid_t pid, const char *what)
 {
     int status;
@@ -821,6 +908,8 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
+    if (argc == 12 && !strcmp(argv[1], "--child"))
+        return child_main(argv + 2);
     double seconds = 60;
     int with_mgr = 1;
     uint64_t seed = (uint64_t)time(NULL) ^ ((uint64_t)getpid() << 32);
@@ -847,7 +936,10 @@ int main(int argc, char **argv)
     printf("stress: %.0f s, %d writers, %d readers%s, seed %" PRIu64 "\n", seconds, nwriters, nreaders,
            with_mgr ? ", 2 owners, an heir and etsmgr" : "", seed);
 
-    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    shfd = memfd_create("shmets-stress", 0);      /* inherited by the exec'd children */
+    if (shfd < 0 || ftruncate(shfd, sizeof *sh))
+        die("memfd: %s", strerror(errno));
+    sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED, shfd, 0);
     if (sh == MAP_FAILED)
         die("mmap: %s", strerror(errno));
     for (int i = 0; i < NTAB; i++)
@@ -886,9 +978,10 @@ int main(int argc, char **argv)
     }
 
     for (int w = 0; w < nwriters; w++)
-        wp[w] = spawn(writer, w, rnd(&seed));
+        wp[w] = spawn_writer(w, rnd(&seed));
     for (int r = 0; r < nreaders; r++)
         rp[r] = spawn(reader, r, rnd(&seed));
+    reclaimer_pid = spawn_exec("reclaimer", 0, rnd(&seed));
     if (with_mgr) {
         snprintf(runtime_dir, sizeof runtime_dir, "/tmp/shmets-stress.XXXXXX");
         if (!mkdtemp(runtime_dir))
@@ -905,16 +998,22 @@ int main(int argc, char **argv)
         managed_start(&seed);
     }
 
-    uint64_t wkills = 0, rkills = 0, okills = 0, mkills = 0, lost = 0;
+    uint64_t wkills = 0, rkills = 0, okills = 0, mkills = 0, ckills = 0, lost = 0;
     double start = now_s(), last_print = start;
     while (now_s() - start < seconds) {
         struct timespec ts = { 0, (long)(1 + rnd(&seed) % 40) * 1000000L };
         nanosleep(&ts, NULL);
         if (atomic_load(&sh->bad))
             die("%s", sh->why);
-        int victim = (int)(rnd(&seed) % (uint64_t)(nwriters + nreaders + (with_mgr ? 3 : 0)));
-        if (victim >= nwriters + nreaders) {
-            int what = victim - nwriters - nreaders;     /* 0: heir's owner, 1: managed, 2: etsmgr */
+        int victim = (int)(rnd(&seed) % (uint64_t)(nwriters + nreaders + 1 + (with_mgr ? 3 : 0)));
+        if (victim == nwriters + nreaders) {
+            kill(reclaimer_pid, SIGKILL);
+            reap(reclaimer_pid, "reclaimer");
+            ckills++;
+            check_tables("after the reclaimer's kill");
+            reclaimer_pid = spawn_exec("reclaimer", 0, rnd(&seed));
+        } else if (victim > nwriters + nreaders) {
+            int what = victim - nwriters - nreaders - 1;     /* 0: heir's owner, 1: managed, 2: etsmgr */
             int down_owner = 0, down_managed = 0;
             if (what == 2) {
                 kill(daemon_pid, SIGKILL);
@@ -949,7 +1048,7 @@ int main(int argc, char **argv)
             wkills++;
             check_tables("after a writer's kill");
             lost += verify_writer(victim, "after a writer's kill");
-            wp[victim] = spawn(writer, victim, rnd(&seed));
+            wp[victim] = spawn_writer(victim, rnd(&seed));
         } else {
             int r = victim - nwriters;
             kill(rp[r], SIGKILL);
@@ -966,7 +1065,7 @@ int main(int argc, char **argv)
             for (int w = 0; w < nwriters; w++)
                 acked += atomic_load(&sh->w[w].acked);
             printf("stress: %4.0f s: %" PRIu64 " kills, %" PRIu64 " writes acknowledged, 0 lost\n", last_print - start,
-                   wkills + rkills + okills + mkills, acked);
+                   wkills + rkills + okills + mkills + ckills, acked);
             fflush(stdout);
         }
     }
@@ -979,6 +1078,8 @@ int main(int argc, char **argv)
         kill(rp[r], SIGKILL);
         reap(rp[r], "reader");
     }
+    kill(reclaimer_pid, SIGKILL);
+    reap(reclaimer_pid, "reclaimer");
     if (with_mgr) {
         heir_round_kill();
         lost += heir_round_verify(&seed);   /* makes a new round: end it too */
@@ -1024,9 +1125,10 @@ int main(int argc, char **argv)
             leaked = 1;
         }
     }
-    printf("stress: %" PRIu64 " kills survived (%" PRIu64 " writers, %" PRIu64 " readers, %" PRIu64 " owners and heirs, %"
-           PRIu64 " etsmgr), shmets_check passed after each\n", wkills + rkills + okills + mkills, wkills, rkills, okills,
-           mkills);
+    printf("stress: %" PRIu64 " kills survived (%" PRIu64 " writers, %" PRIu64 " readers, %" PRIu64 " reclaimers, %" PRIu64
+           " owners and heirs, %" PRIu64 " etsmgr), shmets_check passed after each; %" PRIu64 " of the writers started"
+           " were delete-only new program images\n",
+           wkills + rkills + okills + mkills + ckills, wkills, rkills, ckills, okills, mkills, deleters);
     if (with_mgr)
         printf("stress: ownership as the rules say after every owner's death: %" PRIu64 " tables went to their heir with"
                " ETS-TRANSFER, %" PRIu64 " deleted with their last owner, %" PRIu64 " managed tables given back\n",
