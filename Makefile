@@ -51,12 +51,12 @@ endif
 
 WARN     := -Wall -Wextra -Wstrict-prototypes -Werror
 CFLAGS   ?= -g
-ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(CFLAGS) -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP
+ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(CFLAGS) -fPIC -D_GNU_SOURCE -Iinclude -Ishm -MMD -MP
 LIBS     := -lxxhash -lgmp -llz4 -lz -lmd -lm
 LDFLAGS  ?=
 ALL_LDFLAGS := $(SAN_LDFLAGS) $(LDFLAGS)
 
-LIB_SRC  := $(sort $(wildcard shm/*.c))
+LIB_SRC  := $(sort $(wildcard shm/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 # Test builds of the library compile the crash points in (-DSHMETS_TEST); the product never has them.
 TLIB_OBJ := $(LIB_SRC:%.c=$(B)/test-lib/%.o)
@@ -70,7 +70,7 @@ ifdef TSAN
   TESTS  := $(TSAN_TESTS:%=$(B)/tests/%)
 endif
 PROGRAMS := $(B)/shmets $(B)/etsmgr
-# etsmgr, the supervisor daemon (issue 6; sources in mgr/, its client side in shm/mgr_*.c).
+# etsmgr, the supervisor daemon (issue 6; sources in mgr/, its client side in shm/etsmgr/).
 MGR_SRC  := $(sort $(wildcard mgr/*.c))
 
 .PHONY: all deps test-deps bench-deps units-check check diff-check ms-diff-check stress demo bench install clean headers-check FORCE
@@ -187,7 +187,7 @@ FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(B)/tests/fuzz-%)
 FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/%)
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS  := -std=gnu11 $(WARN) -Wno-gnu-variable-sized-type-not-at-end -O1 -g -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP \
+FUZZ_CFLAGS  := -std=gnu11 $(WARN) -Wno-gnu-variable-sized-type-not-at-end -O1 -g -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE -Iinclude -Ishm -MMD -MP \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 ifndef TSAN
   TESTS      += $(FUZZ_REPLAYS)
@@ -288,5 +288,5 @@ install: all
 clean:
 	rm -rf build
 
--include $(wildcard build/fuzz/obj/*/*.d build/fuzz/obj/tests/fuzz/*.d $(B)/tests/fuzz/*.d)
+-include $(wildcard build/fuzz/obj/*/*.d build/fuzz/obj/shm/*/*.d build/fuzz/obj/tests/fuzz/*.d $(B)/tests/fuzz/*.d)
 -include $(MGR_SRC:%.c=$(B)/%.d) $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d) $(SB_OBJ:.o=.d)

@@ -4,14 +4,14 @@
  *
  * Each case runs a tight loop of enter/exit pairs with one dependent load inside (so the pair
  * is not optimised away) and reports nanoseconds per pair, best of 5 runs:
- *   rcu        rcu_read_begin/rcu_read_end on a shmets control segment (shm/rcu.h)
+ *   rcu        rcu_read_begin/rcu_read_end on a shmets control segment (shm/mem/rcu.h)
  *   rwlock     pthread_rwlock_rdlock/unlock, uncontended, process-private
  *   rwlock-ps  the same lock with PTHREAD_PROCESS_SHARED in shared memory (what a locked
  *              shared-memory table would use)
  * Output: one TSV line per case on stdout (case, ns_per_pair), a sentence on stderr.
  */
 #include "shmets.h"
-#include "../shm/rcu.h"
+#include "mem/rcu.h"
 
 #include <pthread.h>
 #include <stdio.h>

@@ -12,7 +12,7 @@
  * Killed between the send and the clearing, the heir gets it twice: at least once, never lost.
  */
 #include "mgr.h"
-#include "../shm/proc.h"
+#include "base/proc.h"
 
 #include <errno.h>
 #include <stdarg.h>

@@ -49,7 +49,7 @@
  * not connected are lost with it, except inheritances, which CATM_XFER in the catalog keeps.
  */
 #include "mgr.h"
-#include "../shm/proc.h"
+#include "base/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,9 +7,9 @@
 #ifndef SHMETS_MGR_H
 #define SHMETS_MGR_H
 
-#include "../shm/mgr_proto.h"
-#include "../shm/rcu.h"
-#include "../shm/table.h"
+#include "etsmgr/mgr_proto.h"
+#include "mem/rcu.h"
+#include "table/table.h"
 #include "shmets.h"
 
 #include <stddef.h>

@@ -30,8 +30,8 @@
  * message, it leaves CATM_XFER, and the next daemon sends the message.
  */
 #include "mgr.h"
-#include "../shm/proc.h"
-#include "../shm/util.h"
+#include "base/proc.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
 #include "mgrutil.h"
 
 #include <poll.h>
-#include "../shm/table.h"
+#include "table/table.h"
 
 #define N 500
 

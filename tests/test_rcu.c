@@ -1,5 +1,5 @@
 /*
- * test_rcu.c — the cross-process RCU (shm/rcu.c) and the control segment.
+ * test_rcu.c — the cross-process RCU (shm/mem/rcu.c) and the control segment.
  *
  * - Sections nest, and the safe epoch is held back exactly by a reader inside a section.
  * - Hammer: reader processes read an RCU-published block while a writer process replaces it
@@ -19,10 +19,10 @@
 
 #include "shmets.h"
 #include "testutil.h"
-#include "../shm/alloc.h"
-#include "../shm/proc.h"
-#include "../shm/rcu.h"
-#include "../shm/seg.h"
+#include "mem/alloc.h"
+#include "base/proc.h"
+#include "mem/rcu.h"
+#include "mem/seg.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * test_review.c — failing tests that demonstrate bugs found in a review of the table layer
- * (shm/tabwrite.c, shm/tabview.c, shm/commit.c).  Each test states what ETS (or the manual in
+ * (shm/table/tabwrite.c, shm/table/tabview.c, shm/store/commit.c).  Each test states what ETS (or the manual in
  * include/shmets.h) says should happen; each fails on the code as reviewed.
  *
  *   test_bulk_null_key_leaves_no_lists     tabview.c bulk(): a NULL key in a later chunk
@@ -42,7 +42,7 @@
 
 #include "shmets.h"
 #include "testutil.h"
-#include "../shm/table.h"       /* one test damages the root word, as a stray writer could */
+#include "table/table.h"       /* one test damages the root word, as a stray writer could */
 
 #include <stdio.h>
 #include <stdlib.h>
