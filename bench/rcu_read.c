@@ -11,6 +11,7 @@
  * Output: one TSV line per case on stdout (case, ns_per_pair), a sentence on stderr.
  */
 #include "shmets.h"
+#include "mem/ctl.h"
 #include "mem/rcu.h"
 
 #include <pthread.h>
@@ -66,7 +67,7 @@ int main(void)
     struct ctl c;
     struct rcu_reader rd;
     int rc;
-    if ((rc = ctl_open(inst, &c)) || (rc = rcu_reader_register(&c, &rd))) {
+    if ((rc = ctl_open(inst, &c)) || (rc = rcu_reader_register(&c.h->reg, &rd))) {
         fprintf(stderr, "rcu_read: %s: %s\n", shmets_strerror(rc), shmets_errdetail());
         ctl_unlink(inst);
         return 1;

@@ -7,7 +7,7 @@
 #ifndef SHMETS_MGR_PROTO_H
 #define SHMETS_MGR_PROTO_H
 
-#include "mem/catalog.h"
+#include "mem/ctl.h"
 #include "shmets.h"
 
 #include <stddef.h>

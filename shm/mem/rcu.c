@@ -1,5 +1,6 @@
 /*
- * rcu.c — cross-process read-copy-update over shared memory, and the control segment it lives in.
+ * rcu.c — cross-process read-copy-update over shared memory (its registry lives in the control
+ * segment: mem/ctl.c).
  *
  * WHY OUR OWN: liburcu's grace periods see the threads of one process only.  shmets readers are
  * threads of many processes that share nothing but memory, so the registry of readers must be
@@ -55,110 +56,6 @@ static int membarrier(int cmd, unsigned flags)
     return (int)syscall(SYS_membarrier, cmd, flags, 0);
 }
 
-int ctl_name(const char *inst, char *out, size_t n)
-{
-    size_t len = inst ? strlen(inst) : 0;
-    if (len < 1 || len > 64)
-        return err_set(SHMETS_EINVAL, "instance name must have 1 to 64 characters");
-    for (size_t i = 0; i < len; i++) {
-        char ch = inst[i];
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-              ch == '_' || ch == '-' || ch == '.'))
-            return err_set(SHMETS_EINVAL, "instance name \"%s\": only letters, digits, _ - . allowed", inst);
-    }
-    snprintf(out, n, "/shmets.%s", inst);
-    return 0;
-}
-
-static size_t ctl_size(uint32_t nslots)
-{
-    return offsetof(struct ctl_hdr, reg) + offsetof(struct rcu_registry, slots) +
-           (size_t)nslots * sizeof(struct rcu_slot);
-}
-
-/* Where the catalog's entries start, and the whole reservation. */
-static size_t ctl_entries_off(uint32_t nslots)
-{
-    return (ctl_size(nslots) + SEG_PAGE - 1) & ~(size_t)(SEG_PAGE - 1);
-}
-
-static size_t ctl_size_max(uint32_t nslots, uint32_t cap)
-{
-    return ctl_entries_off(nslots) + (size_t)cap * sizeof(struct cat_entry);
-}
-
-struct ctl_init_arg { uint32_t nslots, cap; int rc; };
-
-static void ctl_init(unsigned char *base, void *arg)
-{
-    struct ctl_init_arg *a = arg;
-    struct ctl_hdr *h = (struct ctl_hdr *)base;
-    h->reg.nslots = a->nslots;
-    atomic_store(&h->reg.epoch, 1);
-    h->cat.next_id = 1;
-    h->cat.entries_off = ctl_entries_off(a->nslots);
-    h->cat.cap = a->cap;
-    a->rc = wlock_init(&h->cat.lock);
-}
-
-int ctl_open(const char *inst, struct ctl *c)
-{
-    char name[SEG_NAME_MAX];
-    int rc = ctl_name(inst, name, sizeof name);
-    if (rc)
-        return rc;
-    for (int attempt = 0; attempt < 3; attempt++) {
-        rc = seg_attach(name, SEG_CONTROL, 1, &c->s);
-        if (rc == 0) {
-            c->h = (struct ctl_hdr *)c->s.base;
-            const struct cat_hdr *k = &c->h->cat;
-            if (c->h->reg.nslots == 0 || ctl_size(c->h->reg.nslots) > c->s.size ||
-                k->entries_off != ctl_entries_off(c->h->reg.nslots) ||
-                ctl_size_max(c->h->reg.nslots, k->cap) > c->s.size || k->hiwater > k->cap) {
-                seg_detach(&c->s);
-                return err_set(SHMETS_EBADSEG, "control segment %s: its registry or catalog does not fit", name);
-            }
-            return 0;
-        }
-        if (rc != -SHMETS_ENOENT)
-            return rc;
-        struct ctl_init_arg a = { RCU_SLOTS_DEFAULT, CAT_MAX_DEFAULT, 0 };
-        /* The registry is backed whole (it is small and sparse use is not worth a lock); the
-         * catalog's entries are backed as tables are made (cat_add). */
-        size_t commit = ctl_entries_off(a.nslots);
-        /* Losers of a creation race get EEXIST and attach on the next round. */
-        struct seg s;
-        rc = seg_create(name, SEG_CONTROL, (uint32_t)sizeof(struct ctl_hdr), ctl_size_max(a.nslots, a.cap),
-                        commit, 0644, ctl_init, &a, &s);
-        if (rc == -SHMETS_EEXIST)
-            continue;
-        if (rc)
-            return rc;
-        if (a.rc) {
-            seg_detach(&s);
-            seg_unlink(name);
-            return a.rc;
-        }
-        c->s = s;
-        c->h = (struct ctl_hdr *)s.base;
-        return 0;
-    }
-    return err_set(SHMETS_ESYS, "control segment %s keeps appearing and disappearing", name);
-}
-
-void ctl_close(struct ctl *c)
-{
-    seg_detach(&c->s);
-    c->h = NULL;
-}
-
-int ctl_unlink(const char *inst)
-{
-    char name[SEG_NAME_MAX];
-    int rc = ctl_name(inst, name, sizeof name);
-    return rc ? rc : seg_unlink(name);
-}
-
 /* Which membarrier command writers use; readers register for the expedited one.  Threads
  * may ask at once: each computes the same answer, and the cache is atomic (found by TSan). */
 static int barrier_cmd(void)
@@ -182,9 +79,8 @@ static int barrier_cmd(void)
  * idempotent: two threads may both register; a forked child registers again). */
 static _Atomic pid_t registered_pid;
 
-int rcu_reader_register(struct ctl *c, struct rcu_reader *rd)
+int rcu_reader_register(struct rcu_registry *reg, struct rcu_reader *rd)
 {
-    struct rcu_registry *reg = &c->h->reg;
     int cmd = barrier_cmd();
     if (cmd == 0)
         return err_set(SHMETS_ESYS, "this kernel has no membarrier(2) global command (Linux 4.16+ needed)");
@@ -276,9 +172,8 @@ unsigned rcu_clear_dead(struct rcu_registry *reg)
     return n;
 }
 
-int rcu_safe_epoch(struct ctl *c, uint64_t *safe)
+int rcu_safe_epoch(struct rcu_registry *reg, uint64_t *safe)
 {
-    struct rcu_registry *reg = &c->h->reg;
     uint64_t now = atomic_fetch_add_explicit(&reg->epoch, 1, memory_order_seq_cst) + 1;
     int cmd = barrier_cmd();
     if (cmd == 0 || membarrier(cmd, 0) != 0)

@@ -1,7 +1,7 @@
 /*
- * rcu.h — private to libshmets (not installed): the instance control segment's reader
- * registry and the cross-process, epoch-based RCU built on it.  See rcu.c for the algorithm and
- * its guarantees (R.1 ...).
+ * rcu.h — private to libshmets (not installed): the reader registry (it lives in the instance's
+ * control segment, mem/ctl.h) and the cross-process, epoch-based RCU built on it.  See rcu.c for
+ * the algorithm and its guarantees (R.1 ...).
  *
  * Read side (no lock, no atomic read-modify-write, no fence):
  *     rcu_read_begin(reg, rd);  ... read shared memory ...  rcu_read_end(rd);
@@ -12,7 +12,6 @@
 #ifndef SHMETS_RCU_H
 #define SHMETS_RCU_H
 
-#include "mem/catalog.h"
 #include "mem/seg.h"
 #include <stdatomic.h>
 #include <stdint.h>
@@ -40,27 +39,6 @@ struct rcu_registry {
     struct rcu_slot slots[] __attribute__((aligned(64)));
 };
 
-/* The instance control segment: the table catalog's header, the reader registry, and (from
- * cat.entries_off, page-aligned after the registry) the catalog's entries (catalog.c). */
-struct ctl_hdr {
-    struct seg_header seg;
-    struct cat_hdr cat __attribute__((aligned(64)));
-    struct rcu_registry reg __attribute__((aligned(64)));
-};
-
-struct ctl {
-    struct seg s;
-    struct ctl_hdr *h;
-};
-
-/* The segment name of an instance: "/shmets.<inst>".  inst: 1..64 of [A-Za-z0-9_.-]. */
-int ctl_name(const char *inst, char *out, size_t n);
-/* Attach the instance's control segment, creating it (O_EXCL, mode 0644) if it is missing. */
-int ctl_open(const char *inst, struct ctl *c);
-void ctl_close(struct ctl *c);
-/* Remove the instance's control segment name (tests, tools). */
-int ctl_unlink(const char *inst);
-
 /* A reading thread's handle: its slot and its nesting depth (process-local, never shared). */
 struct rcu_reader {
     struct rcu_slot *slot;
@@ -69,7 +47,7 @@ struct rcu_reader {
 
 /* Claim a slot for the calling thread.  When all are taken, slots of dead processes are
  * cleared first; if none is free after that: -SHMETS_EAGAIN (too many live readers). */
-int rcu_reader_register(struct ctl *c, struct rcu_reader *rd);
+int rcu_reader_register(struct rcu_registry *reg, struct rcu_reader *rd);
 void rcu_reader_unregister(struct rcu_reader *rd);
 
 static inline void rcu_read_begin(struct rcu_registry *reg, struct rcu_reader *rd)
@@ -96,7 +74,7 @@ uint64_t rcu_retire_stamp(struct rcu_registry *reg);
  * readers that block progress, and return the oldest epoch a live reader is in (or the new
  * epoch if none reads): memory stamped below it is unreachable by every reader.
  * Returns 0 or -SHMETS_ESYS (membarrier failed). */
-int rcu_safe_epoch(struct ctl *c, uint64_t *safe);
+int rcu_safe_epoch(struct rcu_registry *reg, uint64_t *safe);
 
 /* Clear every slot whose process is dead.  Returns the number cleared. */
 unsigned rcu_clear_dead(struct rcu_registry *reg);

@@ -202,7 +202,7 @@ int tab_commit(struct tab *t, struct plan *p)
 int tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed)
 {
     uint64_t safe;
-    int rc = rcu_safe_epoch(&t->db->c, &safe);
+    int rc = rcu_safe_epoch(&t->db->c.h->reg, &safe);
     if (rc)
         return rc;
     uint64_t n = limbo_reclaim(&t->h->limbo, &t->h->heap, &t->s, safe, max ? max : UINT64_MAX);
@@ -338,7 +338,7 @@ int tab_synchronize(struct tab *t)
 {
     uint64_t now = rcu_retire_stamp(&t->db->c.h->reg), safe;
     for (;;) {
-        int rc = rcu_safe_epoch(&t->db->c, &safe);
+        int rc = rcu_safe_epoch(&t->db->c.h->reg, &safe);
         if (rc)
             return rc;
         if (safe > now)

@@ -130,7 +130,7 @@ static struct rcu_reader *db_reader(struct shmets *db)
     }
     /* New, or inherited through fork() from a parent whose slot it must not touch. */
     memset(&r->rd, 0, sizeof r->rd);
-    if (rcu_reader_register(&db->c, &r->rd) != 0)
+    if (rcu_reader_register(&db->c.h->reg, &r->rd) != 0)
         return NULL;
     r->pid = proc_self_pid();
     return &r->rd;

@@ -21,7 +21,7 @@
  * whose first id word, C here, is 2^18 or more), written and read through the term layer's
  * own text form.
  */
-#include "mem/catalog.h"
+#include "mem/ctl.h"
 #include "base/proc.h"
 #include "table/table.h"
 #include "term/term.h"

@@ -8,6 +8,7 @@
 #include "mem/alloc.h"
 #include "store/index.h"
 #include "mem/limbo.h"
+#include "mem/ctl.h"
 #include "mem/rcu.h"
 #include "mem/seg.h"
 #include "mem/wlock.h"

@@ -28,7 +28,7 @@
  */
 #include "fuzz.h"
 #include "../../mgr/mgr.h"
-#include "mem/catalog.h"
+#include "mem/ctl.h"
 #include "base/proc.h"
 
 #include <errno.h>

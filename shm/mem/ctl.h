@@ -1,11 +1,15 @@
 /*
- * catalog.h — private to libshmets (not installed): the table catalog in the instance's
- * control segment (DESIGN.md §3).  See catalog.c.
+ * ctl.h — private to libshmets (not installed): the instance's control segment (DESIGN.md §3):
+ * its layout, opening and closing it, and the table catalog it holds.  See ctl.c.  The reader
+ * registry it also holds is rcu.h's.
  */
-#ifndef SHMETS_CATALOG_H
-#define SHMETS_CATALOG_H
+#ifndef SHMETS_CTL_H
+#define SHMETS_CTL_H
 
+#include "mem/rcu.h"
+#include "mem/seg.h"
 #include "mem/wlock.h"
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -67,7 +71,26 @@ struct cat_hdr {
     _Atomic uint32_t gen;       /* bumped by every change of an entry (etsmgr polls it) */
 };
 
-struct ctl;
+/* The instance control segment: the table catalog's header, the reader registry, and (from
+ * cat.entries_off, page-aligned after the registry) the catalog's entries. */
+struct ctl_hdr {
+    struct seg_header seg;
+    struct cat_hdr cat __attribute__((aligned(64)));
+    struct rcu_registry reg __attribute__((aligned(64)));
+};
+
+struct ctl {
+    struct seg s;
+    struct ctl_hdr *h;
+};
+
+/* The segment name of an instance: "/shmets.<inst>".  inst: 1..64 of [A-Za-z0-9_.-]. */
+int ctl_name(const char *inst, char *out, size_t n);
+/* Attach the instance's control segment, creating it (O_EXCL, mode 0644) if it is missing. */
+int ctl_open(const char *inst, struct ctl *c);
+void ctl_close(struct ctl *c);
+/* Remove the instance's control segment name (tests, tools). */
+int ctl_unlink(const char *inst);
 
 /* The segment name of table `id` of the instance whose control segment is `ctl_name`:
  * "<ctl_name>.<id>".  out has SEG_NAME_MAX bytes. */
@@ -92,7 +115,7 @@ int cat_rename(struct ctl *c, uint64_t id, const char *name, size_t len);
 int cat_set_heir(struct ctl *c, uint64_t id, int32_t pid, uint64_t inc);
 /* Ids of LIVE tables, up to max (returns the number of LIVE tables, maybe > max). */
 int cat_list(struct ctl *c, uint64_t *ids, uint32_t max, uint32_t *n);
-/* ---- etsmgr (mgr/, shm/mgr_*.c) ---- */
+/* ---- etsmgr (mgr/, shm/etsmgr/) ---- */
 /* The catalog's change counter: read without the lock; a different value means rescan. */
 uint32_t cat_gen(struct ctl *c);
 /* A copy of every LIVE entry (malloc'd array in *out, free() it).  Bounded by hiwater. */

@@ -1,5 +1,6 @@
 /*
- * catalog.c — the table catalog of an instance, in its control segment (DESIGN.md §3).
+ * ctl.c — the instance's control segment (DESIGN.md §3): its layout (the catalog's header, the
+ * reader registry of rcu.c, then the catalog's entries), opening it, and the table catalog.
  *
  * WHAT IT HOLDS: one fixed-size entry per table — id, name, type, options, owner and heir as
  * (pid, incarnation) — so that any process of the host can find a table by name or id, list
@@ -39,15 +40,122 @@
  * together with the table segment the creator may have made, and recounts `live`.  An entry
  * becomes LIVE only after every field is written (cat_publish), so a LIVE entry is whole.
  */
-#include "mem/catalog.h"
+#include "mem/ctl.h"
 #include "base/proc.h"
-#include "mem/rcu.h"
 #include "shmets.h"
 #include "base/util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- the control segment ---------------------------------------------------------------- */
+
+int ctl_name(const char *inst, char *out, size_t n)
+{
+    size_t len = inst ? strlen(inst) : 0;
+    if (len < 1 || len > 64)
+        return err_set(SHMETS_EINVAL, "instance name must have 1 to 64 characters");
+    for (size_t i = 0; i < len; i++) {
+        char ch = inst[i];
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-' || ch == '.'))
+            return err_set(SHMETS_EINVAL, "instance name \"%s\": only letters, digits, _ - . allowed", inst);
+    }
+    snprintf(out, n, "/shmets.%s", inst);
+    return 0;
+}
+
+static size_t ctl_size(uint32_t nslots)
+{
+    return offsetof(struct ctl_hdr, reg) + offsetof(struct rcu_registry, slots) +
+           (size_t)nslots * sizeof(struct rcu_slot);
+}
+
+/* Where the catalog's entries start, and the whole reservation. */
+static size_t ctl_entries_off(uint32_t nslots)
+{
+    return (ctl_size(nslots) + SEG_PAGE - 1) & ~(size_t)(SEG_PAGE - 1);
+}
+
+static size_t ctl_size_max(uint32_t nslots, uint32_t cap)
+{
+    return ctl_entries_off(nslots) + (size_t)cap * sizeof(struct cat_entry);
+}
+
+struct ctl_init_arg { uint32_t nslots, cap; int rc; };
+
+static void ctl_init(unsigned char *base, void *arg)
+{
+    struct ctl_init_arg *a = arg;
+    struct ctl_hdr *h = (struct ctl_hdr *)base;
+    h->reg.nslots = a->nslots;
+    atomic_store(&h->reg.epoch, 1);
+    h->cat.next_id = 1;
+    h->cat.entries_off = ctl_entries_off(a->nslots);
+    h->cat.cap = a->cap;
+    a->rc = wlock_init(&h->cat.lock);
+}
+
+int ctl_open(const char *inst, struct ctl *c)
+{
+    char name[SEG_NAME_MAX];
+    int rc = ctl_name(inst, name, sizeof name);
+    if (rc)
+        return rc;
+    for (int attempt = 0; attempt < 3; attempt++) {
+        rc = seg_attach(name, SEG_CONTROL, 1, &c->s);
+        if (rc == 0) {
+            c->h = (struct ctl_hdr *)c->s.base;
+            const struct cat_hdr *k = &c->h->cat;
+            if (c->h->reg.nslots == 0 || ctl_size(c->h->reg.nslots) > c->s.size ||
+                k->entries_off != ctl_entries_off(c->h->reg.nslots) ||
+                ctl_size_max(c->h->reg.nslots, k->cap) > c->s.size || k->hiwater > k->cap) {
+                seg_detach(&c->s);
+                return err_set(SHMETS_EBADSEG, "control segment %s: its registry or catalog does not fit", name);
+            }
+            return 0;
+        }
+        if (rc != -SHMETS_ENOENT)
+            return rc;
+        struct ctl_init_arg a = { RCU_SLOTS_DEFAULT, CAT_MAX_DEFAULT, 0 };
+        /* The registry is backed whole (it is small and sparse use is not worth a lock); the
+         * catalog's entries are backed as tables are made (cat_add). */
+        size_t commit = ctl_entries_off(a.nslots);
+        /* Losers of a creation race get EEXIST and attach on the next round. */
+        struct seg s;
+        rc = seg_create(name, SEG_CONTROL, (uint32_t)sizeof(struct ctl_hdr), ctl_size_max(a.nslots, a.cap),
+                        commit, 0644, ctl_init, &a, &s);
+        if (rc == -SHMETS_EEXIST)
+            continue;
+        if (rc)
+            return rc;
+        if (a.rc) {
+            seg_detach(&s);
+            seg_unlink(name);
+            return a.rc;
+        }
+        c->s = s;
+        c->h = (struct ctl_hdr *)s.base;
+        return 0;
+    }
+    return err_set(SHMETS_ESYS, "control segment %s keeps appearing and disappearing", name);
+}
+
+void ctl_close(struct ctl *c)
+{
+    seg_detach(&c->s);
+    c->h = NULL;
+}
+
+int ctl_unlink(const char *inst)
+{
+    char name[SEG_NAME_MAX];
+    int rc = ctl_name(inst, name, sizeof name);
+    return rc ? rc : seg_unlink(name);
+}
+
+/* ---- the catalog ------------------------------------------------------------------------- */
 
 static struct cat_entry *entry(struct ctl *c, uint32_t i)
 {
