@@ -9,7 +9,7 @@
 
 #include "etsmgr/mgr_proto.h"
 #include "mem/rcu.h"
-#include "table/table.h"
+#include "store/tab.h"
 #include "shmets.h"
 
 #include <stddef.h>

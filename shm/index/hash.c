@@ -53,8 +53,10 @@
  * a writer that dies while planning leaves only fresh, unreachable blocks, which recovery's
  * sweep frees.  mark() and check() walk only what the root word reaches.
  */
+#include "store/commit.h"
 #include "store/index.h"
-#include "table/table.h"
+#include "store/sobj.h"
+#include "store/tab.h"
 #include "term/term.h"
 #include "shmets.h"
 #include "base/util.h"

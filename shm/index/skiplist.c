@@ -59,8 +59,10 @@
  *
  * COSTS: lookup, insert, delete, next, prev, last: O(log n) expected.  slot(i): O(i).
  */
+#include "store/commit.h"
 #include "store/index.h"
-#include "table/table.h"
+#include "store/sobj.h"
+#include "store/tab.h"
 #include "term/term.h"
 #include "shmets.h"
 #include "base/util.h"

@@ -61,7 +61,8 @@
  * write (CONVENTIONS.md item 8), and a reader that holds the newest entries does not make
  * every write pay a grace period.
  */
-#include "table/table.h"
+#include "store/commit.h"
+#include "store/sobj.h"
 #include "base/proc.h"
 #include "base/util.h"
 
@@ -442,8 +443,6 @@ int tab_lock(struct tab *t, struct plan *p, int stripe)
     if (!t->writable)
         return err_set(SHMETS_EOWNER, "table %llu is %s and this process is not its owner",
                        (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
-    if (inst_in_section(t->db))
-        return err_set(SHMETS_EINVAL, "a write inside a read section (shmets_read_begin) would wait for itself");
     int n = (int)h->nstripes, rc;
     if (n == 1 || stripe == TAB_ALL) {
         for (int i = 0; i < n; i++) {
@@ -536,5 +535,21 @@ int tab_check(struct tab *t)
     if (m.bytes != used)
         return err_set(SHMETS_EBADSEG, "A.2 %llu bytes are in use but the index and limbo reach %llu (%s)",
                        (unsigned long long)used, (unsigned long long)m.bytes, m.bytes < used ? "a leak" : "damage");
+    return 0;
+}
+
+/* plan_alloc (commit.h) lives here, by the heap lock it takes, so that plan.c needs no table. */
+int plan_alloc(struct plan *p, struct tab *t, uint64_t size, uint64_t *off)
+{
+    if (p->err)
+        return p->err;
+    int rc = plan_fresh_room(p);
+    if (rc || (rc = tab_heap_enter(t, p)))
+        return rc;
+    rc = alloc_alloc(&t->h->heap, &t->s, size, off);
+    tab_heap_leave(t, p);
+    if (rc)
+        return rc;
+    p->fresh[p->nfresh++] = *off;
     return 0;
 }

@@ -2,9 +2,10 @@
  * plan.c — write plans: the stores that will publish a write, gathered before any is made.
  *
  * An index kind plans a change by allocating and filling fresh (unpublished) blocks and by
- * listing single-word stores into published memory (plan_store).  table.c then writes the
+ * listing single-word stores into published memory (plan_store).  commit.c then writes the
  * list into the table's intent record and makes the stores (DESIGN.md §6).  A plan lives in
- * process memory; nothing here touches shared memory except plan_alloc and plan_word's read.
+ * process memory; nothing here touches shared memory but plan_word's read (plan_alloc, which
+ * takes the heap, is commit.c's).
  *
  * A plan may store to the same word more than once (the last value wins; its place in the
  * order is the first store's), and later planning steps read the planned value through
@@ -14,8 +15,7 @@
  * Process memory exhaustion (malloc failing) is sticky in p->err; the commit refuses a plan
  * with an error and frees what it allocated, so a failed plan leaves the table as it was.
  */
-#include "store/index.h"
-#include "table/table.h"
+#include "store/plan.h"
 #include "shmets.h"
 #include "base/util.h"
 
@@ -129,19 +129,9 @@ void plan_retire(struct plan *p, uint64_t off)
     p->retire[p->nretire++] = off;
 }
 
-int plan_alloc(struct plan *p, struct tab *t, uint64_t size, uint64_t *off)
+int plan_fresh_room(struct plan *p)
 {
-    if (p->err)
-        return p->err;
     if (grow((void **)&p->fresh, &p->cfresh, p->nfresh + 1, sizeof *p->fresh))
         return p->err = err_set(SHMETS_ENOMEM, "out of process memory planning a write");
-    int rc = tab_heap_enter(t, p);
-    if (rc)
-        return rc;
-    rc = alloc_alloc(&t->h->heap, &t->s, size, off);
-    tab_heap_leave(t, p);
-    if (rc)
-        return rc;
-    p->fresh[p->nfresh++] = *off;
     return 0;
 }

@@ -54,15 +54,6 @@ int tab_put_heir_data(struct tab *t, struct plan *p, shmets_term data)
     return p->err;
 }
 
-void tab_mark_extra(const struct tab *t, index_mark_fn mark, void *arg)
-{
-    uint64_t d = atomic_load(&t->h->heir_data);
-    if (d)
-        mark(arg, d);
-    if ((d = atomic_load(&t->h->spare_block)))
-        mark(arg, d);
-}
-
 /* ---- safe_fixtable ------------------------------------------------------------------------- */
 
 static uint32_t header_fixes(const struct tab *t, struct tab_fix *live, size_t *nlive)

@@ -326,7 +326,7 @@ int tab_with_all(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg)
         return err_set(SHMETS_EINVAL, "NULL table");
     struct plan p;
     plan_init(&p);
-    int rc = tab_lock(t, &p, TAB_ALL);
+    int rc = tab_write_lock(t, &p, TAB_ALL);
     if (rc)
         return rc;
     rc = fn(t, arg);
@@ -490,11 +490,6 @@ static int store_obj(struct tab *t, struct plan *p, const struct item *it, uint6
     return tab_store_obj(t, p, it->obj, it->key, it->hash, off);
 }
 
-uint64_t tab_hash(const struct tab *t, shmets_term key)
-{
-    return shmets_term_hash(key, t->h->seed);
-}
-
 /* Is this object (bytes) among the stored objects of its key, or among the group's earlier
  * survivors?  (bags only) */
 static int bag_has(struct tab *t, uint64_t head, const struct item *it, struct tbuf *tmp)
@@ -589,7 +584,7 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
     int stripe = groups == 1 && !t->ops->needs_resize(t, atomic_load(&t->h->keys) + 1)
                  ? tab_stripe(t, it[0].hash) : TAB_ALL;
     for (;;) {
-        if ((rc = tab_lock(t, &p, stripe))) {
+        if ((rc = tab_write_lock(t, &p, stripe))) {
             free(it);
             free(w);
             return rc;
@@ -662,7 +657,7 @@ int shmets_delete_key(shmets_tab *t, shmets_term key)
     uint64_t hash = shmets_term_hash(key, t->h->seed);
     struct plan p;
     plan_init(&p);
-    int rc = tab_lock(t, &p, tab_stripe(t, hash));
+    int rc = tab_write_lock(t, &p, tab_stripe(t, hash));
     if (rc)
         return rc;
     rc = t->ops->del(t, &p, key.ptr, (uint32_t)key.len, hash);
@@ -694,6 +689,14 @@ int tab_write_access(struct tab *t, const char *call)
         return err_set(SHMETS_EOWNER, "%s: table %llu is %s and this process is not its owner", call,
                        (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
     return 0;
+}
+
+int tab_write_lock(struct tab *t, struct plan *p, int stripe)
+{
+    /* Only a writable table's lock is waited for; tab_lock refuses the others (EOWNER first). */
+    if (t->writable && inst_in_section(t->db))
+        return err_set(SHMETS_EINVAL, "a write inside a read section (shmets_read_begin) would wait for itself");
+    return tab_lock(t, p, stripe);
 }
 
 /* Copy the objects of one key, as a list term, into b, in one pass over the chain (the

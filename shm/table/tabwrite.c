@@ -54,7 +54,7 @@ static int with_key(struct tab *t, const char *call, struct kw *k,
     plan_init(&p);
     int stripe = k->adds_key && t->ops->needs_resize(t, atomic_load(&t->h->keys) + 1) ? TAB_ALL : tab_stripe(t, k->hash);
     for (;;) {
-        if ((rc = tab_lock(t, &p, stripe)))
+        if ((rc = tab_write_lock(t, &p, stripe)))
             return rc;
         if (!k->adds_key || p.stripe == TAB_ALL || !t->ops->needs_resize(t, atomic_load(&t->h->keys) + 1))
             break;

@@ -1,11 +1,12 @@
 /*
- * compress.c — the `compressed` table option: objects stored LZ4-compressed but for the key.
+ * sobj.c — the stored object whole: its canonical encoding, in place or unpacked, and the
+ * `compressed` table option: objects stored LZ4-compressed but for the key.
  *
  * ETS's `compressed` keeps the key as it is (so lookups compare keys without unpacking) and
  * packs the rest.  We do the same with liblz4's block format (the well-kept library; its
  * decompressor is bounds-safe on hostile input, LZ4_decompress_safe):
  *
- *     struct sobj   the long form (index.h): flags = SOBJ_LZ4, koff = 0, klen = the key's
+ *     struct sobj   the long form (sobj.h): flags = SOBJ_LZ4, koff = 0, klen = the key's
  *                   length, len = klen + 4 + the compressed size
  *     etf[]         the key's canonical bytes | the object's length (4 bytes, big-endian) |
  *                   LZ4 block of the object's whole canonical encoding
@@ -20,7 +21,7 @@
  * unpacks it (~2-4 GB/s) instead of copying it.  Zero-copy views need the encoding in the
  * table, so the view calls refuse compressed objects (tabview.c); the copying calls work.
  */
-#include "table/table.h"
+#include "store/sobj.h"
 #include "term/term.h"
 #include "base/util.h"
 
