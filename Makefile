@@ -73,7 +73,7 @@ PROGRAMS := $(B)/shmets $(B)/etsmgr
 # etsmgr, the supervisor daemon (issue 6; sources in mgr/, its client side in shm/etsmgr/).
 MGR_SRC  := $(sort $(wildcard mgr/*.c))
 
-.PHONY: all deps test-deps bench-deps units-check check diff-check ms-diff-check stress demo bench install clean headers-check FORCE
+.PHONY: all deps test-deps bench-deps units-check layers check diff-check ms-diff-check stress demo bench install clean headers-check FORCE
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmets.a $(B)/libshmets.so $(PROGRAMS)
@@ -172,6 +172,14 @@ headers-check: | deps
 	done
 	@echo "headers-check: include/*.h compile standalone as C and C++"
 
+# The layers (CONVENTIONS.md item 1a): every #include "..." of shm/, mgr/ and tools/ stays in its
+# folder or goes down a layer, and no two files need each other.  tools/layers.py says so; its top
+# comment lists the layers, lowest first (the one place the order is written).  make check runs
+# it, and tests/test_layers.sh, which plants an upward include and a cycle in a copy of the tree
+# and sees both refused.
+layers:
+	@tools/layers.py
+
 # Fuzzing (issue 9; the layout is in tests/fuzz/fuzz.h): a target is tests/fuzz/NAME.c plus its
 # seed corpus tests/fuzz/NAME/.  `make fuzz` builds each with clang and libFuzzer under ASan+UBSan
 # into build/fuzz/NAME (tools/deps.sh fuzz installs clang) and runs each FUZZ_SECONDS seconds
@@ -190,7 +198,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_CFLAGS  := -std=gnu11 $(WARN) -Wno-gnu-variable-sized-type-not-at-end -O1 -g -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE -Iinclude -Ishm -MMD -MP \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 ifndef TSAN
-  TESTS      += $(FUZZ_REPLAYS)
+  TESTS      += $(FUZZ_REPLAYS) tests/test_layers.sh
 endif
 
 .PHONY: fuzz fuzz-deps
@@ -227,7 +235,7 @@ units-check: $(B)/etsmgr | test-deps
 	@echo "units-check: systemd/etsmgr@.service and etsmgr@.socket pass systemd-analyze verify"
 
 # Every test program runs from the repository root; tests/run.sh prints one summary line.
-check: all headers-check units-check $(TESTS) | test-deps
+check: all headers-check units-check layers $(TESTS) | test-deps
 	@tests/run.sh $(TESTS)
 	$(if $(TSAN),@echo "check: only $(TSAN_TESTS) under ThreadSanitizer (the Makefile says why)",@tests/diff/run.sh $(DIFF_OPTS) $(B)/shmets $(B)/diff)
 
