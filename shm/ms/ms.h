@@ -272,8 +272,11 @@ struct ms_run {
     pid_t self_pid;
 };
 
+/* ms_arena.c: a run's memory. */
 void ms_run_init(struct ms_run *r);
 void ms_run_free(struct ms_run *r);
+/* Empty the arena for the next object (all: free every chunk; else keep one small chunk). */
+void ms_arena_reset(struct ms_run *r, int all);
 
 /*
  * Run a (trusted) program against one canonical object.  Returns 1 with *result a view of the
@@ -284,7 +287,7 @@ void ms_run_free(struct ms_run *r);
 int ms_exec(const unsigned char *prog, struct ms_run *r, const unsigned char *obj, size_t obj_len,
             shmets_term *result);
 
-/* Memory for one object's results (ms_run.c); NULL with *err set past the limit. */
+/* Memory for one object's results (ms_arena.c); NULL with *err set past the limit. */
 unsigned char *ms_alloc(struct ms_run *r, size_t n, int *err);
 /* A value's canonical bytes (a list tail is made in the arena); NULL with *err on failure. */
 const unsigned char *ms_val_bytes(struct ms_run *r, struct ms_val *v, size_t *len, int *err);

@@ -84,7 +84,7 @@ void etf_put_big(struct tbuf *b, int negative, const unsigned char *mag, size_t 
 /* Canonical atom from valid UTF-8. */
 void etf_put_atom(struct tbuf *b, const char *utf8, size_t len);
 
-/* ---- walking canonical encodings ---- */
+/* ---- walking canonical encodings (term_walk.c) ---- */
 
 /* End of the canonical term starting at p. */
 const unsigned char *term_end(const unsigned char *p);
