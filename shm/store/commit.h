@@ -33,9 +33,6 @@ int  tab_commit(struct tab *t, struct plan *p);
 void tab_abandon(struct tab *t, struct plan *p);
 /* Wait until no reader can hold memory unlinked before now (caller holds TAB_ALL). */
 int  tab_synchronize(struct tab *t);
-/* Make the spare empty index if there is none (best effort; caller holds TAB_ALL, or nobody
- * can see the table yet). */
-void tab_make_spare(struct tab *t);
 /* Reclaim up to max retired blocks after a grace period (caller holds the heap). */
 int  tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed);
 /* Every invariant of the table (caller holds TAB_ALL). */

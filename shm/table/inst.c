@@ -86,12 +86,8 @@ int shmets_open(const char *instance, shmets **out)
     return 0;
 }
 
-void shmets_close(shmets *db)
+void inst_close(struct shmets *db)
 {
-    if (!db)
-        return;
-    while (db->tabs)
-        shmets_detach(db->tabs);
     pthread_key_delete(db->key);
     if (tl.db == db)
         tl.db = NULL;

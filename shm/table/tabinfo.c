@@ -35,25 +35,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* ---- the heir's data ----------------------------------------------------------------------- */
-
-int tab_put_heir_data(struct tab *t, struct plan *p, shmets_term data)
-{
-    uint64_t old = atomic_load(&t->h->heir_data), off = 0;
-    if (data.ptr && data.len) {
-        int rc = plan_alloc(p, t, 8 + data.len, &off);
-        if (rc)
-            return rc;
-        uint64_t len = data.len;
-        memcpy(t->s.base + off, &len, 8);
-        memcpy(t->s.base + off + 8, data.ptr, data.len);
-    }
-    if (old)
-        plan_retire(p, old);
-    plan_store(p, offsetof(struct tab_hdr, heir_data), off);
-    return p->err;
-}
-
 /* ---- safe_fixtable ------------------------------------------------------------------------- */
 
 static uint32_t header_fixes(const struct tab *t, struct tab_fix *live, size_t *nlive)

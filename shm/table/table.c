@@ -315,6 +315,16 @@ void shmets_detach(shmets_tab *t)
     free(t);
 }
 
+/* Closing an instance detaches its tables first: here, not in inst.c, which is below this file. */
+void shmets_close(shmets *db)
+{
+    if (!db)
+        return;
+    while (db->tabs)
+        shmets_detach(db->tabs);
+    inst_close(db);
+}
+
 uint64_t shmets_id(const shmets_tab *t)
 {
     return t ? t->id : 0;

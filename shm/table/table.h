@@ -7,6 +7,7 @@
 #define SHMETS_TABLE_H
 
 #include "store/commit.h"
+#include "store/extra.h"
 #include "store/index.h"
 #include "store/sobj.h"
 #include "store/tab.h"
@@ -17,6 +18,8 @@
 struct rcu_reader *tab_reader(struct tab *t);
 /* Is the calling thread inside a read section of db (shmets_read_begin)? */
 int inst_in_section(struct shmets *db);
+/* shmets_close once every table is detached (table.c detaches them: inst.c is below it). */
+void inst_close(struct shmets *db);
 
 /* table.c, shared with the other front-end files (tabread.c, tabwrite.c, tabinfo.c). */
 struct tbuf;
@@ -49,7 +52,5 @@ int  tab_with_all(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg)
 int  tab_store_obj(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, uint64_t hash, uint64_t *off);
 /* Is the table fixed (safe_fixtable) by a live process? */
 int  tab_fixed(struct tab *t);
-/* Plan the heir's data (copied into a fresh block; the old one retired). */
-int  tab_put_heir_data(struct tab *t, struct plan *p, shmets_term data);
 
 #endif

@@ -204,26 +204,6 @@ static void collect_block(void *arg, uint64_t off)
     b->v[b->n++] = off;
 }
 
-void tab_make_spare(struct tab *t)
-{
-    struct tab_hdr *h = t->h;
-    if (atomic_load(&h->spare_root))
-        return;
-    struct plan p;
-    plan_init(&p);
-    p.stripe = TAB_ALL;
-    p.heap_held = 1;
-    int rc = t->ops->init(t, &p);
-    uint64_t word = plan_word(&p, &t->s, offsetof(struct tab_hdr, root.word));
-    if (!rc && !p.err && p.nfresh == 1 && word != atomic_load(&h->root.word)) {
-        atomic_store(&h->spare_block, p.fresh[0]);      /* reached: marked by tab_mark_extra */
-        atomic_store(&h->spare_root, word);
-        p.nfresh = 0;
-    }
-    tab_abandon(t, &p);
-    plan_free(&p);
-}
-
 /*
  * delete_all_objects: one store publishes the empty index (the spare one when there is one:
  * no memory needed), then, after a grace period, the old index's blocks are freed directly —
