@@ -41,7 +41,8 @@
  * and validates and canonicalises every object it reads, as for its own files.
  */
 #include "shmets.h"
-#include "tabfile/tabfile.h"
+#include "tabfile/tabfile_io.h"
+#include "tabfile/tabfile_otp.h"
 #include "base/util.h"
 
 #include <errno.h>

@@ -1,11 +1,11 @@
 /*
- * tabfile.h — private to libshmets (not installed): what the two table-file formats share.
- * tabfile.c has shmets's own format and the public calls; tabfile_otp.c has Erlang's
- * (disk_log) format.  Both write through struct tf_wr and load through struct tf_rd and
- * struct tf_batch, so bounds, batching and the no-half-table rule live in one place.
+ * tabfile_io.h — private to libshmets (not installed): what the two table-file formats share
+ * (tabfile_io.c).  tabfile.c has shmets's own format and the public calls; tabfile_otp.c has
+ * Erlang's (disk_log) format.  Both write through struct tf_wr and load through struct tf_rd
+ * and struct tf_batch, so bounds, batching and the no-half-table rule live in one place.
  */
-#ifndef SHMETS_TABFILE_H
-#define SHMETS_TABFILE_H
+#ifndef SHMETS_TABFILE_IO_H
+#define SHMETS_TABFILE_IO_H
 
 #include "shmets.h"
 
@@ -68,12 +68,5 @@ int tf_new_table(shmets *db, shmets_opts *opts, const char *name, const char *wh
 int tf_finish_table(shmets_tab *t, bool named, const char *name, const char *what);
 /* Delete a table whose load failed, keeping the failure's detail; returns rc. */
 int tf_drop_table(shmets_tab *t, int rc);
-
-/* tabfile_otp.c: Erlang's format. */
-int otp_is_head(const unsigned char *first8);      /* 1: a disk_log file's first bytes */
-int otp_write(struct tf_wr *w, shmets_tab *t, const shmets_tab_info *info);
-int otp_load(shmets *db, int fd, const char *what, const unsigned char *first8,
-             const shmets_tabfile_opts *o, shmets_tab **out);
-int otp_info(int fd, const char *what, const unsigned char *first8, shmets_tabfile_desc *info);
 
 #endif
