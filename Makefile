@@ -172,13 +172,14 @@ headers-check: | deps
 	done
 	@echo "headers-check: include/*.h compile standalone as C and C++"
 
-# The layers (CONVENTIONS.md item 1a): every #include "..." of shm/, mgr/ and tools/ stays in its
-# folder or goes down a layer, and no two files need each other.  tools/layers.py says so; its top
-# comment lists the layers, lowest first (the one place the order is written).  make check runs
-# it, and tests/test_layers.sh, which plants an upward include and a cycle in a copy of the tree
-# and sees both refused.
-layers:
-	@tools/layers.py
+# The layers (CONVENTIONS.md item 1a): every #include "..." of shm/, mgr/ and tools/, and every
+# call between their .c files (read from the objects with nm), stays in its folder or goes down a
+# layer, and no two files need each other.  tools/layers.py says so; its top comment lists the
+# layers, lowest first (the one place the order is written).  make check runs it, and
+# tests/test_layers.sh, which plants an upward include and a cycle in a copy of the tree and sees
+# both refused.
+layers: $(LIB_OBJ) $(MGR_SRC:%.c=$(B)/%.o) $(TOOL_SRC:%.c=$(B)/%.o)
+	@tools/layers.py --objects $(B)
 
 # Fuzzing (issue 9; the layout is in tests/fuzz/fuzz.h): a target is tests/fuzz/NAME.c plus its
 # seed corpus tests/fuzz/NAME/.  `make fuzz` builds each with clang and libFuzzer under ASan+UBSan

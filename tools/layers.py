@@ -24,11 +24,19 @@ The rules, over every `#include "..."` of every .c and .h under the folders abov
      once, naming its files and the include lines that close it.
   An include that names no file of the tree (a typo) is refused too.
 
-Usage: tools/layers.py [ROOT]   (ROOT: the repository, by default the current folder).
+A shared header (term.h, ms.h, table.h, mgr.h ...) declares the functions of several .c files,
+so includes alone do not show which .c needs which.  With --objects DIR (make layers passes the
+build folder), the calls are read too: `nm` of DIR/<file>.o gives the functions each .c calls
+and each defines, and a call from a.c to a function b.c defines counts as a.c needing b.c, under
+the same two rules (a call up a layer is refused naming the function; a cycle of calls is one).
+
+Usage: tools/layers.py [--objects DIR] [ROOT]   (ROOT: the repository, by default the current
+folder; DIR relative to ROOT).
 Exit status 0 when every rule holds, 1 otherwise; one line a violation on stderr.
 """
 import os
 import re
+import subprocess
 import sys
 
 # The first indented block of the comment above, a line a layer.
@@ -58,8 +66,25 @@ def unit(path):
     return os.path.splitext(path)[0]
 
 
+def symbols(obj):
+    """The global functions and data an object defines, and the ones it uses."""
+    out = subprocess.run(["nm", obj], capture_output=True, text=True, check=True).stdout
+    defined, used = set(), set()
+    for line in out.splitlines():
+        f = line.split()
+        if len(f) == 2 and f[0] == "U":
+            used.add(f[1])
+        elif len(f) == 3 and f[1] in "TDBRCGSV":
+            defined.add(f[2])
+    return defined, used
+
+
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else "."
+    args = sys.argv[1:]
+    objects = None
+    if args[:1] == ["--objects"] and len(args) >= 2:
+        objects, args = args[1], args[2:]
+    root = args[0] if args else "."
     files = []
     for top in sorted({f.split("/")[0] for line in LAYERS for f in line}):
         for d, _, names in os.walk(os.path.join(root, top)):
@@ -95,6 +120,30 @@ def main():
                 a, b = unit(src), unit(dst)
                 if a != b:
                     edges.setdefault(a, {}).setdefault(b, (src, ln))
+    if objects is not None:
+        owner, uses = {}, {}
+        for src in files:
+            if not src.endswith(".c") or rank_of(src) is None:
+                continue
+            obj = os.path.join(root, objects, src[:-2] + ".o")
+            if not os.path.isfile(obj):
+                bad.append(f"{src}: no object {os.path.join(objects, src[:-2] + '.o')} to read its calls from")
+                continue
+            defined, used = symbols(obj)
+            uses[src] = used
+            for d in defined:
+                owner.setdefault(d, src)
+        for src, used in sorted(uses.items()):
+            layer = rank_of(src)
+            for sym in sorted(used):
+                dst = owner.get(sym)
+                if dst is None or unit(dst) == unit(src):
+                    continue
+                to = rank_of(dst)
+                if to[1] != layer[1] and to[0] >= layer[0]:
+                    how = "a sibling of" if to[0] == layer[0] else "above"
+                    bad.append(f"{src}: calls {sym} of {dst}, which goes up: {to[1]}/ is {how} {layer[1]}/")
+                edges.setdefault(unit(src), {}).setdefault(unit(dst), (src, f"calls {sym}"))
     # Cycles: every strongly connected component of more than one unit (Tarjan), then one cycle
     # through it, found by a walk that stays inside the component.
     index, low, stack, on, comps = {}, {}, [], set(), []
@@ -158,7 +207,8 @@ def main():
             path.append(prev[path[-1]])
         path.reverse()
         path.append(start)
-        hops = ", ".join(f"{edges[a][b][0]}:{edges[a][b][1]}" for a, b in zip(path, path[1:]))
+        hops = ", ".join(f"{edges[a][b][0]}:{edges[a][b][1]}" if isinstance(edges[a][b][1], int)
+                         else f"{edges[a][b][0]} {edges[a][b][1]}" for a, b in zip(path, path[1:]))
         more = f" (with {len(comp) - len(path) + 1} more in the knot: {' '.join(sorted(inside - set(path)))})" \
             if len(comp) > len(path) - 1 else ""
         bad.append(f"cycle: {' -> '.join(path)} ({hops}){more}")
@@ -167,7 +217,8 @@ def main():
     if bad:
         print(f"layers: {len(bad)} violation(s)", file=sys.stderr)
         return 1
-    print(f"layers: {len(files)} files of shm/, mgr/, tools/ include down the layers only, with no cycle")
+    what = "include and call" if objects is not None else "include"
+    print(f"layers: {len(files)} files of shm/, mgr/, tools/ {what} down the layers only, with no cycle")
     return 0
 
 

@@ -18,7 +18,7 @@
  * before, so a child made by fork() claims its own slot.  The thread-specific value stays the
  * truth (and its destructor the cleanup); the cache is only a shortcut to it.
  */
-#include "table/table.h"
+#include "table/inst.h"
 #include "base/proc.h"
 #include "base/util.h"
 

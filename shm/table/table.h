@@ -11,15 +11,9 @@
 #include "store/index.h"
 #include "store/sobj.h"
 #include "store/tab.h"
+#include "table/inst.h"
 #include "shmets.h"
 
-/* The calling thread's reader for t's instance, registered on first use; NULL with the error
- * detail set when no reader slot is free. */
-struct rcu_reader *tab_reader(struct tab *t);
-/* Is the calling thread inside a read section of db (shmets_read_begin)? */
-int inst_in_section(struct shmets *db);
-/* shmets_close once every table is detached (table.c detaches them: inst.c is below it). */
-void inst_close(struct shmets *db);
 
 /* table.c, shared with the other front-end files (tabread.c, tabwrite.c, tabinfo.c). */
 struct tbuf;
