@@ -23,6 +23,7 @@ The rules, over every `#include "..."` of every .c and .h under the folders abov
      includes `a.h` is a cycle, as is one through any number of files.  Each cycle is refused
      once, naming its files and the include lines that close it.
   An include that names no file of the tree (a typo) is refused too.
+  L. Every file stays under LINES_MAX lines (CONVENTIONS.md item 9: one concept a file).
 
 A shared header (term.h, ms.h, table.h, mgr.h ...) declares the functions of several .c files,
 so includes alone do not show which .c needs which.  With --objects DIR (make layers passes the
@@ -41,6 +42,7 @@ import sys
 
 # The first indented block of the comment above, a line a layer.
 LAYERS = [line.split() for line in __doc__.split("\n\n    ")[1].split("\n\n")[0].splitlines()]
+LINES_MAX = 1500
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
 
 
@@ -100,26 +102,29 @@ def main():
             bad.append(f"{src}: in no layer (tools/layers.py lists the folders)")
             continue
         with open(os.path.join(root, src), encoding="utf-8", errors="replace") as fh:
-            for ln, text in enumerate(fh, 1):
-                m = INCLUDE.match(text)
-                if not m:
-                    continue
-                dst = resolve(root, src, m.group(1))
-                if dst is None:
-                    bad.append(f'{src}:{ln}: #include "{m.group(1)}" names no file of the tree')
-                    continue
-                if dst.startswith("include/"):
-                    continue
-                to = rank_of(dst)
-                if to is None:
-                    bad.append(f'{src}:{ln}: #include "{m.group(1)}" reaches {dst}, in no layer')
-                    continue
-                if to[1] != layer[1] and to[0] >= layer[0]:
-                    how = "a sibling of" if to[0] == layer[0] else "above"
-                    bad.append(f'{src}:{ln}: #include "{m.group(1)}" goes up: {to[1]}/ is {how} {layer[1]}/')
-                a, b = unit(src), unit(dst)
-                if a != b:
-                    edges.setdefault(a, {}).setdefault(b, (src, ln))
+            lines = fh.readlines()
+        if len(lines) >= LINES_MAX:
+            bad.append(f"{src}: {len(lines)} lines, not under {LINES_MAX}: split it by concern")
+        for ln, text in enumerate(lines, 1):
+            m = INCLUDE.match(text)
+            if not m:
+                continue
+            dst = resolve(root, src, m.group(1))
+            if dst is None:
+                bad.append(f'{src}:{ln}: #include "{m.group(1)}" names no file of the tree')
+                continue
+            if dst.startswith("include/"):
+                continue
+            to = rank_of(dst)
+            if to is None:
+                bad.append(f'{src}:{ln}: #include "{m.group(1)}" reaches {dst}, in no layer')
+                continue
+            if to[1] != layer[1] and to[0] >= layer[0]:
+                how = "a sibling of" if to[0] == layer[0] else "above"
+                bad.append(f'{src}:{ln}: #include "{m.group(1)}" goes up: {to[1]}/ is {how} {layer[1]}/')
+            a, b = unit(src), unit(dst)
+            if a != b:
+                edges.setdefault(a, {}).setdefault(b, (src, ln))
     if objects is not None:
         owner, uses = {}, {}
         for src in files:
@@ -218,7 +223,7 @@ def main():
         print(f"layers: {len(bad)} violation(s)", file=sys.stderr)
         return 1
     what = "include and call" if objects is not None else "include"
-    print(f"layers: {len(files)} files of shm/, mgr/, tools/ {what} down the layers only, with no cycle")
+    print(f"layers: {len(files)} files of shm/, mgr/, tools/ {what} down the layers only, with no cycle, each under {LINES_MAX} lines")
     return 0
 
 

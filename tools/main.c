@@ -1,9 +1,10 @@
 /*
- * shmets — the command-line tool.
+ * main.c — `shmets`, the command-line tool: main() and the term subcommands.
  *
  * It speaks the term layer (below) and the tables of an instance: ls, info, get, insert,
- * delete, select, check (tools/cmd_tab.c), dump, load, fileinfo (tools/cmd_file.c), top
- * (tools/top.c) and shell (tools/shell.c); man/shmets.1 describes them all.  Every
+ * delete, select, check (tools/cmd_tab.c, with the helpers of tools/tool.c), dump, load,
+ * fileinfo (tools/cmd_file.c), top (tools/top.c) and shell (tools/shell.c); man/shmets.1
+ * describes them all.  Every
  * subcommand reports errors in words (shmets_strerror plus the detail) and exits non-zero
  * (2 for a usage error).
  *
@@ -32,18 +33,11 @@ static const char *const type_names[] = {
     [SHMETS_T_NIL] = "nil", [SHMETS_T_LIST] = "list", [SHMETS_T_BINARY] = "bitstring",
 };
 
-static int fail(const char *what, int rc)
-{
-    const char *d = shmets_errdetail();
-    fprintf(stderr, "shmets: %s: %s%s%s\n", what, shmets_strerror(rc), *d ? ": " : "", d);
-    return 1;
-}
-
 static int parse_arg(const char *text, shmets_term *t)
 {
     int rc = shmets_term_parse(text, strlen(text), t);
     if (rc)
-        fail(text, rc);
+        tool_fail(text, rc);
     return rc;
 }
 
@@ -80,7 +74,7 @@ static int cmd_format(void)
     size_t cap = 1 << 16, len = 0;
     unsigned char *buf = malloc(cap);
     if (!buf)
-        return fail("stdin", -SHMETS_ENOMEM);
+        return tool_fail("stdin", -SHMETS_ENOMEM);
     size_t got;
     while ((got = fread(buf + len, 1, cap - len, stdin)) > 0) {
         len += got;
@@ -88,7 +82,7 @@ static int cmd_format(void)
             unsigned char *n = realloc(buf, cap *= 2);
             if (!n) {
                 free(buf);
-                return fail("stdin", -SHMETS_ENOMEM);
+                return tool_fail("stdin", -SHMETS_ENOMEM);
             }
             buf = n;
         }
@@ -97,7 +91,7 @@ static int cmd_format(void)
     int rc = shmets_term_from_etf(buf, len, 0, &t);
     free(buf);
     if (rc)
-        return fail("stdin", rc);
+        return tool_fail("stdin", rc);
     print_term(stdout, t);
     putchar('\n');
     shmets_term_free(&t);
@@ -114,7 +108,7 @@ static int cmd_etf(const char *text)
     int rc = shmets_term_to_etf(t, &b, &n);
     shmets_term_free(&t);
     if (rc)
-        return fail(text, rc);
+        return tool_fail(text, rc);
     fwrite(b, 1, n, stdout);
     free(b);
     return 0;
@@ -148,7 +142,7 @@ static int cmd_sort(int argc, char **argv)
 {
     shmets_term *t = calloc((size_t)argc, sizeof *t);
     if (!t)
-        return fail("sort", -SHMETS_ENOMEM);
+        return tool_fail("sort", -SHMETS_ENOMEM);
     int n = 0, status = 0;
     for (int i = 0; i < argc; i++) {
         if (parse_arg(argv[i], &t[n]) == 0)
