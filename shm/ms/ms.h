@@ -186,39 +186,7 @@ int ms_var_number(const unsigned char *p);
 /* Is the subterm free of '$N' variables and '_' (maps included)? */
 int ms_is_ground(const unsigned char *p);
 
-/* A cursor over a canonical list's elements (STRING_EXT elements are made in tmp). */
-struct ms_lcur {
-    const unsigned char *p;     /* next element (LIST) or byte (STRING) */
-    uint32_t left;
-    int str;
-    unsigned char tmp[2];
-};
-static inline void ms_lcur_init(struct ms_lcur *c, const unsigned char *l)
-{
-    c->str = l[0] == ETF_STRING;
-    c->left = l[0] == ETF_NIL ? 0 : c->str ? get_be16(l + 1) : get_be32(l + 1);
-    c->p = l + (l[0] == ETF_NIL ? 0 : c->str ? 3 : 5);   /* [] is its own tail */
-}
-/* The next element, or NULL at the end (then ms_lcur_tail gives the tail). */
-static inline const unsigned char *ms_lcur_next(struct ms_lcur *c)
-{
-    if (!c->left)
-        return NULL;
-    c->left--;
-    if (c->str) {
-        c->tmp[0] = ETF_SMALL_INTEGER;
-        c->tmp[1] = *c->p++;
-        return c->tmp;
-    }
-    const unsigned char *e = c->p;
-    c->p = term_end(e);
-    return e;
-}
 extern const unsigned char ms_nil[1];
-static inline const unsigned char *ms_lcur_tail(const struct ms_lcur *c)
-{
-    return c->str ? ms_nil : c->p;
-}
 
 /* ---- compiling (ms_compile.c) ---- */
 

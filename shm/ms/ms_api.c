@@ -177,8 +177,8 @@ int shmets_ms_run_list(const shmets_ms *ms, shmets_term objects, shmets_term *re
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_ms_run_list");
     if (objects.ptr[0] != ETF_NIL && !ms_is_cons(objects.ptr))
         return err_set(SHMETS_ETYPE, "match_spec_run: the objects are not a list");
-    struct ms_lcur c;
-    ms_lcur_init(&c, objects.ptr);
+    struct term_lcur c;
+    term_lcur_init(&c, objects.ptr);
     /* Results one after another in acc; their offsets in offs. */
     struct tbuf acc, offs;
     tbuf_init(&acc, SHMETS_TERM_MAX_SIZE);
@@ -188,7 +188,7 @@ int shmets_ms_run_list(const shmets_ms *ms, shmets_term objects, shmets_term *re
     int rc = 0;
     size_t n = 0;
     const unsigned char *el;
-    while (!rc && (el = ms_lcur_next(&c)) != NULL) {
+    while (!rc && (el = term_lcur_next(&c)) != NULL) {
         size_t el_len = c.str ? 2 : (size_t)(c.p - el);
         shmets_term res;
         int m = ms_exec(ms->prog, &r, el, el_len, &res);
@@ -202,7 +202,7 @@ int shmets_ms_run_list(const shmets_ms *ms, shmets_term objects, shmets_term *re
             rc = acc.err ? acc.err : offs.err;
         }
     }
-    if (!rc && ms_lcur_tail(&c)[0] != ETF_NIL)
+    if (!rc && term_lcur_tail(&c)[0] != ETF_NIL)
         rc = err_set(SHMETS_ETYPE, "match_spec_run: the objects are not a proper list");
     ms_run_free(&r);
     struct tbuf b;

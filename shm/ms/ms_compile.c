@@ -1090,10 +1090,10 @@ static void gen_clause(struct cc *c, const unsigned char *cl)
     emit8(c, H_END);
     c->stack_used = 0;
     if (ms_is_cons(guard)) {
-        struct ms_lcur lc;
-        ms_lcur_init(&lc, guard);
+        struct term_lcur lc;
+        term_lcur_init(&lc, guard);
         const unsigned char *g;
-        while ((g = ms_lcur_next(&lc)) != NULL) {
+        while ((g = term_lcur_next(&lc)) != NULL) {
             if (lc.str) {                   /* a string as a guard list: integers */
                 emit8(c, G_TEST);
                 emit_small_int(c, g[1]);
@@ -1107,11 +1107,11 @@ static void gen_clause(struct cc *c, const unsigned char *cl)
     }
     emit8(c, B_BEGIN);
     /* Only the last body expression counts (no side effects in the table dialect). */
-    struct ms_lcur lc;
-    ms_lcur_init(&lc, body);
+    struct term_lcur lc;
+    term_lcur_init(&lc, body);
     const unsigned char *x, *last = NULL;
     int last_str = 0;
-    while ((x = ms_lcur_next(&lc)) != NULL) {
+    while ((x = term_lcur_next(&lc)) != NULL) {
         last = x;
         last_str = lc.str;
     }

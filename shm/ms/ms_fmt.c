@@ -24,7 +24,6 @@
 #include "ms/ms.h"
 #include "base/util.h"
 
-#include <gmp.h>
 #include <locale.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,36 +47,17 @@ static void put(struct out *o, const void *s, size_t n)
 static void puts_(struct out *o, const char *s) { put(o, s, strlen(s)); }
 static void putc_(struct out *o, char c) { put(o, &c, 1); }
 
+/* Numbers as term_print.c writes them, whole, unless the output is full already (as put). */
 static void put_u64(struct out *o, uint64_t v)
 {
-    char s[24];
-    snprintf(s, sizeof s, "%llu", (unsigned long long)v);
-    puts_(o, s);
+    if (!full(o))
+        term_print_u64(o->b, v);
 }
 
 static void fmt_int(struct out *o, const unsigned char *p)
 {
-    struct term_int v;
-    term_get_int(p, &v);
-    if (!v.n) {
-        char s[24];
-        snprintf(s, sizeof s, "%lld", (long long)v.small);
-        puts_(o, s);
-        return;
-    }
-    mpz_t z;
-    mpz_init(z);
-    mpz_import(z, v.n, -1, 1, 0, 0, v.mag);
-    if (v.negative)
-        mpz_neg(z, z);
-    char *s = mpz_get_str(NULL, 10, z);
-    if (s) {
-        puts_(o, s);
-        void (*freefn)(void *, size_t);
-        mp_get_memory_functions(NULL, NULL, &freefn);
-        freefn(s, strlen(s) + 1);
-    }
-    mpz_clear(z);
+    if (!full(o))
+        term_print_int(o->b, p);
 }
 
 static void fmt_float(struct out *o, const unsigned char *p)

@@ -26,26 +26,6 @@
 #include "ms/ms.h"
 #include "base/util.h"
 
-enum rank { R_NUMBER, R_ATOM, R_REF, R_FUN, R_PORT, R_PID, R_TUPLE, R_MAP, R_NIL, R_LIST, R_BITS };
-
-static enum rank rank_of(unsigned tag)
-{
-    switch (tag) {
-    case ETF_SMALL_INTEGER: case ETF_INTEGER: case ETF_SMALL_BIG: case ETF_LARGE_BIG: case ETF_NEW_FLOAT:
-        return R_NUMBER;
-    case ETF_SMALL_ATOM_UTF8: case ETF_ATOM_UTF8: return R_ATOM;
-    case ETF_NEWER_REFERENCE: return R_REF;
-    case ETF_NEW_FUN: case ETF_EXPORT: return R_FUN;
-    case ETF_NEW_PORT: case ETF_V4_PORT: return R_PORT;
-    case ETF_NEW_PID: return R_PID;
-    case ETF_SMALL_TUPLE: case ETF_LARGE_TUPLE: return R_TUPLE;
-    case ETF_MAP: return R_MAP;
-    case ETF_NIL: return R_NIL;
-    case ETF_STRING: case ETF_LIST: return R_LIST;
-    default: return R_BITS;
-    }
-}
-
 #define UNDET 2
 
 static int sign(int r) { return (r > 0) - (r < 0); }
@@ -60,39 +40,39 @@ static int pcmp(const unsigned char *p, const unsigned char *k);
 /* A list pattern p (LIST_EXT or STRING_EXT) against a list or other key k of the same rank. */
 static int pcmp_list(const unsigned char *p, const unsigned char *k)
 {
-    struct ms_lcur pc, kc;
-    ms_lcur_init(&pc, p);
-    ms_lcur_init(&kc, k);
+    struct term_lcur pc, kc;
+    term_lcur_init(&pc, p);
+    term_lcur_init(&kc, k);
     for (;;) {
-        const unsigned char *pe = ms_lcur_next(&pc);
+        const unsigned char *pe = term_lcur_next(&pc);
         if (!pe)
             break;
-        const unsigned char *ke = ms_lcur_next(&kc);
+        const unsigned char *ke = term_lcur_next(&kc);
         if (!ke) {                          /* the key's list ended: its tail against a cons */
-            const unsigned char *kt = ms_lcur_tail(&kc);
-            return R_LIST > rank_of(kt[0]) ? 1 : -1;
+            const unsigned char *kt = term_lcur_tail(&kc);
+            return TR_LIST > term_rank(kt[0]) ? 1 : -1;
         }
         int r = pcmp(pe, ke);
         if (r)
             return r;
     }
-    const unsigned char *pt = ms_lcur_tail(&pc);
+    const unsigned char *pt = term_lcur_tail(&pc);
     if (is_hole(pt))
         return UNDET;
     if (kc.left)                            /* the pattern's tail (not a list) against a cons */
-        return rank_of(pt[0]) > R_LIST ? 1 : -1;
-    return pcmp(pt, ms_lcur_tail(&kc));
+        return term_rank(pt[0]) > TR_LIST ? 1 : -1;
+    return pcmp(pt, term_lcur_tail(&kc));
 }
 
 static int pcmp(const unsigned char *p, const unsigned char *k)
 {
     if (is_hole(p))
         return UNDET;
-    enum rank rp = rank_of(p[0]), rk = rank_of(k[0]);
+    enum term_rank rp = term_rank(p[0]), rk = term_rank(k[0]);
     if (rp != rk)
         return rp < rk ? -1 : 1;
     switch (rp) {
-    case R_TUPLE: {
+    case TR_TUPLE: {
         uint32_t a = ms_tuple_arity(p), b = ms_tuple_arity(k);
         if (a != b)
             return a < b ? -1 : 1;
@@ -104,9 +84,9 @@ static int pcmp(const unsigned char *p, const unsigned char *k)
         }
         return 0;
     }
-    case R_LIST:
+    case TR_LIST:
         return pcmp_list(p, k);
-    case R_MAP:
+    case TR_MAP:
         return ms_is_ground(p) ? sign(term_cmp(p, k, 0)) : UNDET;
     default:
         return sign(term_cmp(p, k, 0));
@@ -186,31 +166,31 @@ static int rebuilds(const unsigned char *a, const unsigned char *b, int cmode)
     if (ms_is_cons(b)) {
         if (!ms_is_cons(a))
             return 0;
-        struct ms_lcur ca, cb;
-        ms_lcur_init(&ca, a);
-        ms_lcur_init(&cb, b);
+        struct term_lcur ca, cb;
+        term_lcur_init(&ca, a);
+        term_lcur_init(&cb, b);
         int bm = cmode;
         for (;;) {
-            const unsigned char *x = ms_lcur_next(&ca);
+            const unsigned char *x = term_lcur_next(&ca);
             unsigned char tx[2];
             if (x && ca.str) {                  /* the cursor's buffer is reused: keep a copy */
                 memcpy(tx, x, 2);
                 x = tx;
             }
-            const unsigned char *y = ms_lcur_next(&cb);
+            const unsigned char *y = term_lcur_next(&cb);
             while (x && !y) {                   /* b ended first: its tail may be {const, List} */
-                const unsigned char *bt = ms_lcur_tail(&cb);
+                const unsigned char *bt = term_lcur_tail(&cb);
                 if (bm || !ms_is_tuple(bt) || ms_tuple_arity(bt) != 2 || !ms_atom_is(ms_tuple_first(bt), "const"))
                     return 0;
                 const unsigned char *l = term_end(ms_tuple_first(bt));
                 if (!ms_is_cons(l))
                     return 0;
-                ms_lcur_init(&cb, l);
+                term_lcur_init(&cb, l);
                 bm = 1;
-                y = ms_lcur_next(&cb);
+                y = term_lcur_next(&cb);
             }
             if (!x)                             /* a ended: its tail against b's rest */
-                return y ? 0 : rebuilds(ms_lcur_tail(&ca), ms_lcur_tail(&cb), bm);
+                return y ? 0 : rebuilds(term_lcur_tail(&ca), term_lcur_tail(&cb), bm);
             if (!rebuilds(x, y, bm))
                 return 0;
         }

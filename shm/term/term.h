@@ -7,6 +7,7 @@
 #ifndef SHMETS_TERM_H
 #define SHMETS_TERM_H
 
+#include "base/util.h"
 #include "shmets.h"
 #include <locale.h>
 #include <stddef.h>
@@ -89,6 +90,65 @@ void etf_put_atom(struct tbuf *b, const char *utf8, size_t len);
 /* End of the canonical term starting at p. */
 const unsigned char *term_end(const unsigned char *p);
 
+/* The place of a term's type in Erlang's term order: number < atom < reference < fun < port
+ * < pid < tuple < map < [] < list < bitstring.  tag: a canonical term's first byte. */
+enum term_rank { TR_NUMBER, TR_ATOM, TR_REF, TR_FUN, TR_PORT, TR_PID, TR_TUPLE, TR_MAP, TR_NIL,
+                 TR_LIST, TR_BITS };
+static inline enum term_rank term_rank(unsigned tag)
+{
+    switch (tag) {
+    case ETF_SMALL_INTEGER: case ETF_INTEGER: case ETF_SMALL_BIG: case ETF_LARGE_BIG:
+    case ETF_NEW_FLOAT:
+        return TR_NUMBER;
+    case ETF_SMALL_ATOM_UTF8: case ETF_ATOM_UTF8: return TR_ATOM;
+    case ETF_NEWER_REFERENCE: return TR_REF;
+    case ETF_NEW_FUN: case ETF_EXPORT: return TR_FUN;
+    case ETF_NEW_PORT: case ETF_V4_PORT: return TR_PORT;
+    case ETF_NEW_PID: return TR_PID;
+    case ETF_SMALL_TUPLE: case ETF_LARGE_TUPLE: return TR_TUPLE;
+    case ETF_MAP: return TR_MAP;
+    case ETF_NIL: return TR_NIL;
+    case ETF_STRING: case ETF_LIST: return TR_LIST;
+    case ETF_BINARY: case ETF_BIT_BINARY: return TR_BITS;
+    default: die(__FILE__, __LINE__, "term_rank: not a canonical term");
+    }
+}
+
+/* A cursor over the elements of a canonical list (STRING_EXT elements are made in tmp; [] is
+ * a list of no elements, its own tail). */
+struct term_lcur {
+    const unsigned char *p;     /* next element (LIST) or byte (STRING) */
+    uint32_t left;
+    int str;
+    unsigned char tmp[2];
+};
+static inline void term_lcur_init(struct term_lcur *c, const unsigned char *l)
+{
+    c->str = l[0] == ETF_STRING;
+    c->left = l[0] == ETF_NIL ? 0 : c->str ? get_be16(l + 1) : get_be32(l + 1);
+    c->p = l + (l[0] == ETF_NIL ? 0 : c->str ? 3 : 5);
+}
+/* The next element, or NULL at the end (then term_lcur_tail gives the tail). */
+static inline const unsigned char *term_lcur_next(struct term_lcur *c)
+{
+    if (!c->left)
+        return NULL;
+    c->left--;
+    if (c->str) {
+        c->tmp[0] = ETF_SMALL_INTEGER;
+        c->tmp[1] = *c->p++;
+        return c->tmp;
+    }
+    const unsigned char *e = c->p;
+    c->p = term_end(e);
+    return e;
+}
+extern const unsigned char term_nil[1];     /* [] */
+static inline const unsigned char *term_lcur_tail(const struct term_lcur *c)
+{
+    return c->str ? term_nil : c->p;
+}
+
 /* Integer fields of a canonical integer term. */
 struct term_int {
     int negative;
@@ -116,6 +176,9 @@ locale_t term_c_locale(void);
 
 /* Text helpers shared by the printer and the parser (term_print.c). */
 void term_format_float(double d, char out[40]);
+/* An unsigned integer, and a canonical integer term (bignums through GMP), in decimal. */
+void term_print_u64(struct tbuf *b, uint64_t v);
+void term_print_int(struct tbuf *b, const unsigned char *p);
 int term_atom_needs_quotes(const char *utf8, size_t n);
 
 /* Strict UTF-8 check; returns the number of code points or -1. */

@@ -38,28 +38,6 @@
 #include <string.h>
 #include <xxhash.h>
 
-enum rank { R_NUMBER, R_ATOM, R_REF, R_FUN, R_PORT, R_PID, R_TUPLE, R_MAP, R_NIL, R_LIST, R_BITS };
-
-static enum rank rank_of(unsigned tag)
-{
-    switch (tag) {
-    case ETF_SMALL_INTEGER: case ETF_INTEGER: case ETF_SMALL_BIG: case ETF_LARGE_BIG:
-    case ETF_NEW_FLOAT:
-        return R_NUMBER;
-    case ETF_SMALL_ATOM_UTF8: case ETF_ATOM_UTF8: return R_ATOM;
-    case ETF_NEWER_REFERENCE: return R_REF;
-    case ETF_NEW_FUN: case ETF_EXPORT: return R_FUN;
-    case ETF_NEW_PORT: case ETF_V4_PORT: return R_PORT;
-    case ETF_NEW_PID: return R_PID;
-    case ETF_SMALL_TUPLE: case ETF_LARGE_TUPLE: return R_TUPLE;
-    case ETF_MAP: return R_MAP;
-    case ETF_NIL: return R_NIL;
-    case ETF_STRING: case ETF_LIST: return R_LIST;
-    case ETF_BINARY: case ETF_BIT_BINARY: return R_BITS;
-    default: die(__FILE__, __LINE__, "rank_of: not a canonical term");
-    }
-}
-
 enum shmets_type shmets_term_type(shmets_term t)
 {
     if (!t.ptr || !t.len)
@@ -70,12 +48,12 @@ enum shmets_type shmets_term_type(shmets_term t)
     default: break;
     }
     static const enum shmets_type by_rank[] = {
-        [R_NUMBER] = SHMETS_T_INTEGER, [R_ATOM] = SHMETS_T_ATOM, [R_REF] = SHMETS_T_REF,
-        [R_FUN] = SHMETS_T_FUN, [R_PORT] = SHMETS_T_PORT, [R_PID] = SHMETS_T_PID,
-        [R_TUPLE] = SHMETS_T_TUPLE, [R_MAP] = SHMETS_T_MAP, [R_NIL] = SHMETS_T_NIL,
-        [R_LIST] = SHMETS_T_LIST, [R_BITS] = SHMETS_T_BINARY,
+        [TR_NUMBER] = SHMETS_T_INTEGER, [TR_ATOM] = SHMETS_T_ATOM, [TR_REF] = SHMETS_T_REF,
+        [TR_FUN] = SHMETS_T_FUN, [TR_PORT] = SHMETS_T_PORT, [TR_PID] = SHMETS_T_PID,
+        [TR_TUPLE] = SHMETS_T_TUPLE, [TR_MAP] = SHMETS_T_MAP, [TR_NIL] = SHMETS_T_NIL,
+        [TR_LIST] = SHMETS_T_LIST, [TR_BITS] = SHMETS_T_BINARY,
     };
-    return by_rank[rank_of(t.ptr[0])];
+    return by_rank[term_rank(t.ptr[0])];
 }
 
 static int sgn64(int64_t a, int64_t b) { return (a > b) - (a < b); }
@@ -343,53 +321,15 @@ static int map_cmp(const unsigned char *a, const unsigned char *b, int exact)
     return 0;
 }
 
-/* A cursor over the elements of a canonical list. */
-struct lcur {
-    const unsigned char *p;     /* next element (LIST) or next byte (STRING) */
-    uint32_t left;
-    int str;
-    const unsigned char *tail;  /* set when left reaches 0 */
-    unsigned char tmp[2];
-};
-
-static void lcur_init(struct lcur *c, const unsigned char *l)
-{
-    c->str = l[0] == ETF_STRING;
-    c->left = c->str ? get_be16(l + 1) : get_be32(l + 1);
-    c->p = l + (c->str ? 3 : 5);
-    c->tail = NULL;
-}
-
-static const unsigned char nil_term[1] = { ETF_NIL };
-
-/* Next element, or NULL at the end with c->tail set. */
-static const unsigned char *lcur_next(struct lcur *c)
-{
-    if (c->left == 0) {
-        if (!c->tail)
-            c->tail = c->str ? nil_term : c->p;
-        return NULL;
-    }
-    c->left--;
-    if (c->str) {
-        c->tmp[0] = ETF_SMALL_INTEGER;
-        c->tmp[1] = *c->p++;
-        return c->tmp;
-    }
-    const unsigned char *e = c->p;
-    c->p = term_end(e);
-    return e;
-}
-
 static int list_cmp(const unsigned char *a, const unsigned char *b, int exact)
 {
     if (a[0] == ETF_STRING && b[0] == ETF_STRING)
         return bytes_cmp(a + 3, get_be16(a + 1), b + 3, get_be16(b + 1));
-    struct lcur x, y;
-    lcur_init(&x, a);
-    lcur_init(&y, b);
+    struct term_lcur x, y;
+    term_lcur_init(&x, a);
+    term_lcur_init(&y, b);
     for (;;) {
-        const unsigned char *ex = lcur_next(&x), *ey = lcur_next(&y);
+        const unsigned char *ex = term_lcur_next(&x), *ey = term_lcur_next(&y);
         if (ex && ey) {
             int r = term_cmp(ex, ey, exact);
             if (r)
@@ -397,31 +337,31 @@ static int list_cmp(const unsigned char *a, const unsigned char *b, int exact)
             continue;
         }
         if (!ex && !ey)
-            return term_cmp(x.tail, y.tail, exact);
+            return term_cmp(term_lcur_tail(&x), term_lcur_tail(&y), exact);
         /* One list goes on (a cons); the other ended in a tail that is not a list. */
         if (ex)
-            return R_LIST > rank_of(y.tail[0]) ? 1 : -1;
-        return R_LIST > rank_of(x.tail[0]) ? -1 : 1;
+            return TR_LIST > term_rank(term_lcur_tail(&y)[0]) ? 1 : -1;
+        return TR_LIST > term_rank(term_lcur_tail(&x)[0]) ? -1 : 1;
     }
 }
 
 int term_cmp(const unsigned char *a, const unsigned char *b, int exact)
 {
-    enum rank ra = rank_of(a[0]), rb = rank_of(b[0]);
+    enum term_rank ra = term_rank(a[0]), rb = term_rank(b[0]);
     if (ra != rb)
         return ra < rb ? -1 : 1;
     switch (ra) {
-    case R_NUMBER: return num_cmp(a, b, exact);
-    case R_ATOM:   return atom_cmp(a, b);
-    case R_REF:    return ref_cmp(a, b);
-    case R_FUN:    return fun_cmp(a, b, exact);
-    case R_PORT:   return port_cmp(a, b);
-    case R_PID:    return pid_cmp(a, b);
-    case R_TUPLE:  return tuple_cmp(a, b, exact);
-    case R_MAP:    return map_cmp(a, b, exact);
-    case R_NIL:    return 0;
-    case R_LIST:   return list_cmp(a, b, exact);
-    case R_BITS:   return bits_cmp(a, b);
+    case TR_NUMBER: return num_cmp(a, b, exact);
+    case TR_ATOM:   return atom_cmp(a, b);
+    case TR_REF:    return ref_cmp(a, b);
+    case TR_FUN:    return fun_cmp(a, b, exact);
+    case TR_PORT:   return port_cmp(a, b);
+    case TR_PID:    return pid_cmp(a, b);
+    case TR_TUPLE:  return tuple_cmp(a, b, exact);
+    case TR_MAP:    return map_cmp(a, b, exact);
+    case TR_NIL:    return 0;
+    case TR_LIST:   return list_cmp(a, b, exact);
+    case TR_BITS:   return bits_cmp(a, b);
     }
     die(__FILE__, __LINE__, "term_cmp: unreachable");
 }

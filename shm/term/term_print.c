@@ -33,14 +33,14 @@
 
 static void puts_(struct tbuf *o, const char *s) { tbuf_put(o, s, strlen(s)); }
 
-static void print_u64(struct tbuf *o, uint64_t v)
+void term_print_u64(struct tbuf *o, uint64_t v)
 {
     char buf[24];
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)v);
     puts_(o, buf);
 }
 
-static void print_int(struct tbuf *o, const unsigned char *p)
+void term_print_int(struct tbuf *o, const unsigned char *p)
 {
     struct term_int x;
     term_get_int(p, &x);
@@ -293,7 +293,7 @@ static void print_term(struct tbuf *o, const unsigned char *p)
         return;
     switch (p[0]) {
     case ETF_SMALL_INTEGER: case ETF_INTEGER: case ETF_SMALL_BIG: case ETF_LARGE_BIG:
-        print_int(o, p);
+        term_print_int(o, p);
         return;
     case ETF_NEW_FLOAT: {
         uint64_t bits = get_be64(p + 1);
@@ -386,7 +386,7 @@ static void print_term(struct tbuf *o, const unsigned char *p)
         const unsigned char *f = term_end(p + 1);
         snprintf(buf, sizeof buf, "#Port<%d.", node_is_local(p + 1) ? 0 : 1);
         puts_(o, buf);
-        print_u64(o, p[0] == ETF_V4_PORT ? get_be64(f) : get_be32(f));
+        term_print_u64(o, p[0] == ETF_V4_PORT ? get_be64(f) : get_be32(f));
         tbuf_byte(o, '>');
         return;
     }
@@ -407,9 +407,9 @@ static void print_term(struct tbuf *o, const unsigned char *p)
         puts_(o, "#Fun<");
         print_atom(o, m);
         tbuf_byte(o, '.');
-        print_int(o, idx);
+        term_print_int(o, idx);
         tbuf_byte(o, '.');
-        print_int(o, uniq);
+        term_print_int(o, uniq);
         tbuf_byte(o, '>');
         return;
     }

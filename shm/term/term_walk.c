@@ -1,11 +1,14 @@
 /*
  * term_walk.c — walking canonical encodings (term.h): where a term ends, and the fields of an
- * integer.  The order (term_cmp.c), the codec (term_codec.c) and the layers above walk terms
+ * integer (term.h also has the walkers small enough to inline: a type's rank in the term order
+ * and the list cursor).  The order (term_cmp.c), the codec (term_codec.c) and the layers above walk terms
  * through these; they read only encodings that term_canon() has made canonical, so a term that
  * is not is an invariant broken (die), not bad input.
  */
 #include "term/term.h"
 #include "base/util.h"
+
+const unsigned char term_nil[1] = { ETF_NIL };
 
 const unsigned char *term_end(const unsigned char *p)
 {
