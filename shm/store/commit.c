@@ -62,7 +62,6 @@
  * every write pay a grace period.
  */
 #include "store/commit.h"
-#include "store/sobj.h"
 #include "base/proc.h"
 #include "base/util.h"
 

@@ -22,6 +22,7 @@
  * table, so the view calls refuse compressed objects (tabview.c); the copying calls work.
  */
 #include "store/sobj.h"
+#include "store/commit.h"
 #include "term/term.h"
 #include "base/util.h"
 
@@ -128,5 +129,40 @@ int sobj_check(const struct tab *t, uint64_t off, const struct sobj *x, struct t
         memcmp(key.ptr, etf + koff, key.len) != 0 ||
         (!(flags & SOBJ_LZ4) && key.ptr != etf + koff))
         return err_set(SHMETS_EBADSEG, "I.3 an object's key is not its element keypos (at offset %llu)", (unsigned long long)off);
+    return 0;
+}
+
+/* The stored form: short for a set's or ordered_set's object that fits it (packed or not),
+ * else long (a bag's objects are always long: their chains need `next`).  The hash is not
+ * stored. */
+int sobj_store(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, uint64_t *off)
+{
+    unsigned char *packed;
+    size_t plen;
+    int rc = sobj_pack(t, obj, key, &packed, &plen);
+    uint64_t koff = packed ? 0 : (uint64_t)(key.ptr - obj.ptr), len = packed ? plen : obj.len;
+    int shrt = (t->h->kind == SHMETS_SET || t->h->kind == SHMETS_ORDERED_SET) && sobj_fits_short(len, koff, key.len);
+    if (!rc)
+        rc = plan_alloc(p, t, (shrt ? SOBJ_SHORT_HDR : SOBJ_LONG_HDR) + len, off);
+    if (rc) {
+        free(packed);
+        return rc;
+    }
+    struct sobj *o = (struct sobj *)(t->s.base + *off);
+    if (shrt) {
+        o->len16 = (uint16_t)len;
+        o->koff8 = packed ? SOBJ_SHORT_LZ4 : (uint8_t)koff;
+        o->x8 = (uint8_t)key.len;
+    } else {
+        o->len16 = 0;
+        o->koff8 = SOBJ_LONG;
+        o->x8 = packed ? SOBJ_LZ4 : 0;
+        o->l_len = (uint32_t)len;
+        o->l_koff = (uint32_t)koff;
+        o->l_klen = (uint32_t)key.len;
+        atomic_store_explicit(&o->l_next, 0, memory_order_relaxed);
+    }
+    memcpy((unsigned char *)sobj_etf(o), packed ? packed : obj.ptr, len);
+    free(packed);
     return 0;
 }

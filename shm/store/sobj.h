@@ -25,6 +25,7 @@
 #define SHMETS_SOBJ_H
 
 #include "mem/seg.h"
+#include "store/plan.h"
 #include "store/tab.h"
 #include "shmets.h"
 #include "base/util.h"
@@ -111,6 +112,19 @@ int  sobj_pack(const struct tab *t, shmets_term obj, shmets_term key, unsigned c
 /* I.3, one stored object is a valid canonical term whose key (at keypos) and hash are the
  * header's; *obj its canonical encoding (in place or in tmp). */
 int  sobj_check(const struct tab *t, uint64_t off, const struct sobj *x, struct tbuf *tmp, shmets_term *obj);
+/* Allocate (plan_alloc) and fill the stored form of obj, whose key (at keypos) is key: the
+ * one writer of the header's bytes.  Returns 0 or an allocator error. */
+int  sobj_store(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, uint64_t *off);
+/* Append the fresh long-form object at off to the chain head..tail being built (0, 0 for an
+ * empty one): the objects of one key of a bag, in order. */
+static inline void sobj_chain_append(const struct seg *s, uint64_t *head, uint64_t *tail, uint64_t off)
+{
+    if (*tail)
+        sobj_set_next((struct sobj *)(s->base + *tail), off);
+    else
+        *head = off;
+    *tail = off;
+}
 /* A stored object's key's hash (objects do not keep it: above). */
 static inline uint64_t sobj_hash(const struct tab *t, const struct sobj *o)
 {

@@ -5,7 +5,7 @@
  *
  * A TABLE is one segment /dev/shm/shmets.<instance>.<id> (DESIGN.md §3), created sparse at
  * opts.max_bytes with its first 64 KiB backed, laid out as struct tab_hdr and then the heap.
- * Its catalog entry (catalog.c) says who owns it; the segment's file mode and the mapping's
+ * Its catalog entry (mem/ctl.c) says who owns it; the segment's file mode and the mapping's
  * protection make the kernel enforce what it can (public and protected 0644, private 0600;
  * a process that may not write maps PROT_READ).
  *
@@ -110,7 +110,7 @@ static void tab_init(unsigned char *base, void *arg)
     for (int i = 0; i < TAB_STRIPES && !a->rc; i++)
         a->rc = wlock_init(&h->stripe[i].lock);
     /* The heap starts at the first page after the header: readers' bounds checks refuse any
-     * offset below SEG_PAGE (index.h, hash.c). */
+     * offset below SEG_PAGE (sobj.h, hash.c). */
     alloc_init(&h->heap, NULL, (sizeof *h + SEG_PAGE - 1) & ~(uint64_t)(SEG_PAGE - 1), a->o->max_bytes);
     h->obj_max = a->o->max_object_bytes ? a->o->max_object_bytes : ALLOC_OBJ_MAX_DEFAULT;
 }
@@ -459,45 +459,9 @@ static int collect(struct tab *t, shmets_term objects, struct item **out, size_t
     return 0;
 }
 
-/* The stored form (index.h): short for a set's or ordered_set's object that fits it (packed
- * or not), else long
- * (a bag's objects are always long: their chains need `next`).  The hash is not stored. */
-int tab_store_obj(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, uint64_t hash, uint64_t *off)
-{
-    (void)hash;
-    unsigned char *packed;
-    size_t plen;
-    int rc = sobj_pack(t, obj, key, &packed, &plen);
-    uint64_t koff = packed ? 0 : (uint64_t)(key.ptr - obj.ptr), len = packed ? plen : obj.len;
-    int shrt = (t->h->kind == SHMETS_SET || t->h->kind == SHMETS_ORDERED_SET) && sobj_fits_short(len, koff, key.len);
-    if (!rc)
-        rc = plan_alloc(p, t, (shrt ? SOBJ_SHORT_HDR : SOBJ_LONG_HDR) + len, off);
-    if (rc) {
-        free(packed);
-        return rc;
-    }
-    struct sobj *o = (struct sobj *)(t->s.base + *off);
-    if (shrt) {
-        o->len16 = (uint16_t)len;
-        o->koff8 = packed ? SOBJ_SHORT_LZ4 : (uint8_t)koff;
-        o->x8 = (uint8_t)key.len;
-    } else {
-        o->len16 = 0;
-        o->koff8 = SOBJ_LONG;
-        o->x8 = packed ? SOBJ_LZ4 : 0;
-        o->l_len = (uint32_t)len;
-        o->l_koff = (uint32_t)koff;
-        o->l_klen = (uint32_t)key.len;
-        atomic_store_explicit(&o->l_next, 0, memory_order_relaxed);
-    }
-    memcpy((unsigned char *)sobj_etf(o), packed ? packed : obj.ptr, len);
-    free(packed);
-    return 0;
-}
-
 static int store_obj(struct tab *t, struct plan *p, const struct item *it, uint64_t *off)
 {
-    return tab_store_obj(t, p, it->obj, it->key, it->hash, off);
+    return sobj_store(t, p, it->obj, it->key, off);
 }
 
 /* Is this object (bytes) among the stored objects of its key, or among the group's earlier
@@ -551,11 +515,7 @@ static int plan_group(struct tab *t, struct plan *p, struct item *it, size_t a, 
             tbuf_free(&tmp);
             return rc;
         }
-        if (tail)
-            sobj_set_next((struct sobj *)(t->s.base + tail), off);
-        else
-            head = off;
-        tail = off;
+        sobj_chain_append(&t->s, &head, &tail, off);
     }
     tbuf_free(&tmp);
     if (!head)

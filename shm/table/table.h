@@ -42,8 +42,6 @@ int  tab_traverse(struct tab *t, int reverse, const shmets_term *after,
 int  tab_replace_object(struct tab *t, shmets_term old, shmets_term repl);
 /* Run fn with every stripe and the heap held. */
 int  tab_with_all(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg);
-/* Allocate and fill the stored form of obj (its key, at keypos, is key; hash its hash). */
-int  tab_store_obj(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, uint64_t hash, uint64_t *off);
 /* Is the table fixed (safe_fixtable) by a live process? */
 int  tab_fixed(struct tab *t);
 

@@ -95,18 +95,14 @@ static int plan_replace(struct tab *t, struct plan *p, struct kw *k, const shmet
         shmets_term key;
         uint64_t off;
         int rc = shmets_term_key(objs[i], t->h->keypos, &key);
-        /* The object's own key's hash: an ordered_set's stored key may be another encoding of
-         * the caller's (5 and 5.0). */
         if (!rc)
-            rc = tab_store_obj(t, p, objs[i], key, tab_hash(t, key), &off);
+            rc = sobj_store(t, p, objs[i], key, &off);
         if (rc)
             return rc;
-        if (tail)
-            sobj_set_next((struct sobj *)(t->s.base + tail), off);
-        else
-            head = off;
-        tail = off;
+        sobj_chain_append(&t->s, &head, &tail, off);
     }
+    /* The stored key's own hash: an ordered_set's stored key may be another encoding of the
+     * caller's (5 and 5.0). */
     const struct sobj *h = (const struct sobj *)(t->s.base + head);
     struct wobj w = { head, sobj_hash(t, h), sobj_key(h), sobj_klen(h), sobj_etf(h), sobj_len(h) };
     return t->ops->put(t, p, &w, 1, PUT_REPLACE);
