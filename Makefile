@@ -174,10 +174,10 @@ headers-check: | deps
 
 # The layers (CONVENTIONS.md item 1a): every #include "..." of shm/, mgr/ and tools/, and every
 # call between their .c files (read from the objects with nm), stays in its folder or goes down a
-# layer, no two files need each other, and every file is under 1,500 lines.  tools/layers.py says so; its top comment lists the
-# layers, lowest first (the one place the order is written).  make check runs it, and
-# tests/test_layers.sh, which plants an upward include and a cycle in a copy of the tree and sees
-# both refused.
+# layer; no two files need each other; every file is under 1,500 lines.  tools/layers.py says so;
+# its top comment lists the layers, lowest first (the one place the order is written).  make
+# check runs it, and tests/test_layers.sh, which plants an upward include and a cycle in a copy
+# of the tree and sees both refused.
 layers: $(LIB_OBJ) $(MGR_SRC:%.c=$(B)/%.o) $(TOOL_SRC:%.c=$(B)/%.o)
 	@tools/layers.py --objects $(B)
 

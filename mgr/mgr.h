@@ -1,8 +1,10 @@
 /*
- * mgr.h — private to the etsmgr daemon (not installed).  The daemon's state and the three
- * parts that share it: main.c (socket, event loop), serve.c (one request in,
- * one reply out: mgr_handle), conn.c (connections, messages, the log) and watch.c (who is watched by pidfd, and what a death does).
- * See main.c for the design and the threat model.
+ * mgr.h — private to the etsmgr daemon (not installed).  The daemon's state and the four
+ * parts that share it: main.c (socket, the event loop, which dispatches), serve.c (one request
+ * in, one reply out: mgr_handle), watch.c (who is watched by pidfd, and what a death does) and
+ * conn.c (connections, messages, the log: it moves bytes and calls neither of the others).
+ * main.c calls all three; serve.c calls watch.c and conn.c; watch.c calls conn.c.  See main.c
+ * for the design and the threat model.
  */
 #ifndef SHMETS_MGR_H
 #define SHMETS_MGR_H

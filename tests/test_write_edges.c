@@ -1,7 +1,9 @@
 /*
- * test_review.c — failing tests that demonstrate bugs found in a review of the table layer
- * (shm/table/tabwrite.c, shm/table/tabview.c, shm/store/commit.c).  Each test states what ETS (or the manual in
- * include/shmets.h) says should happen; each fails on the code as reviewed.
+ * test_write_edges.c — the table layer at the edges of a write (shm/table/tabwrite.c,
+ * shm/table/tabview.c, shm/store/commit.c): a call that fails leaves nothing allocated, a full
+ * table can still be emptied, an update's cost is linear in the object, a fixed table's
+ * traversal refuses keys it never held.  Each test states what ETS (or the manual in
+ * include/shmets.h) says should happen; each failed on the code before its fix.
  *
  *   test_bulk_null_key_leaves_no_lists     tabview.c bulk(): a NULL key in a later chunk
  *                                          returns EINVAL with the lists of the earlier chunks
@@ -49,7 +51,7 @@
 #include <string.h>
 #include <time.h>
 
-#define TESTINST_PREFIX "test_review"
+#define TESTINST_PREFIX "test_write_edges"
 #include "testinst.h"
 #include "tabutil.h"
 

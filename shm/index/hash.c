@@ -20,7 +20,7 @@
  *
  * READERS (no lock, inside a read section)
  *   load the root word (acquire); bucket = hash & mask; compare fingerprints of the seven
- *   entries; on a match compare the object's key bytes (objects keep no hash: index.h); follow
+ *   entries; on a match compare the object's key bytes (objects keep no hash: sobj.h); follow
  *   the overflow link.
  *   Every offset is bounds-checked against the mapping and every walk is bounded, so a
  *   damaged segment gives wrong answers at worst, never a wild read or an endless loop.

@@ -10,7 +10,7 @@
  *
  * LAYOUT
  * The root word (index_root.word) holds the offset of the head node.  A node is one heap block:
- *         obj      offset of the stored object (struct sobj, index.h); a replacement stores a
+ *         obj      offset of the stored object (struct sobj, sobj.h); a replacement stores a
  *                  new one here, so a key's node never moves
  *         prefix   an order-preserving 64-bit prefix of the key (below); in the head node, the
  *                  number of levels in use

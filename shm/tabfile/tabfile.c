@@ -23,7 +23,7 @@
  * are in a fixed-size trailer that tabfile_info reads without reading the objects, and a
  * truncation is always found.  Erlang's is read as well (recognised by its first bytes) and
  * written on request (opts.erlang), so tables move between ETS and shmets both ways; that
- * code is in tabfile_otp.c and shares this file's writer, reader and batches (tabfile.h).
+ * code is in tabfile_otp.c, and both share the writer, reader and batches of tabfile_io.c.
  *
  * WRITING (tab2file).  The file is written under no name at all (O_TMPFILE in the target's
  * directory), linked under a fresh temporary name ".NAME.XXXXXX" when it is complete, and

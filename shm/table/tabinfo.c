@@ -3,7 +3,7 @@
  * info/1,2, rename, the heir, safe_fixtable, all/0, whereis/1, and the term that names a table.
  *
  * WHERE THINGS LIVE: a table's name, flags, owner and heir are in its catalog entry (the
- * control segment, catalog.c), because processes find tables there; its kind, protection,
+ * control segment, mem/ctl.c), because processes find tables there; its kind, protection,
  * key position and counts are in its segment's header; the heir's Data, a term of any size,
  * is a heap block of the table named by tab_hdr.heir_data, written by a plan like any object
  * (so a writer that dies while setting it leaves the old Data or the new, never a leak).

@@ -2,7 +2,7 @@
  * tabview.c — reads that copy nothing, batched lookups, and the byte-key calls.
  *
  * ZERO COPY: a stored object never changes once published (a write makes a new one and
- * retires the old through RCU, index.h), so a pointer to it stays good for as long as the
+ * retires the old through RCU, plan.h), so a pointer to it stays good for as long as the
  * reader's read section lasts.  The view calls therefore run only inside an explicit section
  * (shmets_read_begin/end, inst.c) and hand out pointers into the mapping.  Each call still
  * checks the publish sequence (T.3) and looks again if a multi-key publish overlapped it, so
