@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""layers.py — `make layers`: the include graph of shm/, mgr/ and tools/ has no upward edge and no cycle.
+"""layers.py — `make layers`: shm/, mgr/ and tools/ include and call down the layers, with no cycle.
 
 The layers, lowest first.  This list is the one place the order is written (CONVENTIONS.md item
 1a; ARCHITECTURE.md draws it).  Folders on one line are siblings: neither may include the other.
