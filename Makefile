@@ -51,16 +51,16 @@ endif
 
 WARN     := -Wall -Wextra -Wstrict-prototypes -Werror
 CFLAGS   ?= -g
-ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(CFLAGS) -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP
+ALL_CFLAGS := -std=gnu11 $(WARN) $(OPT) $(CFLAGS) -fPIC -D_GNU_SOURCE -Iinclude -Ishm -MMD -MP
 LIBS     := -lxxhash -lgmp -llz4 -lz -lmd -lm
 LDFLAGS  ?=
 ALL_LDFLAGS := $(SAN_LDFLAGS) $(LDFLAGS)
 
-LIB_SRC  := $(sort $(wildcard shm/*.c))
+LIB_SRC  := $(sort $(wildcard shm/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 # Test builds of the library compile the crash points in (-DSHMETS_TEST); the product never has them.
 TLIB_OBJ := $(LIB_SRC:%.c=$(B)/test-lib/%.o)
-TOOL_SRC := tools/shmets.c tools/script.c tools/cmd_tab.c tools/cmd_file.c tools/top.c tools/shell.c
+TOOL_SRC := tools/main.c tools/tool.c tools/script.c tools/script_scan.c tools/script_common.c tools/script_ets.c tools/script_ms.c tools/script_file.c tools/script_mgr.c tools/cmd_tab.c tools/cmd_file.c tools/top.c tools/shell.c
 TOOL_LIBS := -ledit
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))
@@ -70,10 +70,10 @@ ifdef TSAN
   TESTS  := $(TSAN_TESTS:%=$(B)/tests/%)
 endif
 PROGRAMS := $(B)/shmets $(B)/etsmgr
-# etsmgr, the supervisor daemon (issue 6; sources in mgr/, its client side in shm/mgr_*.c).
+# etsmgr, the supervisor daemon (issue 6; sources in mgr/, its client side in shm/etsmgr/).
 MGR_SRC  := $(sort $(wildcard mgr/*.c))
 
-.PHONY: all deps test-deps bench-deps units-check check diff-check ms-diff-check stress demo bench install clean headers-check FORCE
+.PHONY: all deps test-deps bench-deps units-check layers check diff-check ms-diff-check stress demo bench install clean headers-check FORCE
 .DEFAULT_GOAL := all
 
 all: $(B)/libshmets.a $(B)/libshmets.so $(PROGRAMS)
@@ -172,6 +172,15 @@ headers-check: | deps
 	done
 	@echo "headers-check: include/*.h compile standalone as C and C++"
 
+# The layers (CONVENTIONS.md item 1a): every #include "..." of shm/, mgr/ and tools/, and every
+# call between their .c files (read from the objects with nm), stays in its folder or goes down a
+# layer; no two files need each other; every file is under 1,500 lines.  tools/layers.py says so;
+# its top comment lists the layers, lowest first (the one place the order is written).  make
+# check runs it, and tests/test_layers.sh, which plants an upward include and a cycle in a copy
+# of the tree and sees both refused.
+layers: $(LIB_OBJ) $(MGR_SRC:%.c=$(B)/%.o) $(TOOL_SRC:%.c=$(B)/%.o)
+	@tools/layers.py --objects $(B)
+
 # Fuzzing (issue 9; the layout is in tests/fuzz/fuzz.h): a target is tests/fuzz/NAME.c plus its
 # seed corpus tests/fuzz/NAME/.  `make fuzz` builds each with clang and libFuzzer under ASan+UBSan
 # into build/fuzz/NAME (tools/deps.sh fuzz installs clang) and runs each FUZZ_SECONDS seconds
@@ -181,16 +190,16 @@ headers-check: | deps
 # library, the tool's but its main(); FUZZ_EXTRA_NAME: objects target NAME adds to those.
 FUZZ_SRC     := $(filter-out tests/fuzz/replay.c,$(sort $(wildcard tests/fuzz/*.c)))
 FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
-FUZZ_LINK    := $(filter-out tools/shmets.c,$(TOOL_SRC))
+FUZZ_LINK    := $(filter-out tools/main.c,$(TOOL_SRC))
 FUZZ_EXTRA_mgr := $(filter-out mgr/main.c,$(MGR_SRC))
 FUZZ_REPLAYS := $(FUZZ_NAMES:%=$(B)/tests/fuzz-%)
 FUZZ_BINS    := $(FUZZ_NAMES:%=build/fuzz/%)
 FUZZ_CC      ?= clang-14
 FUZZ_SECONDS ?= 60
-FUZZ_CFLAGS  := -std=gnu11 $(WARN) -Wno-gnu-variable-sized-type-not-at-end -O1 -g -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE -Iinclude -MMD -MP \
+FUZZ_CFLAGS  := -std=gnu11 $(WARN) -Wno-gnu-variable-sized-type-not-at-end -O1 -g -fno-omit-frame-pointer -fPIC -D_GNU_SOURCE -Iinclude -Ishm -MMD -MP \
                 -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
 ifndef TSAN
-  TESTS      += $(FUZZ_REPLAYS)
+  TESTS      += $(FUZZ_REPLAYS) tests/test_layers.sh
 endif
 
 .PHONY: fuzz fuzz-deps
@@ -227,7 +236,7 @@ units-check: $(B)/etsmgr | test-deps
 	@echo "units-check: systemd/etsmgr@.service and etsmgr@.socket pass systemd-analyze verify"
 
 # Every test program runs from the repository root; tests/run.sh prints one summary line.
-check: all headers-check units-check $(TESTS) | test-deps
+check: all headers-check units-check layers $(TESTS) | test-deps
 	@tests/run.sh $(TESTS)
 	$(if $(TSAN),@echo "check: only $(TSAN_TESTS) under ThreadSanitizer (the Makefile says why)",@tests/diff/run.sh $(DIFF_OPTS) $(B)/shmets $(B)/diff)
 
@@ -288,5 +297,5 @@ install: all
 clean:
 	rm -rf build
 
--include $(wildcard build/fuzz/obj/*/*.d build/fuzz/obj/tests/fuzz/*.d $(B)/tests/fuzz/*.d)
+-include $(wildcard build/fuzz/obj/*/*.d build/fuzz/obj/shm/*/*.d build/fuzz/obj/tests/fuzz/*.d $(B)/tests/fuzz/*.d)
 -include $(MGR_SRC:%.c=$(B)/%.d) $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d) $(SB_OBJ:.o=.d)

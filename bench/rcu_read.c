@@ -4,14 +4,15 @@
  *
  * Each case runs a tight loop of enter/exit pairs with one dependent load inside (so the pair
  * is not optimised away) and reports nanoseconds per pair, best of 5 runs:
- *   rcu        rcu_read_begin/rcu_read_end on a shmets control segment (shm/rcu.h)
+ *   rcu        rcu_read_begin/rcu_read_end on a shmets control segment (shm/mem/rcu.h)
  *   rwlock     pthread_rwlock_rdlock/unlock, uncontended, process-private
  *   rwlock-ps  the same lock with PTHREAD_PROCESS_SHARED in shared memory (what a locked
  *              shared-memory table would use)
  * Output: one TSV line per case on stdout (case, ns_per_pair), a sentence on stderr.
  */
 #include "shmets.h"
-#include "../shm/rcu.h"
+#include "mem/ctl.h"
+#include "mem/rcu.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -66,7 +67,7 @@ int main(void)
     struct ctl c;
     struct rcu_reader rd;
     int rc;
-    if ((rc = ctl_open(inst, &c)) || (rc = rcu_reader_register(&c, &rd))) {
+    if ((rc = ctl_open(inst, &c)) || (rc = rcu_reader_register(&c.h->reg, &rd))) {
         fprintf(stderr, "rcu_read: %s: %s\n", shmets_strerror(rc), shmets_errdetail());
         ctl_unlink(inst);
         return 1;

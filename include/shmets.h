@@ -390,10 +390,11 @@ int shmets_term_format(shmets_term t, char **text, size_t *len);
  * - Memory a write replaces is reclaimed once no reader can hold it (epoch-based RCU across
  *   processes).  A reader killed inside a lookup holds nothing: its slot is cleared when a
  *   writer finds it dead.
- * - The select/match family of table calls (part 7 compiles and runs the specifications
- *   they take) are not yet in this version of the header; give_away, managed tables and the
- *   heir's transfer when an owner dies are etsmgr's, in <etsmgr.h>.  write_concurrency stripes the writer lock of hash tables only; an
- *   ordered_set accepts the option and has one writer lock.
+ * - The select family of table calls (shmets_select, _count, _delete, _replace, the chunked
+ *   shmets_select_limit and _continue; match, match_object and match_delete through
+ *   shmets_ms_from_pattern) is in part 7, with the specifications they take.  give_away, managed tables and the heir's transfer
+ *   when an owner dies are etsmgr's, in <etsmgr.h>.  write_concurrency stripes the writer
+ *   lock of hash tables only; an ordered_set accepts the option and has one writer lock.
  */
 
 typedef struct shmets shmets;

@@ -1,10 +1,11 @@
 /*
- * conn.c — etsmgr's connections: accepting a client (SO_PEERCRED, its pidfd), reading its
- * requests (at most READS_PER_WAKEUP a wakeup, none while its replies wait: a flood stalls
- * only its sender), its bounded output queue, messages to processes (mgr_post) and the ones
- * held for processes not connected yet, and the log.  main.c has the design and the threat
- * model; this file holds no state of its own but the log's instance name, and is kept apart
- * from main() so that a fuzz target can link serve.c, watch.c and this without a main.
+ * conn.c — etsmgr's connections, which move bytes and nothing else: accepting a client
+ * (SO_PEERCRED, its pidfd), receiving its packets, its bounded output queue, messages to
+ * processes (mgr_post) and the ones held for processes not connected yet, and the log.  It
+ * calls neither serve.c nor watch.c: main.c's event loop dispatches (a request to mgr_handle,
+ * a new client to mgr_watch_add and mgr_deliver_pending).  main.c has the design and the
+ * threat model; this file holds no state of its own but the log's instance name, and is kept
+ * apart from main() so that a fuzz target can link serve.c, watch.c and this without a main.
  *
  * An inheritance's ETS-TRANSFER clears the table's CATM_XFER only once it is in the heir's
  * socket (sent, not merely queued): a daemon killed with it queued, or a connection closed
@@ -12,7 +13,7 @@
  * Killed between the send and the clearing, the heir gets it twice: at least once, never lost.
  */
 #include "mgr.h"
-#include "../shm/proc.h"
+#include "base/proc.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -27,8 +28,6 @@
 #ifndef SO_PEERPIDFD
 #define SO_PEERPIDFD 77
 #endif
-
-#define READS_PER_WAKEUP 32
 
 const char *mgr_log_inst = "?";
 
@@ -78,7 +77,7 @@ void mgr_client_flush(struct mgr *m, struct mgr_client *cl)
 
 /* Queue one packet on a connection (xfer: the table whose CATM_XFER its sending clears, or
  * 0).  0, or -1 if the client had to be dropped. */
-static int client_send(struct mgr *m, struct mgr_client *cl, const unsigned char *buf, size_t len, uint64_t xfer)
+int mgr_client_send(struct mgr *m, struct mgr_client *cl, const unsigned char *buf, size_t len, uint64_t xfer)
 {
     if (cl->dead)
         return -1;
@@ -108,7 +107,7 @@ int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, s
     for (struct mgr_client *cl = m->clients; cl; cl = cl->next) {
         if (cl->dead || cl->peer.pid != pid || cl->peer.inc != inc)
             continue;
-        if (client_send(m, cl, buf, len, xfer_tab))
+        if (mgr_client_send(m, cl, buf, len, xfer_tab))
             continue;
         return 1;
     }
@@ -142,7 +141,7 @@ int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, s
 }
 
 /* Is an ETS-TRANSFER of table id for peer queued on one of its connections, or held? */
-static int xfer_waiting(struct mgr *m, const struct mgr_peer *peer, uint64_t id)
+int mgr_xfer_waiting(struct mgr *m, const struct mgr_peer *peer, uint64_t id)
 {
     for (struct mgr_client *cl = m->clients; cl; cl = cl->next)
         if (!cl->dead && cl->peer.pid == peer->pid && cl->peer.inc == peer->inc)
@@ -155,9 +154,9 @@ static int xfer_waiting(struct mgr *m, const struct mgr_peer *peer, uint64_t id)
     return 0;
 }
 
-void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer)
+void mgr_deliver_held(struct mgr *m, const struct mgr_peer *peer)
 {
-    /* Held messages first, oldest first (the list is newest first). */
+    /* Oldest first (the list is newest first). */
     struct mgr_pending *mine = NULL, **pp = &m->pending;
     while (*pp) {
         struct mgr_pending *q = *pp;
@@ -178,23 +177,6 @@ void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer)
         free(q->pkt);
         free(q);
     }
-    /* Inheritances recorded in the catalog (a daemon restarted since, W.1). */
-    struct cat_entry *v;
-    uint32_t n;
-    if (cat_snapshot(m->c, &v, &n))
-        return;
-    for (uint32_t i = 0; i < n; i++) {
-        if ((v[i].mflags & CATM_XFER) && v[i].owner_pid == peer->pid && v[i].owner_inc == peer->inc &&
-            !xfer_waiting(m, peer, v[i].id)) {
-            unsigned char *msg;
-            size_t len;
-            if (mgr_transfer_msg(m, &v[i], v[i].xfer_from, NULL, &msg, &len) == 0) {
-                mgr_post(m, peer->pid, peer->inc, msg, len, v[i].id);
-                free(msg);
-            }
-        }
-    }
-    free(v);
 }
 
 void mgr_client_close(struct mgr *m, struct mgr_client *cl)
@@ -214,18 +196,18 @@ void mgr_client_close(struct mgr *m, struct mgr_client *cl)
     free(cl);
 }
 
-void mgr_client_accept(struct mgr *m, int lfd)
+struct mgr_client *mgr_client_accept(struct mgr *m, int lfd, int *pidfd_out)
 {
     int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
     if (fd < 0)
-        return;
+        return NULL;
     struct ucred cr;
     socklen_t sl = sizeof cr;
     int pidfd = -1;
     if (m->nclients >= MGR_CLIENTS_MAX || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &sl) || cr.pid <= 0) {
         mgr_log(4, "connection refused (%u clients, or no peer credentials)", m->nclients);
         close(fd);
-        return;
+        return NULL;
     }
     sl = sizeof pidfd;
     if (getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &sl) != 0)
@@ -242,7 +224,7 @@ void mgr_client_accept(struct mgr *m, int lfd)
         if (pidfd >= 0)
             close(pidfd);
         close(fd);
-        return;
+        return NULL;
     }
     cl->fd = fd;
     cl->peer = peer;
@@ -252,38 +234,31 @@ void mgr_client_accept(struct mgr *m, int lfd)
         close(pidfd);
         close(fd);
         free(cl);
-        return;
+        return NULL;
     }
     cl->next = m->clients;
     m->clients = cl;
     m->nclients++;
-    mgr_watch_add(m, peer.pid, peer.inc, pidfd);
-    mgr_log(7, "client %d (uid %d) connected", (int)peer.pid, (int)peer.uid);
-    mgr_deliver_pending(m, &peer);
+    *pidfd_out = pidfd;
+    return cl;
 }
 
 static unsigned char rbuf[MGR_PACKET_MAX];
 
-void mgr_client_read(struct mgr *m, struct mgr_client *cl)
+const unsigned char *mgr_client_recv(struct mgr_client *cl, size_t *len)
 {
-    for (int k = 0; k < READS_PER_WAKEUP && !cl->dead && !cl->outq; k++) {
+    for (;;) {
         ssize_t n = recv(cl->fd, rbuf, sizeof rbuf, MSG_DONTWAIT | MSG_TRUNC);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-            return;
+            return NULL;
         if (n <= 0) {
             cl->dead = 1;
-            return;
+            return NULL;
         }
-        unsigned char *reply;
-        size_t rlen;
-        if (mgr_handle(m, &cl->peer, rbuf, (size_t)n, &reply, &rlen)) {
-            cl->dead = 1;
-            return;
-        }
-        client_send(m, cl, reply, rlen, 0);
-        free(reply);
+        *len = (size_t)n;
+        return rbuf;
     }
 }
 

@@ -49,7 +49,7 @@
  * not connected are lost with it, except inheritances, which CATM_XFER in the catalog keeps.
  */
 #include "mgr.h"
-#include "../shm/proc.h"
+#include "base/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -80,6 +80,7 @@
 #define TAG_SIGNAL (4ull << 56)
 #define TICK_MS 100
 #define FULL_SCAN_TICKS 20
+#define READS_PER_WAKEUP 32
 
 /* ---- the socket --------------------------------------------------------------------------- */
 
@@ -141,6 +142,40 @@ static int listen_socket(const char *sock, const char *group, int *made)
     }
     mgr_log(6, "listening on %s", sock);
     return fd;
+}
+
+/* The event loop dispatches; conn.c only moves bytes.  A new client: watch it (its pidfd),
+ * then deliver what waits for it. */
+static void client_accept(struct mgr *m, int lfd)
+{
+    int pidfd;
+    struct mgr_client *cl = mgr_client_accept(m, lfd, &pidfd);
+    if (!cl)
+        return;
+    struct mgr_peer peer = cl->peer;
+    mgr_watch_add(m, peer.pid, peer.inc, pidfd);
+    mgr_log(7, "client %d (uid %d) connected", (int)peer.pid, (int)peer.uid);
+    mgr_deliver_pending(m, &peer);
+}
+
+/* A client's requests: at most READS_PER_WAKEUP a wakeup, none while its replies wait (a
+ * flood stalls only its sender); each gets its reply from mgr_handle. */
+static void client_read(struct mgr *m, struct mgr_client *cl)
+{
+    for (int k = 0; k < READS_PER_WAKEUP && !cl->dead && !cl->outq; k++) {
+        size_t n;
+        const unsigned char *req = mgr_client_recv(cl, &n);
+        if (!req)
+            return;
+        unsigned char *reply;
+        size_t rlen;
+        if (mgr_handle(m, &cl->peer, req, n, &reply, &rlen)) {
+            cl->dead = 1;
+            return;
+        }
+        mgr_client_send(m, cl, reply, rlen, 0);
+        free(reply);
+    }
 }
 
 static void usage(void)
@@ -252,7 +287,7 @@ int main(int argc, char **argv)
             uint64_t tag = evs[i].data.u64 & TAG_MASK, low = evs[i].data.u64 & 0xffffffffu;
             if (tag == TAG_LISTEN) {
                 for (int k = 0; k < 16; k++)
-                    mgr_client_accept(&m, lfd);
+                    client_accept(&m, lfd);
             } else if (tag == TAG_SIGNAL) {
                 struct signalfd_siginfo si;
                 if (read(sfd, &si, sizeof si) == sizeof si) {
@@ -276,7 +311,7 @@ int main(int argc, char **argv)
                 if (evs[i].events & EPOLLOUT)
                     mgr_client_flush(&m, cl);
                 if (evs[i].events & EPOLLIN)
-                    mgr_client_read(&m, cl);
+                    client_read(&m, cl);
                 if (evs[i].events & (EPOLLHUP | EPOLLERR))
                     cl->dead = 1;
             }

@@ -1,16 +1,18 @@
 /*
- * mgr.h — private to the etsmgr daemon (not installed).  The daemon's state and the parts
- * that share it: main.c (socket, event loop), serve.c (one request in, one reply out:
- * mgr_handle), conn.c (connections, messages, the log), watch.c (who is watched by pidfd, and
- * what a death does) and reclaim.c (the background reclaimer of quiet tables).
+ * mgr.h — private to the etsmgr daemon (not installed).  The daemon's state and the five
+ * parts that share it: main.c (socket, the event loop, which dispatches), serve.c (one request
+ * in, one reply out: mgr_handle), watch.c (who is watched by pidfd, and what a death does),
+ * conn.c (connections, messages, the log: it moves bytes and calls neither of the others) and
+ * reclaim.c (the background reclaimer of quiet tables, a thread that calls the library only).
+ * main.c calls all four; serve.c calls watch.c and conn.c; watch.c and reclaim.c call conn.c.
  * See main.c for the design and the threat model.
  */
 #ifndef SHMETS_MGR_H
 #define SHMETS_MGR_H
 
-#include "../shm/mgr_proto.h"
-#include "../shm/rcu.h"
-#include "../shm/table.h"
+#include "etsmgr/mgr_proto.h"
+#include "mem/rcu.h"
+#include "store/tab.h"
 #include "shmets.h"
 
 #include <stddef.h>
@@ -88,8 +90,15 @@ struct mgr {
  * the instance) and the connections. */
 extern const char *mgr_log_inst;
 void mgr_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void mgr_client_accept(struct mgr *m, int lfd);
-void mgr_client_read(struct mgr *m, struct mgr_client *cl);
+/* Accept one connection: the new client, and its pidfd in *pidfd (for mgr_watch_add), or
+ * NULL when there is none or it was refused. */
+struct mgr_client *mgr_client_accept(struct mgr *m, int lfd, int *pidfd);
+/* One packet the client sent (valid until the next call), or NULL: none now, or the
+ * connection ended (cl->dead set). */
+const unsigned char *mgr_client_recv(struct mgr_client *cl, size_t *len);
+/* Queue a packet (copied) on the client's connection (xfer: the table of an ETS-TRANSFER it
+ * carries, or 0). */
+int mgr_client_send(struct mgr *m, struct mgr_client *cl, const unsigned char *buf, size_t len, uint64_t xfer);
 void mgr_client_flush(struct mgr *m, struct mgr_client *cl);
 void mgr_client_close(struct mgr *m, struct mgr_client *cl);
 struct mgr_client *mgr_client_of(struct mgr *m, int fd);
@@ -99,12 +108,14 @@ struct mgr_client *mgr_client_of(struct mgr *m, int fd);
  * negative code when no reply could be made (out of memory): the caller drops the client. */
 int mgr_handle(struct mgr *m, const struct mgr_peer *peer, const unsigned char *req, size_t len,
                unsigned char **reply, size_t *rlen);
-/* Deliver messages held for peer (it just connected). */
-void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer);
 
 /* conn.c: queue a packet (ETF bytes, copied) for process (pid, inc): on its connection, or
  * held until it connects.  Returns 1 if put on a connection, 0 if held, <0 if dropped. */
 int mgr_post(struct mgr *m, pid_t pid, uint64_t inc, const unsigned char *buf, size_t len, uint64_t xfer_tab);
+/* Deliver the packets held for peer (it just connected). */
+void mgr_deliver_held(struct mgr *m, const struct mgr_peer *peer);
+/* Is an ETS-TRANSFER of table id for peer queued on one of its connections, or held? */
+int mgr_xfer_waiting(struct mgr *m, const struct mgr_peer *peer, uint64_t id);
 
 /* watch.c */
 /* Scan the catalog and the reader registry: watch every owner and reader not yet watched,
@@ -121,6 +132,9 @@ void mgr_owner_dead(struct mgr *m, const struct cat_entry *e);
  * heir's data read from the table when data is NULL. */
 int mgr_transfer_msg(struct mgr *m, const struct cat_entry *e, pid_t from, const shmets_term *data,
                      unsigned char **buf, size_t *len);
+/* Deliver what waits for peer, which just connected: the packets held for it, then the
+ * ETS-TRANSFERs the catalog records for it (CATM_XFER) that are not queued yet. */
+void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer);
 /* The uid of a live process (for the table segment's owner), or -1. */
 int mgr_proc_uid(pid_t pid, uid_t *uid, gid_t *gid);
 /* Make table id's segment belong to uid/gid (the daemon runs as root: a new owner of another

@@ -2,7 +2,7 @@
  * reclaim.c — etsmgr's background reclaimer: memory deleted from a table that has gone quiet
  * goes back to the system without waiting for the table's next write (issue 21).
  *
- * WHY: writers free retired memory themselves (shm/commit.c RECLAMATION: by count, by bytes,
+ * WHY: writers free retired memory themselves (shm/store/commit.c RECLAMATION: by count, by bytes,
  * by age), but only when they write.  A table whose last writes retired memory that a reader
  * held at that moment keeps it in limbo until its next write, which may never come: five
  * 20 MB objects, four deleted while a reader looked, held 100 MB of /dev/shm for good.  The
@@ -10,7 +10,7 @@
  *
  * HOW: one thread of its own, so that a table lock it waits for (a writer stopped with SIGSTOP
  * while holding it) stalls only this thread, never the event loop that serves clients and
- * watches owners.  Every RECLAIM_TICK_MS it calls tab_reclaim_idle (shm/table.c): up to
+ * watches owners.  Every RECLAIM_TICK_MS it calls tab_reclaim_idle (shm/table/table.c): up to
  * RECLAIM_TABLES tables, round robin over the catalog by id, each reclaimed (up to
  * RECLAIM_ENTRIES entries, under its writer lock) if its limbo holds entries and nothing has
  * reclaimed it for RECLAIM_IDLE_MS.
@@ -31,6 +31,7 @@
  * recovers (commit.c), as for any writer.
  */
 #include "mgr.h"
+#include "table/table.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -50,7 +50,7 @@
  * its owner dies) moves a table at most once.
  */
 #include "mgr.h"
-#include "../shm/proc.h"
+#include "base/proc.h"
 
 #include <ctype.h>
 #include <stdio.h>

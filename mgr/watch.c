@@ -30,8 +30,8 @@
  * message, it leaves CATM_XFER, and the next daemon sends the message.
  */
 #include "mgr.h"
-#include "../shm/proc.h"
-#include "../shm/util.h"
+#include "base/proc.h"
+#include "base/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -303,4 +303,27 @@ void mgr_scan(struct mgr *m)
     }
     if (dead)
         mgr_log(6, "%d reader slot(s) of dead processes cleared", dead);
+}
+
+void mgr_deliver_pending(struct mgr *m, const struct mgr_peer *peer)
+{
+    /* Held messages first (conn.c). */
+    mgr_deliver_held(m, peer);
+    /* Inheritances recorded in the catalog (a daemon restarted since, W.1). */
+    struct cat_entry *v;
+    uint32_t n;
+    if (cat_snapshot(m->c, &v, &n))
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        if ((v[i].mflags & CATM_XFER) && v[i].owner_pid == peer->pid && v[i].owner_inc == peer->inc &&
+            !mgr_xfer_waiting(m, peer, v[i].id)) {
+            unsigned char *msg;
+            size_t len;
+            if (mgr_transfer_msg(m, &v[i], v[i].xfer_from, NULL, &msg, &len) == 0) {
+                mgr_post(m, peer->pid, peer->inc, msg, len, v[i].id);
+                free(msg);
+            }
+        }
+    }
+    free(v);
 }

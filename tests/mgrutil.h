@@ -232,4 +232,27 @@ static inline char *mu_fmt(shmets_term t)
     return s;
 }
 
+#ifdef cmocka_unit_test
+/* The group fixture of the tests that talk to one daemon (test_mgr.c, test_mgr_bad.c): start
+ * it, open its instance and connect; at the end disconnect, close, stop it, and check its log
+ * (no sanitizer report). */
+static inline int mu_group_setup(const char *prog, shmets **db, etsmgr **m)
+{
+    mu_init(prog);
+    assert_true(mu_start() > 0);
+    assert_int_equal(shmets_open(mu_inst, db), 0);
+    assert_int_equal(etsmgr_connect(*db, NULL, m), 0);
+    return 0;
+}
+
+static inline int mu_group_teardown(shmets *db, etsmgr *m)
+{
+    etsmgr_disconnect(m);
+    shmets_close(db);
+    mu_kill(mu_daemon, SIGTERM);
+    assert_int_equal(mu_fini(), 0);
+    return 0;
+}
+#endif
+
 #endif

@@ -20,7 +20,7 @@
 
 #include "shmets.h"
 #include "testutil.h"
-#include "../shm/table.h"
+#include "table/table.h"
 
 #include <signal.h>
 #include <stdio.h>

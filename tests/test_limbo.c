@@ -1,5 +1,5 @@
 /*
- * test_limbo.c — the limbo list (shm/limbo.c): retire with reserved room, reclaim oldest-first
+ * test_limbo.c — the limbo list (shm/mem/limbo.c): retire with reserved room, reclaim oldest-first
  * below the safe epoch and at most `max` per call (L.5), chunks reused, the check's limbo bytes
  * equal to the heap walk's, and a mark-and-sweep rebuild (as after a writer's death) that keeps
  * every block limbo still reaches (L.6).  One segment per test, named after the pid, unlinked.
@@ -11,9 +11,9 @@
 #include <cmocka.h>
 
 #include "shmets.h"
-#include "../shm/alloc.h"
-#include "../shm/limbo.h"
-#include "../shm/seg.h"
+#include "mem/alloc.h"
+#include "mem/limbo.h"
+#include "mem/seg.h"
 
 #include <stdio.h>
 #include <sys/mman.h>

@@ -14,7 +14,7 @@
 #include "mgrutil.h"
 
 #include <poll.h>
-#include "../shm/table.h"
+#include "table/table.h"
 
 #define N 500
 
@@ -778,21 +778,13 @@ static void autostart_and_one_connection(void **s)
 static int group_setup(void **s)
 {
     (void)s;
-    mu_init("test_mgr");
-    assert_true(mu_start() > 0);
-    assert_int_equal(shmets_open(mu_inst, &db), 0);
-    assert_int_equal(etsmgr_connect(db, NULL, &m), 0);
-    return 0;
+    return mu_group_setup("test_mgr", &db, &m);
 }
 
 static int group_teardown(void **s)
 {
     (void)s;
-    etsmgr_disconnect(m);
-    shmets_close(db);
-    mu_kill(mu_daemon, SIGTERM);
-    assert_int_equal(mu_fini(), 0);     /* no sanitizer report in the daemon's log */
-    return 0;
+    return mu_group_teardown(db, m);
 }
 
 int main(void)

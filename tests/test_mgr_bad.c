@@ -485,21 +485,13 @@ static void socket_activation(void **s)
 static int group_setup(void **s)
 {
     (void)s;
-    mu_init("test_mgr_bad");
-    assert_true(mu_start() > 0);
-    assert_int_equal(shmets_open(mu_inst, &db), 0);
-    assert_int_equal(etsmgr_connect(db, NULL, &m), 0);
-    return 0;
+    return mu_group_setup("test_mgr_bad", &db, &m);
 }
 
 static int group_teardown(void **s)
 {
     (void)s;
-    etsmgr_disconnect(m);
-    shmets_close(db);
-    mu_kill(mu_daemon, SIGTERM);
-    assert_int_equal(mu_fini(), 0);     /* no sanitizer report in the daemon's log */
-    return 0;
+    return mu_group_teardown(db, m);
 }
 
 int main(void)

@@ -44,6 +44,7 @@
 
 #include "shmets.h"
 #include "testutil.h"
+#include "erlutil.h"
 
 extern char **environ;
 
@@ -106,35 +107,8 @@ static int setup(void **state)
         script = "tests/erl/ms_oracle.escript";
     if (access(script, R_OK) != 0)
         fail_msg("%s is not readable (%s): run from the repository root", script, strerror(errno));
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     char *argv[] = { (char *)"escript", (char *)script, seeds, ns, out, NULL };
-    pid_t pid;
-    int err = posix_spawnp(&pid, "escript", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (err)
-        fail_msg("cannot run escript (%s): Erlang/OTP is a test dependency", strerror(err));
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int status;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0 && errno != EINTR)
-            fail_msg("waitpid: %s", strerror(errno));
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - t0.tv_sec > ORACLE_TIMEOUT) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("the oracle did not finish in %d s", ORACLE_TIMEOUT);
-        }
-        struct timespec nap = { 0, 5 * 1000 * 1000 };
-        nanosleep(&nap, NULL);
-    }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("the oracle failed (status %d)", status);
+    erl_run(argv, ORACLE_TIMEOUT, "the oracle");
     read_file(out);
     unlink(out);
     rmdir(dir);

@@ -1,5 +1,5 @@
 /*
- * test_rcu.c — the cross-process RCU (shm/rcu.c) and the control segment.
+ * test_rcu.c — the cross-process RCU (shm/mem/rcu.c) and the control segment.
  *
  * - Sections nest, and the safe epoch is held back exactly by a reader inside a section.
  * - Hammer: reader processes read an RCU-published block while a writer process replaces it
@@ -19,10 +19,11 @@
 
 #include "shmets.h"
 #include "testutil.h"
-#include "../shm/alloc.h"
-#include "../shm/proc.h"
-#include "../shm/rcu.h"
-#include "../shm/seg.h"
+#include "mem/alloc.h"
+#include "base/proc.h"
+#include "mem/ctl.h"
+#include "mem/rcu.h"
+#include "mem/seg.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -67,8 +68,8 @@ static void test_nesting_and_safe_epoch(void **state)
     struct rcu_reader rd;
     uint64_t safe;
     open_ctl(&c);
-    assert_int_equal(rcu_reader_register(&c, &rd), 0);
-    assert_int_equal(rcu_safe_epoch(&c, &safe), 0);
+    assert_int_equal(rcu_reader_register(&c.h->reg, &rd), 0);
+    assert_int_equal(rcu_safe_epoch(&c.h->reg, &safe), 0);
     assert_int_equal(safe, atomic_load(&c.h->reg.epoch));     /* nobody reads */
     rcu_read_begin(&c.h->reg, &rd);
     uint64_t in = atomic_load(&rd.slot->epoch);
@@ -76,11 +77,11 @@ static void test_nesting_and_safe_epoch(void **state)
     rcu_read_end(&rd);
     assert_int_equal(atomic_load(&rd.slot->epoch), in);       /* still inside */
     uint64_t stamp = rcu_retire_stamp(&c.h->reg);
-    assert_int_equal(rcu_safe_epoch(&c, &safe), 0);
+    assert_int_equal(rcu_safe_epoch(&c.h->reg, &safe), 0);
     assert_true(safe <= stamp);                               /* held back by us */
     rcu_read_end(&rd);
     assert_int_equal(atomic_load(&rd.slot->epoch), 0);
-    assert_int_equal(rcu_safe_epoch(&c, &safe), 0);
+    assert_int_equal(rcu_safe_epoch(&c.h->reg, &safe), 0);
     assert_true(safe > stamp);
     rcu_reader_unregister(&rd);
     ctl_close(&c);
@@ -103,7 +104,7 @@ static _Atomic uint64_t *read_count;
 static int reader_main(struct ctl *c, struct hammer *hm, unsigned char *base)
 {
     struct rcu_reader rd;
-    if (rcu_reader_register(c, &rd))
+    if (rcu_reader_register(&c->h->reg, &rd))
         return 2;
     uint64_t n = 0;
     int bad = 0;
@@ -158,7 +159,7 @@ static int writer_main(struct ctl *c, struct hammer *hm, struct seg *s, double s
             }
             waited |= 1;
             uint64_t safe;
-            if (rcu_safe_epoch(c, &safe))
+            if (rcu_safe_epoch(&c->h->reg, &safe))
                 return 4;
             size_t k = 0;
             for (size_t i = 0; i < nl; i++) {
@@ -242,7 +243,7 @@ static void test_reader_killed_inside_section(void **state)
         child_init();
         struct ctl cc;
         struct rcu_reader rd;
-        if (ctl_open(inst, &cc) || rcu_reader_register(&cc, &rd))
+        if (ctl_open(inst, &cc) || rcu_reader_register(&cc.h->reg, &rd))
             _exit(1);
         rcu_read_begin(&cc.h->reg, &rd);
         if (write(p[1], "x", 1) != 1)
@@ -253,14 +254,14 @@ static void test_reader_killed_inside_section(void **state)
     char ch;
     assert_int_equal(read(p[0], &ch, 1), 1);
     uint64_t stamp = rcu_retire_stamp(&c.h->reg), safe;
-    assert_int_equal(rcu_safe_epoch(&c, &safe), 0);
+    assert_int_equal(rcu_safe_epoch(&c.h->reg, &safe), 0);
     assert_true(safe <= stamp);                 /* the live reader holds memory back */
-    assert_int_equal(rcu_safe_epoch(&c, &safe), 0);
+    assert_int_equal(rcu_safe_epoch(&c.h->reg, &safe), 0);
     assert_true(safe <= stamp);                 /* ... and keeps holding it */
     uint64_t cleared = atomic_load(&c.h->reg.stale_cleared);
     kill(child, SIGKILL);
     assert_int_equal(waitpid(child, NULL, 0), child);
-    assert_int_equal(rcu_safe_epoch(&c, &safe), 0);
+    assert_int_equal(rcu_safe_epoch(&c.h->reg, &safe), 0);
     assert_true(safe > stamp);                  /* its slot was cleared: memory reclaimable */
     assert_int_equal(atomic_load(&c.h->reg.stale_cleared), cleared + 1);
     close(p[0]);

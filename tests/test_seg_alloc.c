@@ -1,5 +1,5 @@
 /*
- * test_seg_alloc.c — segments (shm/seg.c) and the heap allocator (shm/alloc.c).
+ * test_seg_alloc.c — segments (shm/mem/seg.c) and the heap allocator (shm/mem/alloc.c).
  *
  * Segments: create/attach/unlink, read-only mappings, and every attach check (missing, wrong
  * magic, uninitialised, wrong version, wrong ABI, wrong kind, truncated object).  Allocator:
@@ -15,8 +15,8 @@
 #include <cmocka.h>
 
 #include "shmets.h"
-#include "../shm/alloc.h"
-#include "../shm/seg.h"
+#include "mem/alloc.h"
+#include "mem/seg.h"
 
 #include <fcntl.h>
 #include <stdio.h>

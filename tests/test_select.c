@@ -1,5 +1,5 @@
 /*
- * test_select.c — the select family over tables (shm/tabselect.c): results as ETS gives them
+ * test_select.c — the select family over tables (shm/table/tabselect.c): results as ETS gives them
  * (expected values from erl 25), the key plans (a bound key is looked up, a bound prefix of an
  * ordered_set walks its range, anything else scans) giving the same results as a scan, and
  * select_delete / select_replace acting per object.

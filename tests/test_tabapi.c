@@ -16,7 +16,7 @@
 
 #include "shmets.h"
 #include "testutil.h"
-#include "../shm/table.h"       /* one test sets the catalog's next id */
+#include "table/table.h"       /* one test sets the catalog's next id */
 
 #include <errno.h>
 #include <signal.h>

@@ -1,5 +1,5 @@
 /*
- * test_tabfile.c — table files (shm/tabfile.c): what a user of tab2file/file2tab relies on.
+ * test_tabfile.c — table files (shm/tabfile/tabfile.c): what a user of tab2file/file2tab relies on.
  *
  * - A dump and a load give back the same table, for every kind and option: the same objects
  *   (a bag's and a duplicate_bag's in the same order for a key), and the same info.

@@ -13,8 +13,8 @@
 
 #include "shmets.h"
 #include "testutil.h"
-#include "../shm/table.h"       /* the protection test reaches the mapping itself */
-#include "../shm/proc.h"
+#include "table/table.h"       /* the protection test reaches the mapping itself */
+#include "base/proc.h"
 
 #include <signal.h>
 #include <stdio.h>

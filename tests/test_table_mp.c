@@ -39,7 +39,7 @@
 
 #include "shmets.h"
 #include "testutil.h"
-#include "../shm/table.h"       /* alloc_poison, the RCU reader, limbo counts */
+#include "table/table.h"       /* alloc_poison, the RCU reader, limbo counts */
 
 #include <errno.h>
 #include <signal.h>

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "shmets.h"
+#include "erlutil.h"
 
 extern char **environ;
 
@@ -484,40 +485,10 @@ static struct cursor run_oracle(struct state *st, const char *mode)
         fail_msg("oracle %s is not readable (%s): run from the repository root or set "
                  "SHMETS_ORACLE", script, strerror(errno));
 
-    posix_spawn_file_actions_t fa;
-    assert_int_equal(posix_spawn_file_actions_init(&fa), 0);
-    assert_int_equal(posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0), 0);
     char *argv[] = { (char *)"escript", (char *)script, (char *)mode, in, out, NULL };
-    pid_t pid;
-    int err = posix_spawnp(&pid, "escript", &fa, NULL, argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (err != 0)
-        fail_msg("cannot run escript (%s): Erlang/OTP is a test dependency and its escript "
-                 "must be on PATH", strerror(err));
-
-    struct timespec t0, now;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    int status;
-    for (;;) {
-        pid_t w = waitpid(pid, &status, WNOHANG);
-        if (w == pid)
-            break;
-        if (w < 0 && errno != EINTR)
-            fail_msg("waitpid(escript): %s", strerror(errno));
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        if (now.tv_sec - t0.tv_sec > ORACLE_TIMEOUT_S) {
-            kill(pid, SIGKILL);
-            waitpid(pid, &status, 0);
-            fail_msg("oracle %s did not finish in %d s", mode, ORACLE_TIMEOUT_S);
-        }
-        struct timespec nap = { 0, 5 * 1000 * 1000 };
-        nanosleep(&nap, NULL);
-    }
-    if (WIFSIGNALED(status))
-        fail_msg("oracle %s killed by signal %d", mode, WTERMSIG(status));
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("oracle %s exited with status %d (its message is above; 127: escript could "
-                 "not start Erlang)", mode, WEXITSTATUS(status));
+    char what[64];
+    snprintf(what, sizeof what, "oracle %s", mode);
+    erl_run(argv, ORACLE_TIMEOUT_S, what);
     read_all(st, out);
     return (struct cursor){ st->resp, st->resp + st->resp_len };
 }

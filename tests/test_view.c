@@ -1,5 +1,5 @@
 /*
- * test_view.c — zero-copy reads, batched lookups and the byte-key calls (shm/tabview.c):
+ * test_view.c — zero-copy reads, batched lookups and the byte-key calls (shm/table/tabview.c):
  * what a C program that uses shmets as a key-value store relies on.
  */
 #include <stdarg.h>

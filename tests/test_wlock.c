@@ -1,5 +1,5 @@
 /*
- * test_wlock.c — the robust writer lock (shm/wlock.c) and crash points.
+ * test_wlock.c — the robust writer lock (shm/mem/wlock.c) and crash points.
  *
  * The protected state is two counters a and b that a writer keeps equal (a++, then b++);
  * recovery after a dead writer sets b = a.  A holder killed with SIGKILL, and a writer made to
@@ -16,7 +16,7 @@
 
 #include "shmets.h"
 #include "testutil.h"
-#include "../shm/wlock.h"
+#include "mem/wlock.h"
 
 #include <signal.h>
 #include <stdlib.h>

@@ -1,5 +1,5 @@
 /*
- * cmd_file.c — table files from the command line (shm/tabfile.c does the work).
+ * cmd_file.c — table files from the command line (shm/tabfile/tabfile.c does the work).
  *
  *   shmets dump [--md5sum] [--object-count] [--sync] [--erlang] TAB FILE   ets:tab2file/3
  *   shmets load [--verify] FILE                                    ets:file2tab/2

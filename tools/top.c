@@ -7,7 +7,7 @@
  * the instance's reader slots (registered by live threads, and inside a read section at that
  * moment).  Rates are differences of the tables' write counters between two refreshes
  * divided by the time between them (CLOCK_MONOTONIC), so the first refresh has none ("-").
- * Reads are not counted anywhere (shm/tabstats.c says why: it would cost the read path a
+ * Reads are not counted anywhere (shm/table/tabstats.c says why: it would cost the read path a
  * shared store), so there is no reads-per-second column.
  *
  * On a terminal each refresh clears the screen first (ANSI "home, clear"); otherwise refreshes

@@ -17,14 +17,14 @@
  * Writers go through the builder (or kv_put), as a C program writing new values would.
  *
  * R3 takes every writer lock of the table through the library's own tab_with_all (a private
- * function: shm/table.h) and stops there, as a writer stopped in the middle of a write would.
+ * function: shm/table/table.h) and stops there, as a writer stopped in the middle of a write would.
  *
  * Each store is an instance of its own ("<tag>.set", "<tag>.ord", "<tag>.kv"), destroyed by
  * unload (and by the guardian if the run is interrupted).
  */
 #include "bench.h"
 #include "shmets.h"
-#include "../../shm/table.h"
+#include "table/table.h"
 
 #include <signal.h>
 #include <stdio.h>

@@ -28,8 +28,8 @@
  */
 #include "fuzz.h"
 #include "../../mgr/mgr.h"
-#include "../../shm/catalog.h"
-#include "../../shm/proc.h"
+#include "mem/ctl.h"
+#include "base/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 /*
- * tabfile.c — fuzz target: table-file loading, both formats (shm/tabfile.c's own and
- * shm/tabfile_otp.c's, Erlang's disk_log), through the fd entries.
+ * tabfile.c — fuzz target: table-file loading, both formats (shm/tabfile/tabfile.c's own and
+ * shm/tabfile/tabfile_otp.c's, Erlang's disk_log), through the fd entries.
  *
  * The input is a file: it goes into a memfd, and shmets_tabfile_info_fd then
  * shmets_file2tab_fd read it, the load twice (without verify, then with) into a fresh instance

@@ -1,0 +1,428 @@
+/*
+ * tabread.c — the reading calls besides lookup and member (table.c): first, next, last, prev,
+ * foldl, foldr, tab2list, slot and lookup_element, all with ETS's meaning.
+ *
+ * EVERY CALL IS A FEW SHORT READ SECTIONS.  A traversal does not hold one read section for the
+ * whole table (that would hold back reclamation for as long as the caller takes, and a fold's
+ * callback may even write the table); it takes up to STEP_KEYS keys (or STEP_BYTES bytes) per
+ * section, copies them out, and goes on from the last key it copied.  That works because the
+ * indexes' next() accepts any key, present or not, and neither index reorders keys when it
+ * grows or shrinks (index.h): every key that stays in the table meanwhile is visited exactly
+ * once, whatever the writers do, and a traversal never loops.  As in ETS, a traversal is not
+ * a snapshot: keys inserted or deleted meanwhile may or may not be seen.
+ *
+ * Each section can be run again (tab_read retries it when a multi-key publish overlapped it),
+ * so the functions here truncate their output to where the section began before they write.
+ */
+#include "table/table.h"
+#include "term/term.h"
+#include "base/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define STEP_KEYS  64
+#define STEP_BYTES (256u << 10)
+
+/* ---- first / next / last / prev ------------------------------------------------------------ */
+
+enum step { ST_FIRST, ST_NEXT, ST_LAST, ST_PREV };
+
+struct key_arg {
+    enum step op;
+    shmets_term key;
+    uint64_t hash;
+    int need_present;           /* next/prev on a hash table that is not fixed */
+    int absent;
+    struct tbuf *b;
+};
+
+static uint64_t do_step(const struct tab *t, enum step op, shmets_term key, uint64_t hash)
+{
+    const struct index_ops *x = t->ops;
+    uint32_t kl = (uint32_t)key.len;
+    switch (op) {
+    case ST_FIRST: return x->first(t);
+    case ST_LAST:  return x->last ? x->last(t) : x->first(t);
+    case ST_NEXT:  return x->next(t, key.ptr, kl, hash);
+    case ST_PREV:  return x->prev ? x->prev(t, key.ptr, kl, hash) : x->next(t, key.ptr, kl, hash);
+    }
+    return 0;
+}
+
+static int key_fn(struct tab *t, void *arg)
+{
+    struct key_arg *a = arg;
+    a->b->len = 0;
+    a->b->err = 0;
+    a->absent = 0;
+    if (a->need_present && !t->ops->lookup(t, a->key.ptr, (uint32_t)a->key.len, a->hash)) {
+        a->absent = 1;
+        return 0;
+    }
+    const struct sobj *o = sobj_at(&t->s, do_step(t, a->op, a->key, a->hash));
+    if (o)
+        tbuf_put(a->b, sobj_key(o), sobj_klen(o));
+    return 0;
+}
+
+static int key_call(shmets_tab *t, enum step op, shmets_term key, shmets_term *out)
+{
+    if (!t || !out || ((op == ST_NEXT || op == ST_PREV) && !key.ptr))
+        return err_set(SHMETS_EINVAL, "NULL argument");
+    out->ptr = NULL;
+    out->len = 0;
+    if (key.len > UINT32_MAX)
+        return err_set(SHMETS_ENOKEY, "no such key");
+    const char *atom;
+    size_t alen;
+    if ((op == ST_NEXT || op == ST_PREV) && t->h->kind == SHMETS_ORDERED_SET &&
+        shmets_term_get_atom(key, &atom, &alen) == 0 && alen == 13 && memcmp(atom, "$end_of_table", 13) == 0)
+        return err_set(SHMETS_ENOKEY, "next/prev of '$end_of_table' on an ordered_set (ETS: badarg)");
+    struct tbuf b;
+    tbuf_init(&b, SHMETS_TERM_MAX_SIZE);
+    struct key_arg a = { op, key, 0, 0, 0, &b };
+    if (op == ST_NEXT || op == ST_PREV) {
+        a.hash = tab_hash(t, key);
+        a.need_present = t->h->kind != SHMETS_ORDERED_SET && !tab_fixed(t);
+    }
+    int rc = tab_read(t, key_fn, &a);
+    if (!rc && a.absent)
+        rc = err_set(SHMETS_ENOKEY, "next/prev: the key is not in the table (and the table is not fixed)");
+    if (!rc && !b.err && b.len == 0) {
+        tbuf_free(&b);
+        return 0;                       /* '$end_of_table': {NULL, 0} */
+    }
+    return tbuf_to_term(&b, rc, out);
+}
+
+int shmets_first(shmets_tab *t, shmets_term *key)
+{
+    shmets_term none = { NULL, 0 };
+    return key_call(t, ST_FIRST, none, key);
+}
+
+int shmets_last(shmets_tab *t, shmets_term *key)
+{
+    shmets_term none = { NULL, 0 };
+    return key_call(t, ST_LAST, none, key);
+}
+
+int shmets_next(shmets_tab *t, shmets_term key, shmets_term *next)
+{
+    return key_call(t, ST_NEXT, key, next);
+}
+
+int shmets_prev(shmets_tab *t, shmets_term key, shmets_term *prev)
+{
+    return key_call(t, ST_PREV, key, prev);
+}
+
+/* ---- traversal in sections -------------------------------------------------------------- */
+
+/*
+ * One section of a traversal: from after `from` (or from the start), copy the objects of up to
+ * STEP_KEYS keys into objs (their encodings one after another) and remember the last key.
+ */
+struct walk_arg {
+    int reverse;
+    struct tbuf *objs;          /* the section's objects, one encoding after another */
+    size_t nobjs;
+    struct tbuf *from;          /* the key the section starts after (if started) */
+    struct tbuf *last;          /* the last key the section copied */
+    int started, done;
+};
+
+static int walk_fn(struct tab *t, void *arg)
+{
+    struct walk_arg *a = arg;
+    a->objs->len = 0;
+    a->objs->err = 0;
+    a->nobjs = 0;
+    a->done = 0;
+    shmets_term key = { NULL, 0 };
+    if (a->started) {
+        key.ptr = a->from->p;
+        key.len = a->from->len;
+    }
+    uint64_t hash = key.ptr ? tab_hash(t, key) : 0;
+    uint64_t cap = tab_chain_max(t);
+    for (int k = 0; k < STEP_KEYS && a->objs->len < STEP_BYTES; k++) {
+        uint64_t off = !key.ptr ? do_step(t, a->reverse ? ST_LAST : ST_FIRST, key, 0)
+                                : do_step(t, a->reverse ? ST_PREV : ST_NEXT, key, hash);
+        const struct sobj *o = sobj_at(&t->s, off);
+        if (!o) {
+            a->done = 1;
+            break;
+        }
+        uint64_t n = 0;
+        for (const struct sobj *x = o; x && n < cap; n++) {
+            if (sobj_append(x, a->objs))
+                break;
+            a->nobjs++;
+            uint64_t nx = sobj_next(x);
+            x = nx ? sobj_at(&t->s, nx) : NULL;
+        }
+        /* Go on from this key: a copy, as the table may change after the section. */
+        a->last->len = 0;
+        a->last->err = 0;
+        tbuf_put(a->last, sobj_key(o), sobj_klen(o));
+        if (a->last->err)
+            break;
+        key.ptr = a->last->p;
+        key.len = a->last->len;
+        hash = tab_hash(t, key);
+    }
+    return a->objs->err ? a->objs->err : a->last->err;
+}
+
+/*
+ * Traverse the table; after each section, call each(objs, n, arg) on the objects it copied
+ * (outside any read section).  each returns 0 to go on.
+ */
+int tab_traverse(struct tab *t, int reverse, const shmets_term *after,
+                 int (*each)(const unsigned char *objs, size_t n, void *arg), void *arg)
+{
+    struct tbuf objs, k1, k2;
+    tbuf_init(&objs, (size_t)1 << 62);
+    tbuf_init(&k1, SHMETS_TERM_MAX_SIZE);
+    tbuf_init(&k2, SHMETS_TERM_MAX_SIZE);
+    struct walk_arg a = { .reverse = reverse && t->h->kind == SHMETS_ORDERED_SET, .objs = &objs,
+                          .from = &k1, .last = &k2 };
+    int rc = 0;
+    if (after) {                        /* start after this key, as if a section had ended there */
+        tbuf_put(&k1, after->ptr, after->len);
+        a.started = 1;
+        if (k1.err) {
+            rc = k1.err;
+            a.done = 1;
+        }
+    }
+    while (!rc && !a.done) {
+        rc = tab_read(t, walk_fn, &a);
+        if (!rc && a.nobjs)
+            rc = each(objs.p, a.nobjs, arg);
+        struct tbuf *x = a.from;       /* the next section starts after this one's last key */
+        a.from = a.last;
+        a.last = x;
+        a.started = 1;
+    }
+    tbuf_free(&objs);
+    tbuf_free(&k1);
+    tbuf_free(&k2);
+    return rc;
+}
+
+struct fold_arg {
+    shmets_fold_fn fn;
+    void *arg;
+};
+
+static int fold_each(const unsigned char *p, size_t n, void *arg)
+{
+    struct fold_arg *f = arg;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *end = term_end(p);
+        shmets_term obj = { p, (size_t)(end - p) };
+        int r = f->fn(obj, f->arg);
+        if (r)
+            return r;
+        p = end;
+    }
+    return 0;
+}
+
+static int fold(shmets_tab *t, int reverse, shmets_fold_fn fn, void *arg)
+{
+    if (!t || !fn)
+        return err_set(SHMETS_EINVAL, "NULL argument to a fold");
+    struct fold_arg f = { fn, arg };
+    return tab_traverse(t, reverse, NULL, fold_each, &f);
+}
+
+int shmets_foldl(shmets_tab *t, shmets_fold_fn fn, void *arg)
+{
+    return fold(t, 0, fn, arg);
+}
+
+int shmets_foldr(shmets_tab *t, shmets_fold_fn fn, void *arg)
+{
+    return fold(t, 1, fn, arg);
+}
+
+struct list_arg { struct tbuf *b; uint64_t n; };
+
+static int list_each(const unsigned char *p, size_t n, void *arg)
+{
+    struct list_arg *l = arg;
+    const unsigned char *q = p;
+    for (size_t i = 0; i < n; i++)
+        q = term_end(q);
+    tbuf_put(l->b, p, (size_t)(q - p));
+    l->n += n;
+    return l->b->err;
+}
+
+/* A list term of the objects in b (after its 5-byte head), n of them. */
+static int finish_list(struct tbuf *b, uint64_t n, shmets_term *out)
+{
+    if (n > UINT32_MAX)
+        return tbuf_to_term(b, err_set(SHMETS_ETOOBIG, "more than 2^32 objects in one list"), out);
+    if (n == 0)
+        b->len = 0;
+    tbuf_byte(b, ETF_NIL);
+    if (n && !b->err)
+        put_be32(b->p + 1, (uint32_t)n);
+    return tbuf_to_term(b, 0, out);
+}
+
+int shmets_tab2list(shmets_tab *t, shmets_term *list)
+{
+    if (!t || !list)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_tab2list");
+    struct tbuf b;
+    tbuf_init(&b, (size_t)1 << 62);
+    tbuf_byte(&b, ETF_LIST);
+    tbuf_be32(&b, 0);
+    struct list_arg l = { &b, 0 };
+    int rc = tab_traverse(t, 0, NULL, list_each, &l);
+    if (rc) {
+        tbuf_free(&b);
+        return rc;
+    }
+    return finish_list(&b, l.n, list);
+}
+
+/* ---- slot ----------------------------------------------------------------------------------- */
+
+struct slot_arg {
+    uint64_t i;
+    struct tbuf *b;
+    uint64_t n;
+    int res;
+};
+
+static void slot_visit(void *arg, uint64_t head)
+{
+    struct tab *t = ((struct tab **)arg)[0];
+    struct slot_arg *a = ((struct slot_arg **)arg)[1];
+    uint64_t cap = tab_chain_max(t), k = 0;
+    for (const struct sobj *x = sobj_at(&t->s, head); x && k < cap; k++) {
+        if (sobj_append(x, a->b))
+            break;
+        a->n++;
+        uint64_t nx = sobj_next(x);
+        x = nx ? sobj_at(&t->s, nx) : NULL;
+    }
+}
+
+static int slot_fn(struct tab *t, void *arg)
+{
+    struct slot_arg *a = arg;
+    a->b->len = 5;
+    a->b->err = 0;
+    a->n = 0;
+    void *pair[2] = { t, a };
+    a->res = t->ops->slot(t, a->i, slot_visit, pair);
+    return 0;
+}
+
+int shmets_slot(shmets_tab *t, uint64_t i, shmets_term *objects)
+{
+    if (!t || !objects)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_slot");
+    objects->ptr = NULL;
+    objects->len = 0;
+    struct tbuf b;
+    tbuf_init(&b, (size_t)1 << 62);
+    tbuf_byte(&b, ETF_LIST);
+    tbuf_be32(&b, 0);
+    struct slot_arg a = { i, &b, 0, 0 };
+    int rc = tab_read(t, slot_fn, &a);
+    if (!rc && a.res < 0)
+        rc = err_set(-a.res, "slot %llu is past the table's last slot", (unsigned long long)i);
+    if (rc || a.res == 0) {
+        tbuf_free(&b);
+        return rc;
+    }
+    return finish_list(&b, a.n, objects);
+}
+
+/* ---- lookup_element ------------------------------------------------------------------------ */
+
+struct elem_arg {
+    shmets_term key;
+    uint64_t hash;
+    uint64_t pos;
+    struct tbuf *b;
+    uint64_t n;
+    int found, short_obj;
+    struct tbuf *tmp;
+};
+
+static int elem_fn(struct tab *t, void *arg)
+{
+    struct elem_arg *a = arg;
+    a->b->len = 5;
+    a->b->err = 0;
+    a->n = 0;
+    a->found = a->short_obj = 0;
+    uint64_t off = t->ops->lookup(t, a->key.ptr, (uint32_t)a->key.len, a->hash);
+    uint64_t cap = tab_chain_max(t), k = 0;
+    for (const struct sobj *x = sobj_at(&t->s, off); x && k < cap; k++) {
+        shmets_term obj, el;
+        int rc = sobj_term(x, a->tmp, &obj);
+        if (rc)
+            return rc;
+        a->found = 1;
+        if (shmets_term_tuple_element(obj, a->pos, &el) != 0) {
+            a->short_obj = 1;
+            return 0;
+        }
+        tbuf_put(a->b, el.ptr, el.len);
+        a->n++;
+        uint64_t nx = sobj_next(x);
+        x = nx ? sobj_at(&t->s, nx) : NULL;
+    }
+    return 0;
+}
+
+int shmets_lookup_element(shmets_tab *t, shmets_term key, uint64_t pos, const shmets_term *dflt,
+                          shmets_term *out)
+{
+    if (!t || !key.ptr || !out)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_element");
+    out->ptr = NULL;
+    out->len = 0;
+    if (pos == 0)
+        return err_set(SHMETS_EBADPOS, "lookup_element: position 0");
+    struct tbuf b;
+    tbuf_init(&b, (size_t)1 << 62);
+    tbuf_byte(&b, ETF_LIST);
+    tbuf_be32(&b, 0);
+    struct tbuf tmp;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    struct elem_arg a = { key, tab_hash(t, key), pos, &b, 0, 0, 0, &tmp };
+    int rc = key.len <= UINT32_MAX ? tab_read(t, elem_fn, &a) : 0;
+    tbuf_free(&tmp);
+    if (!rc && b.err)
+        rc = b.err;
+    if (!rc && a.short_obj)
+        rc = err_set(SHMETS_EBADPOS, "lookup_element: an object of the key has fewer than %llu elements",
+                     (unsigned long long)pos);
+    if (!rc && !a.found)
+        rc = dflt ? shmets_term_dup(*dflt, out)
+                  : err_set(SHMETS_ENOKEY, "lookup_element: the key is not in the table");
+    if (rc || !a.found) {
+        tbuf_free(&b);
+        return rc;
+    }
+    uint32_t k = t->h->kind;
+    if (k == SHMETS_SET || k == SHMETS_ORDERED_SET) {
+        /* One object: its element alone, not a list. */
+        int r = shmets_term_dup((shmets_term){ b.p + 5, b.len - 5 }, out);
+        tbuf_free(&b);
+        return r;
+    }
+    return finish_list(&b, a.n, out);
+}

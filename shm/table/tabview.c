@@ -1,0 +1,337 @@
+/*
+ * tabview.c — reads that copy nothing, batched lookups, and the byte-key calls.
+ *
+ * ZERO COPY: a stored object never changes once published (a write makes a new one and
+ * retires the old through RCU, plan.h), so a pointer to it stays good for as long as the
+ * reader's read section lasts.  The view calls therefore run only inside an explicit section
+ * (shmets_read_begin/end, inst.c) and hand out pointers into the mapping.  Each call still
+ * checks the publish sequence (T.3) and looks again if a multi-key publish overlapped it, so
+ * one call never sees half of a list insert.
+ *
+ * BATCHES go through the index's lookup_bulk (hash.c: prefetch all buckets, then all
+ * candidate objects, then compare), in chunks of BULK_CHUNK keys whose hashes are computed
+ * first, outside the read section's retry loop.
+ *
+ * BYTE KEYS: the object of key K and value V is {<<K>>, <<V>>}; its canonical encoding is
+ * 104 2 | 109 len(K) K | 109 len(V) V, written here directly.  A value is found right after
+ * the stored key (koff + klen), so kv_get costs what a lookup costs.
+ */
+#include "table/table.h"
+#include "term/term.h"
+#include "base/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define BULK_CHUNK 64
+
+static int need_section(struct tab *t)
+{
+    if (t->h->flags & TABF_COMPRESSED)
+        return err_set(SHMETS_EINVAL, "a compressed table's objects are not stored as terms: use the copying calls");
+    if (!inst_in_section(t->db))
+        return err_set(SHMETS_EINVAL, "a view call outside a read section (shmets_read_begin)");
+    return 0;
+}
+
+struct view_arg {
+    shmets_term key;
+    uint64_t hash;
+    shmets_term *objs;
+    size_t max, n;
+};
+
+static int view_fn(struct tab *t, void *arg)
+{
+    struct view_arg *a = arg;
+    a->n = 0;
+    uint64_t off = t->ops->lookup(t, a->key.ptr, (uint32_t)a->key.len, a->hash);
+    uint64_t cap = tab_chain_max(t);
+    for (const struct sobj *x = off ? sobj_at(&t->s, off) : NULL; x && a->n < cap;) {
+        if (a->n < a->max)
+            a->objs[a->n] = (shmets_term){ sobj_etf(x), sobj_len(x) };
+        a->n++;
+        uint64_t nx = sobj_next(x);
+        x = nx ? sobj_at(&t->s, nx) : NULL;
+    }
+    return 0;
+}
+
+int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t max, size_t *n)
+{
+    if (!t || !key.ptr || (!objs && max) || !n)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_view");
+    int rc = need_section(t);
+    if (rc)
+        return rc;
+    *n = 0;
+    if (key.len > UINT32_MAX)
+        return 0;
+    struct view_arg a = { key, tab_hash(t, key), objs, max, 0 };
+    rc = tab_read(t, view_fn, &a);
+    if (!rc)
+        *n = a.n;
+    return rc;
+}
+
+/* ---- batches -------------------------------------------------------------------------------- */
+
+struct bulk_arg {
+    struct bulk_key *k;
+    size_t n;
+    uint64_t *off;
+    /* copying: one list per key */
+    struct tbuf *lists;
+};
+
+static int bulk_fn(struct tab *t, void *arg)
+{
+    struct bulk_arg *a = arg;
+    if (t->ops->lookup_bulk)
+        t->ops->lookup_bulk(t, a->k, a->n, a->off);
+    else
+        for (size_t i = 0; i < a->n; i++)
+            a->off[i] = t->ops->lookup(t, a->k[i].key, a->k[i].klen, a->k[i].hash);
+    for (size_t i = 0; a->lists && i < a->n; i++) {
+        a->lists[i].len = 0;
+        a->lists[i].err = 0;
+        tab_copy_chain(t, a->off[i], &a->lists[i]);
+    }
+    return 0;
+}
+
+/* Look keys[0..n) up in chunks; fill objs (views) or lists (copies). */
+static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *objs, shmets_term *lists, size_t *found)
+{
+    struct bulk_key k[BULK_CHUNK];
+    uint64_t off[BULK_CHUNK];
+    struct tbuf tb[BULK_CHUNK];
+    size_t got = 0;
+    int rc = 0;
+    for (size_t g = 0; g < n && !rc; g += BULK_CHUNK) {
+        size_t m = n - g < BULK_CHUNK ? n - g : BULK_CHUNK;
+        for (size_t i = 0; i < m; i++)
+            if (!keys[g + i].ptr)
+                rc = err_set(SHMETS_EINVAL, "NULL key %zu in a batch", g + i);
+        if (rc)
+            break;                      /* the lists made so far are freed below */
+        for (size_t i = 0; i < m; i++) {
+            shmets_term key = keys[g + i];
+            /* A key longer than any stored key can hold: looked up as an empty key, found nowhere. */
+            k[i].key = key.ptr;
+            k[i].klen = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
+            k[i].hash = tab_hash(t, key);
+            if (lists)
+                tbuf_init(&tb[i], (size_t)1 << 62);
+        }
+        struct bulk_arg a = { k, m, off, lists ? tb : NULL };
+        rc = tab_read(t, bulk_fn, &a);
+        for (size_t i = 0; i < m; i++) {
+            const struct sobj *o = !rc && off[i] && k[i].klen ? sobj_at(&t->s, off[i]) : NULL;
+            got += o != NULL;
+            if (objs)
+                objs[g + i] = o ? (shmets_term){ sobj_etf(o), sobj_len(o) } : (shmets_term){ NULL, 0 };
+            if (lists) {
+                if (!rc && tb[i].err)
+                    rc = tb[i].err;
+                size_t len;
+                lists[g + i].ptr = rc ? NULL : tbuf_take(&tb[i], &len);
+                lists[g + i].len = rc ? 0 : len;
+                tbuf_free(&tb[i]);
+            }
+        }
+    }
+    if (rc && lists)
+        for (size_t i = 0; i < n; i++)
+            shmets_term_free(&lists[i]);
+    if (found)
+        *found = rc ? 0 : got;
+    return rc;
+}
+
+int shmets_lookup_bulk_view(shmets_tab *t, const shmets_term *keys, size_t n, shmets_term *objs, size_t *found)
+{
+    if (!t || (n && (!keys || !objs)))
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_bulk_view");
+    int rc = need_section(t);
+    return rc ? rc : bulk(t, keys, n, objs, NULL, found);
+}
+
+int shmets_lookup_bulk(shmets_tab *t, const shmets_term *keys, size_t n, shmets_term *lists)
+{
+    if (!t || (n && (!keys || !lists)))
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_bulk");
+    for (size_t i = 0; i < n; i++)
+        lists[i] = (shmets_term){ NULL, 0 };
+    return bulk(t, keys, n, NULL, lists, NULL);
+}
+
+/* ---- byte keys --------------------------------------------------------------------------- */
+
+#define KV_STACK 256
+
+/* The canonical encoding of <<K>> in buf (of KV_STACK bytes) or a malloc'd one (*heap). */
+static int kv_key(const void *key, size_t klen, unsigned char *buf, unsigned char **heap, shmets_term *out)
+{
+    if (!key && klen)
+        return err_set(SHMETS_EINVAL, "NULL key");
+    if (klen > SHMETS_TERM_MAX_SIZE - 5)
+        return err_set(SHMETS_ETOOBIG, "a key of %zu bytes", klen);
+    unsigned char *p = buf;
+    *heap = NULL;
+    if (klen + 5 > KV_STACK && !(p = *heap = malloc(klen + 5)))
+        return err_set(SHMETS_ENOMEM, "out of process memory");
+    p[0] = ETF_BINARY;
+    put_be32(p + 1, (uint32_t)klen);
+    if (klen)
+        memcpy(p + 5, key, klen);
+    *out = (shmets_term){ p, klen + 5 };
+    return 0;
+}
+
+static int kv_table(struct tab *t)
+{
+    if (!t)
+        return err_set(SHMETS_EINVAL, "NULL table");
+    if (t->h->keypos != 1)
+        return err_set(SHMETS_EINVAL, "byte-key calls need a table with keypos 1");
+    return 0;
+}
+
+int shmets_kv_put(shmets_tab *t, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    int rc = kv_table(t);
+    if (rc)
+        return rc;
+    if ((!key && klen) || (!val && vlen))
+        return err_set(SHMETS_EINVAL, "NULL key or value");
+    if (klen > SHMETS_TERM_MAX_SIZE - 12 || vlen > SHMETS_TERM_MAX_SIZE - 12 - klen)
+        return err_set(SHMETS_ETOOBIG, "an object of %zu + %zu bytes", klen, vlen);
+    size_t len = 12 + klen + vlen;
+    unsigned char stack[KV_STACK], *p = len <= KV_STACK ? stack : malloc(len);
+    if (!p)
+        return err_set(SHMETS_ENOMEM, "out of process memory");
+    p[0] = ETF_SMALL_TUPLE;
+    p[1] = 2;
+    p[2] = ETF_BINARY;
+    put_be32(p + 3, (uint32_t)klen);
+    if (klen)
+        memcpy(p + 7, key, klen);
+    p[7 + klen] = ETF_BINARY;
+    put_be32(p + 8 + klen, (uint32_t)vlen);
+    if (vlen)
+        memcpy(p + 12 + klen, val, vlen);
+    rc = shmets_insert(t, (shmets_term){ p, len });
+    if (p != stack)
+        free(p);
+    return rc;
+}
+
+/* The value of {<<K>>, <<V>>} (a canonical object): -SHMETS_ETYPE if it is not of that form. */
+static int kv_value(shmets_term o, const unsigned char **v, size_t *vlen)
+{
+    const unsigned char *p = o.ptr;
+    if (o.len < 12 || p[0] != ETF_SMALL_TUPLE || p[1] != 2 || p[2] != ETF_BINARY)
+        return err_set(SHMETS_ETYPE, "the key's object is not {<<Key>>, <<Value>>}");
+    uint64_t at = 7 + (uint64_t)get_be32(p + 3);
+    if (at + 5 > o.len || p[at] != ETF_BINARY || at + 5 + get_be32(p + at + 1) != o.len)
+        return err_set(SHMETS_ETYPE, "the key's object is not {<<Key>>, <<Value>>}");
+    *v = p + at + 5;
+    *vlen = get_be32(p + at + 1);
+    return 0;
+}
+
+struct kv_arg {
+    shmets_term key;
+    uint64_t hash;
+    void *buf;
+    size_t cap, vlen;
+    const void *view;
+    int found;
+    struct tbuf *tmp;           /* a compressed object, unpacked */
+};
+
+static int kv_get_fn(struct tab *t, void *arg)
+{
+    struct kv_arg *a = arg;
+    a->found = 0;
+    uint64_t off = t->ops->lookup(t, a->key.ptr, (uint32_t)a->key.len, a->hash);
+    const struct sobj *o = off ? sobj_at(&t->s, off) : NULL;
+    if (!o)
+        return 0;
+    const unsigned char *v = NULL;
+    shmets_term obj;
+    int rc = sobj_term(o, a->tmp, &obj);
+    if (!rc)
+        rc = kv_value(obj, &v, &a->vlen);
+    if (rc)
+        return rc;
+    a->found = 1;
+    a->view = v;
+    if (a->buf && a->vlen <= a->cap && a->vlen)
+        memcpy(a->buf, v, a->vlen);
+    return 0;
+}
+
+static int kv_read(struct tab *t, const void *key, size_t klen, struct kv_arg *a)
+{
+    int rc = kv_table(t);
+    unsigned char stack[KV_STACK], *heap;
+    if (!rc)
+        rc = kv_key(key, klen, stack, &heap, &a->key);
+    if (rc)
+        return rc;
+    a->hash = tab_hash(t, a->key);
+    struct tbuf tmp;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    a->tmp = &tmp;
+    rc = tab_read(t, kv_get_fn, a);
+    tbuf_free(&tmp);
+    free(heap);
+    if (!rc && !a->found)
+        rc = err_set(SHMETS_ENOKEY, "no such key");
+    return rc;
+}
+
+int shmets_kv_get(shmets_tab *t, const void *key, size_t klen, void *buf, size_t cap, size_t *vlen)
+{
+    if (!vlen || (!buf && cap))
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_kv_get");
+    struct kv_arg a = { .buf = buf ? buf : (void *)"", .cap = cap };
+    int rc = kv_read(t, key, klen, &a);
+    if (rc)
+        return rc;
+    *vlen = a.vlen;
+    if (a.vlen > cap)
+        return err_set(SHMETS_ERANGE, "the value has %zu bytes; the buffer %zu", a.vlen, cap);
+    return 0;
+}
+
+int shmets_kv_view(shmets_tab *t, const void *key, size_t klen, const void **val, size_t *vlen)
+{
+    if (!t || !val || !vlen)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_kv_view");
+    int rc = need_section(t);
+    struct kv_arg a = { 0 };
+    if (!rc)
+        rc = kv_read(t, key, klen, &a);
+    if (rc)
+        return rc;
+    *val = a.view;
+    *vlen = a.vlen;
+    return 0;
+}
+
+int shmets_kv_del(shmets_tab *t, const void *key, size_t klen)
+{
+    int rc = kv_table(t);
+    unsigned char stack[KV_STACK], *heap;
+    shmets_term k;
+    if (!rc)
+        rc = kv_key(key, klen, stack, &heap, &k);
+    if (rc)
+        return rc;
+    rc = shmets_delete_key(t, k);
+    free(heap);
+    return rc;
+}

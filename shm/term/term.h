@@ -1,0 +1,191 @@
+/*
+ * term.h — private to libshmets (not installed): the External Term Format as the term layer
+ * sees it.  Tags, the growable output buffer, the canonicaliser's entry point, and helpers that
+ * walk encodings already known to be canonical (so they need no bounds checks: the
+ * canonicaliser made them and nothing else writes them).
+ */
+#ifndef SHMETS_TERM_H
+#define SHMETS_TERM_H
+
+#include "base/util.h"
+#include "shmets.h"
+#include <locale.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ETF tags (erts/emulator/beam/external.h; "External Term Format" in the ERTS manual). */
+enum etf_tag {
+    ETF_VERSION          = 131,
+    ETF_COMPRESSED       = 80,
+    ETF_NEW_FLOAT        = 70,
+    ETF_BIT_BINARY       = 77,
+    ETF_ATOM_CACHE_REF   = 82,
+    ETF_NEW_PID          = 88,
+    ETF_NEW_PORT         = 89,
+    ETF_NEWER_REFERENCE  = 90,
+    ETF_SMALL_INTEGER    = 97,
+    ETF_INTEGER          = 98,
+    ETF_FLOAT            = 99,
+    ETF_ATOM             = 100,
+    ETF_REFERENCE        = 101,
+    ETF_PORT             = 102,
+    ETF_PID              = 103,
+    ETF_SMALL_TUPLE      = 104,
+    ETF_LARGE_TUPLE      = 105,
+    ETF_NIL              = 106,
+    ETF_STRING           = 107,
+    ETF_LIST             = 108,
+    ETF_BINARY           = 109,
+    ETF_SMALL_BIG        = 110,
+    ETF_LARGE_BIG        = 111,
+    ETF_NEW_FUN          = 112,
+    ETF_EXPORT           = 113,
+    ETF_NEW_REFERENCE    = 114,
+    ETF_SMALL_ATOM       = 115,
+    ETF_MAP              = 116,
+    ETF_FUN              = 117,
+    ETF_ATOM_UTF8        = 118,
+    ETF_SMALL_ATOM_UTF8  = 119,
+    ETF_V4_PORT          = 120,
+    ETF_LOCAL            = 121,
+};
+
+/* A growable byte buffer with a sticky error (0 or a negative SHMETS_E code). */
+struct tbuf {
+    unsigned char *p;
+    size_t len, cap;
+    size_t limit;       /* refuse to grow past this many bytes (SHMETS_ETOOBIG) */
+    int err;
+};
+
+void tbuf_init(struct tbuf *b, size_t limit);
+void tbuf_free(struct tbuf *b);
+/* Make room for n more bytes; returns a pointer to them or NULL (b->err set). */
+unsigned char *tbuf_room(struct tbuf *b, size_t n);
+void tbuf_put(struct tbuf *b, const void *src, size_t n);
+void tbuf_byte(struct tbuf *b, unsigned char c);
+void tbuf_be16(struct tbuf *b, uint16_t v);
+void tbuf_be32(struct tbuf *b, uint32_t v);
+/* Hand the bytes over (b is empty afterwards). */
+unsigned char *tbuf_take(struct tbuf *b, size_t *len);
+/* End a call that built its result in b: with rc (or b's own error) b is freed and the error
+ * returned; else *out owns b's bytes.  Returns the error or 0. */
+int tbuf_to_term(struct tbuf *b, int rc, shmets_term *out);
+
+/* Canonicaliser flags (besides SHMETS_ETF_NO_VERSION). */
+#define CANON_MAP_LAST_WINS 0x100u  /* duplicate map keys: the later one wins (term text) */
+
+/* Validate and canonicalise; *out owns malloc'd bytes.  See shmets_term_from_etf(). */
+int term_canon(const unsigned char *in, size_t len, unsigned flags, shmets_term *out);
+
+/* Canonical integer encoding of v into b. */
+void etf_put_int(struct tbuf *b, int64_t v);
+/* Canonical integer from sign and little-endian magnitude (leading zeros allowed). */
+void etf_put_big(struct tbuf *b, int negative, const unsigned char *mag, size_t n);
+/* Canonical atom from valid UTF-8. */
+void etf_put_atom(struct tbuf *b, const char *utf8, size_t len);
+
+/* ---- walking canonical encodings (term_walk.c) ---- */
+
+/* End of the canonical term starting at p. */
+const unsigned char *term_end(const unsigned char *p);
+
+/* The place of a term's type in Erlang's term order: number < atom < reference < fun < port
+ * < pid < tuple < map < [] < list < bitstring.  tag: a canonical term's first byte. */
+enum term_rank { TR_NUMBER, TR_ATOM, TR_REF, TR_FUN, TR_PORT, TR_PID, TR_TUPLE, TR_MAP, TR_NIL,
+                 TR_LIST, TR_BITS };
+static inline enum term_rank term_rank(unsigned tag)
+{
+    switch (tag) {
+    case ETF_SMALL_INTEGER: case ETF_INTEGER: case ETF_SMALL_BIG: case ETF_LARGE_BIG:
+    case ETF_NEW_FLOAT:
+        return TR_NUMBER;
+    case ETF_SMALL_ATOM_UTF8: case ETF_ATOM_UTF8: return TR_ATOM;
+    case ETF_NEWER_REFERENCE: return TR_REF;
+    case ETF_NEW_FUN: case ETF_EXPORT: return TR_FUN;
+    case ETF_NEW_PORT: case ETF_V4_PORT: return TR_PORT;
+    case ETF_NEW_PID: return TR_PID;
+    case ETF_SMALL_TUPLE: case ETF_LARGE_TUPLE: return TR_TUPLE;
+    case ETF_MAP: return TR_MAP;
+    case ETF_NIL: return TR_NIL;
+    case ETF_STRING: case ETF_LIST: return TR_LIST;
+    case ETF_BINARY: case ETF_BIT_BINARY: return TR_BITS;
+    default: die(__FILE__, __LINE__, "term_rank: not a canonical term");
+    }
+}
+
+/* A cursor over the elements of a canonical list (STRING_EXT elements are made in tmp; [] is
+ * a list of no elements, its own tail). */
+struct term_lcur {
+    const unsigned char *p;     /* next element (LIST) or byte (STRING) */
+    uint32_t left;
+    int str;
+    unsigned char tmp[2];
+};
+static inline void term_lcur_init(struct term_lcur *c, const unsigned char *l)
+{
+    c->str = l[0] == ETF_STRING;
+    c->left = l[0] == ETF_NIL ? 0 : c->str ? get_be16(l + 1) : get_be32(l + 1);
+    c->p = l + (l[0] == ETF_NIL ? 0 : c->str ? 3 : 5);
+}
+/* The next element, or NULL at the end (then term_lcur_tail gives the tail). */
+static inline const unsigned char *term_lcur_next(struct term_lcur *c)
+{
+    if (!c->left)
+        return NULL;
+    c->left--;
+    if (c->str) {
+        c->tmp[0] = ETF_SMALL_INTEGER;
+        c->tmp[1] = *c->p++;
+        return c->tmp;
+    }
+    const unsigned char *e = c->p;
+    c->p = term_end(e);
+    return e;
+}
+extern const unsigned char term_nil[1];     /* [] */
+static inline const unsigned char *term_lcur_tail(const struct term_lcur *c)
+{
+    return c->str ? term_nil : c->p;
+}
+
+/* Integer fields of a canonical integer term. */
+struct term_int {
+    int negative;
+    const unsigned char *mag;   /* little-endian magnitude (bigs) */
+    size_t n;                   /* bytes of mag; 0 for a small value */
+    int64_t small;              /* the value when n == 0 */
+    unsigned char buf[8];
+};
+void term_get_int(const unsigned char *p, struct term_int *v);
+
+/* Atom text of a canonical atom term. */
+static inline const char *term_atom_text(const unsigned char *p, size_t *len)
+{
+    if (p[0] == ETF_SMALL_ATOM_UTF8) { *len = p[1]; return (const char *)p + 2; }
+    *len = (size_t)p[1] << 8 | p[2];
+    return (const char *)p + 3;
+}
+
+/* Map-key order is Erlang's term order except that all integers sort before all floats. */
+int term_cmp(const unsigned char *a, const unsigned char *b, int exact);
+
+/* The "C" locale, made once per process (thread-safe): floats are read and written with a
+ * '.' whatever LC_NUMERIC the calling program set.  NULL only if newlocale() failed. */
+locale_t term_c_locale(void);
+
+/* Text helpers shared by the printer and the parser (term_print.c). */
+void term_format_float(double d, char out[40]);
+/* An unsigned integer, and a canonical integer term (bignums through GMP), in decimal. */
+void term_print_u64(struct tbuf *b, uint64_t v);
+void term_print_int(struct tbuf *b, const unsigned char *p);
+int term_atom_needs_quotes(const char *utf8, size_t n);
+
+/* Strict UTF-8 check; returns the number of code points or -1. */
+long utf8_count(const unsigned char *s, size_t n);
+/* Decode one code point of valid UTF-8 at s; advances *s. */
+uint32_t utf8_next(const unsigned char **s);
+/* Encode a code point (<= 0x10FFFF); returns bytes written to out (1..4). */
+int utf8_put(uint32_t c, unsigned char *out);
+
+#endif
