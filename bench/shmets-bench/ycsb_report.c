@@ -1,0 +1,2 @@
+#include "ycsb.h"
+int ycsb_report(const char *dir) { (void)dir; return 0; }
