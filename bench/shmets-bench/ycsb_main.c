@@ -101,7 +101,7 @@ void ycsb_parse(int argc, char **argv)
             exit(ycsb_report(v) ? 1 : 0);
         else if (!strcmp(a, "--workload")) {
             Y.workloads[0] = 0;
-            for (const char *s = v; *s; s++) {
+            for (const char *s = strcmp(v, "all") ? v : "abcdef"; *s; s++) {
                 if (*s == ',')
                     continue;
                 if (*s < 'a' || *s > 'f' || strlen(Y.workloads) >= 6 || strchr(Y.workloads, *s)) {
@@ -112,8 +112,6 @@ void ycsb_parse(int argc, char **argv)
                 Y.workloads[n] = *s;
                 Y.workloads[n + 1] = 0;
             }
-            if (!strcmp(v, "all"))
-                strcpy(Y.workloads, "abcdef");
         } else if (!strcmp(a, "--records") || !strcmp(a, "--objects"))
             y->c.objects = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--value-bytes"))
