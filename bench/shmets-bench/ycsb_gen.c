@@ -14,8 +14,9 @@
  *                        over the records there are, zeta extended as the count grows.
  *
  * zeta(n) for large n: the first 10^6 terms summed, the rest by Euler–Maclaurin (the integral,
- * the half end terms and the first derivative correction), which gives YCSB's constant for
- * 10^10 items and theta 0.99 to 9 digits (checked by ycsb_selftest).
+ * the half end terms and the first derivative correction): for 10^10 items and theta 0.99 it
+ * gives 26.4690282018, YCSB's constant being 26.46902820178302, and for 2,000,000 items and
+ * theta 0.5 it agrees with the plain sum to 12 digits.
  */
 #include "ycsb.h"
 

@@ -15,7 +15,10 @@
  * records, 32-byte values); 5 s a run after 0.5 s of warm-up, P = 1 and 2.
  *
  * ORDER OF RUNS, as YCSB's documentation advises: each store is loaded once and runs a, b, c,
- * f, d in that order (d's inserts last), then is loaded again as an ordered store for e.
+ * f, d in that order (d's inserts last), then is loaded again as an ordered store for e.  The
+ * peers' stores are loaded side by side and each workload and P runs on every peer in turn,
+ * so that other load on a shared machine falls on all of them alike (run_pass); ETS runs
+ * after them, in its own VM.
  * After every run the store is checked in the loading process (shmets: shmets_check on the
  * table, and its object count against the records loaded plus every insert acknowledged so
  * far); a failed check fails the run loudly and the program's exit status.
@@ -317,62 +320,81 @@ static int check_after(const struct ypeer *p, const struct ycfg *y, int ordered,
     return 0;
 }
 
-/* Workloads of one store, in YCSB's order: a, b, c, f, d on the loaded store; e on an ordered one. */
-static void run_peer(const struct ypeer *p, int ordered)
+/*
+ * The runs of one pass: the hash stores (ordered 0: workloads a, b, c, f, d in YCSB's order,
+ * d's inserts last) or the ordered stores (1: e).  Every peer's store is loaded first, then
+ * the runs go workload by workload, P by P, peer after peer, so that the load other processes
+ * put on a shared machine falls on the peers alike rather than on whichever ran then.
+ */
+static void run_pass(int ordered, const bool *usable)
 {
     static const char order[2][6] = { "abcfd", "e" };
-    bool loaded = false;
-    uint64_t next_rec = Y.y.c.objects;
+    bool loaded[NYPEERS] = { false }, broken[NYPEERS] = { false };
+    uint64_t next_rec[NYPEERS];
+    for (size_t i = 0; i < NYPEERS; i++)
+        next_rec[i] = Y.y.c.objects;
+    bool any = false;
+    for (const char *w = order[ordered]; *w; w++)
+        any |= strchr(Y.workloads, *w) != NULL;
+    if (!any)
+        return;
+    for (size_t i = 0; i < NYPEERS; i++) {
+        const struct ypeer *p = ypeers[i];
+        struct ycfg y = Y.y;
+        y_workload(&y, order[ordered][0]);
+        if (!usable[i])
+            continue;
+        if (ordered && !p->scan) {
+            comment("skipped e for %s (%s)", p->name, "the store keeps no key order: it cannot scan");
+            fprintf(stderr, "shmets-bench: %s skipped for e: the store keeps no key order, it cannot scan\n", p->name);
+            continue;
+        }
+        if (p->threads)
+            continue;           /* its host process loads it for each run */
+        double t0 = now_s();
+        if (p->load(&y, ordered)) {
+            comment("failed %s: %s", p->name, "loading failed");
+            fprintf(stderr, "shmets-bench: %s: loading failed\n", p->name);
+            p->unload(&y, ordered);
+            broken[i] = true;
+            failures++;
+            continue;
+        }
+        loaded[i] = true;
+        fprintf(stderr, "    (%s: %llu records loaded in %.1f s%s)\n", p->name, (unsigned long long)y.c.objects,
+                now_s() - t0, ordered ? ", ordered" : "");
+        if (check_after(p, &y, ordered, next_rec[i])) {
+            broken[i] = true;
+            failures++;
+        }
+    }
     for (const char *w = order[ordered]; *w; w++) {
         if (!strchr(Y.workloads, *w))
             continue;
         struct ycfg y = Y.y;
         y_workload(&y, *w);
-        if (*w == 'e' && !p->scan) {
-            char why[64];
-            snprintf(why, sizeof why, "%s: no order to scan", p->name);
-            comment("skipped e for %s (%s)", p->name, "the store keeps no key order: it cannot scan");
-            fprintf(stderr, "shmets-bench: %s skipped for e: the store keeps no key order, it cannot scan\n", p->name);
-            continue;
-        }
-        if (!loaded && !p->threads) {
-            double t0 = now_s();
-            if (p->load(&y, ordered)) {
-                comment("failed %s: %s", p->name, "loading failed");
-                fprintf(stderr, "shmets-bench: %s: loading failed\n", p->name);
-                p->unload(&y, ordered);
-                failures++;
-                return;
-            }
-            loaded = true;
-            fprintf(stderr, "    (%s: %llu records loaded in %.1f s%s)\n", p->name, (unsigned long long)y.c.objects,
-                    now_s() - t0, ordered ? ", ordered" : "");
-            if (check_after(p, &y, ordered, next_rec)) {
-                failures++;
-                break;
-            }
-        }
-        for (int j = 0; j < Y.nprocs; j++) {
-            struct yresult r;
-            if (run_busy(p, &y, ordered, Y.procs[j], &next_rec, &r) == 0) {
-                if (check_after(p, &y, ordered, next_rec)) {
-                    char what[16];
-                    snprintf(what, sizeof what, "%c P=%d", *w, Y.procs[j]);
-                    comment("failed %s %s: the check after the run", p->name, what);
-                    failures++;
+        for (int j = 0; j < Y.nprocs; j++)
+            for (size_t i = 0; i < NYPEERS; i++) {
+                const struct ypeer *p = ypeers[i];
+                if (!usable[i] || broken[i] || (!loaded[i] && !p->threads) || (*w == 'e' && !p->scan))
                     continue;
-                }
-                emit(&y, &r);
-            } else {
                 char what[16];
                 snprintf(what, sizeof what, "%c P=%d", *w, Y.procs[j]);
-                comment("failed %s %s", p->name, what);
-                failures++;
+                struct yresult r;
+                if (run_busy(p, &y, ordered, Y.procs[j], &next_rec[i], &r) != 0) {
+                    comment("failed %s %s", p->name, what);
+                    failures++;
+                } else if (check_after(p, &y, ordered, next_rec[i])) {
+                    comment("failed %s %s: the check after the run", p->name, what);
+                    failures++;
+                } else {
+                    emit(&y, &r);
+                }
             }
-        }
     }
-    if (loaded)
-        p->unload(&Y.y, ordered);
+    for (size_t i = 0; i < NYPEERS; i++)
+        if (loaded[i])
+            ypeers[i]->unload(&Y.y, ordered);
 }
 
 /* ---- ETS, through bench/ycsb.escript -------------------------------------------------------- */
@@ -514,19 +536,18 @@ int ycsb_worker(const struct cfg *c)
         }
     fprintf(stderr, "%-1s %-8s %3s %13s %12s %12s %8s %8s %9s  %s\n", "w", "peer", "P", "ops/s", "reads/s", "writes/s",
             "p50 ns", "p99 ns", "p99.9 ns", "cores: ours, others'");
+    bool usable[NYPEERS];
     for (size_t i = 0; i < NYPEERS; i++) {
         const struct ypeer *p = ypeers[i];
-        if (!Y.peer_on[i])
-            continue;
         const char *why = NULL;
-        if (p->available && !p->available(&why)) {
+        usable[i] = Y.peer_on[i] && (!p->available || p->available(&why));
+        if (Y.peer_on[i] && !usable[i]) {
             comment("skipped %s: %s", p->name, why);
             fprintf(stderr, "shmets-bench: %s skipped: %s\n", p->name, why);
-            continue;
         }
-        run_peer(p, 0);
-        run_peer(p, 1);
     }
+    run_pass(0, usable);
+    run_pass(1, usable);
     if (Y.peer_on[NYPEERS])
         run_ets();
     if (tsv)
