@@ -401,7 +401,7 @@ static int plot(const char *dir, const int *P, int np)
         if (has_sys(SYS[i]))
             sys[ns++] = SYS[i];
     for (int j = 0; j < np; j++) {
-        fprintf(d, "# P = %d\nworkload", P[j]);
+        fprintf(d, "# P = %d\n# workload", P[j]);
         for (int i = 0; i < ns; i++)
             fprintf(d, " %s", sys[i]);
         fprintf(d, "\n");
