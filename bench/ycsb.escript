@@ -34,7 +34,8 @@
 %%
 %% Output: one line a run,
 %%   workload ets procs secs n_read n_update n_insert n_scan n_rmw p50 p99 p999 inserts bad
-%%   then p50 p99 of read update insert scan rmw
+%%   then p50 p99 of read update insert scan rmw, then the cores the VM had and those the rest of
+%%   the machine used meanwhile (/proc/self/stat and /proc/stat)
 %% and "# ..." lines for shmets-bench's standard error.
 -mode(compile).
 
@@ -208,20 +209,24 @@ run(W, P, T, Seq, O) ->
             0 ->
                 timer:sleep(round(maps:get(warmup, O) * 1000)),
                 atomics:put(Flags, 2, 1),
+                put(cpu0, cpu()),
                 T0 = erlang:monotonic_time(nanosecond),
                 A = Snap(),
                 timer:sleep(round(maps:get(seconds, O) * 1000)),
                 T1 = erlang:monotonic_time(nanosecond),
                 Z = Snap(),
+                put(cpu1, cpu()),
                 atomics:put(Flags, 2, 0),
                 atomics:put(Flags, 1, 1),
                 R = [receive {done, Pid, Bad, Samp, _} -> {Bad, Samp} end || Pid <- Clients],
                 {(T1 - T0) / 1.0e9, A, Z, R};
             _ ->
                 atomics:put(Flags, 2, 1),
+                put(cpu0, cpu()),
                 T0 = erlang:monotonic_time(nanosecond),
                 R = [receive {done, Pid, Bad, Samp, Cnt} -> {Bad, Samp, Cnt} end || Pid <- Clients],
                 T1 = erlang:monotonic_time(nanosecond),
+                put(cpu1, cpu()),
                 {(T1 - T0) / 1.0e9, [[0, 0, 0, 0, 0] || _ <- Clients], [C || {_, _, C} <- R],
                  [{Bd, Sp} || {Bd, Sp, _} <- R]}
         end,
@@ -237,9 +242,37 @@ run(W, P, T, Seq, O) ->
         false -> io:format("# ets ~c P=~B: CHECK FAILED: ~B objects, and ~B were loaded or inserted~n", [W, P, Size, End])
     end,
     Pct = fun(L, Q) -> case length(L) of 0 -> 0; Len -> lists:nth(min(Len, trunc(Q * Len) + 1), L) end end,
-    io:format("~c\tets\t~B\t~.6f\t~B\t~B\t~B\t~B\t~B\t~B\t~B\t~B\t~B\t~B~s~n",
+    {Ours0, Busy0} = get(cpu0),
+    {Ours1, Busy1} = get(cpu1),
+    Ours = (Ours1 - Ours0) / Dt,
+    Other = max(0.0, (Busy1 - Busy0) / Dt - Ours),
+    io:format("~c\tets\t~B\t~.6f\t~B\t~B\t~B\t~B\t~B\t~B\t~B\t~B\t~B\t~B~s\t~.2f\t~.2f~n",
               [W, P, Dt | Counts] ++ [Pct(All, 0.5), Pct(All, 0.99), Pct(All, 0.999), End - Start, Bad,
-                                      [io_lib:format("\t~B\t~B", [Pct(L, 0.5), Pct(L, 0.99)]) || L <- PerKind]]).
+                                      [io_lib:format("\t~B\t~B", [Pct(L, 0.5), Pct(L, 0.99)]) || L <- PerKind],
+                                      Ours, Other]).
+
+%% Seconds of CPU this VM has used (every thread), and the whole machine's busy seconds (steal
+%% included), from /proc, as shmets-bench measures its other peers.
+cpu() ->
+    Tck = case get(clk_tck) of
+              undefined ->
+                  T = case string:to_integer(string:trim(os:cmd("getconf CLK_TCK"))) of
+                          {N, _} when is_integer(N), N > 0 -> N;
+                          _ -> 100
+                      end,
+                  put(clk_tck, T),
+                  T;
+              T -> T
+          end,
+    {ok, Self} = file:read_file("/proc/self/stat"),
+    [_, AfterComm] = binary:split(Self, <<") ">>),
+    F = binary:split(AfterComm, <<" ">>, [global]),
+    Ours = (binary_to_integer(lists:nth(12, F)) + binary_to_integer(lists:nth(13, F))) / Tck,
+    {ok, Stat} = file:read_file("/proc/stat"),
+    [Cpu | _] = binary:split(Stat, <<"\n">>),
+    [_ | Nums] = binary:split(Cpu, <<" ">>, [global, trim_all]),
+    [U, Ni, Sy, _Idle, _Io, Irq, Sirq, Steal | _] = [binary_to_integer(X) || X <- Nums],
+    {Ours, (U + Ni + Sy + Irq + Sirq + Steal) / Tck}.
 
 %% ---- a client ---------------------------------------------------------------------------------
 

@@ -453,7 +453,7 @@ static void run_ets(void)
     char line[1024];
     while (f && fgets(line, sizeof line, f)) {
         /* workload peer procs secs n_read n_update n_insert n_scan n_rmw p50 p99 p999 (all) inserts bad
-         * then p50 p99 of each kind; or a "# ..." line (the count check). */
+         * then p50 p99 of each kind, cores ours and others'; or a "# ..." line (the count check). */
         if (line[0] == '#') {
             fputs(line, stderr);
             if (strstr(line, "CHECK FAILED"))
@@ -465,11 +465,12 @@ static void run_ets(void)
         char wl;
         unsigned long long nn[Y_NOPS], ins, bad;
         double pk[Y_NOPS][2];
-        if (sscanf(line, " %c %31s %d %lf %llu %llu %llu %llu %llu %lf %lf %lf %llu %llu %lf %lf %lf %lf %lf %lf %lf %lf "
-                         "%lf %lf",
-                   &wl, r.peer, &r.procs, &r.secs, &nn[0], &nn[1], &nn[2], &nn[3], &nn[4], &r.p[Y_NOPS][0],
-                   &r.p[Y_NOPS][1], &r.p[Y_NOPS][2], &ins, &bad, &pk[0][0], &pk[0][1], &pk[1][0], &pk[1][1], &pk[2][0],
-                   &pk[2][1], &pk[3][0], &pk[3][1], &pk[4][0], &pk[4][1]) != 24 || r.secs <= 0)
+        int got = sscanf(line, " %c %31s %d %lf %llu %llu %llu %llu %llu %lf %lf %lf %llu %llu %lf %lf %lf %lf %lf %lf "
+                               "%lf %lf %lf %lf %lf %lf",
+                         &wl, r.peer, &r.procs, &r.secs, &nn[0], &nn[1], &nn[2], &nn[3], &nn[4], &r.p[Y_NOPS][0],
+                         &r.p[Y_NOPS][1], &r.p[Y_NOPS][2], &ins, &bad, &pk[0][0], &pk[0][1], &pk[1][0], &pk[1][1],
+                         &pk[2][0], &pk[2][1], &pk[3][0], &pk[3][1], &pk[4][0], &pk[4][1], &r.cpu_ours, &r.cpu_other);
+        if (got < 24 || r.secs <= 0)
             continue;
         r.workload = wl;
         y_workload(&y, wl);

@@ -262,6 +262,44 @@ static void throughput(FILE *f, const int *P, int np)
                "not measured.\n\n![YCSB: throughput per workload and system](ycsb.svg)\n\n");
 }
 
+/* Throughput for the CPU each run had: on a shared machine, where other processes take a
+ * varying share of the cores, the figure that compares runs made under different load. */
+static void per_core(FILE *f, const int *P, int np)
+{
+    fprintf(f, "## Operations/s per core of CPU the run had, millions\n\nEach run's throughput divided by the CPU "
+               "its clients (and redis-server; for ETS the VM) used in the window (column \"cores: ours\" of the last "
+               "table). On a machine shared with other work this compares runs made under different load; a client "
+               "that sleeps waiting for a lock uses no CPU meanwhile, so it flatters a locked store at P = 2.\n\n"
+               "| workload | P |");
+    for (int i = 0; i < NSYS; i++)
+        if (has_sys(SYS[i]))
+            fprintf(f, " %s |", SYS[i]);
+    fprintf(f, "\n| --- | ---: |");
+    for (int i = 0; i < NSYS; i++)
+        if (has_sys(SYS[i]))
+            fprintf(f, " ---: |");
+    fprintf(f, "\n");
+    for (const char *w = WL; *w; w++)
+        for (int j = 0; j < np; j++) {
+            bool any = false;
+            for (int i = 0; i < NSYS; i++)
+                any |= find(*w, SYS[i], P[j]) != NULL;
+            if (!any)
+                continue;
+            fprintf(f, "| %c | %d |", *w, P[j]);
+            for (int i = 0; i < NSYS; i++)
+                if (has_sys(SYS[i])) {
+                    const struct row *r = find(*w, SYS[i], P[j]);
+                    if (r && r->cpu_ours > 0.05)
+                        fprintf(f, " %.3f |", r->ops / r->cpu_ours / 1e6);
+                    else
+                        fprintf(f, " – |");
+                }
+            fprintf(f, "\n");
+        }
+    fprintf(f, "\n");
+}
+
 static void ratios(FILE *f, const int *P, int np)
 {
     fprintf(f, "## shmets as a ratio to every peer (> 1: shmets is faster)\n\n| workload | P |");
@@ -356,7 +394,7 @@ static void every_run(FILE *f)
 {
     fprintf(f, "## Every run\n\nops/s in millions; for each kind of operation: its rate (M/s) and median latency "
                "(ns); \"cores\": CPU the run's clients (and redis-server) had, and what the rest of the machine "
-               "used meanwhile (– where not measured: ETS).\n\n"
+               "used meanwhile (for ETS: the whole VM, its loading and draws idle then).\n\n"
                "| w | peer | P | ops/s | reads/s | writes/s | read | update | insert | scan | rmw | p50 | p99 | "
                "p99.9 | inserts | cores: ours | others' |\n"
                "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
@@ -499,6 +537,7 @@ int ycsb_report(const char *dir)
         fprintf(f, "(The plot was not made: gnuplot is missing or failed; `ycsb.gp` and `ycsb.dat` are there.)\n\n");
     targets(f, dir);
     ratios(f, P, np);
+    per_core(f, P, np);
     latency(f, P, np);
     notes(f);
     every_run(f);
