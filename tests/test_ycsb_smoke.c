@@ -170,7 +170,8 @@ static void test_d(void **s) { (void)s; workload('d'); }
 static void test_e(void **s) { (void)s; workload('e'); }
 static void test_f(void **s) { (void)s; workload('f'); }
 
-/* --ops N: exactly N operations; --json: one object a run with each kind's latency. */
+/* --ops N: exactly N operations; --json: one object a run with each kind's latency and each
+ * client's reads and writes (every process does both). */
 static void test_ops_json(void **state)
 {
     (void)state;
@@ -194,6 +195,17 @@ static void test_ops_json(void **state)
         assert_non_null(strstr(buf, "\"rmw\":{"));
         assert_non_null(strstr(buf, "\"read\":{"));
         assert_non_null(strstr(buf, "\"wrong_values\":0,"));
+        /* every client process both read and wrote */
+        const char *c = strstr(buf, "\"clients\":[");
+        assert_non_null(c);
+        int clients = 0;
+        for (const char *q = c; (q = strstr(q, "{\"reads\":")); q++) {
+            unsigned long long rd = 0, wr = 0;
+            assert_int_equal(sscanf(q, "{\"reads\":%llu,\"writes\":%llu}", &rd, &wr), 2);
+            assert_true(rd > 0 && wr > 0);
+            clients++;
+        }
+        assert_int_equal(clients, 2);
         n++;
     }
     fclose(f);

@@ -177,6 +177,8 @@ struct yresult {
     uint64_t bad;               /* reads that found a wrong value or none */
     double p[Y_NOPS + 1][3];    /* p50, p99, p99.9 ns by kind; [Y_NOPS]: all kinds */
     double cpu_ours, cpu_other;
+    int nclients;               /* per client (0: not known, ETS): its reads and writes */
+    uint64_t client_reads[MAXP], client_writes[MAXP];
 };
 
 int y_run(const struct ypeer *p, struct ycfg *y, int ordered, int procs, uint64_t *next_rec, struct yresult *r);

@@ -240,7 +240,15 @@ static void emit(const struct ycfg *y, const struct yresult *r)
                    y_op_name(o), o < Y_NOPS ? (double)r->n[o] / r->secs : ops, r->p[o][0], r->p[o][1], r->p[o][2]);
             first = false;
         }
-        printf("}}\n");
+        printf("}");
+        if (r->nclients) {          /* each client's reads (and scans) and writes in the window */
+            printf(",\"clients\":[");
+            for (int i = 0; i < r->nclients; i++)
+                printf("%s{\"reads\":%llu,\"writes\":%llu}", i ? "," : "", (unsigned long long)r->client_reads[i],
+                       (unsigned long long)r->client_writes[i]);
+            printf("]");
+        }
+        printf("}\n");
     } else {
         printf("%s\n", line);
     }

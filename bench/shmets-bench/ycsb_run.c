@@ -418,7 +418,11 @@ int y_run(const struct ypeer *p, struct ycfg *y, int ordered, int procs, uint64_
     res->secs = tb - ta;
     uint64_t hsum[Y_NOPS + 1][HBUCKETS];
     memset(hsum, 0, sizeof hsum);
+    res->nclients = procs;
     for (int i = 0; i < procs; i++) {
+        res->client_reads[i] = n1[i][Y_READ] - n0[i][Y_READ] + n1[i][Y_SCAN] - n0[i][Y_SCAN];
+        res->client_writes[i] = n1[i][Y_UPDATE] - n0[i][Y_UPDATE] + n1[i][Y_INSERT] - n0[i][Y_INSERT] +
+                                n1[i][Y_RMW] - n0[i][Y_RMW];
         for (int o = 0; o < Y_NOPS; o++) {
             res->n[o] += n1[i][o] - n0[i][o];
             for (unsigned b = 0; b < HBUCKETS; b++) {
