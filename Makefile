@@ -133,7 +133,7 @@ $(B)/bench/%: $(B)/bench/%.o $(B)/libshmets.a
 # LMDB is compiled in when <lmdb.h> is there, which $(B)/bench/features records at every build.
 SB_SRC   := $(sort $(wildcard bench/shmets-bench/*.c))
 SB_OBJ   := $(SB_SRC:%.c=$(B)/%.o)
-SB_DEPS  := $(if $(filter bench,$(MAKECMDGOALS)),bench-deps,deps)
+SB_DEPS  := $(if $(filter bench bench-ycsb,$(MAKECMDGOALS)),bench-deps,deps)
 BENCH_SECONDS ?= 2
 
 bench-deps:
@@ -156,7 +156,10 @@ bench: $(BENCHES) $(B)/shmets-bench
 	@echo "== $(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench"
 	@$(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench --ets-script bench/ets.escript >/dev/null
 
-# make check runs a one-second smoke run of shmets-bench (tests/test_bench_smoke.c).
+include bench/ycsb.mk
+
+# make check runs a one-second smoke run of shmets-bench (tests/test_bench_smoke.c) and of each
+# YCSB workload (tests/test_ycsb_smoke.c).
 ifndef TSAN
 check: $(B)/shmets-bench
 endif

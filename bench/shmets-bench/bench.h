@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -108,6 +109,10 @@ const char *case_name(enum bench_case k);
 int run_one(const struct peer *p, const struct cfg *c, enum bench_case k, int procs, struct result *r);
 /* Cores the whole machine kept busy over the next `secs` seconds (steal included). */
 double machine_load(double secs);
+/* Nanoseconds on a CPU of every thread of a process; seconds of CPU the whole machine spent
+ * busy so far (steal included).  Differences of two calls measure a window. */
+uint64_t task_cpu_ns(pid_t pid);
+double machine_busy_s(void);
 /* For a `threads` peer: load its store in a host process and report what it uses. */
 int run_mem_threads(const struct peer *p, const struct cfg *c, uint64_t *mem);
 
@@ -173,5 +178,7 @@ uint64_t rss_bytes(pid_t pid);
 uint64_t file_bytes(const char *path);
 /* Remove a file, or a directory and the files in it. */
 void remove_path(const char *path);
+/* The machine, as "# key value" lines: cores, cpu, kernel, date (UTC). */
+void machine_info(FILE *f);
 
 #endif

@@ -29,6 +29,7 @@
 #include "bench.h"
 #include "registry.h"
 #include "report.h"
+#include "ycsb.h"
 #include "shmets.h"
 
 #include <dirent.h>
@@ -242,26 +243,11 @@ static void emit_mem(const char *peer, uint64_t mem)
 
 static void machine_comments(void)
 {
-    char model[256] = "?", line[512];
-    FILE *f = fopen("/proc/cpuinfo", "r");
-    while (f && fgets(line, sizeof line, f))
-        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
-            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
-            model[strcspn(model, "\n")] = 0;
-            break;
-        }
-    if (f)
-        fclose(f);
-    struct utsname u;
-    uname(&u);
-    time_t t = time(NULL);
-    char date[64];
-    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
     if (!tsv_file)
         return;
-    fprintf(tsv_file, "# objects %llu\n# seconds %g\n# warmup %g\n# cores %ld\n# cpu %s\n# kernel %s %s\n# date %s\n",
-            (unsigned long long)O.c.objects, O.c.seconds, O.c.warmup, sysconf(_SC_NPROCESSORS_ONLN), model, u.sysname,
-            u.release, date);
+    fprintf(tsv_file, "# objects %llu\n# seconds %g\n# warmup %g\n", (unsigned long long)O.c.objects, O.c.seconds,
+            O.c.warmup);
+    machine_info(tsv_file);
     for (size_t i = 0; i < NPEERS; i++)
         if (O.peer_on[i])
             fprintf(tsv_file, "# note %s: %s\n", all_peers[i]->name, all_peers[i]->note);
@@ -556,7 +542,11 @@ static void cleanup(void)
 
 int main(int argc, char **argv)
 {
-    parse(argc, argv);
+    bool ycsb = ycsb_wanted(argc, argv);
+    if (ycsb)
+        ycsb_parse(argc, argv);     /* YCSB's workloads (ycsb_main.c), under the same guardian */
+    else
+        parse(argc, argv);
     if (O.report_only)
         return report_write(O.report_only) ? 1 : 0;
 
@@ -585,9 +575,13 @@ int main(int argc, char **argv)
         signal(SIGINT, SIG_DFL);
         signal(SIGTERM, SIG_DFL);
         signal(SIGHUP, SIG_DFL);
-        worker();
+        int rc = 0;
+        if (ycsb)
+            rc = ycsb_worker(&O.c);
+        else
+            worker();
         fflush(NULL);
-        _exit(0);
+        _exit(rc);
     }
     if (w < 0) {
         perror("shmets-bench: fork");

@@ -23,6 +23,7 @@
  * unload (and by the guardian if the run is interrupted).
  */
 #include "bench.h"
+#include "etf.h"
 #include "shmets.h"
 #include "table/table.h"
 
@@ -51,29 +52,10 @@ static void fail(const char *what, int rc)
     fprintf(stderr, "shmets-bench: shmets: %s: %s (%s)\n", what, shmets_strerror(rc), shmets_errdetail());
 }
 
-/* The canonical encoding of integer k (erlang:term_to_binary(K) without the 131). */
+/* The canonical encoding of integer k (etf.h) in b, as a term. */
 static inline shmets_term key_term(uint64_t k, unsigned char b[16])
 {
-    if (k < 256) {
-        b[0] = 97;                      /* SMALL_INTEGER_EXT */
-        b[1] = (unsigned char)k;
-        return (shmets_term){ b, 2 };
-    }
-    if (k < (1ull << 31)) {
-        b[0] = 98;                      /* INTEGER_EXT, big-endian */
-        b[1] = (unsigned char)(k >> 24);
-        b[2] = (unsigned char)(k >> 16);
-        b[3] = (unsigned char)(k >> 8);
-        b[4] = (unsigned char)k;
-        return (shmets_term){ b, 5 };
-    }
-    unsigned n = 0;                     /* SMALL_BIG_EXT: n, sign, n bytes little-endian */
-    for (uint64_t x = k; x; x >>= 8)
-        b[3 + n++] = (unsigned char)x;
-    b[0] = 110;
-    b[1] = (unsigned char)n;
-    b[2] = 0;
-    return (shmets_term){ b, 3 + n };
+    return (shmets_term){ b, etf_uint(k, b) };
 }
 
 /* ---- loading ------------------------------------------------------------------------------ */

@@ -430,8 +430,9 @@ static void all_runs(FILE *f)
 
 /* ---- the plot --------------------------------------------------------------------------------- */
 
-/* One colour a system: shmets's APIs in strong colours and solid lines, the peers dashed. */
-static const char *colour(const char *sys)
+/* One colour a system: shmets's APIs in strong colours and solid lines, the peers dashed
+ * (the YCSB plot, ycsb_report.c, uses the same). */
+const char *report_colour(const char *sys)
 {
     static const char *const map[][2] = {
         { "shmets", "#7b00c8" }, { "shmets-zc", "#009e73" }, { "shmets-batch", "#d55e00" },
@@ -480,7 +481,7 @@ static int plot(const char *dir)
         fprintf(d, "\n\n");
         int shm = !strncmp(sys[i], "shmets", 6);
         fprintf(g, "%s'read-scaling.dat' index %d with linespoints lw %d dt %d pt %d lc rgb '%s' title '%s'",
-                blocks ? ", \\\n     " : "", blocks, shm ? 3 : 2, shm ? 1 : 2, shm ? 7 : 5, colour(sys[i]), sys[i]);
+                blocks ? ", \\\n     " : "", blocks, shm ? 3 : 2, shm ? 1 : 2, shm ? 7 : 5, report_colour(sys[i]), sys[i]);
         blocks++;
     }
     fprintf(g, "\n");

@@ -7,5 +7,7 @@
 /* Read DIR/results.tsv and DIR/readers.tsv; write DIR/report.md, DIR/read-scaling.dat and .gp,
  * and DIR/read-scaling.svg with gnuplot (when it is installed).  Returns 0 or -1. */
 int report_write(const char *dir);
+/* The colour (#rrggbb) the plots give a system. */
+const char *report_colour(const char *sys);
 
 #endif

@@ -231,7 +231,7 @@ static void host_proc(const struct peer *p, const struct cfg *c, int ordered, in
 /* ---- CPU: ours and the rest of the machine's ---------------------------------------------- */
 
 /* Nanoseconds on a CPU of every thread of a process (/proc/PID/task/TID/schedstat). */
-static uint64_t task_cpu_ns(pid_t pid)
+uint64_t task_cpu_ns(pid_t pid)
 {
     char path[96], buf[128];
     snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
@@ -254,7 +254,7 @@ static uint64_t task_cpu_ns(pid_t pid)
 }
 
 /* Seconds of CPU the whole machine spent busy (steal included: the hypervisor gave it away). */
-static double machine_busy_s(void)
+double machine_busy_s(void)
 {
     FILE *f = fopen("/proc/stat", "r");
     unsigned long long u = 0, n = 0, s = 0, idle = 0, io = 0, irq = 0, sirq = 0, steal = 0;

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -187,4 +188,25 @@ void remove_path(const char *path)
         closedir(d);
     }
     rmdir(path);
+}
+
+void machine_info(FILE *f)
+{
+    char model[256] = "?", line[512];
+    FILE *c = fopen("/proc/cpuinfo", "r");
+    while (c && fgets(line, sizeof line, c))
+        if (!strncmp(line, "model name", 10) && strchr(line, ':')) {
+            snprintf(model, sizeof model, "%s", strchr(line, ':') + 2);
+            model[strcspn(model, "\n")] = 0;
+            break;
+        }
+    if (c)
+        fclose(c);
+    struct utsname u;
+    uname(&u);
+    time_t t = time(NULL);
+    char date[64];
+    strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", gmtime(&t));
+    fprintf(f, "# cores %ld\n# cpu %s\n# kernel %s %s\n# date %s\n", sysconf(_SC_NPROCESSORS_ONLN), model, u.sysname,
+            u.release, date);
 }
