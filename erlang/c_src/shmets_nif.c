@@ -750,6 +750,19 @@ static ERL_NIF_TERM nif_attach(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv
     return out;
 }
 
+static int op_id(ErlNifEnv *env, tabres *r, const ERL_NIF_TERM argv[], ERL_NIF_TERM *out)
+{
+    (void)argv;
+    *out = enif_make_uint64(env, r->id);
+    return 0;
+}
+
+static ERL_NIF_TERM nif_id(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    (void)argc;
+    return run(env, argv, false, op_id);
+}
+
 static int op_delete1(ErlNifEnv *env, tabres *r, const ERL_NIF_TERM argv[], ERL_NIF_TERM *out)
 {
     (void)argv;
@@ -1519,6 +1532,7 @@ static ErlNifFunc funcs[] = {
     {"mgr_events_nif", 1, nif_mgr_events, 0},
     {"new_nif", 4, nif_new, 0},
     {"attach_nif", 2, nif_attach, 0},
+    {"id_nif", 1, nif_id, 0},
     {"delete_nif", 1, nif_delete1, 0},
     {"insert_nif", 2, nif_insert, 0},
     {"insert_new_nif", 2, nif_insert_new, 0},

@@ -49,7 +49,7 @@
 %% </ul>
 -module(shmets).
 
--export([open/1, open/2, close/1, new/3, attach/2,
+-export([open/1, open/2, close/1, new/3, attach/2, id/1,
          insert/2, insert_new/2, lookup/2, lookup_element/3, lookup_element/4, member/2,
          take/2, delete/1, delete/2, delete_object/2, delete_all_objects/1,
          update_counter/3, update_counter/4, update_element/3,
@@ -139,6 +139,11 @@ new(_, _, _) -> erlang:error(badarg).
 %% @doc A table made by any process, by name (named tables) or id.
 -spec attach(db(), atom() | non_neg_integer()) -> {ok, tab()} | {error, atom()}.
 attach(Db, NameOrId) -> attach_nif(Db, NameOrId).
+
+%% @doc The table's id in its instance (an integer, stable for the table's life, never reused):
+%% what attach/2 takes in another process or node for an unnamed table.
+-spec id(tab()) -> non_neg_integer().
+id(Tab) -> id_nif(Tab).
 
 split_heir(Opts) -> split_heir(Opts, [], none).
 split_heir([], Acc, Heir) -> {lists:reverse(Acc), Heir};
@@ -238,6 +243,7 @@ set_receiver_nif(_, _) -> ?NIF.
 mgr_events_nif(_) -> ?NIF.
 new_nif(_, _, _, _) -> ?NIF.
 attach_nif(_, _) -> ?NIF.
+id_nif(_) -> ?NIF.
 delete_nif(_) -> ?NIF.
 insert_nif(_, _) -> ?NIF.
 insert_new_nif(_, _) -> ?NIF.

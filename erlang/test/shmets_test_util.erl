@@ -35,7 +35,7 @@ start_etsmgr(I) ->
     Sock = filename:join(runtime_dir(), binary_to_list(I) ++ ".sock"),
     Cmd = etsmgr() ++ " --instance " ++ binary_to_list(I) ++ " --runtime-dir " ++ runtime_dir() ++ " >/dev/null 2>&1 & echo $!",
     Pid = list_to_integer(string:trim(os:cmd(Cmd))),
-    ok = wait_until(fun() -> filelib:is_file(Sock) end, 3000),
+    ok = wait_until(fun() -> element(1, file:read_file_info(Sock)) =:= ok end, 3000),
     Pid.
 
 stop_etsmgr(Pid) ->
