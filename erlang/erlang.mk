@@ -58,8 +58,13 @@ $(EB)/test/%.beam: erlang/test/%.erl $(EAPP)/ebin/shmets.beam | test-deps
 erlang-check: erlang $(ERL_TESTS:erlang/test/%.erl=$(EB)/test/%.beam) $(B)/shmets $(B)/etsmgr | test-deps
 	@erlang/test/run.sh $(B) $(ERL_TESTS:erlang/test/%.erl=%)
 
-erlang-bench: erlang
-	@erl -noshell -pa $(EAPP)/ebin -pa $(EB)/test -s shmets_bench main
+$(EB)/bench/shmets_bench.beam: erlang/bench/shmets_bench.erl
+	@mkdir -p $(dir $@)
+	$(ERLC) -o $(dir $@) $<
+
+erlang-bench: erlang $(EB)/bench/shmets_bench.beam
+	@echo "== erlang/bench/shmets_bench.erl (BENCH_SECONDS=$(BENCH_SECONDS))"
+	@SHMETS_NO_AUTOSTART=1 BENCH_SECONDS=$(BENCH_SECONDS) erl -noshell -pa $(EAPP)/ebin -pa $(EB)/bench -s shmets_bench main
 
 erlang-install: erlang
 	install -d $(DESTDIR)$(ERL_LIBDIR)/shmets-$(VERSION)/ebin $(DESTDIR)$(ERL_LIBDIR)/shmets-$(VERSION)/priv

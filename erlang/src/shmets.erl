@@ -77,14 +77,19 @@ init() ->
 %% ---- instances ------------------------------------------------------------------------------
 
 %% @doc Open an instance (created if need be).  `default' is etsmgr's default instance.
--spec open(atom() | binary()) -> {ok, db()} | {error, atom()}.
+-spec open(atom() | binary() | string()) -> {ok, db()} | {error, atom()}.
 open(Inst) -> open(Inst, []).
 
 %% @doc Open an instance.  Options: `{receiver, Pid}': Pid receives the ETS-TRANSFERs that
 %% etsmgr sends to this OS process (this connects to etsmgr, starting it if need be unless
 %% SHMETS_NO_AUTOSTART=1).
--spec open(atom() | binary(), [{receiver, pid()}]) -> {ok, db()} | {error, atom()}.
+-spec open(atom() | binary() | string(), [{receiver, pid()}]) -> {ok, db()} | {error, atom()}.
 open(Inst, Opts) when is_atom(Inst) -> open(atom_to_binary(Inst, utf8), Opts);
+open(Inst, Opts) when is_list(Inst) ->
+    case catch unicode:characters_to_binary(Inst) of
+        B when is_binary(B) -> open(B, Opts);
+        _ -> erlang:error(badarg)
+    end;
 open(Inst, Opts) when is_binary(Inst), is_list(Opts) ->
     case open_nif(Inst) of
         {ok, Db} ->
