@@ -25,8 +25,13 @@ seed() ->
         S -> list_to_integer(S)
     end.
 
+%% In a process of its own: the heirs and gifts it names (self()) send it messages that must
+%% not reach the other tests.
 malformed_args_test_() ->
-    {timeout, 60, fun run/0}.
+    {timeout, 60, fun() ->
+                          {P, Ref} = spawn_monitor(fun run/0),
+                          receive {'DOWN', Ref, process, P, R} -> ?assertEqual(normal, R) end
+                  end}.
 
 run() ->
     Seed = seed(),

@@ -20,8 +20,8 @@ owner(F) ->
     P = spawn(fun() -> Parent ! {made, self(), F()}, receive stop -> ok end end),
     receive {made, P, R} -> {P, R} after 5000 -> erlang:error(owner_timeout) end.
 
-transfer() ->
-    receive {'ETS-TRANSFER', _, _, _} = M -> M after 5000 -> timeout end.
+transfer(Tab) ->
+    receive {'ETS-TRANSFER', Tab, _, _} = M -> M after 5000 -> timeout end.
 
 %% As ETS: no heir, the table goes with its owner.
 owner_exit_deletes_test() ->
@@ -45,7 +45,7 @@ owner_exit_local_heir_test() ->
                     ?assertEqual(P, shmets:info(inh, owner)),
                     ?assertEqual(badarg, shmets_test_util:call(shmets, insert, [T, {b, 2}])),
                     P ! stop,
-                    ?assertEqual({'ETS-TRANSFER', inh, P, hd}, transfer()),
+                    ?assertEqual({'ETS-TRANSFER', inh, P, hd}, transfer(inh)),
                     ?assertEqual(self(), shmets:info(inh, owner)),
                     ?assertEqual(true, shmets:insert(inh, {b, 2})),
                     ?assertEqual(none, shmets:info(inh, heir)),
@@ -89,7 +89,7 @@ node_killed_heir_test() ->
                                           "[named_table, {heir, {os_pid, " ++ Me ++ "}, bye}]), "
                                           "shmets:insert(T, [{x, 1}, {y, 2}])."),
                   os:cmd("kill -9 " ++ integer_to_list(ChildPid)),
-                  ?assertEqual({'ETS-TRANSFER', orphan, {os_pid, ChildPid}, bye}, transfer()),
+                  ?assertEqual({'ETS-TRANSFER', orphan, {os_pid, ChildPid}, bye}, transfer(orphan)),
                   ?assertEqual([{x, 1}, {y, 2}], lists:sort(shmets:tab2list(orphan))),
                   ?assertEqual(self(), shmets:info(orphan, owner)),
                   ?assertEqual(true, shmets:insert(orphan, {z, 3}))
