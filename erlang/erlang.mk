@@ -11,10 +11,12 @@
 # cannot be loaded into Debian's erl, which is not.
 
 ERL       := $(shell command -v erl 2>/dev/null)
-ERL_ROOT  ?= $(if $(ERL),$(patsubst %/bin/erl,%,$(realpath $(ERL))))
-ERL_NIF_H := $(wildcard $(ERL_ROOT)/usr/include/erl_nif.h)
+# Erlang's root: erl is $(root)/bin/erl, or $(root)/erts-V/bin/erl first in rebar3's PATH.
+ERL_BIN_DIR := $(if $(ERL),$(patsubst %/bin/erl,%,$(realpath $(ERL))))
+ERL_TOP_DIR ?= $(if $(wildcard $(ERL_BIN_DIR)/usr/include/erl_nif.h),$(ERL_BIN_DIR),$(patsubst %/,%,$(dir $(ERL_BIN_DIR))))
+ERL_NIF_H := $(wildcard $(ERL_TOP_DIR)/usr/include/erl_nif.h)
 ERLC      ?= erlc
-ERL_LIBDIR ?= $(ERL_ROOT)/lib
+ERL_LIBDIR ?= $(ERL_TOP_DIR)/lib
 EB        := $(B)/erlang
 EAPP      := $(EB)/shmets
 NIF_SRC   := $(sort $(wildcard erlang/c_src/*.c))
@@ -35,7 +37,7 @@ erlang: $(EAPP)/priv/shmets_nif.so $(EAPP)/ebin/shmets.beam $(EAPP)/ebin/shmets.
 
 $(B)/erlang/c_src/%.o: erlang/c_src/%.c | deps
 	@mkdir -p $(dir $@)
-	$(CC) $(ALL_CFLAGS) -I$(ERL_ROOT)/usr/include -Ierlang/c_src -c $< -o $@
+	$(CC) $(ALL_CFLAGS) -I$(ERL_TOP_DIR)/usr/include -Ierlang/c_src -c $< -o $@
 
 $(EAPP)/priv/shmets_nif.so: $(NIF_OBJ) $(B)/libshmets.a
 	@mkdir -p $(dir $@)
