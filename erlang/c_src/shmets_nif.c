@@ -518,6 +518,12 @@ static ERL_NIF_TERM nif_close(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     if (d->selecting && d->mgr)
         enif_select(env, (ErlNifEvent)etsmgr_fd(d->mgr), ERL_NIF_SELECT_STOP, d, NULL, A_UNDEFINED);
     d->selecting = false;
+    if (d->has_receiver) {
+        ErlNifEnv *me = enif_alloc_env();
+        enif_send(env, &d->inbox, me, enif_make_atom(me, "stop"));
+        enif_free_env(me);
+        d->has_receiver = false;
+    }
     enif_mutex_unlock(d->lock);
     namemap_del_if(of_db, d);
     return A_OK;
@@ -551,8 +557,18 @@ static void handle_event(ErlNifEnv *env, dbres *d, shmets_term msg)
         if (shmets_attach_term(d->db, tab, &t) == 0 && tab_make(d, t, &r) == 0) {
             enif_mutex_lock(r->lock);
             set_owner_locked(env, r, &d->receiver);
+            bool alive = r->monitored;
+            if (!alive) {                       /* the receiver is gone: as ETS, no owner */
+                r->local = false;
+                r->deleted = true;
+            }
             enif_mutex_unlock(r->lock);
-            tab_register(r);
+            if (alive) {
+                tab_register(r);
+            } else {
+                tab_delete(r);
+                tab_unregister(r);
+            }
             out = enif_make_tuple4(me, A_TRANSFER, tab_term(me, r), f, dt);
             enif_release_resource(r);
         } else {
@@ -604,6 +620,7 @@ static ERL_NIF_TERM nif_set_receiver(ErlNifEnv *env, int argc, const ERL_NIF_TER
     int rc = db_mgr_locked(d, &m);
     if (!rc) {
         d->receiver = pid;
+        enif_self(env, &d->inbox);
         d->has_receiver = true;
     }
     enif_mutex_unlock(d->lock);
@@ -817,10 +834,28 @@ static int op_insert_new(ErlNifEnv *env, tabres *r, const ERL_NIF_TERM argv[], E
     return rc;
 }
 
+/* lookup/2: up to LOOKUP_VIEWS objects are made straight from the table's bytes inside a read
+ * section (shmets_lookup_view: no copy of the list); more, or a compressed table (whose views
+ * are refused), go through the copying shmets_lookup. */
+#define LOOKUP_VIEWS 8
 static int op_lookup(ErlNifEnv *env, tabres *r, const ERL_NIF_TERM argv[], ERL_NIF_TERM *out)
 {
-    shmets_term objs;
+    shmets_term objs, views[LOOKUP_VIEWS];
+    ERL_NIF_TERM els[LOOKUP_VIEWS];
+    size_t n = 0;
     WITH_ARG1(k);
+    if (shmets_read_begin(r->db->db) == 0) {
+        rc = shmets_lookup_view(r->t, k, views, LOOKUP_VIEWS, &n);
+        if (!rc && n <= LOOKUP_VIEWS)
+            for (size_t i = 0; i < n && !rc; i++)
+                rc = mk(env, views[i], &els[i]);
+        shmets_read_end(r->db->db);
+        if (!rc && n <= LOOKUP_VIEWS) {
+            shmets_term_free(&k);
+            *out = enif_make_list_from_array(env, els, (unsigned)n);
+            return 0;
+        }
+    }
     rc = shmets_lookup(r->t, k, &objs);
     shmets_term_free(&k);
     return rc ? rc : mk_free(env, &objs, out);

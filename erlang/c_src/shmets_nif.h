@@ -19,6 +19,7 @@ typedef struct dbres {
     ErlNifMutex *lock;          /* guards mgr, receiver, selecting */
     etsmgr *mgr;                /* the node's etsmgr connection for this instance, or NULL */
     ErlNifPid receiver;         /* who gets ETS-TRANSFERs sent to this OS process */
+    ErlNifPid inbox;            /* the process that polls the connection (shmets.erl) */
     bool has_receiver, selecting;
 } dbres;
 

@@ -118,6 +118,7 @@ start_inbox(Db, Pid) ->
 
 inbox(Db) ->
     receive
+        stop -> ok;                         % close/1
         {select, _, _, ready_input} ->
             try mgr_events_nif(Db) of
                 ok -> inbox(Db);
