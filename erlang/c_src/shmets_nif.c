@@ -704,7 +704,7 @@ static ERL_NIF_TERM nif_new(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
     enif_self(env, &self);
     enif_mutex_lock(r->lock);
     set_owner_locked(env, r, &self);
-    if (hk != HEIR_NONE && !(hk == HEIR_PID && enif_compare_pids(&hpid, &self) == 0))
+    if (hk != HEIR_NONE)          /* as ETS, the owner itself may be named (it never inherits) */
         rc = set_heir_locked(r, hk, &hpid, hos, env, hdata);
     enif_mutex_unlock(r->lock);
     tab_register(r);

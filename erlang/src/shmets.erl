@@ -54,7 +54,7 @@
          take/2, delete/1, delete/2, delete_object/2, delete_all_objects/1,
          update_counter/3, update_counter/4, update_element/3,
          first/1, next/2, last/1, prev/2, tab2list/1,
-         select/1, select/2, select/3, select_reverse/2, select_reverse/3,
+         select/1, select/2, select/3, select_reverse/1, select_reverse/2, select_reverse/3,
          select_count/2, select_delete/2, select_replace/2,
          match/2, match/3, match/1, match_object/2, match_object/3, match_object/1,
          match_delete/2, info/1, info/2, give_away/3, setopts/2,
@@ -185,6 +185,7 @@ tab2list(T) -> tab2list_nif(T).
 select(T, MS) -> select_nif(T, MS).
 select(T, MS, Limit) -> select_nif(T, MS, Limit).
 select(Cont) -> select_nif(Cont).
+select_reverse(Cont) -> select_nif(Cont).
 select_reverse(T, MS) -> select_reverse_nif(T, MS).
 select_reverse(T, MS, Limit) -> select_reverse_nif(T, MS, Limit).
 select_count(T, MS) -> select_count_nif(T, MS).
@@ -207,6 +208,7 @@ give_away(T, To, Gift) -> give_away_nif(T, To, Gift).
 %% @doc ets:setopts/2: `{heir, Pid, Data}', `{heir, {os_pid, N}, Data}', `{heir, none}', or a
 %% list of one of them.
 setopts(T, Opt) when is_tuple(Opt) -> setopts(T, [Opt]);
+setopts(T, []) -> info(T, size) =:= undefined andalso erlang:error(badarg), true;
 setopts(T, [Opt]) ->
     case Opt of
         {heir, none} -> setopts_nif(T, none);

@@ -294,3 +294,53 @@ setopts_test() ->
                     ?assertEqual(badarg, call(shmets, setopts, [S, {protection, public}])),
                     ?assertEqual(badarg, in_other(fun() -> call(shmets, setopts, [S, {heir, none}]) end))
             end).
+
+%% The /3 forms with a limit and their continuations, forwards and backwards.
+chunks_of(M, F, T, Arg, Limit) -> all_chunks(M, apply(M, F, [T, Arg, Limit]), F).
+all_chunks(M, {L, C}, F) -> L ++ all_chunks(M, cont(M, F, C), F);
+all_chunks(_, '$end_of_table', _) -> [].
+cont(M, select_reverse, C) -> M:select_reverse(C);
+cont(M, match, C) -> M:match(C);
+cont(M, match_object, C) -> M:match_object(C);
+cont(M, select, C) -> M:select(C).
+
+limit_forms_test_() ->
+    [{atom_to_list(K) ++ " " ++ atom_to_list(F),
+      fun() ->
+              with_db(fun(D) ->
+                              E = ets:new(e, [K]), S = shmets:new(D, s, [K]),
+                              Objs = [{I rem 50, I} || I <- lists:seq(1, 400)],
+                              ets:insert(E, Objs), shmets:insert(S, Objs),
+                              Arg = case F of
+                                        match -> {'$1', '$2'};
+                                        match_object -> {'_', '_'};
+                                        _ -> [{{'$1', '$2'}, [{'<', '$1', 30}], [{{'$2', '$1'}}]}]
+                                    end,
+                              Sort = case K of ordered_set -> fun(X) -> X end; _ -> fun xsort/1 end,
+                              ?assertEqual(Sort(chunks_of(ets, F, E, Arg, 9)), Sort(chunks_of(shmets, F, S, Arg, 9)))
+                      end)
+      end} || K <- kinds(), F <- [select, select_reverse, match, match_object],
+              F =/= select_reverse orelse K =:= ordered_set orelse K =:= set].
+
+%% give_away/3 and setopts/2: ETS's answers, badargs included.
+ownership_calls_test() ->
+    with_db(fun(D) ->
+                    E = ets:new(e, [public]), S = shmets:new(D, s, [public]),
+                    Dead = spawn(fun() -> ok end),
+                    Live = spawn(fun() -> receive stop -> ok end end),
+                    timer:sleep(20),
+                    Calls = [{setopts, [{heir, none}]}, {setopts, [[]]}, {setopts, [{heir, Dead, x}]},
+                             {setopts, [{heir, self(), y}]}, {setopts, [[{heir, none}, {heir, none}]]},
+                             {setopts, [{heir, notapid, x}]}, {setopts, [{bogus, 1}]},
+                             {give_away, [self(), x]}, {give_away, [Dead, x]}, {give_away, [notapid, x]},
+                             {give_away, [Live, gift]}, {give_away, [Live, again]}],
+                    [?assertEqual({F, A, call(ets, F, [E | A])}, {F, A, call(shmets, F, [S | A])}) || {F, A} <- Calls],
+                    ?assertEqual(call(ets, info, [E, heir]) =:= self(), call(shmets, info, [S, heir]) =:= self()),
+                    Live ! stop
+            end).
+
+heir_self_test() ->
+    with_db(fun(D) ->
+                    E = ets:new(e, [{heir, self(), d}]), S = shmets:new(D, s, [{heir, self(), d}]),
+                    ?assertEqual(ets:info(E, heir), shmets:info(S, heir))
+            end).
