@@ -121,3 +121,21 @@ node_killed_while_writing_test() ->
           end)
     after cleanup(I)
     end.
+
+%% A C process (the shmets tool) gives this node a table: the receiver owns it and is told.
+c_gives_away_test() ->
+    I = inst(),
+    M = start_etsmgr(I),
+    try
+        {ok, D} = shmets:open(I, [{receiver, self()}]),
+        Out = shmets_test_util:os_cmd(bin() ++ " script --instance " ++ str(I),
+                                      "ets:new(gift, [named_table]).\nets:insert(gift, {a, 1}).\n"
+                                      "ets:give_away(gift, <0." ++ os:getpid() ++ ".0>, present).\n"),
+        ?assertEqual("gift\ntrue\ntrue\n", Out),
+        ?assertMatch({'ETS-TRANSFER', gift, {os_pid, _}, present}, transfer(gift)),
+        ?assertEqual(self(), shmets:info(gift, owner)),
+        ?assertEqual(true, shmets:insert(gift, {b, 2})),
+        ?assertEqual([{a, 1}, {b, 2}], lists:sort(shmets:tab2list(gift))),
+        shmets:close(D)
+    after stop_etsmgr(M), cleanup(I)
+    end.
