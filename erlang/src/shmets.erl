@@ -34,7 +34,9 @@
 %% <li>Tables etsmgr hands to this OS process (a C owner died naming the node as its heir, or
 %%     gave it a table) are delivered to the instance's receiver, set with
 %%     `open(Instance, [{receiver, Pid}])': Pid becomes the Erlang owner and receives
-%%     `{'ETS-TRANSFER', Tab, {os_pid, N}, Data}'.</li>
+%%     `{'ETS-TRANSFER', Tab, {os_pid, N}, Data}'.  Without a receiver such a table stays the
+%%     OS process's, with no Erlang owner, until the node exits (etsmgr then applies its
+%%     rules again).</li>
 %% </ul>
 %%
 %% == Differences from ets ==
@@ -46,6 +48,15 @@
 %% <li>Errors ETS would never raise (out of memory in /dev/shm, a damaged segment) are
 %%     `error:{shmets_error, Code, Message}'.</li>
 %% <li>`info/1' reports `node' as `nonode@nohost' and `memory' as the table segment's words.</li>
+%% <li>Names: a node resolves a name among the tables it made or attached, in any instance;
+%%     when two instances have tables of one name, the one made or attached last wins.</li>
+%% <li>`id/1' gives the table's integer id, which `attach/2' takes in another process or
+%%     node (an unnamed table's reference is a NIF resource, meaningful in its node only).</li>
+%% <li>Scheduling: calls whose work grows with the table or with a list argument run on
+%%     dirty schedulers past 2,000 objects, file calls always; a single very large object
+%%     (megabytes) is still copied on the calling scheduler.</li>
+%% <li>A term nested deeper than 1000 containers is refused
+%%     (`error:{shmets_error, etoodeep, _}'), where ETS stores it.</li>
 %% </ul>
 -module(shmets).
 
