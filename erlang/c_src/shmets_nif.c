@@ -75,8 +75,54 @@ static ERL_NIF_TERM A_OK, A_ERROR, A_TRUE, A_FALSE, A_UNDEFINED, A_EOT, A_TRANSF
 
 /* ---- terms (T.1) ------------------------------------------------------------------------ */
 
+/* T.1's fast path for the commonest keys — small integers, Latin-1 atoms, short binaries —
+ * written as ETF by hand into buf (the library validates and canonicalises it all the same);
+ * 0 if t is none of those. */
+static size_t quick_etf(ErlNifEnv *env, ERL_NIF_TERM t, unsigned char *buf, size_t cap)
+{
+    int i;
+    ErlNifBinary b;
+    buf[0] = 131;
+    if (enif_get_int(env, t, &i)) {
+        if (i >= 0 && i < 256) {
+            buf[1] = 97;
+            buf[2] = (unsigned char)i;
+            return 3;
+        }
+        uint32_t u = (uint32_t)i;
+        buf[1] = 98;
+        buf[2] = (unsigned char)(u >> 24);
+        buf[3] = (unsigned char)(u >> 16);
+        buf[4] = (unsigned char)(u >> 8);
+        buf[5] = (unsigned char)u;
+        return 6;
+    }
+    if (enif_is_atom(env, t)) {
+        int n = enif_get_atom(env, t, (char *)buf + 3, (unsigned)(cap - 3), ERL_NIF_LATIN1);
+        if (n <= 0 || n - 1 > 255)
+            return 0;                   /* not Latin-1, or long: the general path */
+        buf[1] = 115;                   /* SMALL_ATOM_EXT, Latin-1 */
+        buf[2] = (unsigned char)(n - 1);
+        return (size_t)(n - 1) + 3;
+    }
+    if (enif_is_binary(env, t) && enif_inspect_binary(env, t, &b) && b.size + 6 <= cap) {
+        buf[1] = 109;
+        buf[2] = (unsigned char)(b.size >> 24);
+        buf[3] = (unsigned char)(b.size >> 16);
+        buf[4] = (unsigned char)(b.size >> 8);
+        buf[5] = (unsigned char)b.size;
+        memcpy(buf + 6, b.data, b.size);
+        return b.size + 6;
+    }
+    return 0;
+}
+
 static int to_term(ErlNifEnv *env, ERL_NIF_TERM t, shmets_term *out)
 {
+    unsigned char quick[512];
+    size_t n = quick_etf(env, t, quick, sizeof quick);
+    if (n)
+        return shmets_term_from_etf(quick, n, 0, out);
     ErlNifBinary b;
     if (!enif_term_to_binary(env, t, &b))
         return -SHMETS_ENOMEM;
