@@ -31,11 +31,19 @@ etsmgr() -> os:getenv("SHMETS_ETSMGR", "build/etsmgr").
 runtime_dir() -> os:getenv("SHMETS_RUNTIME_DIR").
 
 %% Start the etsmgr of this build for instance I in the run's runtime directory; its OS pid.
+%% Ready when its log says it serves the instance (the socket file exists from bind(2) on,
+%% before listen(2): a client connecting then would be refused).
 start_etsmgr(I) ->
-    Sock = filename:join(runtime_dir(), binary_to_list(I) ++ ".sock"),
-    Cmd = etsmgr() ++ " --instance " ++ binary_to_list(I) ++ " --runtime-dir " ++ runtime_dir() ++ " >/dev/null 2>&1 & echo $!",
+    Log = filename:join(runtime_dir(), binary_to_list(I) ++ ".log"),
+    Cmd = etsmgr() ++ " --instance " ++ binary_to_list(I) ++ " --runtime-dir " ++ runtime_dir()
+        ++ " >/dev/null 2>" ++ Log ++ " & echo $!",
     Pid = list_to_integer(string:trim(os:cmd(Cmd))),
-    ok = wait_until(fun() -> element(1, file:read_file_info(Sock)) =:= ok end, 3000),
+    Ready = fun() -> case file:read_file(Log) of
+                         {ok, B} -> binary:match(B, <<"serves instance">>) =/= nomatch;
+                         _ -> false
+                     end
+            end,
+    ok = wait_until(Ready, 3000),
     Pid.
 
 stop_etsmgr(Pid) ->
