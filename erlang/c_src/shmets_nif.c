@@ -1382,6 +1382,27 @@ static ERL_NIF_TERM nif_info2(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[
     return info_call(env, argv, true);
 }
 
+/* rename(Tab, Name): ets:rename/2; the name map follows a named table to its new name. */
+static int op_rename(ErlNifEnv *env, tabres *r, const ERL_NIF_TERM argv[], ERL_NIF_TERM *out)
+{
+    char name[ATOM_BUF];
+    if (atom_text(env, argv[1], name, sizeof name) <= 0)
+        return -SHMETS_ETYPE;
+    if (r->access != SHMETS_PUBLIC && r->local && !is_owner(env, r))
+        return -SHMETS_EOWNER;
+    int rc = shmets_rename(r->t, name);
+    if (rc)
+        return rc;
+    ERL_NIF_TERM old = r->name;
+    if (r->named)
+        namemap_del(NM_NAME, (uint64_t)old, r);
+    __atomic_store_n(&r->name, argv[1], __ATOMIC_RELEASE);    /* an atom: valid in every env */
+    if (r->named)
+        namemap_put(NM_NAME, (uint64_t)argv[1], r);
+    *out = tab_term(env, r);
+    return 0;
+}
+
 /* give_away(Tab, Pid | {os_pid, N}, Gift) */
 static int op_give_away(ErlNifEnv *env, tabres *r, const ERL_NIF_TERM argv[], ERL_NIF_TERM *out)
 {
@@ -1571,6 +1592,7 @@ TABOP_BIG(match_delete, true, op_match_delete, -1)
 TABOP_BIG(select_replace, true, op_select_replace, -1)
 TABOP(give_away, false, op_give_away)
 TABOP(setopts, false, op_setopts)
+TABOP(rename, true, op_rename)
 
 static int load(ErlNifEnv *env, void **priv, ERL_NIF_TERM info)
 {
@@ -1650,6 +1672,7 @@ static ErlNifFunc funcs[] = {
     {"info_nif", 2, nif_info2, 0},
     {"give_away_nif", 3, nif_give_away, 0},
     {"setopts_nif", 2, nif_setopts, 0},
+    {"rename_nif", 2, nif_rename, 0},
     {"tab2file_nif", 3, nif_tab2file, IO},
     {"file2tab_nif", 3, nif_file2tab, IO},
 };

@@ -68,7 +68,7 @@
          select/1, select/2, select/3, select_reverse/1, select_reverse/2, select_reverse/3,
          select_count/2, select_delete/2, select_replace/2,
          match/2, match/3, match/1, match_object/2, match_object/3, match_object/1,
-         match_delete/2, info/1, info/2, give_away/3, setopts/2,
+         match_delete/2, info/1, info/2, give_away/3, setopts/2, rename/2,
          tab2file/2, tab2file/3, file2tab/2, file2tab/3]).
 
 -on_load(init/0).
@@ -213,6 +213,9 @@ match_delete(T, P) -> match_delete_nif(T, P).
 info(T) -> info_nif(T).
 info(T, Item) -> info_nif(T, Item).
 
+%% @doc ets:rename/2: the table's term afterwards (the new name if it is named).
+rename(T, Name) -> rename_nif(T, Name).
+
 %% @doc ets:give_away/3; To is a pid of this node or `{os_pid, N}'.
 give_away(T, To, Gift) -> give_away_nif(T, To, Gift).
 
@@ -299,5 +302,6 @@ info_nif(_) -> ?NIF.
 info_nif(_, _) -> ?NIF.
 give_away_nif(_, _, _) -> ?NIF.
 setopts_nif(_, _) -> ?NIF.
+rename_nif(_, _) -> ?NIF.
 tab2file_nif(_, _, _) -> ?NIF.
 file2tab_nif(_, _, _) -> ?NIF.

@@ -344,3 +344,24 @@ heir_self_test() ->
                     E = ets:new(e, [{heir, self(), d}]), S = shmets:new(D, s, [{heir, self(), d}]),
                     ?assertEqual(ets:info(E, heir), shmets:info(S, heir))
             end).
+
+rename_test_() ->
+    [{atom_to_list(N),
+      fun() ->
+              with_db(fun(D) ->
+                              Opts = [set, public | [named_table || N =:= named]],
+                              E = ets:new(r1, Opts), S = shmets:new(D, r1, Opts),
+                              ets:insert(E, {a, 1}), shmets:insert(S, {a, 1}),
+                              E2 = ets:rename(E, r2), S2 = shmets:rename(S, r2),
+                              ?assertEqual(is_atom(E2), is_atom(S2)),
+                              N =:= named andalso ?assertEqual(E2, S2),
+                              ?assertEqual(ets:lookup(E2, a), shmets:lookup(S2, a)),
+                              ?assertEqual(ets:info(E2, name), shmets:info(S2, name)),
+                              ?assertEqual(call(ets, lookup, [r1, a]), call(shmets, lookup, [r1, a])),
+                              ?assertEqual(call(ets, rename, [E2, "str"]), call(shmets, rename, [S2, "str"])),
+                              X = ets:new(r3, [named_table]), Y = shmets:new(D, r3, [named_table]),
+                              R = fun(T) when is_reference(T) -> a_table; (T) -> T end,
+                              ?assertEqual(R(call(ets, rename, [E2, r3])), R(call(shmets, rename, [S2, r3]))),
+                              ets:delete(X), shmets:delete(Y), ets:delete(E2)
+                      end)
+      end} || N <- [named, unnamed]].
