@@ -16,7 +16,7 @@ calls() ->
      {select, 3}, {select_reverse, 2}, {select_reverse, 3}, {select_count, 2},
      {select_delete, 2}, {select_replace, 2}, {match, 1}, {match, 2}, {match, 3},
      {match_object, 2}, {match_object, 3}, {match_delete, 2}, {info, 1}, {info, 2},
-     {give_away, 3}, {setopts, 2}, {id, 1}, {attach, 2}, {new, 3}].
+     {give_away, 3}, {setopts, 2}, {rename, 2}, {id, 1}, {attach, 2}, {new, 3}].
 
 seed() ->
     case os:getenv("SHMETS_TEST_SEED") of
