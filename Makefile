@@ -300,5 +300,7 @@ install: all
 clean:
 	rm -rf build
 
+include erlang/erlang.mk
+
 -include $(wildcard build/fuzz/obj/*/*.d build/fuzz/obj/shm/*/*.d build/fuzz/obj/tests/fuzz/*.d $(B)/tests/fuzz/*.d)
 -include $(MGR_SRC:%.c=$(B)/%.d) $(LIB_OBJ:.o=.d) $(TLIB_OBJ:.o=.d) $(TOOL_SRC:%.c=$(B)/%.d) $(TEST_SRC:tests/%.c=$(B)/tests/%.d) $(BENCH_SRC:bench/%.c=$(B)/bench/%.d) $(SB_OBJ:.o=.d)

@@ -2,7 +2,8 @@
 # tools/deps.sh — make sure the Debian packages shmets needs are installed.
 #
 #   tools/deps.sh build    what building libshmets and its programs needs
-#   tools/deps.sh test     that, plus what the tests need (cmocka, Erlang as the oracle,
+#   tools/deps.sh test     that, plus what the tests need (cmocka, Erlang as the oracle and
+#                          erlang-dev and erlang-eunit for erlang/, the NIF and its tests,
 #                          systemd for systemd-analyze and systemd-socket-activate)
 #   tools/deps.sh bench    that of build, plus the peers of build/shmets-bench (LMDB, liburcu,
 #                          redis-server, Erlang for the ETS figures) and gnuplot for its plot
@@ -17,7 +18,7 @@
 set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev liburcu-dev libxxhash-dev libgmp-dev liblz4-dev zlib1g-dev libmd-dev libedit-dev libsystemd-dev"
-test_pkgs="libcmocka-dev erlang-base erlang-dev systemd"
+test_pkgs="libcmocka-dev erlang-base erlang-dev erlang-eunit systemd"
 bench_pkgs="liblmdb-dev redis-server erlang-base gnuplot-nox"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
 
