@@ -74,7 +74,14 @@ typedef struct etsmgr_opts {
     bool no_autostart;              /* never start a daemon (also SHMETS_NO_AUTOSTART=1) */
     int timeout_ms;                 /* a call's wait for its reply, and for a started daemon;
                                        0: 5000 */
+    int idle_exit_s;                /* a daemon this process starts exits after this many
+                                       seconds with no connection, no process to watch and no
+                                       message held (etsmgr --idle-exit); 0: $SHMETS_ETSMGR_IDLE,
+                                       else ETSMGR_IDLE_EXIT_DEFAULT; <0 (or the variable 0):
+                                       never */
 } etsmgr_opts;
+
+#define ETSMGR_IDLE_EXIT_DEFAULT 60
 
 void etsmgr_opts_init(etsmgr_opts *o);
 
@@ -94,6 +101,11 @@ void etsmgr_disconnect(etsmgr *m);
 int etsmgr_fd(etsmgr *m);
 /* The daemon's OS pid (from its replies), 0 before the first reply. */
 pid_t etsmgr_daemon_pid(etsmgr *m);
+/* Whether this connection speaks to a daemon this process autostarted. */
+bool etsmgr_autostarted(etsmgr *m);
+/* Ask the daemon to exit (the request `stop`; tables stay, as after SIGTERM).  Only a process
+ * of the daemon's uid, or root.  Returns 0, -SHMETS_EOWNER, -SHMETS_ESYS. */
+int etsmgr_stop(etsmgr *m);
 
 /*
  * etsmgr:new_table/4: the table managed as `name`.  Unknown name: a new table named ets_name
@@ -137,6 +149,26 @@ int etsmgr_setopts_heir(shmets *db, uint64_t id, pid_t heir, const shmets_term *
  * daemon's {reply, R}, {error, Reason} included (returns 0 then).  Free with
  * shmets_term_free(). */
 int etsmgr_call(etsmgr *m, shmets_term request, shmets_term *reply);
+
+/*
+ * EVENTS: etsmgr_follow(m) asks the daemon for the events of the whole instance; from then on
+ * etsmgr_next_event also returns them, one term each, as they happen (`shmets events` prints
+ * them), the first element naming the event and more elements possibly following in later
+ * versions:
+ *   {owner_dead, Tab, Pid}              table Tab's owner Pid died (what follows is one of:)
+ *   {inherited, Tab, FromPid, HeirPid}  its live heir inherited it (and got ETS-TRANSFER)
+ *   {kept, Tab, ClientPid}              a managed table: etsmgr owns it until ClientPid's
+ *                                       successor calls etsmgr_new_table/etsmgr_add_table
+ *   {deleted, Tab, Pid}                 no heir, not managed: deleted
+ *   {given_back, Tab, ClientPid}        a kept table went back to its client
+ *   {client_up, Pid}, {client_down, Pid}  a connection of process Pid opened, closed
+ * Each happens once (a daemon restarted meanwhile may repeat a kept).  When the daemon stops,
+ * etsmgr_next_event returns -SHMETS_ENOENT ("etsmgr stopped") instead of reconnecting; the
+ * next call reconnects (unfollowed).  The process's own messages (ETS-TRANSFER) come in the
+ * same stream.  A follower that does not read is dropped as any client (4 MiB unsent).
+ * Returns 0, -SHMETS_ENOENT (no daemon), -SHMETS_ESYS.
+ */
+int etsmgr_follow(etsmgr *m);
 
 /*
  * The next message for this process, e.g. {'ETS-TRANSFER', Tab, FromPid, Data}: messages
