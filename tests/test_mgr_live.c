@@ -398,6 +398,51 @@ static void ls_and_info_say_who_is_dead(void **s)
     shmets_term_free(&o);
 }
 
+/* A reader stopped inside a read section. */
+static int stuck_reader_main(void *a_, int wfd)
+{
+    (void)a_;
+    shmets *d;
+    if (shmets_open(mu_inst, &d) || shmets_read_begin(d))
+        return 30;
+    mu_write_u64(wfd, 1);
+    raise(SIGSTOP);
+    for (;;)
+        pause();
+}
+
+static void top_shows_old_read_sections_and_waiting_bytes(void **s)
+{
+    (void)s;
+    struct mu_child r = mu_spawn(stuck_reader_main, NULL);
+    assert_int_equal(mu_read_u64(&r), 1);
+    /* Writes that retire memory, which waits for the stopped reader. */
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.access = SHMETS_PUBLIC;
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, "toptab", &o, &t), 0);
+    for (int i = 0; i < 200; i++) {
+        char txt[64];
+        snprintf(txt, sizeof txt, "{%d, <<\"some bytes to retire\">>}", i % 10);
+        shmets_term obj = mu_parse(txt);
+        assert_int_equal(shmets_insert(t, obj), 0);
+        shmets_term_free(&obj);
+    }
+    char out[16384], want[64];
+    char *top[] = { "top", "--instance", mu_inst, "--iterations", "2", "--interval", "1.3", NULL };
+    assert_int_equal(run_tool(top, out, sizeof out), 0);
+    snprintf(want, sizeof want, "pid %d, slot", (int)r.pid);
+    assert_non_null(strstr(out, "read sections older than 1 s"));
+    assert_non_null(strstr(out, want));
+    const char *w = strstr(out, "bytes waiting for readers (in limbo): ");
+    assert_non_null(w);
+    assert_true(atoll(w + strlen("bytes waiting for readers (in limbo): ")) > 0);
+    kill(r.pid, SIGKILL);
+    assert_int_equal(mu_wait(&r), -1);
+    assert_int_equal(shmets_delete(t), 0);
+}
+
 /* ---- item 9: daemons that exit ------------------------------------------------------------- */
 
 static int gone_within(pid_t pid, uint64_t inc, int ms)
@@ -576,6 +621,7 @@ int main(void)
         cmocka_unit_test(events_of_an_unmanaged_death),
         cmocka_unit_test(shmets_events_follows),
         cmocka_unit_test(ls_and_info_say_who_is_dead),
+        cmocka_unit_test(top_shows_old_read_sections_and_waiting_bytes),
         cmocka_unit_test(idle_autostarted_daemon_exits),
         cmocka_unit_test(daemon_of_a_destroyed_instance_exits),
         cmocka_unit_test(hundred_scripts_leave_no_daemon),
