@@ -6,8 +6,10 @@
  * daemon per instance, `etsmgr --instance NAME`, see etsmgr(8)) applies ETS's rules: a live
  * heir inherits the table and receives {'ETS-TRANSFER', Tab, FromPid, HeirData}; a table that
  * a client registered with etsmgr (new_table/add_table, the calls of Fred Youhanaie's etsmgr)
- * waits, data intact, until its client comes back and calls etsmgr_new_table again; any other
- * table is deleted.  Readers that die have their reader slots cleared.  Owners and heirs are
+ * becomes etsmgr's (owner: the daemon's pid), data intact, until its client comes back and
+ * calls etsmgr_new_table or etsmgr_add_table again, which gives it back; any other table is
+ * deleted.  While its client lives, a managed table's heir is etsmgr, unless the client named
+ * another (itself included, as ETS keeps {heir, self(), Data}).  Readers that die have their reader slots cleared.  Owners and heirs are
  * (pid, incarnation): a process that reuses a dead process's pid is never taken for it.
  * Tables stay readable and writable while etsmgr is down; a restarted etsmgr re-adopts every
  * table and owner (the registry is in the instance's shared memory) and applies the rules to
@@ -23,7 +25,9 @@
  * SHMETS_NO_AUTOSTART=1 says not to.  The daemon binary is opts.etsmgr_path, else
  * $SHMETS_ETSMGR, else `etsmgr` next to the calling program, else `etsmgr` in PATH; it is
  * started detached (its own session, stdin/stdout/stderr on /dev/null), with the runtime
- * directory the client uses.  The socket is <runtime dir>/<instance>.sock, the runtime dir
+ * directory the client uses and --idle-exit (opts.idle_exit_s): a daemon started so exits
+ * once nothing needs it for that long (no connection, no table of a live process, no reader;
+ * see etsmgr(8)), and any daemon exits when its instance is destroyed.  The socket is <runtime dir>/<instance>.sock, the runtime dir
  * being opts.runtime_dir, else $SHMETS_RUNTIME_DIR, else $XDG_RUNTIME_DIR/shmets, else
  * /run/shmets for root.  If the daemon goes away the next call reconnects (and may start
  * one); a call that was waiting for its reply gets -SHMETS_ESYS.
@@ -114,7 +118,8 @@ int etsmgr_stop(etsmgr *m);
  * {decentralized_counters,B}), owned by the caller, heir set in the same step.  Known, and
  * its client dead or the caller: the caller owns it again, data intact (ets_name and the
  * kind options are then ignored; the heir option applies: its pid at once, its data right
- * after, so an owner that dies in between leaves its heir [] as data).
+ * after, so an owner that dies in between leaves its heir [] as data).  No heir option (or a
+ * dead heir): etsmgr is the heir.  {heir, self(), Data} is kept, as ETS keeps it.
  *   *id  the table's id (shmets_attach).
  * A known name whose owner died with a live heir goes to the heir first (as in ETS), and is
  * then in conflict with it.
@@ -124,15 +129,18 @@ int etsmgr_stop(etsmgr *m);
  */
 int etsmgr_new_table(etsmgr *m, const char *name, const char *ets_name, shmets_term opts, uint64_t *id);
 /* etsmgr:add_table/3: have table id, owned by the caller, managed as `name` (again after an
- * etsmgr restart: a no-op then).  Returns 0, -SHMETS_EOWNER (the caller does not own it),
+ * etsmgr restart: a no-op then); with no live heir, etsmgr becomes its heir.  A table etsmgr
+ * keeps for a dead client is given back to a caller of its uid.  Returns 0, -SHMETS_EOWNER
+ * (the caller does not own it, and it is no dead client's table of the caller's uid),
  * -SHMETS_EEXIST (another table is managed as name), -SHMETS_ENOENT (no such table). */
 int etsmgr_add_table(etsmgr *m, const char *name, uint64_t id);
 /* etsmgr:del_table/2: forget `name` (the table stays its owner's).  Only its registered client
  * or the table's owner; an entry whose table segment is gone is removed for anyone.  Returns 0,
  * -SHMETS_EOWNER (not_owner), -SHMETS_ENOENT (no table managed as name). */
 int etsmgr_del_table(etsmgr *m, const char *name);
-/* etsmgr:info/1: a map Name => #{tab, ets_name, owner (pid or none: dead), client,
- * client_alive, heir, type, protection} of every managed table.  Free *info with
+/* etsmgr:info/1: a map Name => #{tab, ets_name, owner (pid, etsmgr's while the client is
+ * dead; none: dead), client, client_alive, heir (pid or none), type, protection} of every
+ * managed table.  Free *info with
  * shmets_term_free(). */
 int etsmgr_info(etsmgr *m, shmets_term *info);
 /* ets:give_away/3: table id to process `to`, which receives {'ETS-TRANSFER', Tab, Self,
