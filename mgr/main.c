@@ -14,7 +14,8 @@
  * LIFETIME: it runs until SIGTERM/SIGINT/SIGHUP, a `stop` request from its uid (serve.c),
  * the destruction of its instance (the control segment unlinked: checked every second), or,
  * with --idle-exit S (which autostart passes, include/etsmgr.h), S seconds with no
- * connection, no process to watch and no message held.  Tables never need it to run.
+ * connection, no process to watch and no message held.  Tables never need it to run.  It
+ * removes its socket and pid file on exit, and its lock file too when the instance is gone.
  *
  * STRUCTURE: one thread, one epoll loop over the listening socket, every connection, every
  * watched pidfd and a signalfd; a 100 ms tick rescans the catalog when it changed and the
@@ -428,6 +429,8 @@ int main(int argc, char **argv)
         unlink(sock);
     if (wrote_pid)
         unlink(pidp);
+    if (!instance_exists(&m))
+        unlink(lockp);                  /* its instance is gone: no daemon will want the lock */
     if (mgr_reclaimer_stop() == 0)
         shmets_close(m.db);             /* else the reclaimer still uses it: exit leaves it */
     mgr_log(6, "%llu transfer(s), %llu deletion(s); bye", (unsigned long long)m.transfers,

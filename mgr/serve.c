@@ -147,7 +147,7 @@ static int is_self(struct mgr *m, pid_t pid, uint64_t inc)
 /* The heir a managed table gets when it is (again) its client's: the heir Opts name, the
  * client itself included (ETS keeps {heir, self(), Data}); etsmgr when Opts name none, or a
  * dead one (the original etsmgr's "owned by the client, with etsmgr the heir"). */
-static void client_heir(struct mgr *m, const struct mgr_peer *p, const shmets_opts *o, struct cat_owner *nw)
+static void client_heir(struct mgr *m, const shmets_opts *o, struct cat_owner *nw)
 {
     nw->set_heir = 1;
     if (o->heir_pid && proc_incarnation((pid_t)o->heir_pid, &nw->heir_inc) == 0) {
@@ -156,7 +156,6 @@ static void client_heir(struct mgr *m, const struct mgr_peer *p, const shmets_op
         nw->heir_pid = m->self;
         nw->heir_inc = m->self_inc;
     }
-    (void)p;
 }
 
 static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term *a, shmets_builder *b)
@@ -197,7 +196,7 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
         }
         struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid, .set_heir = 1,
                                 .key = key, .key_len = strlen(key) };
-        client_heir(m, p, &o, &nw);
+        client_heir(m, &o, &nw);
         if ((rc = cat_set_owner(m->c, e->id, e->owner_pid, e->owner_inc, &nw))) {
             error_code(b, rc);
             goto out;
@@ -229,7 +228,7 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
      * a table the client owns but etsmgr does not know. */
     struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid, .key = key, .key_len = strlen(key) };
     if (!o.heir_pid)
-        client_heir(m, p, &o, &nw);     /* no heir asked for: etsmgr is the heir */
+        client_heir(m, &o, &nw);     /* no heir asked for: etsmgr is the heir */
     if ((rc = cat_set_owner(m->c, id, m->self, m->self_inc, &nw))) {
         error_code(b, rc);
         goto out;
