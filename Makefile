@@ -60,7 +60,7 @@ LIB_SRC  := $(sort $(wildcard shm/*/*.c))
 LIB_OBJ  := $(LIB_SRC:%.c=$(B)/%.o)
 # Test builds of the library compile the crash points in (-DSHMETS_TEST); the product never has them.
 TLIB_OBJ := $(LIB_SRC:%.c=$(B)/test-lib/%.o)
-TOOL_SRC := tools/main.c tools/tool.c tools/script.c tools/script_scan.c tools/script_common.c tools/script_ets.c tools/script_ms.c tools/script_file.c tools/script_mgr.c tools/cmd_tab.c tools/cmd_file.c tools/top.c tools/shell.c
+TOOL_SRC := tools/main.c tools/tool.c tools/script.c tools/script_scan.c tools/script_common.c tools/script_ets.c tools/script_ms.c tools/script_file.c tools/script_mgr.c tools/cmd_tab.c tools/cmd_file.c tools/top.c tools/cmd_events.c tools/liveness.c tools/shell.c
 TOOL_LIBS := -ledit
 TEST_SRC := $(sort $(wildcard tests/test_*.c))
 BENCH_SRC := $(sort $(wildcard bench/*.c))

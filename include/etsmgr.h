@@ -6,8 +6,10 @@
  * daemon per instance, `etsmgr --instance NAME`, see etsmgr(8)) applies ETS's rules: a live
  * heir inherits the table and receives {'ETS-TRANSFER', Tab, FromPid, HeirData}; a table that
  * a client registered with etsmgr (new_table/add_table, the calls of Fred Youhanaie's etsmgr)
- * waits, data intact, until its client comes back and calls etsmgr_new_table again; any other
- * table is deleted.  Readers that die have their reader slots cleared.  Owners and heirs are
+ * becomes etsmgr's (owner: the daemon's pid), data intact, until its client comes back and
+ * calls etsmgr_new_table or etsmgr_add_table again, which gives it back; any other table is
+ * deleted.  While its client lives, a managed table's heir is etsmgr, unless the client named
+ * another (itself included, as ETS keeps {heir, self(), Data}).  Readers that die have their reader slots cleared.  Owners and heirs are
  * (pid, incarnation): a process that reuses a dead process's pid is never taken for it.
  * Tables stay readable and writable while etsmgr is down; a restarted etsmgr re-adopts every
  * table and owner (the registry is in the instance's shared memory) and applies the rules to
@@ -23,7 +25,9 @@
  * SHMETS_NO_AUTOSTART=1 says not to.  The daemon binary is opts.etsmgr_path, else
  * $SHMETS_ETSMGR, else `etsmgr` next to the calling program, else `etsmgr` in PATH; it is
  * started detached (its own session, stdin/stdout/stderr on /dev/null), with the runtime
- * directory the client uses.  The socket is <runtime dir>/<instance>.sock, the runtime dir
+ * directory the client uses and --idle-exit (opts.idle_exit_s): a daemon started so exits
+ * once nothing needs it for that long (no connection, no table of a live process, no reader;
+ * see etsmgr(8)), and any daemon exits when its instance is destroyed.  The socket is <runtime dir>/<instance>.sock, the runtime dir
  * being opts.runtime_dir, else $SHMETS_RUNTIME_DIR, else $XDG_RUNTIME_DIR/shmets, else
  * /run/shmets for root.  If the daemon goes away the next call reconnects (and may start
  * one); a call that was waiting for its reply gets -SHMETS_ESYS.
@@ -74,7 +78,14 @@ typedef struct etsmgr_opts {
     bool no_autostart;              /* never start a daemon (also SHMETS_NO_AUTOSTART=1) */
     int timeout_ms;                 /* a call's wait for its reply, and for a started daemon;
                                        0: 5000 */
+    int idle_exit_s;                /* a daemon this process starts exits after this many
+                                       seconds with no connection, no process to watch and no
+                                       message held (etsmgr --idle-exit); 0: $SHMETS_ETSMGR_IDLE,
+                                       else ETSMGR_IDLE_EXIT_DEFAULT; <0 (or the variable 0):
+                                       never */
 } etsmgr_opts;
+
+#define ETSMGR_IDLE_EXIT_DEFAULT 60
 
 void etsmgr_opts_init(etsmgr_opts *o);
 
@@ -94,6 +105,11 @@ void etsmgr_disconnect(etsmgr *m);
 int etsmgr_fd(etsmgr *m);
 /* The daemon's OS pid (from its replies), 0 before the first reply. */
 pid_t etsmgr_daemon_pid(etsmgr *m);
+/* Whether this connection speaks to a daemon this process autostarted. */
+bool etsmgr_autostarted(etsmgr *m);
+/* Ask the daemon to exit (the request `stop`; tables stay, as after SIGTERM).  Only a process
+ * of the daemon's uid, or root.  Returns 0, -SHMETS_EOWNER, -SHMETS_ESYS. */
+int etsmgr_stop(etsmgr *m);
 
 /*
  * etsmgr:new_table/4: the table managed as `name`.  Unknown name: a new table named ets_name
@@ -102,7 +118,8 @@ pid_t etsmgr_daemon_pid(etsmgr *m);
  * {decentralized_counters,B}), owned by the caller, heir set in the same step.  Known, and
  * its client dead or the caller: the caller owns it again, data intact (ets_name and the
  * kind options are then ignored; the heir option applies: its pid at once, its data right
- * after, so an owner that dies in between leaves its heir [] as data).
+ * after, so an owner that dies in between leaves its heir [] as data).  No heir option (or a
+ * dead heir): etsmgr is the heir.  {heir, self(), Data} is kept, as ETS keeps it.
  *   *id  the table's id (shmets_attach).
  * A known name whose owner died with a live heir goes to the heir first (as in ETS), and is
  * then in conflict with it.
@@ -112,15 +129,18 @@ pid_t etsmgr_daemon_pid(etsmgr *m);
  */
 int etsmgr_new_table(etsmgr *m, const char *name, const char *ets_name, shmets_term opts, uint64_t *id);
 /* etsmgr:add_table/3: have table id, owned by the caller, managed as `name` (again after an
- * etsmgr restart: a no-op then).  Returns 0, -SHMETS_EOWNER (the caller does not own it),
+ * etsmgr restart: a no-op then); with no live heir, etsmgr becomes its heir.  A table etsmgr
+ * keeps for a dead client is given back to a caller of its uid.  Returns 0, -SHMETS_EOWNER
+ * (the caller does not own it, and it is no dead client's table of the caller's uid),
  * -SHMETS_EEXIST (another table is managed as name), -SHMETS_ENOENT (no such table). */
 int etsmgr_add_table(etsmgr *m, const char *name, uint64_t id);
 /* etsmgr:del_table/2: forget `name` (the table stays its owner's).  Only its registered client
  * or the table's owner; an entry whose table segment is gone is removed for anyone.  Returns 0,
  * -SHMETS_EOWNER (not_owner), -SHMETS_ENOENT (no table managed as name). */
 int etsmgr_del_table(etsmgr *m, const char *name);
-/* etsmgr:info/1: a map Name => #{tab, ets_name, owner (pid or none: dead), client,
- * client_alive, heir, type, protection} of every managed table.  Free *info with
+/* etsmgr:info/1: a map Name => #{tab, ets_name, owner (pid, etsmgr's while the client is
+ * dead; none: dead), client, client_alive, heir (pid or none), type, protection} of every
+ * managed table.  Free *info with
  * shmets_term_free(). */
 int etsmgr_info(etsmgr *m, shmets_term *info);
 /* ets:give_away/3: table id to process `to`, which receives {'ETS-TRANSFER', Tab, Self,
@@ -137,6 +157,26 @@ int etsmgr_setopts_heir(shmets *db, uint64_t id, pid_t heir, const shmets_term *
  * daemon's {reply, R}, {error, Reason} included (returns 0 then).  Free with
  * shmets_term_free(). */
 int etsmgr_call(etsmgr *m, shmets_term request, shmets_term *reply);
+
+/*
+ * EVENTS: etsmgr_follow(m) asks the daemon for the events of the whole instance; from then on
+ * etsmgr_next_event also returns them, one term each, as they happen (`shmets events` prints
+ * them), the first element naming the event and more elements possibly following in later
+ * versions:
+ *   {owner_dead, Tab, Pid}              table Tab's owner Pid died (what follows is one of:)
+ *   {inherited, Tab, FromPid, HeirPid}  its live heir inherited it (and got ETS-TRANSFER)
+ *   {kept, Tab, ClientPid}              a managed table: etsmgr owns it until ClientPid's
+ *                                       successor calls etsmgr_new_table/etsmgr_add_table
+ *   {deleted, Tab, Pid}                 no heir, not managed: deleted
+ *   {given_back, Tab, ClientPid}        a kept table went back to its client
+ *   {client_up, Pid}, {client_down, Pid}  a connection of process Pid opened, closed
+ * Each happens once (a daemon restarted meanwhile may repeat a kept).  When the daemon stops,
+ * etsmgr_next_event returns -SHMETS_ENOENT ("etsmgr stopped") instead of reconnecting; the
+ * next call reconnects (unfollowed).  The process's own messages (ETS-TRANSFER) come in the
+ * same stream.  A follower that does not read is dropped as any client (4 MiB unsent).
+ * Returns 0, -SHMETS_ENOENT (no daemon), -SHMETS_ESYS.
+ */
+int etsmgr_follow(etsmgr *m);
 
 /*
  * The next message for this process, e.g. {'ETS-TRANSFER', Tab, FromPid, Data}: messages

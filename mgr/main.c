@@ -1,7 +1,7 @@
 /*
  * main.c — etsmgr, the supervisor daemon of one shmets instance (DESIGN.md §7).
  *
- *   etsmgr --instance NAME [--runtime-dir DIR] [--group GROUP]
+ *   etsmgr --instance NAME [--runtime-dir DIR] [--group GROUP] [--idle-exit SECONDS]
  *
  * WHAT IT DOES: it holds a pidfd on every process that owns a table, reads through the reader
  * registry, or talks to it, and when one dies it applies ETS's rules: the heir inherits and is
@@ -10,6 +10,12 @@
  * calls and ETS's give_away (serve.c).  Readers and writers never need it: it may be killed at
  * any time, and the next one re-adopts every table and owner from the control segment, where
  * the registry lives, and applies the rules to owners that died meanwhile.
+ *
+ * LIFETIME: it runs until SIGTERM/SIGINT/SIGHUP, a `stop` request from its uid (serve.c),
+ * the destruction of its instance (the control segment unlinked: checked every second), or,
+ * with --idle-exit S (which autostart passes, include/etsmgr.h), S seconds with no
+ * connection, no process to watch and no message held.  Tables never need it to run.  It
+ * removes its socket and pid file on exit, and its lock file too when the instance is gone.
  *
  * STRUCTURE: one thread, one epoll loop over the listening socket, every connection, every
  * watched pidfd and a signalfd; a 100 ms tick rescans the catalog when it changed and the
@@ -155,6 +161,7 @@ static void client_accept(struct mgr *m, int lfd)
     struct mgr_peer peer = cl->peer;
     mgr_watch_add(m, peer.pid, peer.inc, pidfd);
     mgr_log(7, "client %d (uid %d) connected", (int)peer.pid, (int)peer.uid);
+    mgr_event_pid(m, "client_up", peer.pid);
     mgr_deliver_pending(m, &peer);
 }
 
@@ -175,27 +182,77 @@ static void client_read(struct mgr *m, struct mgr_client *cl)
         }
         mgr_client_send(m, cl, reply, rlen, 0);
         free(reply);
+        if (m->follow_req)
+            cl->follows = 1;
+        m->follow_req = 0;
+        if (m->stop_req)
+            return;
     }
 }
 
 static void usage(void)
 {
-    fputs("usage: etsmgr --instance NAME [--runtime-dir DIR] [--group GROUP]\n", stderr);
+    fputs("usage: etsmgr --instance NAME [--runtime-dir DIR] [--group GROUP] [--idle-exit SECONDS]\n", stderr);
+}
+
+/* Is the instance's control segment still there?  shmets_destroy_instance unlinks it: a
+ * daemon of a destroyed instance has nothing left to serve. */
+static int instance_exists(struct mgr *m)
+{
+    char path[SEG_NAME_MAX + 16];
+    struct stat st;
+    snprintf(path, sizeof path, "/dev/shm%s", m->c->s.name);
+    return stat(path, &st) == 0;
+}
+
+/* Nothing to do: no connection, no message held for anyone, no table owned by a live
+ * process but the daemon, and no reader slot of a live process.  (A process once watched
+ * stays in m->watch until it dies, so the watch list is not the measure.) */
+static int idle(struct mgr *m)
+{
+    if (m->clients || m->pending)
+        return 0;
+    struct cat_entry *v;
+    uint32_t n;
+    if (cat_snapshot(m->c, &v, &n))
+        return 0;
+    int busy = 0;
+    for (uint32_t i = 0; i < n && !busy; i++)
+        busy = !(v[i].owner_pid == m->self && v[i].owner_inc == m->self_inc) &&
+               proc_alive(v[i].owner_pid, v[i].owner_inc);
+    free(v);
+    struct rcu_registry *reg = &m->c->h->reg;
+    uint32_t hw = atomic_load(&reg->hiwater);
+    for (uint32_t i = 0; i < hw && i < reg->nslots && !busy; i++) {
+        int32_t pid = atomic_load(&reg->slots[i].pid);
+        busy = pid > 0 && proc_alive(pid, atomic_load(&reg->slots[i].incarnation));
+    }
+    return !busy;
 }
 
 int main(int argc, char **argv)
 {
     static const struct option lo[] = {
         { "instance", required_argument, 0, 'i' }, { "runtime-dir", required_argument, 0, 'r' },
-        { "group", required_argument, 0, 'g' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+        { "group", required_argument, 0, 'g' }, { "idle-exit", required_argument, 0, 'x' },
+        { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
     };
     const char *inst = NULL, *rdir = NULL, *group = NULL;
+    long idle_exit_ms = 0;              /* 0: never */
     int o;
-    while ((o = getopt_long(argc, argv, "i:r:g:h", lo, NULL)) != -1) {
+    char *end;
+    while ((o = getopt_long(argc, argv, "i:r:g:x:h", lo, NULL)) != -1) {
         switch (o) {
         case 'i': inst = optarg; break;
         case 'r': rdir = optarg; break;
         case 'g': group = optarg; break;
+        case 'x':
+            idle_exit_ms = (long)(strtod(optarg, &end) * 1000);
+            if (end == optarg || *end || idle_exit_ms < 0) {
+                usage();
+                return 2;
+            }
+            break;
         case 'h': usage(); return 0;
         default: usage(); return 2;
         }
@@ -276,8 +333,9 @@ int main(int argc, char **argv)
     mgr_log(6, "etsmgr %d serves instance %s", (int)m.self, inst);
     sd_notify(0, "READY=1");
 
-    struct timespec last;
+    struct timespec last, busy;
     clock_gettime(CLOCK_MONOTONIC, &last);
+    busy = last;
     int stop = 0;
     unsigned ticks = 0;
     while (!stop) {
@@ -312,14 +370,22 @@ int main(int argc, char **argv)
                     mgr_client_flush(&m, cl);
                 if (evs[i].events & EPOLLIN)
                     client_read(&m, cl);
+                if (m.stop_req) {
+                    mgr_client_flush(&m, cl);
+                    mgr_log(6, "asked to stop by process %d: exiting; tables stay", (int)cl->peer.pid);
+                    stop = 1;
+                }
                 if (evs[i].events & (EPOLLHUP | EPOLLERR))
                     cl->dead = 1;
             }
         }
         for (struct mgr_client *cl = m.clients, *nx; cl; cl = nx) {
             nx = cl->next;
-            if (cl->dead)
+            if (cl->dead) {
+                pid_t pid = cl->peer.pid;
                 mgr_client_close(&m, cl);
+                mgr_event_pid(&m, "client_down", pid);
+            }
         }
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
@@ -330,6 +396,21 @@ int main(int argc, char **argv)
                 m.scan_now = 1;
             mgr_scan(&m);
             last = now;
+            if (ticks % 10 == 0 && !instance_exists(&m)) {
+                mgr_log(6, "instance %s was destroyed: exiting", inst);
+                stop = 1;
+            }
+            /* --idle-exit (autostart passes it): nothing watched, nobody connected for that
+             * long.  Tables a dead client left (W.2) need no daemon: the next one keeps them. */
+            if (idle_exit_ms > 0) {
+                long quiet = (now.tv_sec - busy.tv_sec) * 1000 + (now.tv_nsec - busy.tv_nsec) / 1000000;
+                if (m.clients || m.pending || ((ticks % 10 == 0 || quiet >= idle_exit_ms) && !idle(&m))) {
+                    busy = now;
+                } else if (quiet >= idle_exit_ms) {
+                    mgr_log(6, "idle for %ld ms: exiting", idle_exit_ms);
+                    stop = 1;
+                }
+            }
         }
     }
     sd_notify(0, "STOPPING=1");
@@ -348,6 +429,8 @@ int main(int argc, char **argv)
         unlink(sock);
     if (wrote_pid)
         unlink(pidp);
+    if (!instance_exists(&m))
+        unlink(lockp);                  /* its instance is gone: no daemon will want the lock */
     if (mgr_reclaimer_stop() == 0)
         shmets_close(m.db);             /* else the reclaimer still uses it: exit leaves it */
     mgr_log(6, "%llu transfer(s), %llu deletion(s); bye", (unsigned long long)m.transfers,

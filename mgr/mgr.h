@@ -2,9 +2,10 @@
  * mgr.h — private to the etsmgr daemon (not installed).  The daemon's state and the five
  * parts that share it: main.c (socket, the event loop, which dispatches), serve.c (one request
  * in, one reply out: mgr_handle), watch.c (who is watched by pidfd, and what a death does),
- * conn.c (connections, messages, the log: it moves bytes and calls neither of the others) and
- * reclaim.c (the background reclaimer of quiet tables, a thread that calls the library only).
- * main.c calls all four; serve.c calls watch.c and conn.c; watch.c and reclaim.c call conn.c.
+ * events.c (what followers are told), conn.c (connections, messages, the log: it moves bytes
+ * and calls none of the others) and reclaim.c (the background reclaimer of quiet tables, a
+ * thread that calls the library only).  main.c calls them all; serve.c calls watch.c,
+ * events.c and conn.c; watch.c calls events.c and conn.c; events.c and reclaim.c call conn.c.
  * See main.c for the design and the threat model.
  */
 #ifndef SHMETS_MGR_H
@@ -55,6 +56,7 @@ struct mgr_client {
     struct mgr_pkt *outq, **outq_tail;
     size_t outq_bytes;
     int dead;                           /* to be closed by the loop */
+    int follows;                        /* asked for the events (events.c) */
     struct mgr_client *next;
 };
 
@@ -82,6 +84,8 @@ struct mgr {
     uint32_t seen_gen;                  /* catalog generation of the last scan */
     int scan_now;                       /* rescan at the next tick */
     uint64_t transfers, deletions;      /* counts for the log */
+    int follow_req;                     /* set by mgr_handle: the request was `follow` */
+    int stop_req;                       /* set by mgr_handle: the request was `stop` (allowed) */
 };
 
 #define MGR_TAG_CLIENT (3ull << 56)     /* epoll data of a connection: tag | fd */
@@ -140,6 +144,11 @@ int mgr_proc_uid(pid_t pid, uid_t *uid, gid_t *gid);
 /* Make table id's segment belong to uid/gid (the daemon runs as root: a new owner of another
  * uid can then map it writable).  Best effort. */
 void mgr_chown_table(struct mgr *m, uint64_t id, uid_t uid, gid_t gid);
+
+/* events.c: {event, {What, Tab, P1[, P2]}} (p2 0: none) and {event, {What, Pid}} to every
+ * connection that follows (asked with `follow`). */
+void mgr_event_tab(struct mgr *m, const char *what, const struct cat_entry *e, pid_t p1, pid_t p2);
+void mgr_event_pid(struct mgr *m, const char *what, pid_t pid);
 
 /* reclaim.c: the background reclaimer's thread (started once the instance is open; stop
  * returns -1 if it could not be joined within 2 s: it waits for a table lock). */

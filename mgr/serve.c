@@ -32,6 +32,10 @@
  *       FromPid, GiftData}.  Reply true; {error, not_owner}, {error, badarg} (Pid is the
  *       owner, or etsmgr), {error, dead_receiver}.
  *   ping  pong.
+ *   follow  ok; from then on the connection also gets every event of events.c as {event, E}
+ *       (shmets events, etsmgr_follow).
+ *   stop  ok, and the daemon exits once the reply is sent (tables stay); only a peer of the
+ *       daemon's uid or root, else {error, not_owner} (a script stops the daemon it started).
  * Departure from DESIGN.md §7, which lists setopts(heir) among the manager's calls: it is
  * not a request here.  The owner writes the heir itself (etsmgr_setopts_heir, which is
  * shmets_set_heir: the table's heir data and the catalog's heir in its own process), since
@@ -135,6 +139,25 @@ static void give_to(struct mgr *m, uint64_t id, uid_t uid, gid_t gid)
         mgr_chown_table(m, id, uid, gid);
 }
 
+static int is_self(struct mgr *m, pid_t pid, uint64_t inc)
+{
+    return pid == m->self && inc == m->self_inc;
+}
+
+/* The heir a managed table gets when it is (again) its client's: the heir Opts name, the
+ * client itself included (ETS keeps {heir, self(), Data}); etsmgr when Opts name none, or a
+ * dead one (the original etsmgr's "owned by the client, with etsmgr the heir"). */
+static void client_heir(struct mgr *m, const shmets_opts *o, struct cat_owner *nw)
+{
+    nw->set_heir = 1;
+    if (o->heir_pid && proc_incarnation((pid_t)o->heir_pid, &nw->heir_inc) == 0) {
+        nw->heir_pid = (int32_t)o->heir_pid;
+    } else {
+        nw->heir_pid = m->self;
+        nw->heir_inc = m->self_inc;
+    }
+}
+
 static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term *a, shmets_builder *b)
 {
     char key[CAT_NAME_MAX + 1], ets_name[CAT_NAME_MAX + 1];
@@ -166,23 +189,23 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
             error_pid(b, "name_conflict", e->client_pid);
             goto out;
         }
-        if (!same(e->owner_pid, e->owner_inc, p) && mgr_alive(e->owner_pid, e->owner_inc)) {
+        int held = is_self(m, e->owner_pid, e->owner_inc);
+        if (!same(e->owner_pid, e->owner_inc, p) && !held && mgr_alive(e->owner_pid, e->owner_inc)) {
             error_pid(b, "name_conflict", e->owner_pid);
             goto out;
         }
         struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid, .set_heir = 1,
                                 .key = key, .key_len = strlen(key) };
-        if (o.heir_pid && o.heir_pid != (uint32_t)p->pid &&
-            proc_incarnation((pid_t)o.heir_pid, &nw.heir_inc) == 0)
-            nw.heir_pid = (int32_t)o.heir_pid;
-        else
-            nw.heir_inc = 0;
+        client_heir(m, &o, &nw);
         if ((rc = cat_set_owner(m->c, e->id, e->owner_pid, e->owner_inc, &nw))) {
             error_code(b, rc);
             goto out;
         }
         give_to(m, e->id, p->uid, p->gid);
+        mgr_watch_add(m, p->pid, p->inc, -1);
         mgr_log(6, "new_table %s: table %llu back to its client %d", key, (unsigned long long)e->id, (int)p->pid);
+        if (held)
+            mgr_event_tab(m, "given_back", e, p->pid, 0);
         ok_pid_tab(m, b, e->id);
         goto out;
     }
@@ -193,8 +216,6 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
     /* Unknown: make it (heir and its data included, in the creating step), then hand it over.
      * A daemon killed in between leaves an unmanaged table of a dead owner: the next daemon
      * gives it to the heir or deletes it, and the client, whose call failed, asks again. */
-    if (o.heir_pid == (uint32_t)p->pid)
-        o.heir_pid = 0;             /* ETS: an owner is never its own heir */
     shmets_tab *t;
     if ((rc = shmets_new(m->db, ets_name, &o, &t))) {
         error_code(b, rc);
@@ -206,6 +227,8 @@ static void new_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
      * leaves an unmanaged table of a dead owner (the next daemon applies W.1 or W.3), never
      * a table the client owns but etsmgr does not know. */
     struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid, .key = key, .key_len = strlen(key) };
+    if (!o.heir_pid)
+        client_heir(m, &o, &nw);     /* no heir asked for: etsmgr is the heir */
     if ((rc = cat_set_owner(m->c, id, m->self, m->self_inc, &nw))) {
         error_code(b, rc);
         goto out;
@@ -230,19 +253,44 @@ static void add_table(struct mgr *m, const struct mgr_peer *p, const shmets_term
     struct cat_entry *e = malloc(sizeof *e);
     if (!e)
         return error_code(b, -SHMETS_ENOMEM);
+    int held = 0, live_heir = 0;
     if (rc || (rc = cat_find_id(m->c, id, e))) {
         error_atom(b, "not_found");
-    } else if (!same(e->owner_pid, e->owner_inc, p)) {
+        goto out;
+    }
+    /* A table etsmgr holds for its dead client (W.2) goes back to a process of its uid. */
+    held = is_self(m, e->owner_pid, e->owner_inc) && (e->mflags & CATM_MANAGED) &&
+           (p->uid == 0 || p->uid == e->owner_uid) &&
+           (same(e->client_pid, e->client_inc, p) || !mgr_alive(e->client_pid, e->client_inc));
+    live_heir = e->heir_pid > 0 && !is_self(m, e->heir_pid, e->heir_inc) && mgr_alive(e->heir_pid, e->heir_inc);
+    if (!same(e->owner_pid, e->owner_inc, p) && !held) {
         error_atom(b, "not_owner");
     } else if ((rc = cat_find_key(m->c, key, strlen(key), e)) == 0 && e->id != id) {
         error_pid(b, "name_conflict", e->client_pid);
+    } else if (held) {
+        struct cat_owner nw = { .pid = p->pid, .inc = p->inc, .uid = p->uid, .set_heir = 1,
+                                .heir_pid = m->self, .heir_inc = m->self_inc, .key = key, .key_len = strlen(key) };
+        if ((rc = cat_set_owner(m->c, id, m->self, m->self_inc, &nw))) {
+            error_code(b, rc);
+            goto out;
+        }
+        give_to(m, id, p->uid, p->gid);
+        mgr_log(6, "add_table %s: table %llu back to its client %d", key, (unsigned long long)id, (int)p->pid);
+        mgr_watch_add(m, p->pid, p->inc, -1);
+        if (cat_find_id(m->c, id, e) == 0)
+            mgr_event_tab(m, "given_back", e, p->pid, 0);
+        ok_pid_tab(m, b, id);
     } else if ((rc = cat_manage(m->c, id, key, strlen(key), p->pid, p->inc))) {
         error_code(b, rc);
     } else {
+        /* No live heir: etsmgr is the heir (it keeps the table for its client, W.2). */
+        if (!live_heir)
+            cat_set_heir(m->c, id, m->self, m->self_inc);
         mgr_log(6, "add_table %s: table %llu of client %d", key, (unsigned long long)id, (int)p->pid);
         mgr_watch_add(m, p->pid, p->inc, -1);
         ok_pid_tab(m, b, id);
     }
+out:
     free(e);
 }
 
@@ -412,6 +460,16 @@ int mgr_handle(struct mgr *m, const struct mgr_peer *peer, const unsigned char *
         info(m, b);
     } else if (mgr_atom_is(q, "ping")) {
         shmets_build_atom(b, "pong", 4);
+    } else if (mgr_atom_is(q, "follow")) {
+        m->follow_req = 1;
+        shmets_build_atom(b, "ok", 2);
+    } else if (mgr_atom_is(q, "stop")) {
+        if (peer->uid == 0 || peer->uid == geteuid()) {
+            m->stop_req = 1;
+            shmets_build_atom(b, "ok", 2);
+        } else {
+            error_atom(b, "not_owner");
+        }
     } else if (shmets_term_tuple_arity(q, &arity) || arity < 1 || arity > 4) {
         error_atom(b, "badarg");
     } else {

@@ -16,8 +16,10 @@
  *       connection.  An heir without a connection is the owner all the same and gets the
  *       message when it connects (CATM_XFER survives a daemon restart, so the message is
  *       rebuilt from the catalog and the table's heir data).
- *   W.2 Else a managed table stays as it is, with no live owner, until its client calls
- *       new_table again.
+ *   W.2 Else a managed table becomes etsmgr's (the original etsmgr is its tables' heir), data
+ *       intact, until its client calls new_table or add_table again, which gives it back.
+ *       A managed table's heir is etsmgr while its client lives, unless the client named
+ *       another (serve.c); an heir that is the dead owner itself is no heir.
  *   W.3 Else the table is deleted: the daemon makes itself the owner (a compare-and-set on the
  *       dead owner) and deletes it as an owner would.
  *   W.4 A reader's death clears its slots (rcu_clear_dead), so writers' reclamation never
@@ -198,6 +200,7 @@ void mgr_owner_dead(struct mgr *m, const struct cat_entry *e)
     int rc;
     if (e->owner_pid == m->self && e->owner_inc == m->self_inc)
         return;
+    mgr_event_tab(m, "owner_dead", e, e->owner_pid, 0);
     /* An heir that is the owner itself, or this daemon (which would skip the table for its
      * life), is no heir. */
     if (e->heir_pid > 0 && !(e->heir_pid == e->owner_pid && e->heir_inc == e->owner_inc) &&
@@ -220,12 +223,19 @@ void mgr_owner_dead(struct mgr *m, const struct cat_entry *e)
         mgr_log(6, "owner %d of table %llu died: heir %d inherits it", (int)e->owner_pid,
                 (unsigned long long)e->id, (int)e->heir_pid);
         mgr_watch_add(m, e->heir_pid, e->heir_inc, -1);
+        mgr_event_tab(m, "inherited", e, e->owner_pid, e->heir_pid);
         return;
     }
     if (e->mflags & CATM_MANAGED) {
-        /* W.2 */
-        mgr_log(7, "owner %d of managed table %llu (%s) is dead: kept for its client", (int)e->owner_pid,
-                (unsigned long long)e->id, e->mkey);
+        /* W.2: etsmgr owns it until its client comes back; the segment's uid stays the
+         * client's (new_table/add_table give it back to a process of that uid only).  Once
+         * it is etsmgr's, a rescan skips it: one log line, one event, per death. */
+        struct cat_owner nw = { .pid = m->self, .inc = m->self_inc, .uid = e->owner_uid };
+        if (cat_set_owner(m->c, e->id, e->owner_pid, e->owner_inc, &nw))
+            return;
+        mgr_log(6, "owner %d of managed table %llu (%s) is dead: etsmgr keeps it for its client %d",
+                (int)e->owner_pid, (unsigned long long)e->id, e->mkey, (int)e->client_pid);
+        mgr_event_tab(m, "kept", e, e->client_pid, 0);
         return;
     }
     /* W.3 */
@@ -244,6 +254,7 @@ void mgr_owner_dead(struct mgr *m, const struct cat_entry *e)
     m->deletions++;
     mgr_log(6, "owner %d of table %llu died with no heir: table deleted", (int)e->owner_pid,
             (unsigned long long)e->id);
+    mgr_event_tab(m, "deleted", e, e->owner_pid, 0);
 }
 
 static void owners_dead(struct mgr *m, pid_t pid, uint64_t inc)

@@ -96,7 +96,8 @@ static void etsmgr_calls_in_a_script(void **s)
     assert_string_equal(ask(&a, buf), want);                    /* its own name again: ok */
     snprintf(buf, sizeof buf, "etsmgr:info('%s').", mu_inst);
     snprintf(want, sizeof want, "#{app => #{client => <0.%d.0>,client_alive => true,ets_name => apptab,"
-             "heir => none,owner => <0.%d.0>,protection => public,tab => apptab,type => set}}", (int)a.pid, (int)a.pid);
+             "heir => <0.%d.0>,owner => <0.%d.0>,protection => public,tab => apptab,type => set}}", (int)a.pid,
+             (int)mu_daemon, (int)a.pid);                   /* etsmgr the heir (issue 15) */
     assert_string_equal(ask(&a, buf), want);
     assert_string_equal(ask(&a, "etsmgr:info(not_this_instance)."), "error:badarg");
     assert_string_equal(ask(&a, "ets:give_away(apptab, self(), x)."), "error:badarg");

@@ -13,7 +13,9 @@
  * TAB is a table's name (a named table) or its numeric id (as ls shows it).  KEY, OBJECT and
  * MATCHSPEC are terms in Erlang syntax (shmets_term_parse).  Subcommands that only look do not
  * create an instance that does not exist; insert does not either (the table must exist).
- * Owner and heir come from the catalog (shmets_info), not from etsmgr.
+ * Owner and heir come from the catalog, not from etsmgr; ls shows "PID dead" for a dead one
+ * and info adds {owner_alive,B} and {heir_alive,B} (tools/liveness.c), with a note where a
+ * dead owner's table waits for an etsmgr that does not run.
  */
 #include "tool.h"
 
@@ -56,9 +58,9 @@ int cmd_ls(int argc, char **argv)
     size_t n;
     if ((rc = shmets_all(db, &ids, &n)))
         return end(&a, db, tool_fail("ls", rc));
-    printf("%-8s %-24s %-14s %10s %12s %8s %8s %-10s\n", "id", "name", "type", "size", "mem", "owner",
+    printf("%-8s %-24s %-14s %10s %12s %-13s %-13s %-10s\n", "id", "name", "type", "size", "mem", "owner",
            "heir", "protection");
-    int status = 0;
+    int status = 0, dead = 0;
     for (size_t i = 0; i < n; i++) {
         shmets_tab *t;
         shmets_tab_info in;
@@ -70,7 +72,7 @@ int cmd_ls(int argc, char **argv)
             shmets_detach(t);
         }
         if (rc == -SHMETS_EOWNER) {
-            printf("%-8llu %-24s %-14s %10s %12s %8s %8s %-10s\n", (unsigned long long)ids[i], "-", "-",
+            printf("%-8llu %-24s %-14s %10s %12s %-13s %-13s %-10s\n", (unsigned long long)ids[i], "-", "-",
                    "-", "-", "-", "-", "private");
             continue;
         }
@@ -82,13 +84,19 @@ int cmd_ls(int argc, char **argv)
             status = tool_fail(what, rc);        /* listed as far as it goes, then exit 1 */
             continue;
         }
-        char heir[16];
-        snprintf(heir, sizeof heir, "%u", in.heir);
-        printf("%-8llu %-24s %-14s %10llu %12llu %8u %8s %-10s\n", (unsigned long long)in.id, in.name,
+        char owner[32], heir[32];
+        struct tool_live l = { (int32_t)in.owner, (int32_t)in.heir, true, in.heir != 0 };
+        tool_liveness(db, ids[i], &l);
+        tool_pid_text(l.owner, l.owner_alive, owner, sizeof owner);
+        tool_pid_text(l.heir, l.heir_alive, heir, sizeof heir);
+        dead += !l.owner_alive;
+        printf("%-8llu %-24s %-14s %10llu %12llu %-13s %-13s %-10s\n", (unsigned long long)in.id, in.name,
                tool_kind_names[in.kind], (unsigned long long)in.size, (unsigned long long)in.memory_words,
-               in.owner, in.heir ? heir : "none", tool_access_names[in.access]);
+               owner, heir, tool_access_names[in.access]);
     }
     free(ids);
+    if (dead && !tool_etsmgr_runs(a.instance ? a.instance : "default"))
+        tool_note_no_etsmgr(stdout, a.instance ? a.instance : "default");
     return end(&a, db, status);
 }
 
@@ -105,6 +113,16 @@ int cmd_info(int argc, char **argv)
         return end(&a, db, tool_fail(a.argv[0], rc));
     tool_print_list(stdout, list);
     shmets_term_free(&list);
+    /* Whether the owner and the heir live (pid and start time), and, for a dead owner with no
+     * etsmgr running, the note (on stderr: stdout stays one {Item,Value} a line). */
+    struct tool_live l;
+    if (tool_liveness(db, shmets_id(t), &l) == 0) {
+        printf("{owner_alive,%s}\n", l.owner_alive ? "true" : "false");
+        if (l.heir)
+            printf("{heir_alive,%s}\n", l.heir_alive ? "true" : "false");
+        if (!l.owner_alive && !tool_etsmgr_runs(a.instance ? a.instance : "default"))
+            tool_note_no_etsmgr(stderr, a.instance ? a.instance : "default");
+    }
     return end(&a, db, 0);
 }
 

@@ -3,7 +3,7 @@
  *
  * It speaks the term layer (below) and the tables of an instance: ls, info, get, insert,
  * delete, select, check (tools/cmd_tab.c, with the helpers of tools/tool.c), dump, load,
- * fileinfo (tools/cmd_file.c), top (tools/top.c) and shell (tools/shell.c); man/shmets.1
+ * fileinfo (tools/cmd_file.c), top (tools/top.c), events (tools/cmd_events.c) and shell (tools/shell.c); man/shmets.1
  * describes them all.  Every
  * subcommand reports errors in words (shmets_strerror plus the detail) and exits non-zero
  * (2 for a usage error).
@@ -193,6 +193,7 @@ static int usage(void)
           "       shmets select TAB MATCHSPEC\n"
           "       shmets check TAB\n"
           "       shmets top [--iterations N] [--interval SECONDS]\n"
+          "       shmets events [--json]\n"
           "       shmets shell\n"
           "       shmets dump [--md5sum] [--object-count] [--sync] [--erlang] TAB FILE\n"
           "       shmets load [--verify] FILE\n"
@@ -221,7 +222,7 @@ int main(int argc, char **argv)
         { "ls", cmd_ls }, { "info", cmd_info }, { "get", cmd_get }, { "insert", cmd_insert },
         { "delete", cmd_delete }, { "select", cmd_select }, { "check", cmd_check },
         { "top", cmd_top }, { "shell", cmd_shell }, { "dump", cmd_dump }, { "load", cmd_load },
-        { "fileinfo", cmd_fileinfo },
+        { "fileinfo", cmd_fileinfo }, { "events", cmd_events },
     };
     for (size_t i = 0; i < sizeof tabcmds / sizeof tabcmds[0]; i++)
         if (!strcmp(cmd, tabcmds[i].name))

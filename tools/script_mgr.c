@@ -11,17 +11,20 @@
  *      next message for this process ({'ETS-TRANSFER', Tab, From, Data}) or `timeout`;
  *      shmets:sleep(Ms) waits and prints ok.  The connection to the instance's etsmgr is made
  *      at the first of these calls (include/etsmgr.h: started on demand unless
- *      SHMETS_NO_AUTOSTART=1); a table handle is re-attached after its owner changed
+ *      SHMETS_NO_AUTOSTART=1; a daemon the run started for its own temporary instance is
+ *      stopped at the end); a table handle is re-attached after its owner changed
  *      (give_away, ETS-TRANSFER), so that it carries the new owner's rights.
  */
 
 static etsmgr *script_mgr;
+static bool script_temp;        /* the instance is the run's own (destroyed at its end) */
 
 static int mgr_conn(struct script *s)
 {
     if (script_mgr)
         return 0;
     int rc = etsmgr_connect(s->db, NULL, &script_mgr);
+    script_temp = s->temporary;
     if (rc) {
         s->fatal = true;
         snprintf(s->msg, sizeof s->msg, "no etsmgr for instance %s: %s", s->inst, shmets_errdetail());
@@ -210,6 +213,12 @@ const struct call_def script_mgr_calls[] = {
 /* Drop the connection to etsmgr, if one was made (at the end of a run). */
 void script_mgr_drop(void)
 {
+    /* The daemon this run started for its own instance has nothing left to do: stop it (the
+     * instance is destroyed next; the daemon would see that too, within a second).  A daemon
+     * of a named instance stays: the run's tables still need it when this process exits (an
+     * heir inherits, a managed table is kept); started by autostart, it exits when idle. */
+    if (script_mgr && script_temp && etsmgr_autostarted(script_mgr))
+        etsmgr_stop(script_mgr);
     etsmgr_disconnect(script_mgr);
     script_mgr = NULL;
 }

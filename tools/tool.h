@@ -18,7 +18,7 @@ struct tool_args {
     /* flags some subcommands take (others refuse them) */
     int iterations;             /* top --iterations N (0: until interrupted) */
     double interval;            /* top --interval SECONDS */
-    bool md5sum, object_count, sync, verify, erlang;
+    bool md5sum, object_count, sync, verify, erlang, json;
     const char *manage;         /* load --manage NAME: etsmgr manages the loaded table as NAME */
     long give_to;               /* load --give-to PID: etsmgr gives the loaded table to PID */
 };
@@ -63,6 +63,18 @@ void progress_init(struct progress *p, const char *what);
 void progress_cb(uint64_t done, uint64_t total, void *arg);
 void progress_end(struct progress *p);
 
+/* liveness.c: a table's owner and heir (pid, 0: none) and whether each is alive (pid and
+ * start time); whether an etsmgr serves an instance; the note said when none does. */
+struct tool_live {
+    int32_t owner, heir;
+    bool owner_alive, heir_alive;
+};
+int tool_liveness(shmets *db, uint64_t id, struct tool_live *l);
+/* "1234", "1234 dead", or "none". */
+void tool_pid_text(int32_t pid, bool alive, char *out, size_t n);
+bool tool_etsmgr_runs(const char *inst);
+void tool_note_no_etsmgr(FILE *f, const char *inst);
+
 int cmd_ls(int argc, char **argv);
 int cmd_info(int argc, char **argv);
 int cmd_get(int argc, char **argv);
@@ -74,6 +86,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_load(int argc, char **argv);
 int cmd_fileinfo(int argc, char **argv);
 int cmd_top(int argc, char **argv);
+int cmd_events(int argc, char **argv);
 int cmd_shell(int argc, char **argv);
 
 /* tools/script.c */

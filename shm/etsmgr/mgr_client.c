@@ -60,6 +60,9 @@ struct etsmgr {
     char dir[PATH_MAX];
     char exe[PATH_MAX];         /* "" : search at autostart */
     bool no_autostart;
+    bool autostarted;           /* the daemon this connection speaks to is one this process started */
+    bool follows;               /* etsmgr_follow: the daemon's end ends the stream */
+    int idle_exit_s;            /* --idle-exit of a daemon started here (<0: none) */
     int timeout_ms;
     struct evq *evh, **evt;
     unsigned stale;             /* replies still owed to calls that timed out on this fd */
@@ -130,7 +133,11 @@ static int autostart(struct etsmgr *m)
 {
     char exe[PATH_MAX];
     find_exe(m, exe, sizeof exe);
-    char *argv[] = { exe, "--instance", m->inst, "--runtime-dir", m->dir, NULL };
+    char idle[24];
+    snprintf(idle, sizeof idle, "%d", m->idle_exit_s);
+    char *argv[] = { exe, "--instance", m->inst, "--runtime-dir", m->dir, "--idle-exit", idle, NULL };
+    if (m->idle_exit_s < 0)
+        argv[5] = NULL;
     pid_t c = fork();
     if (c < 0)
         return err_set(SHMETS_ESYS, "fork: %s", strerror(errno));
@@ -185,6 +192,7 @@ static int ensure(struct etsmgr *m)
     int rc = try_connect(m, &m->fd);
     const char *no = getenv("SHMETS_NO_AUTOSTART");
     m->stale = 0;                   /* a new connection owes no replies */
+    m->autostarted = false;
     if (rc != -SHMETS_ENOENT || m->no_autostart || (no && *no && strcmp(no, "0") != 0)) {
         if (!rc)
             m->pid = me;
@@ -200,8 +208,10 @@ static int ensure(struct etsmgr *m)
     if (rc == -SHMETS_ENOENT)
         err_set(SHMETS_ENOENT, "started etsmgr for instance %s, but it did not answer within %d ms",
                 m->inst, m->timeout_ms);
-    if (!rc)
+    if (!rc) {
         m->pid = me;
+        m->autostarted = true;
+    }
     return rc;
 }
 
@@ -256,6 +266,12 @@ int etsmgr_connect(shmets *db, const etsmgr_opts *opts, etsmgr **out)
         m->evt = &m->evh;
         m->no_autostart = o.no_autostart;
         m->timeout_ms = o.timeout_ms > 0 ? o.timeout_ms : 5000;
+        m->idle_exit_s = o.idle_exit_s;
+        const char *idle = getenv("SHMETS_ETSMGR_IDLE");
+        if (!m->idle_exit_s)
+            m->idle_exit_s = idle && *idle ? atoi(idle) : ETSMGR_IDLE_EXIT_DEFAULT;
+        if (!m->idle_exit_s)
+            m->idle_exit_s = -1;        /* 0 in the environment: never */
         if (o.etsmgr_path)
             snprintf(m->exe, sizeof m->exe, "%s", o.etsmgr_path);
         const char *dir = o.runtime_dir ? o.runtime_dir : getenv("SHMETS_RUNTIME_DIR");
@@ -317,6 +333,16 @@ int etsmgr_fd(etsmgr *m)
 pid_t etsmgr_daemon_pid(etsmgr *m)
 {
     return m ? atomic_load(&m->daemon) : 0;
+}
+
+bool etsmgr_autostarted(etsmgr *m)
+{
+    if (!m)
+        return false;
+    pthread_mutex_lock(&m->mu);
+    bool r = m->autostarted && m->fd >= 0 && m->pid == getpid();
+    pthread_mutex_unlock(&m->mu);
+    return r;
 }
 
 /* ---- packets ------------------------------------------------------------------------------ */
@@ -453,6 +479,11 @@ int etsmgr_next_event(etsmgr *m, int timeout_ms, shmets_term *msg)
         int is_reply;
         shmets_term t;
         rc = read_packet(m, left > INT32_MAX ? INT32_MAX : (int)left, &is_reply, &t);
+        if (rc == -SHMETS_ESYS && m->fd < 0 && m->follows) {
+            m->follows = false;     /* a follower's stream ends with its daemon */
+            rc = err_set(SHMETS_ENOENT, "etsmgr stopped");
+            break;
+        }
         if (rc == -SHMETS_ESYS && m->fd < 0)
             continue;               /* the daemon went away: reconnect (held messages come) */
         if (rc < 0)
@@ -595,7 +626,7 @@ int etsmgr_new_table(etsmgr *m, const char *name, const char *ets_name, shmets_t
     shmets_term_free(&r);
     /* The heir's data: the daemon wrote it at creation; on a comeback it set the heir's pid
      * only, and the data is written here (see the header). */
-    if (!rc && heir && heir != getpid() && data.ptr && shmets_term_type(data) != SHMETS_T_NIL)
+    if (!rc && heir && data.ptr && shmets_term_type(data) != SHMETS_T_NIL)
         rc = etsmgr_setopts_heir(m->db, *id, heir, &data);
     return rc;
 }
@@ -645,6 +676,42 @@ int etsmgr_info(etsmgr *m, shmets_term *info)
         return rc;
     shmets_build_atom(b, "info", 4);
     return request(m, b, info);
+}
+
+/* A request that is one atom and answered ok. */
+static int atom_call(etsmgr *m, const char *what)
+{
+    shmets_builder *b;
+    shmets_term r;
+    int rc = shmets_builder_create(&b);
+    if (rc)
+        return rc;
+    shmets_build_atom(b, what, strlen(what));
+    if ((rc = request(m, b, &r)))
+        return rc;
+    rc = mgr_atom_is(r, "ok") ? 0 : err_set(SHMETS_ESYS, "etsmgr sent an unexpected reply");
+    shmets_term_free(&r);
+    return rc;
+}
+
+int etsmgr_follow(etsmgr *m)
+{
+    if (!m)
+        return err_set(SHMETS_EINVAL, "NULL argument to etsmgr_follow");
+    int rc = atom_call(m, "follow");
+    if (!rc) {
+        pthread_mutex_lock(&m->mu);
+        m->follows = true;
+        pthread_mutex_unlock(&m->mu);
+    }
+    return rc;
+}
+
+int etsmgr_stop(etsmgr *m)
+{
+    if (!m)
+        return err_set(SHMETS_EINVAL, "NULL argument to etsmgr_stop");
+    return atom_call(m, "stop");
 }
 
 int etsmgr_give_away(etsmgr *m, uint64_t id, pid_t to, shmets_term gift)
