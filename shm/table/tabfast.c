@@ -12,8 +12,9 @@
  *   - the key is prepared once by the caller (its bytes and its hash for the table's seed);
  *   - the thread's reader comes from one thread-local block, inline (inst.h, inst_reader);
  *   - the section is the RCU's two stores, the T.3 sequence check two loads;
- *   - the index's lookup is the one indirect call; the object is copied with one memcpy into
- *     the caller's buffer, or handed out as a view.
+ *   - the hash index's lookup is inline (index/hash_read.h; the skip list's goes through its
+ *     method table); the object is copied with one memcpy into the caller's buffer, or handed
+ *     out as a view.
  * It allocates nothing and sets no error detail on the hot outcomes (found, absent).
  *
  * GUARANTEES (those of the general calls, which it must not weaken)
@@ -24,6 +25,7 @@
  *   Q.3 A prepared key is used only with the table whose seed it was made with.
  *   Q.4 A compressed table's objects are unpacked by the general path (shmets_lookup).
  */
+#include "index/hash_read.h"
 #include "table/table.h"
 #include "term/term.h"
 #include "base/util.h"
@@ -103,7 +105,8 @@ int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap
             rc = err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
             break;
         }
-        uint64_t off = t->ops->lookup(t, k->etf, k->len, k->hash);
+        uint64_t off = t->ops == &hash_index_ops ? hash_read(t, k->etf, k->len, k->hash)
+                                                 : t->ops->lookup(t, k->etf, k->len, k->hash);
         const struct sobj *x = off ? sobj_at(&t->s, off) : NULL;
         if (!x) {
             rc = -SHMETS_ENOKEY;
@@ -157,7 +160,8 @@ int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs
         uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
         if (seq & 1)
             seq = tab_seq_begin(t);
-        uint64_t off = t->ops->lookup(t, k->etf, k->len, k->hash);
+        uint64_t off = t->ops == &hash_index_ops ? hash_read(t, k->etf, k->len, k->hash)
+                                                 : t->ops->lookup(t, k->etf, k->len, k->hash);
         const struct sobj *x = off ? sobj_at(&t->s, off) : NULL;
         got = 0;
         if (x && !sobj_next(x)) {               /* the common case: one object */
