@@ -155,6 +155,8 @@ bench: $(BENCHES) $(B)/shmets-bench
 	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
 	@echo "== $(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench"
 	@$(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench --ets-script bench/ets.escript >/dev/null
+	@echo "== bench/cost.sh $(B): instructions per lookup under callgrind (appended to report.md)"
+	@bench/cost.sh $(B) >/dev/null && { echo; cat $(B)/bench/cost.md; } >> $(B)/bench/report.md
 
 include bench/ycsb.mk
 

@@ -710,6 +710,53 @@ int shmets_lookup_bulk_view(shmets_tab *t, const shmets_term *keys, size_t n, sh
 int shmets_lookup_bulk(shmets_tab *t, const shmets_term *keys, size_t n, shmets_term *lists);
 
 /*
+ * PREPARED KEYS AND THE SHORT READ PATH.  A lookup spends a good part of its instructions on
+ * its key (finding the key term's end, hashing it with the table's seed) and, when it copies,
+ * on allocating the result.  A caller who looks keys up often prepares each once — its bytes
+ * and its hash for one table — and reads into a buffer of its own:
+ *
+ *     shmets_key k;
+ *     unsigned char buf[256];
+ *     shmets_term obj;
+ *     shmets_key_prepare(t, key, &k);                  (once; key's bytes must stay valid)
+ *     rc = shmets_lookup_into(t, &k, buf, sizeof buf, &obj);   (0: obj is a view into buf)
+ *
+ * These calls allocate nothing, take no lock and touch one thread-local block; a lookup is
+ * then the bucket line, the object and a memcpy (`make bench` reports the instructions).
+ * A prepared key belongs to the table it was prepared for (its hash depends on the table's
+ * seed): another table's is -SHMETS_EINVAL.  The key's bytes are the caller's, not copied.
+ */
+typedef struct shmets_key {
+    const unsigned char *etf;       /* the key's canonical encoding (the caller's memory) */
+    uint32_t len;
+    uint64_t hash;                  /* its hash under the table's seed */
+    uint64_t seed;                  /* the seed it was prepared with (checked by each call) */
+} shmets_key;
+
+/* Prepare `key` (a valid canonical term, e.g. from the builder or a parse) for lookups in t.
+ * Returns 0, -SHMETS_EINVAL (NULL argument), -SHMETS_ETOOBIG (a key of 4 GiB or more). */
+int shmets_key_prepare(shmets_tab *t, shmets_term key, shmets_key *k);
+
+/*
+ * ets:lookup/2 for one object, into the caller's buffer: the key's first object (a set's or
+ * ordered_set's only one; a bag's oldest) is copied into buf and *obj is a view of it there
+ * (valid while buf is); *more (may be NULL) is 1 if the key has further objects (bags).  No
+ * read section needed, none is left open.  Returns 0, -SHMETS_ENOKEY (the key is absent:
+ * no error detail is set, for speed), -SHMETS_ETOOBIG (cap is too small: obj->len is the
+ * size needed, buf untouched), -SHMETS_EINVAL (NULL argument, or a key prepared for another
+ * table), -SHMETS_EOWNER (a private table of another process), -SHMETS_ENOENT (deleted),
+ * -SHMETS_EAGAIN (no reader slot).  Thread-safe; async-signal-unsafe.
+ */
+int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap, shmets_term *obj, int *more);
+
+/* shmets_lookup_view with a prepared key (inside a read section; errors as both). */
+int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs, size_t max, size_t *n);
+
+/* shmets_lookup_bulk_view with prepared keys: the batch skips hashing too (inside a read
+ * section; errors as both). */
+int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n, shmets_term *objs, size_t *found);
+
+/*
  * BYTE KEYS AND VALUES, for C programs that want a key-value store: the object of key K and
  * value V is {<<K>>, <<V>>}, so Erlang sees the same table.  The table must have keypos 1.
  *   kv_put     insert (replacing in a set)

@@ -6,7 +6,8 @@
 #                          erlang-dev and erlang-eunit for erlang/, the NIF and its tests,
 #                          systemd for systemd-analyze and systemd-socket-activate)
 #   tools/deps.sh bench    that of build, plus the peers of build/shmets-bench (LMDB, liburcu,
-#                          redis-server, Erlang for the ETS figures) and gnuplot for its plot
+#                          redis-server, Erlang for the ETS figures), gnuplot for its plot and
+#                          valgrind for the instructions per lookup (bench/cost.sh)
 #   tools/deps.sh fuzz     that of build, plus clang 14 and its compiler-rt (libFuzzer's runtime
 #                          and the sanitizers' for clang), for `make fuzz`
 #
@@ -19,7 +20,7 @@ set -eu
 
 build_pkgs="gcc make pkg-config libc6-dev liburcu-dev libxxhash-dev libgmp-dev liblz4-dev zlib1g-dev libmd-dev libedit-dev libsystemd-dev"
 test_pkgs="libcmocka-dev erlang-base erlang-dev erlang-eunit systemd"
-bench_pkgs="liblmdb-dev redis-server erlang-base gnuplot-nox"
+bench_pkgs="liblmdb-dev redis-server erlang-base gnuplot-nox valgrind"
 fuzz_pkgs="clang-14 libclang-rt-14-dev"
 
 case "${1:-build}" in

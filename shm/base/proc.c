@@ -112,12 +112,12 @@ int proc_alive(pid_t pid, uint64_t inc)
 static _Atomic pid_t self_pid;
 static _Atomic uint64_t self_inc;
 
-static _Atomic pid_t cached_pid;
+_Atomic pid_t proc_cached_pid;
 static pthread_once_t pid_once = PTHREAD_ONCE_INIT;
 
 static void pid_forget(void)
 {
-    atomic_store_explicit(&cached_pid, 0, memory_order_relaxed);
+    atomic_store_explicit(&proc_cached_pid, 0, memory_order_relaxed);
 }
 
 static void pid_init(void)
@@ -125,14 +125,11 @@ static void pid_init(void)
     pthread_atfork(NULL, NULL, pid_forget);
 }
 
-pid_t proc_self_pid(void)
+pid_t proc_self_pid_slow(void)
 {
-    pid_t p = atomic_load_explicit(&cached_pid, memory_order_relaxed);
-    if (p)
-        return p;
     pthread_once(&pid_once, pid_init);
-    p = getpid();
-    atomic_store_explicit(&cached_pid, p, memory_order_relaxed);
+    pid_t p = getpid();
+    atomic_store_explicit(&proc_cached_pid, p, memory_order_relaxed);
     return p;
 }
 

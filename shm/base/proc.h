@@ -6,6 +6,7 @@
 #define SHMETS_PROC_H
 
 #include <stdint.h>
+#include <stdatomic.h>
 #include <sys/types.h>
 
 /* The incarnation of a live process: 0 on success, -SHMETS_ENOENT if no such process. */
@@ -15,7 +16,13 @@ int proc_alive(pid_t pid, uint64_t inc);
 /* This process's pid without a system call (getpid() is one, and the read path asks for it on
  * every call): cached, and forgotten in the child by a pthread_atfork handler.  A child made
  * by a raw clone() that skips the handlers would see its parent's pid: use fork(). */
-pid_t proc_self_pid(void);
+pid_t proc_self_pid_slow(void);
+extern _Atomic pid_t proc_cached_pid;       /* 0 until asked, and again in a forked child */
+static inline pid_t proc_self_pid(void)
+{
+    pid_t p = atomic_load_explicit(&proc_cached_pid, memory_order_relaxed);
+    return __builtin_expect(p != 0, 1) ? p : proc_self_pid_slow();
+}
 /* This process's incarnation, computed once per process (and again after fork). */
 uint64_t proc_self_incarnation(void);
 

@@ -53,6 +53,7 @@
  * a writer that dies while planning leaves only fresh, unreachable blocks, which recovery's
  * sweep frees.  mark() and check() walk only what the root word reaches.
  */
+#include "index/hash_read.h"
 #include "store/commit.h"
 #include "store/index.h"
 #include "store/sobj.h"
@@ -64,21 +65,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define HB_SLOTS     7
 #define LG_MIN       3          /* 8 buckets: at least one per stripe (TAB_STRIPES) */
-#define LG_MAX       40
-#define FP_SHIFT     40
-#define OFF_MASK     ((1ull << FP_SHIFT) - 1)
 #define GROW_LOAD    5          /* keys per bucket that make the array double */
 #define AIM_LOAD     4          /* at most this many keys per bucket after a resize */
-#define HOPS_MAX     (1u << 20) /* overflow buckets a walk follows before it calls the chain damaged */
 
-struct hbucket {
-    _Atomic uint64_t e[HB_SLOTS];
-    _Atomic uint64_t next;      /* payload offset of an overflow bucket, 0: none */
-};
-
-_Static_assert(sizeof(struct hbucket) == 64, "a bucket is one cache line");
 /* A stripe owns the buckets whose index is the stripe number modulo TAB_STRIPES, with their
  * overflow chains and their keys' objects; so every array must have TAB_STRIPES buckets or
  * more. */
@@ -89,78 +79,13 @@ static inline uint64_t entry_make(uint64_t hash, uint64_t off)
     return (hash >> FP_SHIFT) << FP_SHIFT | off >> 3;
 }
 
-static inline uint64_t entry_off(uint64_t e) { return (e & OFF_MASK) << 3; }
 static inline int entry_fp_is(uint64_t e, uint64_t hash) { return (e >> FP_SHIFT) == (hash >> FP_SHIFT); }
 
-static inline uint64_t root_base(uint64_t w) { return w & ~(uint64_t)63; }
-static inline unsigned root_lg(uint64_t w) { return (unsigned)(w & 63); }
-
-/* A bucket at `off`, or NULL when [off, off+64) is outside the mapping. */
-static inline struct hbucket *bucket_at(const struct seg *s, uint64_t off)
-{
-    if (off < SEG_PAGE || off > s->size - sizeof(struct hbucket) || (off & 7))
-        return NULL;
-    return (struct hbucket *)(s->base + off);
-}
-
-/* Equal bytes, for the short keys most tables have without a call into libc: two loads that
- * may overlap cover 4-16 bytes (every load stays inside both buffers). */
-static inline int bytes_equal(const unsigned char *a, const unsigned char *b, uint32_t n)
-{
-    uint64_t x, y, u, v;
-    if (n >= 8 && n <= 16) {
-        memcpy(&x, a, 8); memcpy(&y, b, 8);
-        memcpy(&u, a + n - 8, 8); memcpy(&v, b + n - 8, 8);
-        return ((x ^ y) | (u ^ v)) == 0;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t x4, y4, u4, v4;
-        memcpy(&x4, a, 4); memcpy(&y4, b, 4);
-        memcpy(&u4, a + n - 4, 4); memcpy(&v4, b + n - 4, 4);
-        return ((x4 ^ y4) | (u4 ^ v4)) == 0;
-    }
-    return memcmp(a, b, n) == 0;
-}
-
-/* Is o's key these bytes?  (Its entry's fingerprint matched already; objects keep no hash.) */
-static inline int key_is(const struct sobj *o, const unsigned char *key, uint32_t klen)
-{
-    return sobj_klen(o) == klen && bytes_equal(sobj_key(o), key, klen);
-}
-
-/* ---- readers -------------------------------------------------------------------------- */
+/* ---- readers (hash_read.h) ------------------------------------------------------------ */
 
 static uint64_t hash_lookup(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
 {
-    const struct seg *s = &t->s;
-    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
-    unsigned lg = root_lg(w);
-    if (lg > LG_MAX)
-        return 0;
-    uint64_t boff = root_base(w) + (hash & ((1ull << lg) - 1)) * sizeof(struct hbucket);
-    uint64_t want = hash & ~OFF_MASK;
-    for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
-        const struct hbucket *b = bucket_at(s, boff);
-        if (!b)
-            return 0;
-        /* Branch-free scan: a mask of the slots whose fingerprint matches (the entry XOR the
-         * wanted fingerprint leaves only offset bits), then only those slots.  An empty slot
-         * may "match" a fingerprint of 0: its offset 0 then fails sobj_at.  A slot is read
-         * again when it matched; a writer may have changed it meanwhile, which is as if the
-         * scan had read the new entry (it is checked like any other). */
-        unsigned m = 0;
-#pragma GCC unroll 8
-        for (int i = 0; i < HB_SLOTS; i++)
-            m |= (unsigned)((atomic_load_explicit(&b->e[i], memory_order_acquire) ^ want) <= OFF_MASK) << i;
-        for (; m; m &= m - 1) {
-            uint64_t off = entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire));
-            const struct sobj *o = sobj_at(s, off);
-            if (o && key_is(o, key, klen))
-                return off;
-        }
-        boff = atomic_load_explicit(&b->next, memory_order_acquire);
-    }
-    return 0;
+    return hash_read(t, key, klen, hash);
 }
 
 /*
@@ -312,10 +237,7 @@ static void hash_lookup_bulk(const struct tab *t, const struct bulk_key *k, size
                 continue;
             ovf[i] = atomic_load_explicit(&b[i]->next, memory_order_relaxed) != 0;
             uint64_t want = k[g + i].hash & ~OFF_MASK;
-            unsigned mm = 0;
-#pragma GCC unroll 8
-            for (int j = 0; j < HB_SLOTS; j++)
-                mm |= (unsigned)((atomic_load_explicit(&b[i]->e[j], memory_order_acquire) ^ want) <= OFF_MASK) << j;
+            unsigned mm = fp_matches(b[i], want);
             if (mm & (mm - 1))
                 cand[i] = UINT64_MAX;   /* several candidates: the plain lookup decides */
             else if (mm && (cand[i] = entry_off(atomic_load_explicit(&b[i]->e[__builtin_ctz(mm)], memory_order_acquire))))

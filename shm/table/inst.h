@@ -7,10 +7,30 @@
 #define SHMETS_INST_H
 
 #include "store/tab.h"
+#include "base/proc.h"
 
 /* The calling thread's reader for t's instance, registered on first use; NULL with the error
  * detail set when no reader slot is free. */
 struct rcu_reader *tab_reader(struct tab *t);
+struct rcu_reader *inst_reader_slow(struct shmets *db);
+
+/* Each thread's cache of the last instance it read through and its reader (inst.c). */
+struct inst_tl {
+    const struct shmets *db;
+    uint64_t gen;
+    struct treader *r;
+};
+extern __thread struct inst_tl inst_tl;
+
+/* tab_reader's hit, inline: one thread-local block, the handle's generation, the pid (a child
+ * made by fork() must claim a slot of its own). */
+static inline struct rcu_reader *inst_reader(struct shmets *db)
+{
+    struct treader *r = inst_tl.r;
+    if (__builtin_expect(inst_tl.db == db && inst_tl.gen == db->gen && r->pid == proc_self_pid(), 1))
+        return &r->rd;
+    return inst_reader_slow(db);
+}
 /* Is the calling thread inside a read section of db (shmets_read_begin)? */
 int inst_in_section(struct shmets *db);
 /* shmets_close once every table is detached (table.c detaches them: inst.c is below it). */

@@ -1,0 +1,52 @@
+#!/bin/sh
+# bench/cost.sh BUILD_DIR — instructions per lookup, for `make bench` (issue 23).
+#
+# Runs BUILD_DIR/bench/lookup_cost under valgrind's callgrind once per API (200,000 objects,
+# 100,000 lookups each), counting only the instructions of its run() function
+# (--toggle-collect), and writes BUILD_DIR/bench/cost.tsv and cost.md: the instructions per
+# lookup with the harness (the key draw, and the value reached through the public accessors
+# and folded, as every peer of the read benchmark does), and without it (the `none` mode's
+# count subtracted: what the library itself runs).  Counts, not times: the same on every run
+# of the same binary, whatever else the machine does, so a regression is seen as a number.
+set -eu
+B=${1:-build}
+exe=$B/bench/lookup_cost
+out=$B/bench
+N=200000
+M=100000
+command -v valgrind >/dev/null || { echo "cost.sh: valgrind is missing (tools/deps.sh bench installs it)" >&2; exit 1; }
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+printf 'mode\tinstructions_per_lookup\tlibrary_only\n' > "$out/cost.tsv"
+for mode in none copy into zc zckey batch batchkey ordered kv; do
+    valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$mode" --toggle-collect=run \
+        "$exe" "$mode" "$N" "$M" > /dev/null 2> "$tmp/log.$mode"
+    ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$tmp/cg.$mode" | head -1)
+    [ -n "$ir" ] || ir=$(sed -n 's/^totals: *\([0-9]*\).*/\1/p' "$tmp/cg.$mode" | head -1)
+    echo "$mode $ir" >> "$tmp/ir"
+done
+base=$(awk '$1 == "none" { print $2 }' "$tmp/ir")
+awk -v M="$M" -v base="$base" '$1 != "none" { printf "%s\t%.0f\t%.0f\n", $1, $2 / M, ($2 - base) / M }' "$tmp/ir" >> "$out/cost.tsv"
+{
+    echo "## Instructions per lookup (callgrind)"
+    echo
+    echo "\`bench/cost.sh\`: \`lookup_cost\` under valgrind's callgrind, $M lookups of uniformly drawn keys"
+    echo "in a set of $N objects {K, <<32 bytes>>} (an ordered_set for \`ordered\`); counts, not times."
+    echo "\"with harness\" includes drawing the key and reaching and folding the value through the"
+    echo "public accessors ($(awk -v M="$M" -v b="$base" 'BEGIN { printf "%.0f", b / M }') instructions, the \`none\` mode); \"library\" subtracts it."
+    echo
+    echo "| API | what a lookup is | with harness | library |"
+    echo "| --- | --- | ---: | ---: |"
+    awk -F'\t' 'NR > 1 {
+        w["copy"] = "shmets_lookup: a list copied out (malloc), freed";
+        w["into"] = "shmets_lookup_into, prepared key, into our buffer";
+        w["zc"] = "read_begin, shmets_lookup_view, read_end";
+        w["zckey"] = "the same with a prepared key (lookup_view_key)";
+        w["batch"] = "lookup_bulk_view of 32 keys, per key";
+        w["batchkey"] = "lookup_bulk_view_keys of 32 prepared keys, per key";
+        w["ordered"] = "ordered_set: read_begin, lookup_view, read_end";
+        w["kv"] = "shmets_kv_get (byte keys)";
+        printf "| %s | %s | %s | %s |\n", $1, w[$1], $2, $3 }' "$out/cost.tsv"
+} > "$out/cost.md"
+cat "$out/cost.md"

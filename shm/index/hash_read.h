@@ -1,0 +1,134 @@
+/*
+ * hash_read.h — private to libshmets (not installed): the hash index's layout and its reader,
+ * inline, for hash.c and for the short read path (table/tabfast.c), which calls the lookup
+ * without the method table's indirect call.  The design is in hash.c; everything here is
+ * what a reader does (no writer state), so including it gives the table layer no way to
+ * write the index.
+ */
+#ifndef SHMETS_HASH_READ_H
+#define SHMETS_HASH_READ_H
+
+#include "store/sobj.h"
+#include "store/tab.h"
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <string.h>
+
+#define HB_SLOTS     7
+#define LG_MAX       40
+#define FP_SHIFT     40
+#define OFF_MASK     ((1ull << FP_SHIFT) - 1)
+#define HOPS_MAX     (1u << 20) /* overflow buckets a walk follows before it calls the chain damaged */
+
+struct hbucket {
+    _Atomic uint64_t e[HB_SLOTS];
+    _Atomic uint64_t next;      /* payload offset of an overflow bucket, 0: none */
+};
+
+_Static_assert(sizeof(struct hbucket) == 64, "a bucket is one cache line");
+
+static inline uint64_t entry_off(uint64_t e) { return (e & OFF_MASK) << 3; }
+
+static inline uint64_t root_base(uint64_t w) { return w & ~(uint64_t)63; }
+static inline unsigned root_lg(uint64_t w) { return (unsigned)(w & 63); }
+
+/* A bucket at `off`, or NULL when [off, off+64) is outside the mapping. */
+static inline struct hbucket *bucket_at(const struct seg *s, uint64_t off)
+{
+    if (off < SEG_PAGE || off > s->size - sizeof(struct hbucket) || (off & 7))
+        return NULL;
+    return (struct hbucket *)(s->base + off);
+}
+
+/* The slots of bucket b whose fingerprint is want's, as a bit mask (bit i: slot i).  With SSE2
+ * (every x86-64) the high halves of the eight words of the line are compared four at a time:
+ * ~12 instructions instead of ~48 for the unrolled scalar scan.  The line is read with plain
+ * vector loads, not atomic ones: only each entry's high 32 bits are used, an aligned 4-byte
+ * value is never torn, and a slot that matches is read again atomically by the caller (an
+ * entry a writer changed meanwhile is as if the scan had read the new one).  ThreadSanitizer
+ * cannot see that reasoning, so its builds keep the scalar scan. */
+#if defined(__SSE2__) && !defined(__SANITIZE_THREAD__)
+#include <emmintrin.h>
+static inline unsigned fp_matches(const struct hbucket *b, uint64_t want)
+{
+    const __m128 *v = (const __m128 *)(const void *)b;
+    __m128i fp = _mm_set1_epi32((int)(uint32_t)(want >> 32));
+    __m128i keep = _mm_set1_epi32((int)0xFFFFFF00u);       /* the fingerprint's 24 bits */
+    __m128i lo = _mm_castps_si128(_mm_shuffle_ps(_mm_loadu_ps((const float *)&v[0]), _mm_loadu_ps((const float *)&v[1]),
+                                                 _MM_SHUFFLE(3, 1, 3, 1)));
+    __m128i hi = _mm_castps_si128(_mm_shuffle_ps(_mm_loadu_ps((const float *)&v[2]), _mm_loadu_ps((const float *)&v[3]),
+                                                 _MM_SHUFFLE(3, 1, 3, 1)));
+    unsigned m0 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(lo, keep), fp)));
+    unsigned m1 = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(hi, keep), fp)));
+    return (m0 | m1 << 4) & ((1u << HB_SLOTS) - 1);         /* the eighth word is `next` */
+}
+#else
+static inline unsigned fp_matches(const struct hbucket *b, uint64_t want)
+{
+    unsigned m = 0;
+#pragma GCC unroll 8
+    for (int i = 0; i < HB_SLOTS; i++)
+        m |= (unsigned)((atomic_load_explicit(&b->e[i], memory_order_acquire) ^ want) <= OFF_MASK) << i;
+    return m;
+}
+#endif
+
+/* Equal bytes, for the short keys most tables have without a call into libc: two loads that
+ * may overlap cover 4-16 bytes (every load stays inside both buffers). */
+static inline int bytes_equal(const unsigned char *a, const unsigned char *b, uint32_t n)
+{
+    uint64_t x, y, u, v;
+    if (n >= 8 && n <= 16) {
+        memcpy(&x, a, 8); memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8); memcpy(&v, b + n - 8, 8);
+        return ((x ^ y) | (u ^ v)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x4, y4, u4, v4;
+        memcpy(&x4, a, 4); memcpy(&y4, b, 4);
+        memcpy(&u4, a + n - 4, 4); memcpy(&v4, b + n - 4, 4);
+        return ((x4 ^ y4) | (u4 ^ v4)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
+/* Is o's key these bytes?  (Its entry's fingerprint matched already; objects keep no hash.) */
+static inline int key_is(const struct sobj *o, const unsigned char *key, uint32_t klen)
+{
+    return sobj_klen(o) == klen && bytes_equal(sobj_key(o), key, klen);
+}
+
+/* ---- readers -------------------------------------------------------------------------- */
+
+static inline uint64_t hash_read(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
+{
+    const struct seg *s = &t->s;
+    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
+    unsigned lg = root_lg(w);
+    if (lg > LG_MAX)
+        return 0;
+    uint64_t boff = root_base(w) + (hash & ((1ull << lg) - 1)) * sizeof(struct hbucket);
+    uint64_t want = hash & ~OFF_MASK;
+    for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
+        const struct hbucket *b = bucket_at(s, boff);
+        if (!b)
+            return 0;
+        /* Branch-free scan: a mask of the slots whose fingerprint matches (the entry XOR the
+         * wanted fingerprint leaves only offset bits), then only those slots.  An empty slot
+         * may "match" a fingerprint of 0: its offset 0 then fails sobj_at.  A slot is read
+         * again when it matched; a writer may have changed it meanwhile, which is as if the
+         * scan had read the new entry (it is checked like any other). */
+        unsigned m = fp_matches(b, want);
+        for (; m; m &= m - 1) {
+            uint64_t off = entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire));
+            const struct sobj *o = sobj_at(s, off);
+            if (o && key_is(o, key, klen))
+                return off;
+        }
+        boff = atomic_load_explicit(&b->next, memory_order_acquire);
+    }
+    return 0;
+}
+
+#endif

@@ -1,0 +1,230 @@
+/*
+ * tabfast.c — the short read path: prepared keys, a lookup into the caller's buffer, and the
+ * view and batch calls on prepared keys (issue 23).
+ *
+ * WHY A SECOND PATH.  The general read calls (tabread.c, tabview.c) take a key as a term and
+ * return what they found in memory they allocate: per lookup they find the key term's end,
+ * hash it, enter a section through a function that looks the thread's reader up, run the
+ * lookup through a callback, grow a buffer with realloc and hand it over — about 1,000
+ * instructions for a copying lookup and 750 for a zero-copy one, of which the bucket line and
+ * the object are ~150.  At that length the CPU cannot overlap one lookup's two cache misses
+ * with the next one's (DESIGN.md §5).  This path does only what a lookup must:
+ *   - the key is prepared once by the caller (its bytes and its hash for the table's seed);
+ *   - the thread's reader comes from one thread-local block, inline (inst.h, inst_reader);
+ *   - the section is the RCU's two stores, the T.3 sequence check two loads;
+ *   - the hash index's lookup is inline (index/hash_read.h; the skip list's goes through its
+ *     method table); the object is copied with one memcpy into the caller's buffer, or handed
+ *     out as a view.
+ * It allocates nothing and sets no error detail on the hot outcomes (found, absent).
+ *
+ * GUARANTEES (those of the general calls, which it must not weaken)
+ *   Q.1 A copy is of one published object, whole: it is made inside the read section (the
+ *       object cannot be freed meanwhile, rcu.c R.3) and retried if a multi-key publish
+ *       overlapped it (commit.c T.3), as tab_read does.
+ *   Q.2 Offsets read from the segment are bounds-checked (sobj_at), as everywhere.
+ *   Q.3 A prepared key is used only with the table whose seed it was made with.
+ *   Q.4 A compressed table's objects are unpacked by the general path (shmets_lookup).
+ */
+#include "index/hash_read.h"
+#include "table/table.h"
+#include "term/term.h"
+#include "base/util.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int shmets_key_prepare(shmets_tab *t, shmets_term key, shmets_key *k)
+{
+    if (!t || !key.ptr || !k)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_key_prepare");
+    if (key.len > UINT32_MAX)
+        return err_set(SHMETS_ETOOBIG, "a key of %zu bytes", key.len);
+    k->etf = key.ptr;
+    k->len = (uint32_t)key.len;
+    k->seed = t->h->seed;
+    k->hash = shmets_term_hash(key, k->seed);
+    return 0;
+}
+
+static int key_check(struct tab *t, const shmets_key *k)
+{
+    if (!k || !k->etf)
+        return err_set(SHMETS_EINVAL, "NULL prepared key");
+    if (k->seed != t->h->seed)
+        return err_set(SHMETS_EINVAL, "a key prepared for another table (table %llu)", (unsigned long long)t->id);
+    return 0;
+}
+
+/* The general path for a compressed table (Q.4). */
+static int into_slow(struct tab *t, const shmets_key *k, void *buf, size_t cap, shmets_term *obj, int *more)
+{
+    shmets_term list, first;
+    int rc = shmets_lookup(t, (shmets_term){ k->etf, k->len }, &list);
+    if (rc)
+        return rc;
+    shmets_list_iter it;
+    size_t n = 0;
+    rc = -SHMETS_ENOKEY;
+    if (shmets_list_begin(list, &it) == 0 && shmets_list_next(&it, &first) == 1) {
+        obj->ptr = buf;
+        obj->len = first.len;
+        if (first.len > cap)
+            rc = -SHMETS_ETOOBIG;
+        else {
+            memcpy(buf, first.ptr, first.len);
+            rc = 0;
+        }
+        shmets_term_list_length(list, &n);
+    }
+    if (more)
+        *more = n > 1;
+    shmets_term_free(&list);
+    return rc;
+}
+
+int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap, shmets_term *obj, int *more)
+{
+    if (__builtin_expect(!t || !obj || (!buf && cap), 0))
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_into");
+    int rc;
+    if (__builtin_expect(!k || k->seed != t->h->seed || !k->etf, 0))
+        return key_check(t, k);
+    if (__builtin_expect(t->access == SHMETS_PRIVATE && !t->owner, 0))
+        return tab_read_access(t);
+    if (__builtin_expect(t->h->flags & TABF_COMPRESSED, 0))
+        return into_slow(t, k, buf, cap, obj, more);
+    struct rcu_reader *rd = inst_reader(t->db);
+    if (__builtin_expect(!rd, 0))
+        return -SHMETS_EAGAIN;
+    rcu_read_begin(&t->db->c.h->reg, rd);
+    for (;;) {
+        uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
+        if (__builtin_expect(seq & 1, 0))
+            seq = tab_seq_begin(t);
+        if (__builtin_expect(atomic_load_explicit(&t->h->root.deleted, memory_order_relaxed), 0)) {
+            rc = err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
+            break;
+        }
+        uint64_t off = t->ops == &hash_index_ops ? hash_read(t, k->etf, k->len, k->hash)
+                                                 : t->ops->lookup(t, k->etf, k->len, k->hash);
+        const struct sobj *x = off ? sobj_at(&t->s, off) : NULL;
+        if (!x) {
+            rc = -SHMETS_ENOKEY;
+        } else {
+            uint32_t len = sobj_len(x);
+            obj->ptr = buf;
+            obj->len = len;
+            if (len > cap) {
+                rc = -SHMETS_ETOOBIG;
+            } else {
+                memcpy(buf, sobj_etf(x), len);
+                rc = 0;
+            }
+            if (more)
+                *more = sobj_next(x) != 0;
+        }
+        if (__builtin_expect(!tab_seq_retry(t, seq), 1))
+            break;
+    }
+    rcu_read_end(rd);
+    if (rc == -SHMETS_ETOOBIG)
+        err_set(SHMETS_ETOOBIG, "the object has %zu bytes, the buffer %zu", obj->len, cap);
+    return rc;
+}
+
+/* Inside the caller's read section, for a table whose objects are terms (the view calls). */
+static int in_section(struct tab *t, struct rcu_reader **rd)
+{
+    if (t->h->flags & TABF_COMPRESSED)
+        return err_set(SHMETS_EINVAL, "a compressed table's objects are not stored as terms: use the copying calls");
+    *rd = inst_reader(t->db);
+    if (!*rd || (*rd)->nest == 0)
+        return err_set(SHMETS_EINVAL, "a view call outside a read section (shmets_read_begin)");
+    if (t->access == SHMETS_PRIVATE && !t->owner)
+        return tab_read_access(t);
+    if (atomic_load_explicit(&t->h->root.deleted, memory_order_relaxed))
+        return err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
+    return 0;
+}
+
+int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs, size_t max, size_t *n)
+{
+    if (!t || (!objs && max) || !n)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_view_key");
+    struct rcu_reader *rd;
+    int rc = key_check(t, k);
+    if (rc || (rc = in_section(t, &rd)))
+        return rc;
+    size_t got;
+    for (;;) {
+        uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
+        if (seq & 1)
+            seq = tab_seq_begin(t);
+        uint64_t off = t->ops == &hash_index_ops ? hash_read(t, k->etf, k->len, k->hash)
+                                                 : t->ops->lookup(t, k->etf, k->len, k->hash);
+        const struct sobj *x = off ? sobj_at(&t->s, off) : NULL;
+        got = 0;
+        if (x && !sobj_next(x)) {               /* the common case: one object */
+            if (max)
+                objs[0] = (shmets_term){ sobj_etf(x), sobj_len(x) };
+            got = 1;
+        } else {
+            uint64_t cap = tab_chain_max(t);
+            while (x && got < cap) {
+                if (got < max)
+                    objs[got] = (shmets_term){ sobj_etf(x), sobj_len(x) };
+                got++;
+                uint64_t nx = sobj_next(x);
+                x = nx ? sobj_at(&t->s, nx) : NULL;
+            }
+        }
+        if (!tab_seq_retry(t, seq))
+            break;
+    }
+    *n = got;
+    return 0;
+}
+
+#define FAST_CHUNK 64
+
+int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n, shmets_term *objs, size_t *found)
+{
+    if (!t || (n && (!keys || !objs)))
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_bulk_view_keys");
+    struct rcu_reader *rd;
+    int rc = in_section(t, &rd);
+    if (rc)
+        return rc;
+    uint64_t seed = t->h->seed;
+    for (size_t i = 0; i < n; i++)
+        if (!keys[i].etf || keys[i].seed != seed)
+            return key_check(t, &keys[i]);
+    struct bulk_key bk[FAST_CHUNK];
+    uint64_t off[FAST_CHUNK];
+    size_t got = 0;
+    for (size_t g = 0; g < n; g += FAST_CHUNK) {
+        size_t m = n - g < FAST_CHUNK ? n - g : FAST_CHUNK;
+        for (size_t i = 0; i < m; i++)
+            bk[i] = (struct bulk_key){ keys[g + i].etf, keys[g + i].len, keys[g + i].hash };
+        for (;;) {
+            uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
+            if (seq & 1)
+                seq = tab_seq_begin(t);
+            if (t->ops->lookup_bulk)
+                t->ops->lookup_bulk(t, bk, m, off);
+            else
+                for (size_t i = 0; i < m; i++)
+                    off[i] = t->ops->lookup(t, bk[i].key, bk[i].klen, bk[i].hash);
+            if (!tab_seq_retry(t, seq))
+                break;
+        }
+        for (size_t i = 0; i < m; i++) {
+            const struct sobj *o = off[i] ? sobj_at(&t->s, off[i]) : NULL;
+            got += o != NULL;
+            objs[g + i] = o ? (shmets_term){ sobj_etf(o), sobj_len(o) } : (shmets_term){ NULL, 0 };
+        }
+    }
+    if (found)
+        *found = got;
+    return 0;
+}

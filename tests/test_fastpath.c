@@ -1,0 +1,191 @@
+/*
+ * test_fastpath.c — the short read path (shm/table/tabfast.c): prepared keys, shmets_lookup_into,
+ * shmets_lookup_view_key, shmets_lookup_bulk_view_keys.  Each answers as the general call does
+ * (shmets_lookup, shmets_lookup_view, shmets_lookup_bulk_view) on every kind, compressed
+ * tables included, and refuses what it must: another table's key, a small buffer, a view
+ * outside a section, another process's private table.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "shmets.h"
+#define TESTINST_PREFIX "fastpath"
+#include "testinst.h"
+#include "tabutil.h"
+#include "testutil.h"
+
+#include <sys/wait.h>
+
+static shmets_tab *mkc(const char *name, enum shmets_kind kind, bool compressed)
+{
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.kind = kind;
+    o.compressed = compressed;
+    o.access = SHMETS_PUBLIC;
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, name, &o, &t), 0);
+    return t;
+}
+
+/* lookup_into agrees with lookup on every key of every kind (first object, and *more). */
+static void into_agrees_with_lookup(void **state)
+{
+    (void)state;
+    static const enum shmets_kind kinds[] = { SHMETS_SET, SHMETS_ORDERED_SET, SHMETS_BAG, SHMETS_DUPLICATE_BAG };
+    for (int c = 0; c < 2; c++)
+        for (size_t k = 0; k < 4; k++) {
+            char name[16];
+            snprintf(name, sizeof name, "t%d%zu", c, k);
+            shmets_tab *t = mkc(name, kinds[k], c);
+            char text[200];
+            for (int i = 0; i < 50; i++) {
+                snprintf(text, sizeof text, "{%d, <<\"value of %d, long enough to compress well well well\">>, %d}", i, i, i);
+                ins(t, text);
+                if (i % 5 == 0 && kinds[k] != SHMETS_SET && kinds[k] != SHMETS_ORDERED_SET) {
+                    snprintf(text, sizeof text, "{%d, second}", i);
+                    ins(t, text);
+                }
+            }
+            for (int i = 0; i < 60; i++) {
+                char ktext[16];
+                snprintf(ktext, sizeof ktext, "%d", i);
+                shmets_term key = T(ktext), list, obj;
+                shmets_key pk;
+                assert_int_equal(shmets_key_prepare(t, key, &pk), 0);
+                unsigned char buf[512];
+                int more = -1;
+                int rc = shmets_lookup_into(t, &pk, buf, sizeof buf, &obj, &more);
+                assert_int_equal(shmets_lookup(t, key, &list), 0);
+                size_t n;
+                assert_int_equal(shmets_term_list_length(list, &n), 0);
+                if (n == 0) {
+                    assert_int_equal(rc, -SHMETS_ENOKEY);
+                } else {
+                    assert_int_equal(rc, 0);
+                    shmets_list_iter it;
+                    shmets_term first;
+                    assert_int_equal(shmets_list_begin(list, &it), 0);
+                    assert_int_equal(shmets_list_next(&it, &first), 1);
+                    assert_true(shmets_term_exact_equal(first, obj));
+                    assert_int_equal(more, n > 1);
+                    assert_ptr_equal(obj.ptr, buf);
+                }
+                shmets_term_free(&list);
+                shmets_term_free(&key);
+            }
+            assert_int_equal(shmets_delete(t), 0);
+        }
+}
+
+static void into_refuses_a_small_buffer_and_another_tables_key(void **state)
+{
+    (void)state;
+    shmets_tab *a = mkc("a", SHMETS_SET, false), *b = mkc("b", SHMETS_SET, false);
+    ins(a, "{k, <<\"0123456789\">>}");
+    ins(b, "{k, v}");
+    shmets_term key = T("k"), obj;
+    shmets_key pk;
+    assert_int_equal(shmets_key_prepare(a, key, &pk), 0);
+    unsigned char buf[64];
+    assert_int_equal(shmets_lookup_into(a, &pk, buf, 4, &obj, NULL), -SHMETS_ETOOBIG);
+    assert_int_equal(obj.len, 20);                  /* the size needed */
+    assert_int_equal(shmets_lookup_into(a, &pk, buf, 20, &obj, NULL), 0);
+    assert_string_equal(S(obj), "{k,<<48,49,50,51,52,53,54,55,56,57>>}");   /* ~w prints binaries as bytes */
+    assert_int_equal(shmets_lookup_into(b, &pk, buf, sizeof buf, &obj, NULL), -SHMETS_EINVAL);
+    assert_int_equal(shmets_lookup_into(a, NULL, buf, sizeof buf, &obj, NULL), -SHMETS_EINVAL);
+    assert_int_equal(shmets_key_prepare(a, (shmets_term){ NULL, 0 }, &pk), -SHMETS_EINVAL);
+    shmets_term_free(&key);
+    shmets_delete(a);
+    shmets_delete(b);
+}
+
+/* The view and batch calls on prepared keys give what the term-key calls give. */
+static void view_and_batch_keys_agree(void **state)
+{
+    (void)state;
+    shmets_tab *t = mkc("v", SHMETS_BAG, false);
+    char text[64];
+    for (int i = 0; i < 300; i += 2) {
+        snprintf(text, sizeof text, "{%d, a}", i);
+        ins(t, text);
+        snprintf(text, sizeof text, "{%d, b}", i);
+        ins(t, text);
+    }
+    shmets_term keys[300];
+    shmets_key pk[300];
+    for (int i = 0; i < 300; i++) {
+        snprintf(text, sizeof text, "%d", i);
+        keys[i] = T(text);
+        assert_int_equal(shmets_key_prepare(t, keys[i], &pk[i]), 0);
+    }
+    shmets_term v1[300], v2[300], o1[2], o2[2];
+    size_t f1, f2, n1, n2;
+    assert_int_equal(shmets_lookup_view_key(t, &pk[0], o1, 2, &n1), -SHMETS_EINVAL);   /* no section */
+    assert_int_equal(shmets_read_begin(db), 0);
+    assert_int_equal(shmets_lookup_bulk_view(t, keys, 300, v1, &f1), 0);
+    assert_int_equal(shmets_lookup_bulk_view_keys(t, pk, 300, v2, &f2), 0);
+    assert_int_equal(f1, 150);
+    assert_int_equal(f2, 150);
+    for (int i = 0; i < 300; i++) {
+        assert_int_equal(!v1[i].ptr, !v2[i].ptr);
+        if (v1[i].ptr)
+            assert_true(shmets_term_exact_equal(v1[i], v2[i]));
+        assert_int_equal(shmets_lookup_view(t, keys[i], o1, 2, &n1), 0);
+        assert_int_equal(shmets_lookup_view_key(t, &pk[i], o2, 2, &n2), 0);
+        assert_int_equal(n1, n2);
+        for (size_t j = 0; j < n1; j++)
+            assert_true(shmets_term_exact_equal(o1[j], o2[j]));
+    }
+    shmets_read_end(db);
+    for (int i = 0; i < 300; i++)
+        shmets_term_free(&keys[i]);
+    shmets_delete(t);
+}
+
+/* A private table of another process: refused, as the general calls refuse it. */
+static void private_table_of_another_process(void **state)
+{
+    (void)state;
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.access = SHMETS_PRIVATE;
+    o.named = true;
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, "priv", &o, &t), 0);
+    ins(t, "{k, v}");
+    pid_t p = fork();
+    if (p == 0) {
+        child_init();
+        shmets *d;
+        shmets_tab *x;
+        if (shmets_open(inst, &d))
+            _exit(2);
+        int rc = shmets_attach_name(d, "priv", &x);
+        _exit(rc == -SHMETS_EOWNER ? 0 : 3);        /* not even attached */
+    }
+    int st;
+    assert_int_equal(waitpid(p, &st, 0), p);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    shmets_term key = T("k"), obj;
+    shmets_key pk;
+    unsigned char buf[32];
+    assert_int_equal(shmets_key_prepare(t, key, &pk), 0);
+    assert_int_equal(shmets_lookup_into(t, &pk, buf, sizeof buf, &obj, NULL), 0);   /* the owner reads */
+    shmets_term_free(&key);
+    shmets_delete(t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(into_agrees_with_lookup, setup, teardown),
+        cmocka_unit_test_setup_teardown(into_refuses_a_small_buffer_and_another_tables_key, setup, teardown),
+        cmocka_unit_test_setup_teardown(view_and_batch_keys_agree, setup, teardown),
+        cmocka_unit_test_setup_teardown(private_table_of_another_process, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
