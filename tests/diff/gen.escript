@@ -757,7 +757,8 @@ bad_ms(T) ->
           [{'$1', [], ['$1']}, bad]]).
 
 %% A select_replace specification: the replacement keeps the key (mostly), built from a head
-%% whose key is a variable or a literal.
+%% whose key is a variable or a literal, and a body that rebuilds it from the head or takes it
+%% back from the object, {element, Keypos, '$_'}.
 replace_ms(T = #{kp := KP}) ->
     put(ms_vars, []),
     O = sample_obj(T),
@@ -766,8 +767,15 @@ replace_ms(T = #{kp := KP}) ->
     KeyPat = case ms_lit_ok(K) andalso chance(0.4) of true -> K; false -> new_var() end,
     Head = list_to_tuple([case I of KP -> KeyPat; _ -> elem_pat(element(I, O)) end
                           || I <- lists:seq(1, Ar)]),
-    KeyExpr = case KeyPat of
+    KeyExpr0 = case KeyPat of
+                  _ when Ar >= KP + 1 -> wpick([{2, KeyPat}, {1, {element, KP + 1, '$_'}},
+                                                {3, {element, KP, '$_'}}]);
+                  _ -> pick([KeyPat, {element, KP, '$_'}])
+              end,
+    KeyExpr = case KeyExpr0 of
                   V when is_atom(V) -> V;
+                  {element, _, '$_'} -> KeyExpr0;         % the object's own key (or, at
+                                                          % KP + 1, one that may not be: badarg)
                   _ -> {const, K}
               end,
     Body = case rand:uniform(8) of
