@@ -954,8 +954,13 @@ int shmets_select_replace(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
  * ets:select/3 (reverse: select_reverse/3): the results of the first keys visited, stopping
  * after the first key that brings them to `limit` or more (a key's objects are never split,
  * so a bag may give a few more), and *cont a continuation that shmets_select_continue()
- * resumes, or {NULL, 0} ('$end_of_table') when the walk reached the end.  *results is
- * {NULL, 0} ('$end_of_table' alone) when nothing at all was found.  The continuation is a
+ * resumes, or {NULL, 0} ('$end_of_table') when the walk reached the end with fewer than
+ * `limit` results.  As in ETS, a chunk of `limit` results or more comes with a continuation
+ * even when it reached the last object (that continuation then gives '$end_of_table'), except
+ * where the specification binds whole keys: on a hash table (set, bag, duplicate_bag) a full
+ * chunk comes with a continuation only if a later key gives a result, and a single key of an
+ * ordered_set always comes with {NULL, 0}.  *results is {NULL, 0}
+ * ('$end_of_table' alone) when nothing at all was found.  The continuation is a
  * plain term — the table's reference, the program, the limit and where to go on — so any
  * process of the instance can resume it (as ets:repair_continuation/2 intends); keys inserted
  * or deleted between chunks may or may not be seen, as in ETS.  -SHMETS_EINVAL for limit 0.

@@ -799,6 +799,17 @@ match_pat(T) ->
 
 limit() -> wpick([{10, rand:uniform(8)}, {1, 0}, {1, -1}, {1, a}, {1, 1000}, {1, 1.0}]).
 
+%% A limit for F(N, MS, Limit); sometimes one that makes a chunk end exactly at the last
+%% result (all of them in one chunk, or in two or three of equal size), where ETS still hands
+%% out a continuation (that gives '$end_of_table') except for a hash table's bound keys.
+chunk_limit(N, F, MS) ->
+    case chance(0.3) andalso (catch ets:F(N, MS)) of
+        L when is_list(L), L =/= [] ->
+            Len = length(L),
+            pick([Len | [Len div D || D <- [2, 3], Len rem D =:= 0]]);
+        _ -> limit()
+    end.
+
 %% A /3 call and, with --conts, its continuations through `last_cont` (ets_script.hrl) until
 %% ETS says '$end_of_table', and once more.
 chunks(F, Args) ->
@@ -834,7 +845,10 @@ select_op(T = #{name := N, kind := Kind}) ->
                 false -> call(select_replace, [N, [{list_to_tuple(lists:duplicate(9, '_')), [],
                                                     ['$_']}]])
             end;
-        R when R =< 11 -> chunks(pick([select, select, select_reverse]), [N, ms(T), limit()]);
+        R when R =< 11 ->
+            F = pick([select, select, select_reverse]),
+            MS = ms(T),
+            chunks(F, [N, MS, chunk_limit(N, F, MS)]);
         12 -> call(pick([match, match_object]), [N, match_pat(T)]);
         13 -> chunks(pick([match, match_object]), [N, match_pat(T), limit()]);
         14 -> call(match_delete, [N, match_pat(T)]);
@@ -877,6 +891,12 @@ bulk(Kind, Prefix) ->
     [select_op(T) || _ <- lists:seq(1, 30)],
     [chunks(pick([select, select_reverse]), [N, [{{'$1', '$2', '_'}, [{'<', '$1', 300}], ['$_']}],
                                              pick([1, 7, 50, 100])]) || _ <- lists:seq(1, 3)],
+    %% chunks that end exactly at the last result: a scan, a bound key, a guard
+    [chunks(F, [N, MS, Lim])
+     || MS <- [[{{'$1', '_', '_'}, [{'<', '$1', 40}], ['$1']}], [{'_', [], ['$_']}],
+               [{{K, '_', '_'}, [], ['$_']} || K <- lists:seq(1, 500, 47)]],
+        F <- [select, select_reverse],
+        Lim <- begin Len = length(ets:F(N, MS)), [Len, max(1, Len div 2)] end],
     %% shrink: delete most keys one by one, then walk what is left
     [call(delete, [N, K]) || K <- lists:seq(1, 560), chance(0.9)],
     call(info, [N, size]),
