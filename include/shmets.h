@@ -657,8 +657,12 @@ int shmets_info(shmets_tab *t, shmets_tab_info *info);
  * named_table, type, keypos, protection), pids as <0.OSPID.0>, the id as the table's
  * reference (shmets_tab_term). */
 int shmets_info_term(shmets_tab *t, shmets_term *list);
-/* ets:info/2: one item by name (those above and fixed, safe_fixed, safe_fixed_monotonic_time,
- * stats is not offered); -SHMETS_EINVAL (ETS: badarg) for an unknown item. */
+/* ets:info/2: one item by name: those above and fixed, safe_fixed, safe_fixed_monotonic_time;
+ * binary, which is [] as ETS gives it for a process that holds no binaries of the table (no
+ * process holds a shmets table's binaries); and stats, where ETS gives its hash chains'
+ * statistics and shmets its own: [{writes, W}, {memory_bytes, B}], W the write calls
+ * completed on the table since it was made (what `shmets top` shows per second), B the
+ * info's memory_bytes.  -SHMETS_EINVAL (ETS: badarg) for an unknown item. */
 int shmets_info_item(shmets_tab *t, const char *item, shmets_term *value);
 
 /* The term ETS uses for a table: its name (an atom) if named, else its reference (below),

@@ -12,6 +12,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <cmocka.h>
 
 #include "shmets.h"
@@ -156,6 +157,27 @@ static shmets_tab *mk_opts(const char *name, enum shmets_kind kind, unsigned key
     if (rc)
         fail_msg("shmets_new %s: %s (%s)", name, shmets_strerror(rc), shmets_errdetail());
     return t;
+}
+
+/* ---- info(T, binary), info(T, stats) (issue 15, item 3) ------------------------------- */
+
+static void test_info_binary_stats(void **s)
+{
+    (void)s;
+    shmets_tab *t = mk("infostats", SHMETS_SET, SHMETS_PUBLIC, 1);
+    assert_string_equal(item(t, "binary"), "[]");          /* as ETS: no binaries held */
+    shmets_tab_info in;
+    char want[128];
+    assert_int_equal(shmets_info(t, &in), 0);
+    snprintf(want, sizeof want, "[{writes,0},{memory_bytes,%" PRIu64 "}]", in.memory_bytes);
+    assert_string_equal(item(t, "stats"), want);
+    ins(t, "{a,1}");
+    ins(t, "[{b,2},{c,3}]");
+    assert_int_equal(shmets_info(t, &in), 0);
+    snprintf(want, sizeof want, "[{writes,2},{memory_bytes,%" PRIu64 "}]", in.memory_bytes);
+    assert_string_equal(item(t, "stats"), want);
+    assert_string_equal(item(t, "bogus"), errs(-SHMETS_EINVAL));
+    check(t);
 }
 
 /* ---- lookup_element ------------------------------------------------------------------- */
@@ -792,7 +814,7 @@ static void test_info(void **s)
     snprintf(num, sizeof num, "<0.%d.0>", (int)getpid());
     assert_string_equal(item(t, "owner"), W(num));
     assert_string_equal(item(t, "bogus"), errs(-SHMETS_EINVAL));            /* ets: badarg */
-    assert_string_equal(item(t, "stats"), errs(-SHMETS_EINVAL));
+    assert_string_equal(item(t, "binary"), "[]");                          /* see test_info_binary_stats */
     assert_string_equal(item(t, ""), errs(-SHMETS_EINVAL));
     /* memory grows with the objects */
     uint64_t before = in.memory_bytes;
@@ -1481,6 +1503,7 @@ int main(void)
 {
     limit_data_memory(4ull << 30);      /* a traversal that never ends: ENOMEM, not the OOM killer */
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_info_binary_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lookup_element, setup, teardown),
         cmocka_unit_test_setup_teardown(test_take, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_object, setup, teardown),

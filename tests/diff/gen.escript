@@ -49,7 +49,7 @@
 %%     compare.escript's rules R4 and R6);
 %%   - a default object for update_counter/4 shorter than the keypos with the key present
 %%     (see ets_script.hrl);
-%%   - info(T, stats) and info(T, binary) (implementation details);
+%%   - info(T, stats) (ETS's hash chains' statistics; shmets gives its own, shmets.h);
 %%   - take/2 on a fixed bag or duplicate_bag (OTP 25.2.3 miscounts the size, see op(take));
 %%   - slot/2 on an EMPTY ordered_set made with write_concurrency: OTP's contention-adapting
 %%     tree raises badarg for every index there, where the manual (and shmets, and OTP's plain
@@ -557,7 +557,7 @@ sweep(N, I) ->
 info_items() ->
     [type, size, keypos, protection, named_table, name, memory, owner, heir, node, id,
      read_concurrency, write_concurrency, compressed, decentralized_counters, fixed, safe_fixed,
-     safe_fixed_monotonic_time].
+     safe_fixed_monotonic_time, binary].
 
 elem_pos(#{kp := KP}) ->
     wpick([{6, KP + 1}, {3, rand:uniform(5)}, {1, KP}, {1, 0}, {1, -1}, {1, a},
