@@ -215,22 +215,15 @@ static int op_rename(struct script *s, const shmets_term *a, struct result *r)
 }
 
 /* ets:setopts/2: one option or a list; all are checked before any is applied, and, as in
- * ETS, an option given twice is badarg. */
+ * ETS, an option given twice is badarg.  {protection, P} is badarg too, and the script goes
+ * on: a table's protection is fixed when it is made (script.c says why). */
 static int setopt_check(struct script *s, shmets_term opt)
 {
     uint32_t pid;
     shmets_term data;
-    size_t n;
-    shmets_term tag, v;
+    (void)s;
     if (heir_arg(opt, &pid, &data) == 0)
         return 0;
-    if (shmets_term_tuple_arity(opt, &n) == 0 && n == 2 && shmets_term_tuple_element(opt, 1, &tag) == 0 &&
-        atom_is(tag, "protection") && shmets_term_tuple_element(opt, 2, &v) == 0 &&
-        (atom_is(v, "public") || atom_is(v, "protected") || atom_is(v, "private"))) {
-        s->fatal = true;
-        snprintf(s->msg, sizeof s->msg, "{protection, _} is not supported by shmets");
-        return -SHMETS_EINVAL;
-    }
     return -SHMETS_ETYPE;
 }
 
