@@ -561,6 +561,20 @@ int shmets_next(shmets_tab *t, shmets_term key, shmets_term *next);
 int shmets_prev(shmets_tab *t, shmets_term key, shmets_term *prev);
 
 /*
+ * ets:first_lookup/1, last_lookup/1, next_lookup/2, prev_lookup/2 (OTP 27): the step of
+ * first/last/next/prev above, with the same arguments, meaning and errors, and in *objects
+ * the objects of the key it found, as shmets_lookup gives them (a list term; in ETS the
+ * result is {Key, Objects}).  The key and its objects are read in one read section: the
+ * objects are the key's at one moment, never [] for a key the step found.  At the end of the
+ * table both *key (*next, *prev) and *objects are {NULL, 0} ('$end_of_table').  Any thread,
+ * any process that may read the table; no context needed (each call is its own read section).
+ */
+int shmets_first_lookup(shmets_tab *t, shmets_term *key, shmets_term *objects);
+int shmets_last_lookup(shmets_tab *t, shmets_term *key, shmets_term *objects);
+int shmets_next_lookup(shmets_tab *t, shmets_term key, shmets_term *next, shmets_term *objects);
+int shmets_prev_lookup(shmets_tab *t, shmets_term key, shmets_term *prev, shmets_term *objects);
+
+/*
  * ets:foldl/3 and ets:foldr/3 with a C function: fn is called with each object in traversal
  * order (foldr: reverse term order for an ordered_set, as foldl for a hash table), outside
  * any read section, so it may call the table (objects it inserts may or may not be visited).
@@ -620,6 +634,19 @@ int shmets_update_counter(shmets_tab *t, shmets_term key, shmets_term ops, const
  * (-SHMETS_ETYPE otherwise); -SHMETS_EBADPOS for pos 0, past the arity, or the key's position.
  */
 int shmets_update_element(shmets_tab *t, shmets_term key, shmets_term elems, int *updated);
+
+/*
+ * ets:update_element/4 (OTP 27): as shmets_update_element, but if the key is absent the
+ * default object dflt is inserted with the elements applied to it (its key element replaced
+ * by key, as update_counter/4 does), in one atomic, isolated write; ETS then returns true,
+ * and so this call returns 0 in both cases.  The default is checked whether it is used or not
+ * (as the current ETS does): -SHMETS_ETYPE if it is not a tuple, -SHMETS_EBADPOS if it has
+ * fewer elements than the keypos.  Other errors as shmets_update_element (-SHMETS_EBADPOS
+ * also for a position past the default's arity when it is used); on any error nothing is
+ * inserted.  Writers' context: not inside a read section; any thread, the owner or any
+ * process the table's protection lets write.
+ */
+int shmets_update_element_default(shmets_tab *t, shmets_term key, shmets_term elems, shmets_term dflt);
 
 /* ets:safe_fixtable/2: fix (or release one fix of) the table for this process.  Traversals are
  * safe without it (see KEYS AND ORDER); a fix makes next/prev accept a deleted key and shows in
