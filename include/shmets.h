@@ -685,8 +685,9 @@ int shmets_info(shmets_tab *t, shmets_tab_info *info);
  * reference (shmets_tab_term). */
 int shmets_info_term(shmets_tab *t, shmets_term *list);
 /* ets:info/2: one item by name: those above and fixed, safe_fixed, safe_fixed_monotonic_time;
- * binary, which is [] as ETS gives it for a process that holds no binaries of the table (no
- * process holds a shmets table's binaries); and stats, where ETS gives its hash chains'
+ * binary, always [] (ETS lists the reference-counted binaries, those over 64 bytes, that the
+ * table's objects hold, [] when there are none; a shmets table's binaries are stored in its
+ * segment, so there are none); and stats, where ETS gives its hash chains'
  * statistics and shmets its own: [{writes, W}, {memory_bytes, B}], W the write calls
  * completed on the table since it was made (what `shmets top` shows per second), B the
  * info's memory_bytes.  -SHMETS_EINVAL (ETS: badarg) for an unknown item. */

@@ -441,7 +441,7 @@ static int build_item(shmets_builder *b, struct tab *t, const shmets_tab_info *i
     else if (!strcmp(item, "safe_fixed_monotonic_time"))
         build_safe_fixed(b, t, 1);
     else if (!strcmp(item, "binary"))
-        shmets_build_nil(b);            /* no process holds off-heap binaries of a table */
+        shmets_build_nil(b);            /* no reference-counted binaries: all in the segment */
     else if (!strcmp(item, "stats")) {
         /* ETS's are its hash chains' statistics; shmets gives its own (shmets.h). */
         shmets_build_list(b, 2);

@@ -49,7 +49,10 @@
 %%     compare.escript's rules R4 and R6);
 %%   - a default object for update_counter/4 shorter than the keypos with the key present
 %%     (see ets_script.hrl);
-%%   - info(T, stats) (ETS's hash chains' statistics; shmets gives its own, shmets.h);
+%%   - info(T, stats) (ETS's hash chains' statistics; shmets gives its own, shmets.h), and
+%%     info(T, binary) of a table holding a binary over 64 bytes (ETS lists the
+%%     reference-counted binaries its objects hold; a shmets table's binaries are in its
+%%     segment, and it says []): info(T, binary) is asked only of tables without one;
 %%   - take/2 on a fixed bag or duplicate_bag (OTP 25.2.3 miscounts the size, see op(take));
 %%   - slot/2 on an EMPTY ordered_set made with write_concurrency: OTP's contention-adapting
 %%     tree raises badarg for every index there, where the manual (and shmets, and OTP's plain
@@ -413,7 +416,8 @@ table_op(#{kind := Kind} = T) ->
                 {case Set of true -> 5; false -> 1 end, update_element}, {2, info2},
                 {0.3, info1}, {0.2, delete_all_objects}, {0.3, walk},
                 {case Kind of ordered_set -> 0; _ -> 0.08 end, sweep},
-                {25, select}, {3, insert_prefixed}]),
+                {25, select}, {3, insert_prefixed},
+                {case Kind of ordered_set -> 4; _ -> 0 end, step_lookup}]),
     op(Op, T).
 
 op(insert, T = #{name := N}) -> call(insert, [N, obj(T, key(T))]);
@@ -526,9 +530,26 @@ op(update_element, T = #{name := N, kp := KP}) ->
                         ++ [[{Pos(), val()} | x] || not skip(ue_badlist)]);
               _ -> {Pos(), val()}
           end,
-    call(update_element, [N, key(T), Arg]);
+    case chance(0.3) of
+        false -> call(update_element, [N, key(T), Arg]);
+        true ->
+            %% OTP 27's update_element/4 (ets_script.hrl): a default, good or not
+            K = key(T),
+            D = wpick([{6, obj(T, pick([K, absent_key(T)]))}, {1, notatuple}, {1, {}},
+                       {1, list_to_tuple(lists:duplicate(max(0, KP - 1), d))}]),
+            call(update_element, [N, K, Arg, D])
+    end;
+%% OTP 27's first_lookup/next_lookup/last_lookup/prev_lookup (ets_script.hrl), on ordered
+%% sets, whose order is ETS's too.
+op(step_lookup, T = #{name := N}) ->
+    case rand:uniform(2) of
+        1 -> call(pick([first_lookup, last_lookup]), [N]);
+        2 -> K = case key(T) of '$end_of_table' -> 0; K0 -> K0 end,
+             call(pick([next_lookup, prev_lookup]), [N, pick([K, K, absent_key(T)])])
+    end;
 op(info2, #{name := N}) ->
-    call(info, [N, pick(info_items() ++ [bogus, 1])]);
+    Binary = [binary || not lists:any(fun big_bin/1, ets:tab2list(N))],
+    call(info, [N, pick(info_items() ++ Binary ++ [bogus, 1])]);
 op(info1, #{name := N}) -> call(info, [N]);
 op(delete_all_objects, #{name := N}) -> call(delete_all_objects, [N]);
 op(walk, T = #{kind := ordered_set}) ->
@@ -554,10 +575,17 @@ sweep(N, I) ->
         _ -> call(slot, [N, I + 1])
     end.
 
+%% Does a term hold a binary ETS keeps off-heap (reference-counted: over 64 bytes)?
+big_bin(B) when is_binary(B) -> byte_size(B) > 64;
+big_bin(T) when is_tuple(T) -> big_bin(tuple_to_list(T));
+big_bin([H | T]) -> big_bin(H) orelse big_bin(T);
+big_bin(M) when is_map(M) -> big_bin(maps:to_list(M));
+big_bin(_) -> false.
+
 info_items() ->
     [type, size, keypos, protection, named_table, name, memory, owner, heir, node, id,
      read_concurrency, write_concurrency, compressed, decentralized_counters, fixed, safe_fixed,
-     safe_fixed_monotonic_time, binary].
+     safe_fixed_monotonic_time].
 
 elem_pos(#{kp := KP}) ->
     wpick([{6, KP + 1}, {3, rand:uniform(5)}, {1, KP}, {1, 0}, {1, -1}, {1, a},
