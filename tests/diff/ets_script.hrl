@@ -26,7 +26,8 @@
 
 %% OTP 25 has neither OTP 27's first_lookup/1, next_lookup/2, last_lookup/1, prev_lookup/2
 %% nor its update_element/4; es_apply/2 gives them the current manual's meaning: the step of
-%% first/next/last/prev and {Key, lookup(T, Key)} (or '$end_of_table'); update_element/3 when
+%% first/next/last/prev and {Key, lookup(T, Key)}, or '$end_of_table' at the end (where a key
+%% '$end_of_table' is told from the end, eot_is_key/3); update_element/3 when
 %% the key is there, else the default with its key element replaced by Key, updated as
 %% update_element/3 would update it, inserted — and badarg, with nothing inserted, for a
 %% default that is not a tuple of at least keypos elements, used or not (the current ETS).
@@ -183,15 +184,26 @@ es_apply1(F, [T | Rest]) when F =:= first_lookup; F =:= next_lookup; F =:= last_
     Step = #{first_lookup => first, next_lookup => next, last_lookup => last,
              prev_lookup => prev},
     es_catch(fun() ->
-                     case erlang:apply(ets, maps:get(F, Step), [T | Rest]) of
-                         '$end_of_table' -> '$end_of_table';
-                         K -> {K, ets:lookup(T, K)}
+                     K = erlang:apply(ets, maps:get(F, Step), [T | Rest]),
+                     case K =/= '$end_of_table' orelse eot_is_key(F, T, Rest) of
+                         true -> {K, ets:lookup(T, K)};
+                         false -> '$end_of_table'
                      end
              end);
 es_apply1(update_element, [T, K, Spec, D]) ->
     es_catch(fun() -> update_element4(T, K, Spec, D) end);
 es_apply1(F, Args) ->
     es_catch(fun() -> erlang:apply(ets, F, Args) end).
+
+%% The step gave '$end_of_table': is that the key found (the _lookup forms are not ambiguous)?
+%% Exact for an ordered_set, where the step's answer is the nearest key in term order.
+eot_is_key(F, T, Rest) ->
+    ets:member(T, '$end_of_table') andalso
+        case {F, Rest} of
+            {next_lookup, [K]} -> K < '$end_of_table';
+            {prev_lookup, [K]} -> K > '$end_of_table';
+            _ -> true
+        end.
 
 update_element4(T, K, Spec, D) ->
     Type = ets:info(T, type),
