@@ -561,6 +561,20 @@ int shmets_next(shmets_tab *t, shmets_term key, shmets_term *next);
 int shmets_prev(shmets_tab *t, shmets_term key, shmets_term *prev);
 
 /*
+ * ets:first_lookup/1, last_lookup/1, next_lookup/2, prev_lookup/2 (OTP 27): the step of
+ * first/last/next/prev above, with the same arguments, meaning and errors, and in *objects
+ * the objects of the key it found, as shmets_lookup gives them (a list term; in ETS the
+ * result is {Key, Objects}).  The key and its objects are read in one read section: the
+ * objects are the key's at one moment, never [] for a key the step found.  At the end of the
+ * table both *key (*next, *prev) and *objects are {NULL, 0} ('$end_of_table').  Any thread,
+ * any process that may read the table; no context needed (each call is its own read section).
+ */
+int shmets_first_lookup(shmets_tab *t, shmets_term *key, shmets_term *objects);
+int shmets_last_lookup(shmets_tab *t, shmets_term *key, shmets_term *objects);
+int shmets_next_lookup(shmets_tab *t, shmets_term key, shmets_term *next, shmets_term *objects);
+int shmets_prev_lookup(shmets_tab *t, shmets_term key, shmets_term *prev, shmets_term *objects);
+
+/*
  * ets:foldl/3 and ets:foldr/3 with a C function: fn is called with each object in traversal
  * order (foldr: reverse term order for an ordered_set, as foldl for a hash table), outside
  * any read section, so it may call the table (objects it inserts may or may not be visited).
@@ -621,6 +635,19 @@ int shmets_update_counter(shmets_tab *t, shmets_term key, shmets_term ops, const
  */
 int shmets_update_element(shmets_tab *t, shmets_term key, shmets_term elems, int *updated);
 
+/*
+ * ets:update_element/4 (OTP 27): as shmets_update_element, but if the key is absent the
+ * default object dflt is inserted with the elements applied to it (its key element replaced
+ * by key, as update_counter/4 does), in one atomic, isolated write; ETS then returns true,
+ * and so this call returns 0 in both cases.  The default is checked whether it is used or not
+ * (as the current ETS does): -SHMETS_ETYPE if it is not a tuple, -SHMETS_EBADPOS if it has
+ * fewer elements than the keypos.  Other errors as shmets_update_element (-SHMETS_EBADPOS
+ * also for a position past the default's arity when it is used); on any error nothing is
+ * inserted.  Writers' context: not inside a read section; any thread, the owner or any
+ * process the table's protection lets write.
+ */
+int shmets_update_element_default(shmets_tab *t, shmets_term key, shmets_term elems, shmets_term dflt);
+
 /* ets:safe_fixtable/2: fix (or release one fix of) the table for this process.  Traversals are
  * safe without it (see KEYS AND ORDER); a fix makes next/prev accept a deleted key and shows in
  * info (fixed, safe_fixed).  A process's fixes end with it. */
@@ -657,8 +684,13 @@ int shmets_info(shmets_tab *t, shmets_tab_info *info);
  * named_table, type, keypos, protection), pids as <0.OSPID.0>, the id as the table's
  * reference (shmets_tab_term). */
 int shmets_info_term(shmets_tab *t, shmets_term *list);
-/* ets:info/2: one item by name (those above and fixed, safe_fixed, safe_fixed_monotonic_time,
- * stats is not offered); -SHMETS_EINVAL (ETS: badarg) for an unknown item. */
+/* ets:info/2: one item by name: those above and fixed, safe_fixed, safe_fixed_monotonic_time;
+ * binary, always [] (ETS lists the reference-counted binaries, those over 64 bytes, that the
+ * table's objects hold, [] when there are none; a shmets table's binaries are stored in its
+ * segment, so there are none); and stats, where ETS gives its hash chains'
+ * statistics and shmets its own: [{writes, W}, {memory_bytes, B}], W the write calls
+ * completed on the table since it was made (what `shmets top` shows per second), B the
+ * info's memory_bytes.  -SHMETS_EINVAL (ETS: badarg) for an unknown item. */
 int shmets_info_item(shmets_tab *t, const char *item, shmets_term *value);
 
 /* The term ETS uses for a table: its name (an atom) if named, else its reference (below),
@@ -1001,8 +1033,13 @@ int shmets_select_replace(shmets_tab *t, const shmets_ms *ms, uint64_t *n);
  * ets:select/3 (reverse: select_reverse/3): the results of the first keys visited, stopping
  * after the first key that brings them to `limit` or more (a key's objects are never split,
  * so a bag may give a few more), and *cont a continuation that shmets_select_continue()
- * resumes, or {NULL, 0} ('$end_of_table') when the walk reached the end.  *results is
- * {NULL, 0} ('$end_of_table' alone) when nothing at all was found.  The continuation is a
+ * resumes, or {NULL, 0} ('$end_of_table') when the walk reached the end with fewer than
+ * `limit` results.  As in ETS, a chunk of `limit` results or more comes with a continuation
+ * even when it reached the last object (that continuation then gives '$end_of_table'), except
+ * where the specification binds whole keys: on a hash table (set, bag, duplicate_bag) a full
+ * chunk comes with a continuation only if a later key gives a result, and a single key of an
+ * ordered_set always comes with {NULL, 0}.  *results is {NULL, 0}
+ * ('$end_of_table' alone) when nothing at all was found.  The continuation is a
  * plain term — the table's reference, the program, the limit and where to go on — so any
  * process of the instance can resume it (as ets:repair_continuation/2 intends); keys inserted
  * or deleted between chunks may or may not be seen, as in ETS.  -SHMETS_EINVAL for limit 0.

@@ -279,6 +279,106 @@ static void test_limit_and_continuation(void **s)
     check(t);
 }
 
+/* Where the chunks end, as ETS (erl 25) ends them: for limits 1..12, each chunk's length in
+ * turn, "N+eot" for {Results, '$end_of_table'} and "eot" for '$end_of_table' — a full chunk
+ * that reaches the last object still comes with a continuation (E.1 of tabselect.c), except a
+ * a lookup plan on a hash table (a continuation only if a result follows) and an ordered_set's
+ * lookup of one key (E.2).  The table: {1..7, v}, {{q,1}, a}, {{p,1..3}, a}. */
+static const struct { enum shmets_kind kind; const char *spec; bool reverse; const char *shapes; } CHUNK_ENDS[] = {
+    { SHMETS_SET, "[{'_',[],['$_']}]", false, "1,1,1,1,1,1,1,1,1,1,1,eot 2,2,2,2,2,1+eot 3,3,3,2+eot 4,4,3+eot 5,5,1+eot 6,5+eot 7,4+eot 8,3+eot 9,2+eot 10,1+eot 11,eot 11+eot" },
+    { SHMETS_SET, "[{'_',[],['$_']}]", true, "1,1,1,1,1,1,1,1,1,1,1,eot 2,2,2,2,2,1+eot 3,3,3,2+eot 4,4,3+eot 5,5,1+eot 6,5+eot 7,4+eot 8,3+eot 9,2+eot 10,1+eot 11,eot 11+eot" },
+    { SHMETS_SET, "[{{'$1','_'},[{'>','$1',3}],['$_']}]", false, "1,1,1,1,1,1,1,1,eot 2,2,2,2,eot 3,3,2+eot 4,4,eot 5,3+eot 6,2+eot 7,1+eot 8,eot 8+eot 8+eot 8+eot 8+eot" },
+    { SHMETS_SET, "[{{'$1','_'},[{'>','$1',3}],['$_']}]", true, "1,1,1,1,1,1,1,1,eot 2,2,2,2,eot 3,3,2+eot 4,4,eot 5,3+eot 6,2+eot 7,1+eot 8,eot 8+eot 8+eot 8+eot 8+eot" },
+    { SHMETS_SET, "[{{'$1','_'},[{'<','$1',5}],['$_']}]", false, "1,1,1,1,eot 2,2,eot 3,1+eot 4,eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot" },
+    { SHMETS_SET, "[{{'$1','_'},[{'<','$1',5}],['$_']}]", true, "1,1,1,1,eot 2,2,eot 3,1+eot 4,eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot" },
+    { SHMETS_SET, "[{{1,'_'},[],['$_']},{{2,'_'},[],['$_']},{{3,'_'},[],['$_']}]", false, "1,1,1+eot 2,1+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot" },
+    { SHMETS_SET, "[{{1,'_'},[],['$_']},{{2,'_'},[],['$_']},{{3,'_'},[],['$_']}]", true, "1,1,1+eot 2,1+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot" },
+    { SHMETS_SET, "[{{{p,'_'},'_'},[],['$_']}]", false, "1,1,1,eot 2,1+eot 3,eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot" },
+    { SHMETS_SET, "[{{{p,'_'},'_'},[],['$_']}]", true, "1,1,1,eot 2,1+eot 3,eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot" },
+    { SHMETS_SET, "[{{2,'_'},[],['$_']}]", false, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_SET, "[{{2,'_'},[],['$_']}]", true, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_SET, "[{{2,'_'},[],[a]},{{2.0,'_'},[],[b]}]", false, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_SET, "[{{2,'_'},[],[a]},{{2.0,'_'},[],[b]}]", true, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_SET, "[{{2,'_'},[],[a]},{{9,'_'},[],[b]}]", false, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_SET, "[{{2,'_'},[],[a]},{{9,'_'},[],[b]}]", true, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_SET, "[{{1,'_'},[],['$_']},{{99,'_'},[],['$_']},{{2,'_'},[],['$_']}]", false, "1,1+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot" },
+    { SHMETS_SET, "[{{1,'_'},[],['$_']},{{99,'_'},[],['$_']},{{2,'_'},[],['$_']}]", true, "1,1+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot" },
+    { SHMETS_SET, "[{{1,'_'},[],['$_']},{{2,'$1'},[{'==','$1',w}],['$_']}]", false, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_SET, "[{{1,'_'},[],['$_']},{{2,'$1'},[{'==','$1',w}],['$_']}]", true, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_ORDERED_SET, "[{'_',[],['$_']}]", false, "1,1,1,1,1,1,1,1,1,1,1,eot 2,2,2,2,2,1+eot 3,3,3,2+eot 4,4,3+eot 5,5,1+eot 6,5+eot 7,4+eot 8,3+eot 9,2+eot 10,1+eot 11,eot 11+eot" },
+    { SHMETS_ORDERED_SET, "[{'_',[],['$_']}]", true, "1,1,1,1,1,1,1,1,1,1,1,eot 2,2,2,2,2,1+eot 3,3,3,2+eot 4,4,3+eot 5,5,1+eot 6,5+eot 7,4+eot 8,3+eot 9,2+eot 10,1+eot 11,eot 11+eot" },
+    { SHMETS_ORDERED_SET, "[{{'$1','_'},[{'>','$1',3}],['$_']}]", false, "1,1,1,1,1,1,1,1,eot 2,2,2,2,eot 3,3,2+eot 4,4,eot 5,3+eot 6,2+eot 7,1+eot 8,eot 8+eot 8+eot 8+eot 8+eot" },
+    { SHMETS_ORDERED_SET, "[{{'$1','_'},[{'>','$1',3}],['$_']}]", true, "1,1,1,1,1,1,1,1,eot 2,2,2,2,eot 3,3,2+eot 4,4,eot 5,3+eot 6,2+eot 7,1+eot 8,eot 8+eot 8+eot 8+eot 8+eot" },
+    { SHMETS_ORDERED_SET, "[{{'$1','_'},[{'<','$1',5}],['$_']}]", false, "1,1,1,1,eot 2,2,eot 3,1+eot 4,eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot" },
+    { SHMETS_ORDERED_SET, "[{{'$1','_'},[{'<','$1',5}],['$_']}]", true, "1,1,1,1,eot 2,2,eot 3,1+eot 4,eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot 4+eot" },
+    { SHMETS_ORDERED_SET, "[{{1,'_'},[],['$_']},{{2,'_'},[],['$_']},{{3,'_'},[],['$_']}]", false, "1,1,1,eot 2,1+eot 3,eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot" },
+    { SHMETS_ORDERED_SET, "[{{1,'_'},[],['$_']},{{2,'_'},[],['$_']},{{3,'_'},[],['$_']}]", true, "1,1,1,eot 2,1+eot 3,eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot" },
+    { SHMETS_ORDERED_SET, "[{{{p,'_'},'_'},[],['$_']}]", false, "1,1,1,eot 2,1+eot 3,eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot" },
+    { SHMETS_ORDERED_SET, "[{{{p,'_'},'_'},[],['$_']}]", true, "1,1,1,eot 2,1+eot 3,eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot 3+eot" },
+    { SHMETS_ORDERED_SET, "[{{2,'_'},[],['$_']}]", false, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_ORDERED_SET, "[{{2,'_'},[],['$_']}]", true, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_ORDERED_SET, "[{{2,'_'},[],[a]},{{2.0,'_'},[],[b]}]", false, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_ORDERED_SET, "[{{2,'_'},[],[a]},{{2.0,'_'},[],[b]}]", true, "1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_ORDERED_SET, "[{{2,'_'},[],[a]},{{9,'_'},[],[b]}]", false, "1,eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_ORDERED_SET, "[{{2,'_'},[],[a]},{{9,'_'},[],[b]}]", true, "1,eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_ORDERED_SET, "[{{1,'_'},[],['$_']},{{99,'_'},[],['$_']},{{2,'_'},[],['$_']}]", false, "1,1,eot 2,eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot" },
+    { SHMETS_ORDERED_SET, "[{{1,'_'},[],['$_']},{{99,'_'},[],['$_']},{{2,'_'},[],['$_']}]", true, "1,1,eot 2,eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot 2+eot" },
+    { SHMETS_ORDERED_SET, "[{{1,'_'},[],['$_']},{{2,'$1'},[{'==','$1',w}],['$_']}]", false, "1,eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+    { SHMETS_ORDERED_SET, "[{{1,'_'},[],['$_']},{{2,'$1'},[{'==','$1',w}],['$_']}]", true, "1,eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot 1+eot" },
+};
+
+static void chunk_shape(shmets_tab *t, const char *spec, size_t limit, bool reverse, char *out, size_t cap)
+{
+    shmets_ms *ms = C(spec);
+    shmets_term res, cont;
+    assert_int_equal(shmets_select_limit(t, ms, limit, reverse, &res, &cont), 0);
+    shmets_ms_free(ms);
+    out[0] = 0;
+    for (int i = 0; i < 40; i++) {
+        size_t n = 0;
+        if (res.ptr)
+            assert_int_equal(shmets_term_list_length(res, &n), 0);
+        size_t l = strlen(out);
+        if (!res.ptr)
+            snprintf(out + l, cap - l, "%seot", l ? "," : "");
+        else if (!cont.ptr)
+            snprintf(out + l, cap - l, "%s%zu+eot", l ? "," : "", n);
+        else
+            snprintf(out + l, cap - l, "%s%zu", l ? "," : "", n);
+        shmets_term_free(&res);
+        if (!cont.ptr)
+            return;
+        shmets_term next;
+        assert_int_equal(shmets_select_continue(db, cont, &res, &next), 0);
+        shmets_term_free(&cont);
+        cont = next;
+    }
+    fail_msg("%s: no end after 40 chunks", spec);
+}
+
+static void test_chunk_ends_as_ets(void **s)
+{
+    (void)s;
+    shmets_tab *tabs[2] = { mk("ce_set", SHMETS_SET, SHMETS_PUBLIC, 1),
+                            mk("ce_ord", SHMETS_ORDERED_SET, SHMETS_PUBLIC, 1) };
+    for (int i = 0; i < 2; i++)
+        ins(tabs[i], "[{1,v},{2,v},{3,v},{4,v},{5,v},{6,v},{7,v},{{q,1},a},{{p,1},a},{{p,2},a},{{p,3},a}]");
+    for (size_t i = 0; i < sizeof CHUNK_ENDS / sizeof *CHUNK_ENDS; i++) {
+        shmets_tab *t = tabs[CHUNK_ENDS[i].kind == SHMETS_ORDERED_SET];
+        char got[1024] = "", one[128];
+        for (size_t limit = 1; limit <= 12; limit++) {
+            chunk_shape(t, CHUNK_ENDS[i].spec, limit, CHUNK_ENDS[i].reverse, one, sizeof one);
+            snprintf(got + strlen(got), sizeof got - strlen(got), "%s%s", limit > 1 ? " " : "", one);
+        }
+        if (strcmp(got, CHUNK_ENDS[i].shapes) != 0)
+            fail_msg("%s %s%s: ETS ends chunks as\n  %s\nshmets as\n  %s", CHUNK_ENDS[i].spec,
+                     CHUNK_ENDS[i].kind == SHMETS_ORDERED_SET ? "ordered_set" : "set",
+                     CHUNK_ENDS[i].reverse ? " reverse" : "", CHUNK_ENDS[i].shapes, got);
+    }
+    check(tabs[0]);
+    check(tabs[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -288,6 +388,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_bags_and_patterns, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed_select, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_and_continuation, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_chunk_ends_as_ets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

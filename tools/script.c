@@ -93,7 +93,11 @@
  * the differential harness writes it on both sides (tests/diff/ets_script.hrl).
  * Not offered: foldl/foldr — functions cannot be written as literal terms; they are
  * error:undef like any unknown function.  setopts/2 takes {heir, Pid, Data} and
- * {heir, none} only; a well-formed {protection, P} is reported as not supported (fatal).
+ * {heir, none} only; {protection, P}, which ETS accepts from the owner, is error:badarg and
+ * the script goes on: a shmets table's protection is fixed when it is made, because the
+ * kernel enforces it (the segment's mode, and every other process's read-only or read-write
+ * mapping of it), and changing it would mean remapping the table under every process that
+ * has it open.
  * info/1,2 and all/0 see a private table of another process only as far as the library lets
  * a process attach it: info on it is badarg where ETS would answer, all/0 lists it by its
  * reference even if it is named.  {write_concurrency, auto} is taken as true (the library's

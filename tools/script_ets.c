@@ -196,11 +196,57 @@ static int op_update_counter(struct script *s, const shmets_term *a, struct resu
     return rc ? rc : shmets_update_counter(e->t, a[1], a[2], s->arity == 4 ? &a[3] : NULL, &r->term);
 }
 
+/* ets:update_element/3,4 (4: OTP 27's, with a default object) */
 static int op_update_element(struct script *s, const shmets_term *a, struct result *r)
 {
     struct tabent *e;
-    int updated, rc = tab_arg(s, a[0], &e);
-    return rc ? rc : (rc = shmets_update_element(e->t, a[1], a[2], &updated)) ? rc : res_bool(r, updated);
+    int updated = 1, rc = tab_arg(s, a[0], &e);
+    if (!rc)
+        rc = s->arity == 4 ? shmets_update_element_default(e->t, a[1], a[2], a[3])
+                           : shmets_update_element(e->t, a[1], a[2], &updated);
+    return rc ? rc : res_bool(r, updated);
+}
+
+/* ets:first_lookup/1, last_lookup/1 (OTP 27): {Key, Objects} or '$end_of_table'. */
+static int res_key_objects(struct result *r, shmets_term k, shmets_term objs)
+{
+    if (!k.ptr)
+        return res_key(r, k);
+    shmets_builder *b;
+    int rc = shmets_builder_create(&b);
+    if (!rc) {
+        shmets_build_tuple(b, 2);
+        shmets_build_term(b, k);
+        shmets_build_term(b, objs);
+        rc = shmets_builder_finish(b, &r->term);
+        shmets_builder_destroy(b);
+    }
+    shmets_term_free(&k);
+    shmets_term_free(&objs);
+    return rc;
+}
+
+static int op_end_lookup(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    shmets_term k, objs;
+    int rc = tab_arg(s, a[0], &e);
+    if (!rc)
+        rc = !strcmp(s->fn, "first_lookup") ? shmets_first_lookup(e->t, &k, &objs)
+                                            : shmets_last_lookup(e->t, &k, &objs);
+    return rc ? rc : res_key_objects(r, k, objs);
+}
+
+/* ets:next_lookup/2, prev_lookup/2 (OTP 27). */
+static int op_step_lookup(struct script *s, const shmets_term *a, struct result *r)
+{
+    struct tabent *e;
+    shmets_term k, objs;
+    int rc = tab_arg(s, a[0], &e);
+    if (!rc)
+        rc = !strcmp(s->fn, "next_lookup") ? shmets_next_lookup(e->t, a[1], &k, &objs)
+                                           : shmets_prev_lookup(e->t, a[1], &k, &objs);
+    return rc ? rc : res_key_objects(r, k, objs);
 }
 
 /* ets:rename/2: ETS answers with the table's term afterwards (the new name if named). */
@@ -215,22 +261,15 @@ static int op_rename(struct script *s, const shmets_term *a, struct result *r)
 }
 
 /* ets:setopts/2: one option or a list; all are checked before any is applied, and, as in
- * ETS, an option given twice is badarg. */
+ * ETS, an option given twice is badarg.  {protection, P} is badarg too, and the script goes
+ * on: a table's protection is fixed when it is made (script.c says why). */
 static int setopt_check(struct script *s, shmets_term opt)
 {
     uint32_t pid;
     shmets_term data;
-    size_t n;
-    shmets_term tag, v;
+    (void)s;
     if (heir_arg(opt, &pid, &data) == 0)
         return 0;
-    if (shmets_term_tuple_arity(opt, &n) == 0 && n == 2 && shmets_term_tuple_element(opt, 1, &tag) == 0 &&
-        atom_is(tag, "protection") && shmets_term_tuple_element(opt, 2, &v) == 0 &&
-        (atom_is(v, "public") || atom_is(v, "protected") || atom_is(v, "private"))) {
-        s->fatal = true;
-        snprintf(s->msg, sizeof s->msg, "{protection, _} is not supported by shmets");
-        return -SHMETS_EINVAL;
-    }
     return -SHMETS_ETYPE;
 }
 
@@ -378,12 +417,17 @@ const struct call_def script_ets_calls[] = {
     { "ets", "next", 2, op_next },
     { "ets", "last", 1, op_last },
     { "ets", "prev", 2, op_prev },
+    { "ets", "first_lookup", 1, op_end_lookup },
+    { "ets", "next_lookup", 2, op_step_lookup },
+    { "ets", "last_lookup", 1, op_end_lookup },
+    { "ets", "prev_lookup", 2, op_step_lookup },
     { "ets", "tab2list", 1, op_tab2list },
     { "ets", "slot", 2, op_slot },
     { "ets", "safe_fixtable", 2, op_safe_fixtable },
     { "ets", "update_counter", 3, op_update_counter },
     { "ets", "update_counter", 4, op_update_counter },
     { "ets", "update_element", 3, op_update_element },
+    { "ets", "update_element", 4, op_update_element },
     { "ets", "rename", 2, op_rename },
     { "ets", "setopts", 2, op_setopts },
     { "ets", "info", 1, op_info },

@@ -130,7 +130,11 @@ int ms_clause_key(const unsigned char *prog, uint32_t clause, unsigned keypos, s
  *       the same shape ({{...}} or [...]) where it has a tuple or list, or {const, X} where the
  *       head has exactly X and no variable in it; or
  *   {const, T} with T a tuple whose element keypos is the head's key pattern, literally, with
- *       no variable in it.
+ *       no variable in it; or
+ *   {{E1, ..., En}} as above whose Ekeypos is {element, Keypos, '$_'} itself: the matched
+ *       object's key, whatever the head's key pattern is (OTP's db_match_keeps_key accepts it
+ *       with the integer Keypos written literally; {element, 1.0, '$_'}, {element, {const, 1},
+ *       '$_'} or '$$' in its place are refused).
  * A map anywhere in the key, '_', '$_' and '$$' never keep it (a map pattern matches larger
  * maps; '_' has no value; '$_' and '$$' mean other things in a body).
  */
@@ -209,6 +213,19 @@ static int rebuilds(const unsigned char *a, const unsigned char *b, int cmode)
     return (size_t)(term_end(a) - a) == n && memcmp(a, b, n) == 0;
 }
 
+/* Is b the body expression {element, keypos, '$_'} (keypos a canonical integer)? */
+static int is_element_key(const unsigned char *b, unsigned keypos)
+{
+    if (!ms_is_tuple(b) || ms_tuple_arity(b) != 3)
+        return 0;
+    const unsigned char *e = ms_tuple_first(b), *k = term_end(e), *o = term_end(k);
+    if (!ms_atom_is(e, "element") || !ms_atom_is(o, "$_"))
+        return 0;
+    if (k[0] == ETF_SMALL_INTEGER)
+        return k[1] == keypos;
+    return k[0] == ETF_INTEGER && get_be32(k + 1) == keypos;
+}
+
 int ms_keeps_key(const unsigned char *prog, unsigned keypos)
 {
     uint32_t n = ms_nclauses(prog);
@@ -240,6 +257,8 @@ int ms_keeps_key(const unsigned char *prog, unsigned keypos)
             hk = term_end(hk);
             bk = term_end(bk);
         }
+        if (!cmode && is_element_key(bk, keypos))
+            continue;
         if (!rebuilds(hk, bk, cmode))
             return 0;
     }

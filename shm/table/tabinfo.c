@@ -440,7 +440,19 @@ static int build_item(shmets_builder *b, struct tab *t, const shmets_tab_info *i
         build_safe_fixed(b, t, 0);
     else if (!strcmp(item, "safe_fixed_monotonic_time"))
         build_safe_fixed(b, t, 1);
-    else
+    else if (!strcmp(item, "binary"))
+        shmets_build_nil(b);            /* no reference-counted binaries: all in the segment */
+    else if (!strcmp(item, "stats")) {
+        /* ETS's are its hash chains' statistics; shmets gives its own (shmets.h). */
+        shmets_build_list(b, 2);
+        shmets_build_tuple(b, 2);
+        build_atom(b, "writes");
+        shmets_build_uint(b, atomic_load_explicit(&t->h->writes, memory_order_relaxed));
+        shmets_build_tuple(b, 2);
+        build_atom(b, "memory_bytes");
+        shmets_build_uint(b, in->memory_bytes);
+        shmets_build_nil(b);
+    } else
         return err_set(SHMETS_EINVAL, "\"%s\" is not an item of ets:info/2", item);
     return 0;
 }

@@ -1,6 +1,8 @@
 /*
  * tabread.c — the reading calls besides lookup and member (table.c): first, next, last, prev,
- * foldl, foldr, tab2list, slot and lookup_element, all with ETS's meaning.
+ * their _lookup forms (OTP 27: the key and its objects, read in one read section, so the
+ * objects are the key's at one moment and never [] for a key the step found), foldl, foldr,
+ * tab2list, slot and lookup_element, all with ETS's meaning.
  *
  * EVERY CALL IS A FEW SHORT READ SECTIONS.  A traversal does not hold one read section for the
  * whole table (that would hold back reclamation for as long as the caller takes, and a fold's
@@ -35,6 +37,7 @@ struct key_arg {
     int need_present;           /* next/prev on a hash table that is not fixed */
     int absent;
     struct tbuf *b;
+    struct tbuf *objs;          /* the _lookup forms: the key's objects too, as a list term */
 };
 
 static uint64_t do_step(const struct tab *t, enum step op, shmets_term key, uint64_t hash)
@@ -60,18 +63,27 @@ static int key_fn(struct tab *t, void *arg)
         a->absent = 1;
         return 0;
     }
-    const struct sobj *o = sobj_at(&t->s, do_step(t, a->op, a->key, a->hash));
+    uint64_t off = do_step(t, a->op, a->key, a->hash);
+    const struct sobj *o = sobj_at(&t->s, off);
     if (o)
         tbuf_put(a->b, sobj_key(o), sobj_klen(o));
+    if (o && a->objs) {
+        a->objs->len = 0;
+        a->objs->err = 0;
+        tab_copy_chain(t, off, a->objs);
+    }
     return 0;
 }
 
-static int key_call(shmets_tab *t, enum step op, shmets_term key, shmets_term *out)
+/* The step from key (or from an end); with objs, the objects of the key found as well. */
+static int key_call(shmets_tab *t, enum step op, shmets_term key, shmets_term *out, shmets_term *objs)
 {
     if (!t || !out || ((op == ST_NEXT || op == ST_PREV) && !key.ptr))
         return err_set(SHMETS_EINVAL, "NULL argument");
     out->ptr = NULL;
     out->len = 0;
+    if (objs)
+        *objs = (shmets_term){ NULL, 0 };
     if (key.len > UINT32_MAX)
         return err_set(SHMETS_ENOKEY, "no such key");
     const char *atom;
@@ -79,9 +91,10 @@ static int key_call(shmets_tab *t, enum step op, shmets_term key, shmets_term *o
     if ((op == ST_NEXT || op == ST_PREV) && t->h->kind == SHMETS_ORDERED_SET &&
         shmets_term_get_atom(key, &atom, &alen) == 0 && alen == 13 && memcmp(atom, "$end_of_table", 13) == 0)
         return err_set(SHMETS_ENOKEY, "next/prev of '$end_of_table' on an ordered_set (ETS: badarg)");
-    struct tbuf b;
+    struct tbuf b, ob;
     tbuf_init(&b, SHMETS_TERM_MAX_SIZE);
-    struct key_arg a = { op, key, 0, 0, 0, &b };
+    tbuf_init(&ob, (size_t)1 << 62);
+    struct key_arg a = { op, key, 0, 0, 0, &b, objs ? &ob : NULL };
     if (op == ST_NEXT || op == ST_PREV) {
         a.hash = tab_hash(t, key);
         a.need_present = t->h->kind != SHMETS_ORDERED_SET && !tab_fixed(t);
@@ -91,31 +104,62 @@ static int key_call(shmets_tab *t, enum step op, shmets_term key, shmets_term *o
         rc = err_set(SHMETS_ENOKEY, "next/prev: the key is not in the table (and the table is not fixed)");
     if (!rc && !b.err && b.len == 0) {
         tbuf_free(&b);
+        tbuf_free(&ob);
         return 0;                       /* '$end_of_table': {NULL, 0} */
     }
-    return tbuf_to_term(&b, rc, out);
+    if (!objs) {
+        tbuf_free(&ob);
+        return tbuf_to_term(&b, rc, out);
+    }
+    rc = tbuf_to_term(&ob, rc, objs);
+    rc = tbuf_to_term(&b, rc, out);
+    if (rc)
+        shmets_term_free(objs);
+    return rc;
 }
 
 int shmets_first(shmets_tab *t, shmets_term *key)
 {
     shmets_term none = { NULL, 0 };
-    return key_call(t, ST_FIRST, none, key);
+    return key_call(t, ST_FIRST, none, key, NULL);
 }
 
 int shmets_last(shmets_tab *t, shmets_term *key)
 {
     shmets_term none = { NULL, 0 };
-    return key_call(t, ST_LAST, none, key);
+    return key_call(t, ST_LAST, none, key, NULL);
 }
 
 int shmets_next(shmets_tab *t, shmets_term key, shmets_term *next)
 {
-    return key_call(t, ST_NEXT, key, next);
+    return key_call(t, ST_NEXT, key, next, NULL);
 }
 
 int shmets_prev(shmets_tab *t, shmets_term key, shmets_term *prev)
 {
-    return key_call(t, ST_PREV, key, prev);
+    return key_call(t, ST_PREV, key, prev, NULL);
+}
+
+int shmets_first_lookup(shmets_tab *t, shmets_term *key, shmets_term *objects)
+{
+    shmets_term none = { NULL, 0 };
+    return objects ? key_call(t, ST_FIRST, none, key, objects) : err_set(SHMETS_EINVAL, "NULL argument");
+}
+
+int shmets_last_lookup(shmets_tab *t, shmets_term *key, shmets_term *objects)
+{
+    shmets_term none = { NULL, 0 };
+    return objects ? key_call(t, ST_LAST, none, key, objects) : err_set(SHMETS_EINVAL, "NULL argument");
+}
+
+int shmets_next_lookup(shmets_tab *t, shmets_term key, shmets_term *next, shmets_term *objects)
+{
+    return objects ? key_call(t, ST_NEXT, key, next, objects) : err_set(SHMETS_EINVAL, "NULL argument");
+}
+
+int shmets_prev_lookup(shmets_tab *t, shmets_term key, shmets_term *prev, shmets_term *objects)
+{
+    return objects ? key_call(t, ST_PREV, key, prev, objects) : err_set(SHMETS_EINVAL, "NULL argument");
 }
 
 /* ---- traversal in sections -------------------------------------------------------------- */

@@ -20,6 +20,15 @@
  *
  * The /3 forms stop after whole keys once they have `limit` results and hand out a
  * continuation (a plain term, below) that select/1 resumes, in this process or another.
+ * Where the chunks end is ETS's (OTP 25, measured on every kind, forwards and backwards):
+ *   E.1 A chunk that holds `limit` results or more comes with a continuation even when no
+ *       object follows; the continuation then gives '$end_of_table'.  A chunk with fewer
+ *       comes with '$end_of_table' itself, and a walk that finds nothing is '$end_of_table'.
+ *   E.2 Except a lookup plan (the clauses bind whole keys) on a hash table: there a full
+ *       chunk comes with a continuation only if a later key gives a result, else with
+ *       '$end_of_table' (ETS looks ahead); and a lookup of a single key on an ordered_set,
+ *       which always comes with '$end_of_table'.  (An ordered_set's lookup of several keys
+ *       walks their range in ETS, and follows E.1.)
  */
 #include "ms/ms.h"
 #include "table/table.h"
@@ -48,6 +57,7 @@ struct sel {
     size_t pos;
     int stopped;
     int lookup;                 /* the plan was LOOKUP: resume by pos, not by key */
+    size_t nkeys;               /* ... of how many keys */
 };
 
 #define SEL_LIMIT 2                     /* each(): enough results */
@@ -175,11 +185,13 @@ static int sel_run_from(struct sel *s, int reverse, const shmets_term *after)
         break;
     case SHMETS_MS_PLAN_LOOKUP: {
         s->lookup = 1;
+        s->nkeys = plan.nkeys;
         /* Keys in the table's order on an ordered_set (select's results come in key order). */
         if (t->h->kind == SHMETS_ORDERED_SET)
             qsort(plan.keys, plan.nkeys, sizeof *plan.keys, key_cmp);
         for (size_t k = s->pos; !rc && k < plan.nkeys; k++) {
-            if (s->limit && s->n >= s->limit) {
+            int full = s->limit && s->n >= s->limit;
+            if (full && t->h->kind == SHMETS_ORDERED_SET) {
                 s->stopped = 1;
                 s->pos = k;
                 break;
@@ -188,13 +200,26 @@ static int sel_run_from(struct sel *s, int reverse, const shmets_term *after)
             shmets_term objs;
             if ((rc = shmets_lookup(t, plan.keys[i], &objs)))
                 break;
+            size_t mark = s->out.len;
+            uint64_t n0 = s->n;
             shmets_list_iter it;
             shmets_term o;
             shmets_list_begin(objs, &it);
             while (!rc && shmets_list_next(&it, &o) == 1)
                 rc = sel_object(s, o);
             shmets_term_free(&objs);
+            if (!rc && full && s->n > n0) {
+                /* A hash table's full chunk goes on only if a result follows (E.2): this
+                 * key's results open the next chunk. */
+                s->out.len = mark;
+                s->n = n0;
+                s->stopped = 1;
+                s->pos = k;
+                break;
+            }
         }
+        if (!s->stopped)
+            s->pos = plan.nkeys;        /* a continuation from here finds nothing more */
         break;
     }
     case SHMETS_MS_PLAN_RANGE:
@@ -382,6 +407,12 @@ static int chunk(struct tab *t, const shmets_ms *ms, uint64_t limit, bool revers
     if (after)
         tbuf_put(&s.last, after->ptr, after->len);
     int rc = sel_run_from(&s, reverse, after);
+    /* A chunk that is full when the walk ends still comes with a continuation, which then
+     * gives '$end_of_table' (ETS's answer, E.1 above) — but not a lookup plan of a hash table
+     * or of one key (E.2). */
+    if (!rc && !s.stopped && s.n >= limit &&
+        (!s.lookup || (t->h->kind == SHMETS_ORDERED_SET && s.nkeys > 1)))
+        s.stopped = 1;
     int stopped = s.stopped, lookup = s.lookup;
     shmets_builder *b = NULL;
     shmets_term prog = { NULL, 0 }, ref = { NULL, 0 };

@@ -518,10 +518,11 @@ static int element_fn(struct tab *t, struct plan *p, struct kw *k)
 {
     shmets_term elems = *(shmets_term *)((void **)k->arg)[0];
     int *updated = ((void **)k->arg)[1];
+    const shmets_term *dflt = ((void **)k->arg)[2];
     unsigned keypos = t->h->keypos;
     const struct sobj *o = sobj_at(&t->s, k->head);
     *updated = 0;
-    if (!o)
+    if (!o && !dflt)
         return 0;                       /* ETS: false for an absent key, whatever the elements */
     enum shmets_type ty = shmets_term_type(elems);
     size_t n = 1;
@@ -532,12 +533,14 @@ static int element_fn(struct tab *t, struct plan *p, struct kw *k)
     struct tbuf tmp;
     shmets_term cur;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
-    int rc = sobj_term(o, &tmp, &cur);
+    int rc = o ? sobj_term(o, &tmp, &cur) : 0;
     if (rc) {
         tbuf_free(&tmp);
         return rc;
     }
-    rc = upd_open(&u, cur, keypos, NULL);
+    /* update_element/4 with the key absent: the default, its key element replaced by key
+     * (as update_counter/4 does), inserted with the elements applied, in one write. */
+    rc = o ? upd_open(&u, cur, keypos, NULL) : upd_open(&u, *dflt, keypos, &k->key);
     shmets_list_iter it;
     if (is_list)
         shmets_list_begin(elems, &it);
@@ -578,8 +581,25 @@ int shmets_update_element(shmets_tab *t, shmets_term key, shmets_term elems, int
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_update_element");
     if (t->h->kind != SHMETS_SET && t->h->kind != SHMETS_ORDERED_SET)
         return err_set(SHMETS_ETYPE, "update_element: only sets and ordered_sets");
-    void *arg[2] = { &elems, updated };
+    void *arg[3] = { &elems, updated, NULL };
     struct kw k = { .key = key, .arg = arg };
+    return with_key(t, "update_element", &k, element_fn);
+}
+
+int shmets_update_element_default(shmets_tab *t, shmets_term key, shmets_term elems, shmets_term dflt)
+{
+    if (!t || !key.ptr || !elems.ptr || !dflt.ptr)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_update_element_default");
+    if (t->h->kind != SHMETS_SET && t->h->kind != SHMETS_ORDERED_SET)
+        return err_set(SHMETS_ETYPE, "update_element: only sets and ordered_sets");
+    size_t ar;
+    if (shmets_term_tuple_arity(dflt, &ar) != 0)
+        return err_set(SHMETS_ETYPE, "update_element/4: the default object is not a tuple");
+    if (ar < t->h->keypos)
+        return err_set(SHMETS_EBADPOS, "update_element/4: the default object is shorter than the keypos");
+    int updated;
+    void *arg[3] = { &elems, &updated, &dflt };
+    struct kw k = { .key = key, .adds_key = 1, .arg = arg };
     return with_key(t, "update_element", &k, element_fn);
 }
 

@@ -54,9 +54,11 @@
 %%   R7 The select/match family.  select/2, select_reverse/2, match/2, match_object/2 on a
 %%      hash table: the same results as a multiset.  The /3 forms and the /1 forms on
 %%      `last_cont` (ets_script.hrl): a continuation is each side's own and compares as
-%%      '$cont' ({Results, '$end_of_table'} too: ETS may hand out a continuation that leads
-%%      to nothing more); on a hash table a run of chunks (a /3 call and the /1 calls on
-%%      `last_cont` after it) is judged whole at its end (chunk_step/end_chunks).  Counts
+%%      '$cont', but {Results, '$end_of_table'} stays itself: on an ordered_set a chunk must
+%%      end the walk where ETS's does (a full chunk that reaches the last object comes with a
+%%      continuation that leads to '$end_of_table'); on a hash table a run of chunks (a /3
+%%      call and the /1 calls on `last_cont` after it) is judged whole at its end
+%%      (chunk_step/end_chunks), each chunk may end it or not.  Counts
 %%      (select_count, select_delete, select_replace) and errors are exact.
 %%   Ordered sets are exact throughout (their order is Erlang's term order).
 
@@ -369,7 +371,10 @@ chunk_step(_, _, _, _, _, _, _, St) -> end_chunks(St).
 end_chunks(St = #{chunks := #{full := Full, exp := Exp0, got := Got0, last := {Line, F, A, GotText}}}) ->
     St1 = maps:remove(chunks, St),
     Results = fun(Answers) -> lists:append([L || {L, _} <- Answers, is_list(L)]) end,
-    Ended = fun(Answers) -> lists:member('$end_of_table', Answers) end,
+    Ended = fun(Answers) -> lists:any(fun('$end_of_table') -> true;
+                                         ({_, '$end_of_table'}) -> true;
+                                         (_) -> false
+                                      end, Answers) end,
     ExpR = Results(Exp0),
     GotR = Results(Got0),
     {Ok, What} =
@@ -540,11 +545,12 @@ info_norm(info, [_], L) when is_list(L) ->
          {memory, N} when is_integer(N) -> {memory, '$int'};
          _ -> E
      end || E <- L];
-info_norm(F, Args, {L, _Cont}) when is_list(L), (length(Args) =:= 3 orelse length(Args) =:= 1),
+info_norm(F, Args, {L, Cont}) when is_list(L), Cont =/= '$end_of_table',
+                                   (length(Args) =:= 3 orelse length(Args) =:= 1),
                                    (F =:= select orelse F =:= select_reverse orelse
                                     F =:= match orelse F =:= match_object) ->
-    %% R7: a continuation is each implementation's own ('$end_of_table' too: ETS may give a
-    %% continuation that leads to nothing more)
+    %% R7: a continuation is each implementation's own ('$end_of_table' is not: where the
+    %% chunks end is compared)
     {L, '$cont'};
 info_norm(_, _, T) -> T.
 
@@ -620,14 +626,14 @@ check(F, [_, _, _], #{sel := true, hash := true}, Exp, Got, _)
   when (F =:= select orelse F =:= select_reverse orelse F =:= match orelse F =:= match_object) ->
     %% a hash table's chunk: judged at the end of the run of chunks (chunk_step)
     case {Exp, Got} of
-        {{L, _}, {L2, '$cont'}} when is_list(L), is_list(L2) -> ok;
+        {{L, _}, {L2, C}} when is_list(L), is_list(L2), (C =:= '$cont' orelse C =:= '$end_of_table') -> ok;
         {{L, _}, _} when is_list(L) -> {diff, "R7 a chunk of a hash table: {Results, Cont}"};
         _ -> exact(Exp, Got)
     end;
 check(F, [last_cont], #{run := hash}, Exp, Got, _) ->
     case {Exp, Got} of
         {_, '$end_of_table'} -> ok;
-        {_, {L2, '$cont'}} when is_list(L2) -> ok;
+        {_, {L2, C}} when is_list(L2), (C =:= '$cont' orelse C =:= '$end_of_table') -> ok;
         {{'$error', _}, _} -> exact(Exp, Got);
         _ -> {diff, io_lib:format("R7 ~w(last_cont) in a hash table's chunks: {Results, Cont} "
                                   "or '$end_of_table'", [F])}

@@ -24,6 +24,14 @@
 %% (With the key present the default is not used and ETS is called; gen.escript does not
 %% write that case, where the manual and ETS might be read differently.)
 
+%% OTP 25 has neither OTP 27's first_lookup/1, next_lookup/2, last_lookup/1, prev_lookup/2
+%% nor its update_element/4; es_apply/2 gives them the current manual's meaning: the step of
+%% first/next/last/prev and {Key, lookup(T, Key)}, or '$end_of_table' at the end (where a key
+%% '$end_of_table' is told from the end, eot_is_key/3); update_element/3 when
+%% the key is there, else the default with its key element replaced by Key, updated as
+%% update_element/3 would update it, inserted — and badarg, with nothing inserted, for a
+%% default that is not a tuple of at least keypos elements, used or not (the current ETS).
+
 %% The calls a script may make: the interface of `shmets script`.
 -compile({nowarn_unused_function, [es_calls/0, es_cont_call/2, es_read/1, es_split/3, es_line/1, es_call/1, es_literal/1, es_format/1, es_read_file/1, es_read_stdin/1,
                             es_apply/2, es_apply1/2, es_catch/1, lookup_element4/4]}).
@@ -34,6 +42,8 @@ es_calls() ->
      {member, 2}, {take, 2}, {first, 1}, {next, 2}, {last, 1}, {prev, 2}, {tab2list, 1},
      {slot, 2}, {safe_fixtable, 2}, {update_counter, 3}, {update_counter, 4},
      {update_element, 3}, {rename, 2}, {info, 1}, {info, 2}, {all, 0}, {whereis, 1},
+     {first_lookup, 1}, {next_lookup, 2}, {last_lookup, 1}, {prev_lookup, 2},
+     {update_element, 4},
      %% the select/match family (match_spec_compile's result is a reference in ETS and a
      %% binary in shmets: compare.escript has no rule for it, gen.escript does not write it)
      {select, 1}, {select, 2}, {select, 3}, {select_reverse, 1}, {select_reverse, 2},
@@ -169,8 +179,49 @@ es_apply1(update_counter, [T, K, Op, D]) when is_tuple(D) ->
                          _ -> ets:update_counter(T, K, Op, D)
                      end
              end);
+es_apply1(F, [T | Rest]) when F =:= first_lookup; F =:= next_lookup; F =:= last_lookup;
+                              F =:= prev_lookup ->
+    Step = #{first_lookup => first, next_lookup => next, last_lookup => last,
+             prev_lookup => prev},
+    es_catch(fun() ->
+                     K = erlang:apply(ets, maps:get(F, Step), [T | Rest]),
+                     case K =/= '$end_of_table' orelse eot_is_key(F, T, Rest) of
+                         true -> {K, ets:lookup(T, K)};
+                         false -> '$end_of_table'
+                     end
+             end);
+es_apply1(update_element, [T, K, Spec, D]) ->
+    es_catch(fun() -> update_element4(T, K, Spec, D) end);
 es_apply1(F, Args) ->
     es_catch(fun() -> erlang:apply(ets, F, Args) end).
+
+%% The step gave '$end_of_table': is that the key found (the _lookup forms are not ambiguous)?
+%% Exact for an ordered_set, where the step's answer is the nearest key in term order.
+eot_is_key(F, T, Rest) ->
+    ets:member(T, '$end_of_table') andalso
+        case {F, Rest} of
+            {next_lookup, [K]} -> K < '$end_of_table';
+            {prev_lookup, [K]} -> K > '$end_of_table';
+            _ -> true
+        end.
+
+update_element4(T, K, Spec, D) ->
+    Type = ets:info(T, type),
+    KP = ets:info(T, keypos),
+    (Type =:= set orelse Type =:= ordered_set) orelse error(badarg),
+    (is_tuple(D) andalso tuple_size(D) >= KP) orelse error(badarg),
+    case ets:member(T, K) of
+        true -> ets:update_element(T, K, Spec);
+        false ->
+            S = ets:new(es_scratch, [Type, {keypos, KP}]),
+            try
+                true = ets:insert(S, setelement(KP, D, K)),
+                true = ets:update_element(S, K, Spec),
+                ets:insert(T, ets:lookup(S, K))
+            after
+                ets:delete(S)
+            end
+    end.
 
 es_catch(Fun) ->
     try {ok, Fun()}

@@ -49,7 +49,10 @@
 %%     compare.escript's rules R4 and R6);
 %%   - a default object for update_counter/4 shorter than the keypos with the key present
 %%     (see ets_script.hrl);
-%%   - info(T, stats) and info(T, binary) (implementation details);
+%%   - info(T, stats) (ETS's hash chains' statistics; shmets gives its own, shmets.h), and
+%%     info(T, binary) (ETS lists the reference-counted binaries the table holds, which
+%%     differ from one VM to another even for one script; a shmets table's binaries are in
+%%     its segment, and it says []: test_script.c and test_tabapi.c check that);
 %%   - take/2 on a fixed bag or duplicate_bag (OTP 25.2.3 miscounts the size, see op(take));
 %%   - slot/2 on an EMPTY ordered_set made with write_concurrency: OTP's contention-adapting
 %%     tree raises badarg for every index there, where the manual (and shmets, and OTP's plain
@@ -413,7 +416,8 @@ table_op(#{kind := Kind} = T) ->
                 {case Set of true -> 5; false -> 1 end, update_element}, {2, info2},
                 {0.3, info1}, {0.2, delete_all_objects}, {0.3, walk},
                 {case Kind of ordered_set -> 0; _ -> 0.08 end, sweep},
-                {25, select}, {3, insert_prefixed}]),
+                {25, select}, {3, insert_prefixed},
+                {case Kind of ordered_set -> 4; _ -> 0 end, step_lookup}]),
     op(Op, T).
 
 op(insert, T = #{name := N}) -> call(insert, [N, obj(T, key(T))]);
@@ -526,7 +530,23 @@ op(update_element, T = #{name := N, kp := KP}) ->
                         ++ [[{Pos(), val()} | x] || not skip(ue_badlist)]);
               _ -> {Pos(), val()}
           end,
-    call(update_element, [N, key(T), Arg]);
+    case chance(0.3) of
+        false -> call(update_element, [N, key(T), Arg]);
+        true ->
+            %% OTP 27's update_element/4 (ets_script.hrl): a default, good or not
+            K = key(T),
+            D = wpick([{6, obj(T, pick([K, absent_key(T)]))}, {1, notatuple}, {1, {}},
+                       {1, list_to_tuple(lists:duplicate(max(0, KP - 1), d))}]),
+            call(update_element, [N, K, Arg, D])
+    end;
+%% OTP 27's first_lookup/next_lookup/last_lookup/prev_lookup (ets_script.hrl), on ordered
+%% sets, whose order is ETS's too.
+op(step_lookup, T = #{name := N}) ->
+    case rand:uniform(2) of
+        1 -> call(pick([first_lookup, last_lookup]), [N]);
+        2 -> K = case key(T) of '$end_of_table' -> 0; K0 -> K0 end,
+             call(pick([next_lookup, prev_lookup]), [N, pick([K, K, absent_key(T)])])
+    end;
 op(info2, #{name := N}) ->
     call(info, [N, pick(info_items() ++ [bogus, 1])]);
 op(info1, #{name := N}) -> call(info, [N]);
@@ -757,7 +777,8 @@ bad_ms(T) ->
           [{'$1', [], ['$1']}, bad]]).
 
 %% A select_replace specification: the replacement keeps the key (mostly), built from a head
-%% whose key is a variable or a literal.
+%% whose key is a variable or a literal, and a body that rebuilds it from the head or takes it
+%% back from the object, {element, Keypos, '$_'}.
 replace_ms(T = #{kp := KP}) ->
     put(ms_vars, []),
     O = sample_obj(T),
@@ -766,8 +787,15 @@ replace_ms(T = #{kp := KP}) ->
     KeyPat = case ms_lit_ok(K) andalso chance(0.4) of true -> K; false -> new_var() end,
     Head = list_to_tuple([case I of KP -> KeyPat; _ -> elem_pat(element(I, O)) end
                           || I <- lists:seq(1, Ar)]),
-    KeyExpr = case KeyPat of
+    KeyExpr0 = case KeyPat of
+                  _ when Ar >= KP + 1 -> wpick([{2, KeyPat}, {1, {element, KP + 1, '$_'}},
+                                                {3, {element, KP, '$_'}}]);
+                  _ -> pick([KeyPat, {element, KP, '$_'}])
+              end,
+    KeyExpr = case KeyExpr0 of
                   V when is_atom(V) -> V;
+                  {element, _, '$_'} -> KeyExpr0;         % the object's own key (or, at
+                                                          % KP + 1, one that may not be: badarg)
                   _ -> {const, K}
               end,
     Body = case rand:uniform(8) of
@@ -790,6 +818,17 @@ match_pat(T) ->
     end.
 
 limit() -> wpick([{10, rand:uniform(8)}, {1, 0}, {1, -1}, {1, a}, {1, 1000}, {1, 1.0}]).
+
+%% A limit for F(N, MS, Limit); sometimes one that makes a chunk end exactly at the last
+%% result (all of them in one chunk, or in two or three of equal size), where ETS still hands
+%% out a continuation (that gives '$end_of_table') except for a hash table's bound keys.
+chunk_limit(N, F, MS) ->
+    case chance(0.3) andalso (catch ets:F(N, MS)) of
+        L when is_list(L), L =/= [] ->
+            Len = length(L),
+            pick([Len | [Len div D || D <- [2, 3], Len rem D =:= 0]]);
+        _ -> limit()
+    end.
 
 %% A /3 call and, with --conts, its continuations through `last_cont` (ets_script.hrl) until
 %% ETS says '$end_of_table', and once more.
@@ -826,7 +865,10 @@ select_op(T = #{name := N, kind := Kind}) ->
                 false -> call(select_replace, [N, [{list_to_tuple(lists:duplicate(9, '_')), [],
                                                     ['$_']}]])
             end;
-        R when R =< 11 -> chunks(pick([select, select, select_reverse]), [N, ms(T), limit()]);
+        R when R =< 11 ->
+            F = pick([select, select, select_reverse]),
+            MS = ms(T),
+            chunks(F, [N, MS, chunk_limit(N, F, MS)]);
         12 -> call(pick([match, match_object]), [N, match_pat(T)]);
         13 -> chunks(pick([match, match_object]), [N, match_pat(T), limit()]);
         14 -> call(match_delete, [N, match_pat(T)]);
@@ -869,6 +911,12 @@ bulk(Kind, Prefix) ->
     [select_op(T) || _ <- lists:seq(1, 30)],
     [chunks(pick([select, select_reverse]), [N, [{{'$1', '$2', '_'}, [{'<', '$1', 300}], ['$_']}],
                                              pick([1, 7, 50, 100])]) || _ <- lists:seq(1, 3)],
+    %% chunks that end exactly at the last result: a scan, a bound key, a guard
+    [chunks(F, [N, MS, Lim])
+     || MS <- [[{{'$1', '_', '_'}, [{'<', '$1', 40}], ['$1']}], [{'_', [], ['$_']}],
+               [{{K, '_', '_'}, [], ['$_']} || K <- lists:seq(1, 500, 47)]],
+        F <- [select, select_reverse],
+        Lim <- begin Len = length(ets:F(N, MS)), [Len, max(1, Len div 2)] end],
     %% shrink: delete most keys one by one, then walk what is left
     [call(delete, [N, K]) || K <- lists:seq(1, 560), chance(0.9)],
     call(info, [N, size]),
