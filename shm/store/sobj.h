@@ -87,11 +87,19 @@ static inline void sobj_set_next(struct sobj *o, uint64_t next)
 static inline uint64_t sobj_size(const struct sobj *o) { return (uint64_t)sobj_hdr(o) + sobj_len(o); }
 
 /* sobj.c: an object's canonical encoding, in place (plain) or unpacked into tmp; appended
- * to b; compared with a term.  Return 0 or -SHMETS_EBADSEG (b->err set) for a damaged one. */
+ * to b; compared with a term.  Each first checks that the bytes have a term's shape
+ * (term_span, term_span.c D.1…): a damaged object is -SHMETS_EBADSEG (b->err set), never a
+ * walk outside it. */
 struct tbuf;
-int sobj_term(const struct sobj *o, struct tbuf *tmp, struct shmets_term *out);
-int sobj_append(const struct sobj *o, struct tbuf *b);
-int sobj_equal(const struct sobj *o, struct shmets_term obj, struct tbuf *tmp);
+int sobj_term(const struct tab *t, const struct sobj *o, struct tbuf *tmp, struct shmets_term *out);
+int sobj_append(const struct tab *t, const struct sobj *o, struct tbuf *b);
+int sobj_equal(const struct tab *t, const struct sobj *o, struct shmets_term obj, struct tbuf *tmp);
+/* -SHMETS_EBADSEG with the detail "table ID is damaged: WHAT (at offset N)" and the way out,
+ * `at` being any address inside t's mapping. */
+int sobj_bad(const struct tab *t, const void *at, const char *what);
+/* Do a stored object's key bytes have a term's shape (term_span), so term_cmp and the hash
+ * may walk them?  Keys are small: this is a few instructions. */
+int sobj_key_ok(const struct sobj *o);
 
 /* A stored object at `off`, bounds-checked against the mapping (readers may see any offset a
  * damaged segment holds; a read of a hole of the sparse mapping reads zeros, never faults). */

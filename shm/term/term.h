@@ -87,6 +87,10 @@ void etf_put_atom(struct tbuf *b, const char *utf8, size_t len);
 
 /* ---- walking canonical encodings (term_walk.c) ---- */
 
+/* Do the len bytes at p have the shape of exactly one term, so the walkers below may read them
+ * (term_span.c D.1…D.4)?  1 or 0.  For bytes read from shared memory; not a canonical check. */
+int term_span(const unsigned char *p, size_t len);
+
 /* End of the canonical term starting at p. */
 const unsigned char *term_end(const unsigned char *p);
 
