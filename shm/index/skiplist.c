@@ -274,9 +274,13 @@ static uint64_t search(const struct tab *t, const struct skey *k, int strict, ui
                 break;
             /* While n's line is on its way, fetch the node the search visits if it goes down
              * from x instead (x's next a level lower): a level then costs about one memory
-             * latency, not two.  A prefetch of a bad offset does not fault. */
-            if (l > 0)
-                __builtin_prefetch(s->base + atomic_load_explicit(&x->next[l - 1], memory_order_relaxed));
+             * latency, not two.  A damaged offset is not prefetched (the pointer would
+             * overflow: undefined, though the prefetch itself could not fault). */
+            if (l > 0) {
+                uint64_t pf = atomic_load_explicit(&x->next[l - 1], memory_order_relaxed);
+                if (pf < s->size)
+                    __builtin_prefetch(s->base + pf);
+            }
             int bad = 0;
             int c = k ? node_cmp(s, n, k, &bad) : -1;
             if (bad)
