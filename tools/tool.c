@@ -99,6 +99,8 @@ int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, stru
             a->verify = true;
         else if (!strcmp(name, "erlang"))
             a->erlang = true;
+        else if (!strcmp(name, "salvage"))
+            a->salvage = true;
         else if (!strcmp(name, "manage"))
             a->manage = val;
         else if (!strcmp(name, "give-to")) {

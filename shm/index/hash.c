@@ -390,7 +390,7 @@ static uint64_t chain_len(const struct seg *s, uint64_t off)
 
 static int damaged(const char *what)
 {
-    return err_set(SHMETS_EBADSEG, "hash index: %s (a damaged segment)", what);
+    return err_set(SHMETS_EBADSEG, "hash index: %s (a damaged segment)" SALVAGE_HINT, what);
 }
 
 /* Place entry value `e` into a free slot found by find_slot(), or into a fresh overflow
@@ -585,7 +585,7 @@ static int hash_resize(struct tab *t, struct plan *p, uint64_t nkeys)
 
 static int bad(const char *what, uint64_t at)
 {
-    return err_set(SHMETS_EBADSEG, "hash index: %s (at offset %llu)", what, (unsigned long long)at);
+    return err_set(SHMETS_EBADSEG, "hash index: %s (at offset %llu)" SALVAGE_HINT, what, (unsigned long long)at);
 }
 
 /* Walk everything the root reaches.  visit_obj (may be NULL) sees each key's chain head. */

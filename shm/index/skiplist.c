@@ -401,7 +401,7 @@ static int sl_slot(const struct tab *t, uint64_t i, index_visit_fn fn, void *arg
 
 static int damaged(const char *what, uint64_t at)
 {
-    return err_set(SHMETS_EBADSEG, "skip list: %s (at offset %llu; a damaged segment)", what,
+    return err_set(SHMETS_EBADSEG, "skip list: %s (at offset %llu; a damaged segment)" SALVAGE_HINT, what,
                    (unsigned long long)at);
 }
 

@@ -34,8 +34,7 @@
 
 int sobj_bad(const struct tab *t, const void *at, const char *what)
 {
-    return err_set(SHMETS_EBADSEG, "table %llu is damaged: %s (at offset %llu); shmets check --salvage copies what "
-                   "is intact to a new table", (unsigned long long)t->id, what,
+    return err_set(SHMETS_EBADSEG, "table %llu is damaged: %s (at offset %llu)" SALVAGE_HINT, (unsigned long long)t->id, what,
                    (unsigned long long)((const unsigned char *)at - t->s.base));
 }
 
