@@ -2,7 +2,8 @@
  * term.h — private to libshmets (not installed): the External Term Format as the term layer
  * sees it.  Tags, the growable output buffer, the canonicaliser's entry point, and helpers that
  * walk encodings already known to be canonical (so they need no bounds checks: the
- * canonicaliser made them and nothing else writes them).
+ * canonicaliser made them and nothing else writes them; bytes from shared memory, which a
+ * stray write may have changed, pass term_span() first).
  */
 #ifndef SHMETS_TERM_H
 #define SHMETS_TERM_H
