@@ -108,7 +108,7 @@ int shmets_salvage(shmets_tab *t, const char *newname, shmets_tab **out, shmets_
     shmets_tab *nt = NULL;
     if (!rc)
         rc = shmets_new(t->db, newname, &o, &nt);
-    const unsigned char *p = a.objs.p, *end = a.objs.p + a.objs.len;
+    const unsigned char *p = a.objs.p, *end = p ? p + a.objs.len : p;     /* nothing found: no buffer */
     while (!rc && p < end) {
         const unsigned char *e = term_end(p);       /* V.1: each passed sobj_check */
         rc = shmets_insert(nt, (shmets_term){ p, (size_t)(e - p) });
