@@ -178,7 +178,7 @@ int sobj_store(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, 
     return 0;
 }
 
-int sobj_key_ok(const struct sobj *o)
+int sobj_key_span(const struct sobj *o)
 {
     return term_span(sobj_key(o), sobj_klen(o));
 }

@@ -98,8 +98,17 @@ int sobj_equal(const struct tab *t, const struct sobj *o, struct shmets_term obj
  * `at` being any address inside t's mapping. */
 int sobj_bad(const struct tab *t, const void *at, const char *what);
 /* Do a stored object's key bytes have a term's shape (term_span), so term_cmp and the hash
- * may walk them?  Keys are small: this is a few instructions. */
-int sobj_key_ok(const struct sobj *o);
+ * may walk them?  Inline for the most common keys, integers (tags 97, 98: ETF_SMALL_INTEGER,
+ * ETF_INTEGER, term.h), which the skip list compares on every prefix tie. */
+int sobj_key_span(const struct sobj *o);
+static inline int sobj_key_ok(const struct sobj *o)
+{
+    const unsigned char *k = sobj_key(o);
+    uint32_t n = sobj_klen(o);
+    if ((n == 2 && k[0] == 97) || (n == 5 && k[0] == 98))
+        return 1;
+    return sobj_key_span(o);
+}
 
 /* A stored object at `off`, bounds-checked against the mapping (readers may see any offset a
  * damaged segment holds; a read of a hole of the sparse mapping reads zeros, never faults). */
