@@ -24,6 +24,7 @@
 #ifndef SHMETS_SOBJ_H
 #define SHMETS_SOBJ_H
 
+#include "mem/alloc.h"
 #include "mem/seg.h"
 #include "store/plan.h"
 #include "store/tab.h"
@@ -111,13 +112,18 @@ static inline int sobj_key_ok(const struct sobj *o)
 }
 
 /* A stored object at `off`, bounds-checked against the mapping (readers may see any offset a
- * damaged segment holds; a read of a hole of the sparse mapping reads zeros, never faults). */
+ * damaged segment holds; a read of a hole of the sparse mapping reads zeros, never faults).
+ * A long-form object must also fit its heap block (alloc.h): its 32-bit length, scribbled
+ * on, could otherwise make a reader copy gigabytes of a sparse mapping; a short one is under
+ * 64 KiB whatever its bytes say. */
 static inline const struct sobj *sobj_at(const struct seg *s, uint64_t off)
 {
     if (off < SEG_PAGE || off > s->size - SOBJ_SHORT_HDR || (off & 7))
         return NULL;
     const struct sobj *o = (const struct sobj *)(s->base + off);
-    if (sobj_is_long(o) && off > s->size - SOBJ_LONG_HDR)
+    if (sobj_is_long(o) && (off > s->size - SOBJ_LONG_HDR ||
+                            (uint64_t)o->l_len + SOBJ_LONG_HDR + ALLOC_HDR >
+                                (uint64_t)((const struct blk *)(s->base + off - ALLOC_HDR))->size8 * 8))
         return NULL;
     if (sobj_len(o) > s->size - off - sobj_hdr(o) || (uint64_t)sobj_koff(o) + sobj_klen(o) > sobj_len(o))
         return NULL;
