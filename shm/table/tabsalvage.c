@@ -17,8 +17,9 @@
  *   V.2 The damaged table is only read (inside read sections, no writer lock: its lock may
  *       be damaged too), never changed; a stray write that goes on meanwhile can make an object
  *       fail and be dropped, never make a wrong one pass.
- *   V.3 Work is bounded by the mapping: one pass over [heap start, heap top) clipped to the
- *       segment, a compare a word where nothing is found.
+ *   V.3 Work is bounded by the segment's data, not by anything it says: one pass over the
+ *       extents of the file that hold data (below, scan_fn), a compare a word where nothing
+ *       is found.
  *   V.4 The report: kept (objects copied), recorded (the objects the table's header counts,
  *       itself possibly damaged) and dropped = recorded - kept when positive.
  * LIMITS.  The new table is named (newname finds it) and takes the kind, keypos, protection and compressed option the old one
@@ -35,29 +36,21 @@
 #include "term/term.h"
 #include "base/util.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct salv {
     struct tbuf objs;           /* the objects found, one encoding after another */
     uint64_t n, recorded;
 };
 
-static int scan_fn(struct tab *t, void *arg)
+/* Scan [lo, hi) of t's mapping for valid objects (lo a multiple of 8). */
+static void scan_range(struct tab *t, struct salv *a, struct tbuf *tmp, uint64_t lo, uint64_t hi)
 {
-    struct salv *a = arg;
     const struct seg *s = &t->s;
-    uint64_t lo = SEG_PAGE, hi = s->size;
-    uint64_t start = __atomic_load_n(&t->h->heap.start, __ATOMIC_RELAXED);
-    uint64_t top = __atomic_load_n(&t->h->heap.top, __ATOMIC_RELAXED);
-    if (start >= lo && start < hi && !(start & 7))
-        lo = start;
-    if (top > lo && top <= hi)
-        hi = top;
-    a->recorded = atomic_load_explicit(&t->h->objs, memory_order_relaxed);
-    struct tbuf tmp;
-    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
-    for (uint64_t off = lo + ALLOC_HDR; off < hi && hi - off >= SOBJ_SHORT_HDR; off += 8) {
+    for (uint64_t off = lo + ALLOC_HDR; off < hi && hi - off >= SOBJ_SHORT_HDR && !a->objs.err; off += 8) {
         const struct blk *b = (const struct blk *)(s->base + off - ALLOC_HDR);
         if (b->tag != BLK_USED)
             continue;
@@ -68,13 +61,47 @@ static int scan_fn(struct tab *t, void *arg)
         if (!o || sobj_size(o) > cap - ALLOC_HDR || sobj_klen(o) == 0)
             continue;
         shmets_term obj;
-        if (sobj_check(t, off, o, &tmp, &obj))
+        if (sobj_check(t, off, o, tmp, &obj))
             continue;
         tbuf_put(&a->objs, obj.ptr, obj.len);
         if (a->objs.err)
             break;
         a->n++;
         off += ((sobj_size(o) + 7) & ~(uint64_t)7) - 8;     /* on after the object */
+    }
+}
+
+/* V.3: the segment is sparse (its reservation may be gigabytes, its heap's top a damaged
+ * number), so the scan visits only the extents the file has data in (SEEK_DATA, SEEK_HOLE:
+ * tmpfs keeps no pages for holes, which read as zeros and hold no object).  Where the file
+ * system cannot say, [heap start, heap top) clipped to the mapping. */
+static int scan_fn(struct tab *t, void *arg)
+{
+    struct salv *a = arg;
+    const struct seg *s = &t->s;
+    a->recorded = atomic_load_explicit(&t->h->objs, memory_order_relaxed);
+    struct tbuf tmp;
+    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+    off_t pos = SEG_PAGE, size = (off_t)s->size;
+    off_t d = lseek(s->fd, pos, SEEK_DATA);
+    if (d < 0 && errno != ENXIO) {
+        uint64_t lo = SEG_PAGE, hi = s->size;
+        uint64_t start = __atomic_load_n(&t->h->heap.start, __ATOMIC_RELAXED);
+        uint64_t top = __atomic_load_n(&t->h->heap.top, __ATOMIC_RELAXED);
+        if (start >= lo && start < hi && !(start & 7))
+            lo = start;
+        if (top > lo && top <= hi)
+            hi = top;
+        scan_range(t, a, &tmp, lo, hi);
+    }
+    while (d >= 0 && d < size && !a->objs.err) {
+        off_t h = lseek(s->fd, d, SEEK_HOLE);
+        if (h < 0 || h > size)
+            h = size;
+        scan_range(t, a, &tmp, (uint64_t)d & ~(uint64_t)7, (uint64_t)h);
+        if (h >= size)
+            break;
+        d = lseek(s->fd, h, SEEK_DATA);
     }
     tbuf_free(&tmp);
     return a->objs.err;
