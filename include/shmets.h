@@ -564,7 +564,10 @@ int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed);
  * ERRORS shared by every call below: -SHMETS_EINVAL (NULL argument), -SHMETS_ENOENT (the
  * table was deleted), -SHMETS_EOWNER (the table's protection refuses this process: reads of a
  * private table, writes of a protected one), -SHMETS_EAGAIN (readers: no reader slot free),
- * -SHMETS_ENOMEM; writers also -SHMETS_EBADSEG and -SHMETS_ESYS as shmets_insert.  Where ETS
+ * -SHMETS_ENOMEM, -SHMETS_EBADSEG (the table's segment is damaged — a stray write of another
+ * process of the uid: the detail names the table, the offset and the broken rule, and the way
+ * out, shmets_salvage; readers never abort or read outside the segment on one); writers also
+ * -SHMETS_ESYS as shmets_insert.  Where ETS
  * raises badarg for a value, the call returns the code named in its comment and changes
  * nothing.
  */
