@@ -124,7 +124,7 @@ static void test_salvage(void **state)
         assert_int_equal(dmg_fill(t, OBJECTS), 0);
         for (long i = 0; i < 50; i++) {
             shmets_term key;
-            char txt[16];
+            char txt[32];
             snprintf(txt, sizeof txt, "%ld", i * 37);
             assert_int_equal(shmets_term_parse(txt, strlen(txt), &key), 0);
             uint64_t off = t->ops->lookup(t, key.ptr, (uint32_t)key.len, tab_hash(t, key));
@@ -148,7 +148,7 @@ static void test_salvage(void **state)
         assert_int_equal(size, OBJECTS - 50);
         for (long i = 0; i < OBJECTS; i++) {
             shmets_term key, want, got;
-            char txt[16];
+            char txt[32];
             snprintf(txt, sizeof txt, "%ld", i);
             assert_int_equal(shmets_term_parse(txt, strlen(txt), &key), 0);
             assert_int_equal(shmets_lookup(nt, key, &got), 0);
