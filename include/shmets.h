@@ -516,6 +516,26 @@ int shmets_memory(shmets_tab *t, uint64_t *used, uint64_t *free_bytes);
 int shmets_check(shmets_tab *t);
 
 /*
+ * Salvage a damaged table (issue 20; what `shmets check --salvage TAB NEWTAB` runs, as SQLite's
+ * `.recover`): make a new named table `newname` in t's instance, of t's kind, keypos, protection and
+ * compression, and copy into it every object of t that still validates — found by a scan of
+ * t's heap, not through its index, which may be what is damaged — each checked as
+ * shmets_check checks an object (a canonical term whose key is its element keypos).  t is only
+ * read.  *out is the new table's handle (owned by the caller); *rep says what happened:
+ *   kept      objects copied;
+ *   recorded  objects t's header counts (a number the damage may have changed too);
+ *   dropped   recorded - kept when that is positive: the objects lost.
+ * In a bag a key's objects come in the order of their addresses.  Readers and writers of a
+ * damaged table get -SHMETS_EBADSEG with this way out named in shmets_errdetail().
+ * Returns 0, -SHMETS_EEXIST (a named table `newname` exists), -SHMETS_ENOMEM, and the errors of
+ * shmets_new and shmets_insert; on error no new table is left.
+ */
+typedef struct shmets_salvage_report {
+    uint64_t kept, recorded, dropped;
+} shmets_salvage_report;
+int shmets_salvage(shmets_tab *t, const char *newname, shmets_tab **out, shmets_salvage_report *rep);
+
+/*
  * Give memory back that readers have finished with: runs one grace period and frees up to
  * `max` retired blocks (0: all that are ready).  Writers do this on their own as retired
  * memory builds up — after 64 retirements, after retiring 1 MiB or a 64th of the table's
@@ -544,7 +564,10 @@ int shmets_reclaim(shmets_tab *t, uint64_t max, uint64_t *freed);
  * ERRORS shared by every call below: -SHMETS_EINVAL (NULL argument), -SHMETS_ENOENT (the
  * table was deleted), -SHMETS_EOWNER (the table's protection refuses this process: reads of a
  * private table, writes of a protected one), -SHMETS_EAGAIN (readers: no reader slot free),
- * -SHMETS_ENOMEM; writers also -SHMETS_EBADSEG and -SHMETS_ESYS as shmets_insert.  Where ETS
+ * -SHMETS_ENOMEM, -SHMETS_EBADSEG (the table's segment is damaged — a stray write of another
+ * process of the uid: the detail names the table, the offset and the broken rule, and the way
+ * out, shmets_salvage; readers never abort or read outside the segment on one); writers also
+ * -SHMETS_ESYS as shmets_insert.  Where ETS
  * raises badarg for a value, the call returns the code named in its comment and changes
  * nothing.
  */

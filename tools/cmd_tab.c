@@ -9,6 +9,7 @@
  *   shmets delete TAB KEY                        ets:delete/2
  *   shmets select TAB MATCHSPEC                  ets:select/2, one result a line
  *   shmets check TAB                             shmets_check(): exit 0 if every invariant holds
+ *   shmets check --salvage TAB NEWTAB            shmets_salvage(): what validates into NEWTAB
  *
  * TAB is a table's name (a named table) or its numeric id (as ls shows it).  KEY, OBJECT and
  * MATCHSPEC are terms in Erlang syntax (shmets_term_parse).  Subcommands that only look do not
@@ -28,7 +29,7 @@
 static int begin(const char *cmd, int argc, char **argv, int nmin, int nmax, const char *usage,
                  struct tool_args *a, shmets **db, shmets_tab **t)
 {
-    int rc = tool_args(cmd, argc, argv, "", nmin, nmax, usage, a);
+    int rc = tool_args(cmd, argc, argv, strcmp(cmd, "check") ? "" : "salvage", nmin, nmax, usage, a);
     if (rc)
         return rc;
     if ((rc = tool_open(a, true, db)))
@@ -226,9 +227,25 @@ int cmd_check(int argc, char **argv)
     struct tool_args a;
     shmets *db;
     shmets_tab *t;
-    int rc = begin("check", argc, argv, 1, 1, "[--instance NAME] TAB", &a, &db, &t);
+    int rc = begin("check", argc, argv, 1, 2, "[--instance NAME] TAB | check [--instance NAME] --salvage TAB NEWTAB",
+                   &a, &db, &t);
     if (rc)
         return free(a.argv), rc;
+    if (a.salvage != (a.argc == 2)) {
+        fprintf(stderr, "usage: shmets check [--instance NAME] TAB | check [--instance NAME] --salvage TAB NEWTAB\n");
+        return end(&a, db, 2);
+    }
+    if (a.salvage) {                /* shmets_salvage: what validates goes to NEWTAB */
+        shmets_tab *nt;
+        shmets_salvage_report r;
+        if ((rc = shmets_salvage(t, a.argv[1], &nt, &r)))
+            return end(&a, db, tool_fail(a.argv[0], rc));
+        printf("%s: salvaged %llu objects into %s (id %llu); dropped %llu of the %llu the table counted\n",
+               a.argv[0], (unsigned long long)r.kept, a.argv[1], (unsigned long long)shmets_id(nt),
+               (unsigned long long)r.dropped, (unsigned long long)r.recorded);
+        shmets_detach(nt);
+        return end(&a, db, 0);
+    }
     uint64_t size = 0;
     rc = shmets_check(t);
     if (rc)

@@ -192,6 +192,7 @@ static int usage(void)
           "       shmets delete TAB KEY\n"
           "       shmets select TAB MATCHSPEC\n"
           "       shmets check TAB\n"
+          "       shmets check --salvage TAB NEWTAB   (copy what validates of a damaged table)\n"
           "       shmets top [--iterations N] [--interval SECONDS]\n"
           "       shmets events [--json]\n"
           "       shmets shell\n"

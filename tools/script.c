@@ -51,7 +51,10 @@
  *      EEXIST, ENOENT, EOWNER, EACCES) print `error:badarg`.  Every other code (ENOMEM,
  *      EBADSEG, ESYS, EAGAIN, ETOOBIG, EVERSION, ...) is not something ETS would say: its
  *      words and detail go to standard error with the line of the call, and the script
- *      stops with status 1 — it does not print a line ETS would not print.  A handler whose
+ *      stops with status 1 — it does not print a line ETS would not print.  One exception:
+ *      EBADSEG (a damaged table, issue 20) prints its detail the same way and then the line
+ *      `error:ebadseg`, and the script goes on (its exit status is 1 at the end): a table one
+ *      process scribbled on must not stop a reader that has other work.  A handler whose
  *      library call cannot fail for a bad argument (new/2 after the options were checked:
  *      EINVAL then means "this version cannot": options that parse but that the library
  *      refuses together) marks its error fatal, so that it is not passed off as badarg.
@@ -164,6 +167,8 @@ static int report_error(struct script *s, int rc)
         say(s, s->first_line, "%s: %s", what, s->msg);
     else
         say_err(s, s->first_line, what, rc);
+    if (rc == -SHMETS_EBADSEG)                  /* R.2: a damaged table; the next call may be fine */
+        return emit(s, "error:ebadseg");
     return IN_STOP;
 }
 

@@ -101,6 +101,8 @@ int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, stru
             a->erlang = true;
         else if (!strcmp(name, "json"))
             a->json = true;
+        else if (!strcmp(name, "salvage"))
+            a->salvage = true;
         else if (!strcmp(name, "manage"))
             a->manage = val;
         else if (!strcmp(name, "give-to")) {

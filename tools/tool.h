@@ -19,6 +19,7 @@ struct tool_args {
     int iterations;             /* top --iterations N (0: until interrupted) */
     double interval;            /* top --interval SECONDS */
     bool md5sum, object_count, sync, verify, erlang, json;
+    bool salvage;               /* check --salvage TAB NEWTAB */
     const char *manage;         /* load --manage NAME: etsmgr manages the loaded table as NAME */
     long give_to;               /* load --give-to PID: etsmgr gives the loaded table to PID */
 };

@@ -42,7 +42,7 @@ static const char *const error_words[] = {
 static_assert(sizeof error_words / sizeof error_words[0] == SHMETS_ECOUNT,
               "every shmets_error code needs words in error_words[]");
 
-static __thread char detail[256];
+static __thread char detail[512];
 
 const char *shmets_strerror(int err)
 {

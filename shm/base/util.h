@@ -8,6 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+/* The way out a damaged table's error names (issue 20; include/shmets.h shmets_salvage). */
+#define SALVAGE_HINT "; shmets check --salvage TAB NEWTAB copies what is intact"
+
 /* Record what went wrong in the thread's detail buffer and return -code. */
 int err_set(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void err_clear(void);

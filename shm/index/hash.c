@@ -135,7 +135,7 @@ static uint64_t bucket_min(const struct tab *t, uint64_t boff, const struct hpos
         for (int i = 0; i < HB_SLOTS; i++) {
             uint64_t e = atomic_load_explicit(&b->e[i], memory_order_acquire);
             const struct sobj *o = e ? sobj_at(s, entry_off(e)) : NULL;
-            if (!o)
+            if (!o || !sobj_key_ok(o))      /* term_span: the hash walks the key */
                 continue;
             struct hpos op = { rev64(sobj_hash(t, o)), sobj_key(o), sobj_klen(o) };
             if ((after && hpos_cmp(after, &op) >= 0) || (best && hpos_cmp(&bp, &op) <= 0))
@@ -312,7 +312,7 @@ static uint64_t chain_len(const struct seg *s, uint64_t off)
 
 static int damaged(const char *what)
 {
-    return err_set(SHMETS_EBADSEG, "hash index: %s (a damaged segment)", what);
+    return err_set(SHMETS_EBADSEG, "hash index: %s (a damaged segment)" SALVAGE_HINT, what);
 }
 
 /* Place entry value `e` into a free slot found by find_slot(), or into a fresh overflow
@@ -488,7 +488,12 @@ static int hash_resize(struct tab *t, struct plan *p, uint64_t nkeys)
                 plan_retire(p, boff);
             for (int k = 0; k < HB_SLOTS; k++) {
                 uint64_t e = plan_word(p, s, boff + (uint64_t)k * 8);
-                if (e && (rc = rehash_entry(t, p, nw, e, sobj_hash(t, (const struct sobj *)(s->base + entry_off(e))))))
+                if (!e)
+                    continue;
+                const struct sobj *o = sobj_at(s, entry_off(e));
+                if (!o || !sobj_key_ok(o))
+                    return sobj_bad(t, s->base + entry_off(e), "I.3 a stored key is out of bounds or not a term");
+                if ((rc = rehash_entry(t, p, nw, e, sobj_hash(t, o))))
                     return rc;
             }
             boff = plan_word(p, s, boff + offsetof(struct hbucket, next));
@@ -502,7 +507,7 @@ static int hash_resize(struct tab *t, struct plan *p, uint64_t nkeys)
 
 static int bad(const char *what, uint64_t at)
 {
-    return err_set(SHMETS_EBADSEG, "hash index: %s (at offset %llu)", what, (unsigned long long)at);
+    return err_set(SHMETS_EBADSEG, "hash index: %s (at offset %llu)" SALVAGE_HINT, what, (unsigned long long)at);
 }
 
 /* Walk everything the root reaches.  visit_obj (may be NULL) sees each key's chain head. */
@@ -560,6 +565,8 @@ static int walk(struct walk *wk)
                         wk->mark(wk->arg, o);
                     wk->objs++;
                 }
+                if (!sobj_key_ok((const struct sobj *)(s->base + head)))
+                    return bad("I.3 a stored key is not a term", head);
                 if (!entry_fp_is(e, sobj_hash(t, (const struct sobj *)(s->base + head))))
                     return bad("an entry's fingerprint does not match its object's key's hash", boff + (uint64_t)k * 8);
                 if (wk->visit) {
@@ -612,7 +619,7 @@ static int check_chain(struct walk *wk, uint64_t bucket_idx, uint64_t head)
         }
         if (t->h->kind == SHMETS_BAG)
             for (uint64_t q = head; q != o && !rc; q = sobj_next((const struct sobj *)(s->base + q)))
-                if (sobj_equal((const struct sobj *)(s->base + q), obj, &tmp2))
+                if (sobj_equal(wk->t, (const struct sobj *)(s->base + q), obj, &tmp2))
                     rc = bad("I.5 a bag holds the same object twice", o);
     }
     tbuf_free(&tmp);

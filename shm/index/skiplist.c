@@ -37,10 +37,10 @@
  * READERS (no lock, inside a read section) search from the head's top level down, moving
  * right while the next node's key is smaller (or, for next/2, not greater).  Every offset is
  * bounds-checked and a walk takes at most as many steps as the heap has blocks, so a damaged
- * segment gives wrong answers, not endless loops.  One limit: stored keys are compared by
- * term_cmp, which trusts their encoding (the writer validated it), so a segment scribbled on by
- * a foreign writer can make a reader of an ordered_set read past a key; the hash index, which
- * compares bytes, has no such limit.
+ * segment gives wrong answers, not endless loops.  A stored key is handed to term_cmp only
+ * once term_span (term/term_span.c) has found it a term inside its recorded length
+ * (sobj_key_ok): a key scribbled on by a foreign writer stops the walk there (a wrong answer,
+ * or -SHMETS_EBADSEG for a writer), never a read past it.
  *
  * WRITERS plan (index.h) and never publish.  An insert allocates and fills a node (fresh
  * memory, plain stores: nobody can reach it), then plans the stores that link it, level 0
@@ -227,7 +227,7 @@ static int node_cmp(const struct seg *s, const struct snode *n, const struct ske
     if (p != k->prefix)
         return p < k->prefix ? -1 : 1;
     const struct sobj *o = sobj_at(s, atomic_load_explicit(&n->obj, memory_order_acquire));
-    if (!o || sobj_klen(o) == 0) {
+    if (!o || !sobj_key_ok(o)) {          /* term_span: term_cmp may walk it */
         *bad = 1;
         return 1;
     }
@@ -274,9 +274,13 @@ static uint64_t search(const struct tab *t, const struct skey *k, int strict, ui
                 break;
             /* While n's line is on its way, fetch the node the search visits if it goes down
              * from x instead (x's next a level lower): a level then costs about one memory
-             * latency, not two.  A prefetch of a bad offset does not fault. */
-            if (l > 0)
-                __builtin_prefetch(s->base + atomic_load_explicit(&x->next[l - 1], memory_order_relaxed));
+             * latency, not two.  A damaged offset is not prefetched (the pointer would
+             * overflow: undefined, though the prefetch itself could not fault). */
+            if (l > 0) {
+                uint64_t pf = atomic_load_explicit(&x->next[l - 1], memory_order_relaxed);
+                if (pf < s->size)
+                    __builtin_prefetch(s->base + pf);
+            }
             int bad = 0;
             int c = k ? node_cmp(s, n, k, &bad) : -1;
             if (bad)
@@ -370,7 +374,7 @@ static uint64_t sl_seek_below(const struct tab *t, int (*below)(void *arg, const
             uint64_t no = atomic_load_explicit(&x->next[l], memory_order_acquire);
             const struct snode *n = no ? node_at(s, no) : NULL;
             const struct sobj *o = n ? sobj_at(s, atomic_load_explicit(&n->obj, memory_order_acquire)) : NULL;
-            if (!o || !below(arg, sobj_key(o), sobj_klen(o)))
+            if (!o || !sobj_key_ok(o) || !below(arg, sobj_key(o), sobj_klen(o)))
                 break;
             xo = no;
             x = n;
@@ -397,7 +401,7 @@ static int sl_slot(const struct tab *t, uint64_t i, index_visit_fn fn, void *arg
 
 static int damaged(const char *what, uint64_t at)
 {
-    return err_set(SHMETS_EBADSEG, "skip list: %s (at offset %llu; a damaged segment)", what,
+    return err_set(SHMETS_EBADSEG, "skip list: %s (at offset %llu; a damaged segment)" SALVAGE_HINT, what,
                    (unsigned long long)at);
 }
 
@@ -421,8 +425,8 @@ static int wsearch(const struct tab *t, const struct plan *p, const struct skey 
                 return damaged("a link leads out of bounds, or loops", no);
             /* The node's key as the plan leaves it (a replacement may be planned). */
             const struct sobj *o = sobj_at(s, plan_word(p, s, no + SN_OBJ));
-            if (!o)
-                return damaged("a node's object is out of bounds", no);
+            if (!o || !sobj_key_ok(o))
+                return damaged("a node's object is out of bounds or its key is not a term", no);
             uint64_t np = atomic_load_explicit(&n->prefix, memory_order_relaxed);
             int c = np != k->prefix ? (np < k->prefix ? -1 : 1) : term_cmp(sobj_key(o), k->key, 0);
             if (c >= 0)
@@ -435,8 +439,8 @@ static int wsearch(const struct tab *t, const struct plan *p, const struct skey 
     *hit = 0;
     if (*succ0) {
         const struct sobj *o = sobj_at(s, plan_word(p, s, *succ0 + SN_OBJ));
-        if (!o)
-            return damaged("a node's object is out of bounds", *succ0);
+        if (!o || !sobj_key_ok(o))
+            return damaged("a node's object is out of bounds or its key is not a term", *succ0);
         *hit = term_cmp(sobj_key(o), k->key, 0) == 0;
     }
     return 0;

@@ -223,7 +223,7 @@ int alloc_is_block(const struct alloc_heap *h, const struct seg *s, uint64_t off
 
 static int walk_bad(uint64_t at, const char *what)
 {
-    return err_set(SHMETS_EBADSEG, "heap damaged at offset %llu: %s", (unsigned long long)at, what);
+    return err_set(SHMETS_EBADSEG, "heap damaged at offset %llu: %s" SALVAGE_HINT, (unsigned long long)at, what);
 }
 
 long alloc_rebuild(struct alloc_heap *h, struct seg *s, int (*live)(void *, uint64_t, uint32_t), void *arg)

@@ -15,6 +15,12 @@
  *   W.1 No writer ever proceeds on state left half-written by a dead writer: either recover()
  *       succeeded first, or the lock refuses every writer from then on.
  *   W.2 A writer that merely blocks (SIGSTOP) holds the lock: writers wait, readers never do.
+ *   W.3 A lock scribbled on (a stray write into a public table's segment, issue 20) is
+ *       -SHMETS_EBADSEG, not a wait for ever: its type must be the one wlock_init() gave it,
+ *       and a waiter looks every second at the thread the lock word names as its owner — one
+ *       that does not exist, with no owner-died mark from the kernel, is a damaged lock.
+ *       (glibc's layout of the mutex, read here, is what the futex protocol fixes: the owner's
+ *       thread id in the low 30 bits of the lock word, FUTEX_OWNER_DIED above them.)
  */
 #include "mem/wlock.h"
 #include "base/proc.h"
@@ -22,9 +28,38 @@
 #include "base/util.h"
 
 #include <errno.h>
+#include <linux/futex.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+
+/* The type word of a lock wlock_init() made (W.3), found once per process. */
+static int good_kind(const pthread_mutex_t *m)
+{
+    static _Atomic int kind = -1;
+    int k = atomic_load_explicit(&kind, memory_order_relaxed);
+    if (k == -1) {
+        struct wlock w;
+        if (wlock_init(&w))
+            return 1;                   /* cannot tell: trust it */
+        k = w.m.__data.__kind;
+        pthread_mutex_destroy(&w.m);
+        atomic_store_explicit(&kind, k, memory_order_relaxed);
+    }
+    return __atomic_load_n(&m->__data.__kind, __ATOMIC_RELAXED) == k;
+}
+
+/* Does the lock word name an owner that does not exist, unmarked by the kernel (W.3)? */
+static int owner_gone(const pthread_mutex_t *m)
+{
+    unsigned w = __atomic_load_n((const unsigned *)&m->__data.__lock, __ATOMIC_RELAXED);
+    pid_t tid = (pid_t)(w & FUTEX_TID_MASK);
+    if (!tid || (w & FUTEX_OWNER_DIED))
+        return 0;
+    return kill(tid, 0) != 0 && errno == ESRCH;
+}
 
 int wlock_init(struct wlock *w)
 {
@@ -43,7 +78,21 @@ int wlock_init(struct wlock *w)
 
 int wlock_acquire(struct wlock *w, wlock_recover_fn recover, void *arg)
 {
-    int e = pthread_mutex_lock(&w->m);
+    if (!good_kind(&w->m))
+        return err_set(SHMETS_EBADSEG, "the writer lock is damaged (its type word is not a robust shared mutex's)"
+                       SALVAGE_HINT);
+    int e;
+    for (;;) {
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += 1;
+        e = pthread_mutex_timedlock(&w->m, &until);
+        if (e != ETIMEDOUT)
+            break;
+        if (owner_gone(&w->m))
+            return err_set(SHMETS_EBADSEG, "the writer lock is damaged (held by thread %u, which does not exist)"
+                           SALVAGE_HINT, __atomic_load_n((const unsigned *)&w->m.__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK);
+    }
     if (e == 0) {
         atomic_store(&w->holder, (int32_t)proc_self_pid());
         return 0;

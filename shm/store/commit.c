@@ -462,6 +462,9 @@ int tab_lock(struct tab *t, struct plan *p, int stripe)
         return err_set(SHMETS_EOWNER, "table %llu is %s and this process is not its owner",
                        (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
     int n = (int)h->nstripes, rc;
+    if (n != 1 && n != TAB_STRIPES)         /* a damaged header: never an index past stripe[] */
+        return err_set(SHMETS_EBADSEG, "table %llu is damaged: its header counts %d writer locks" SALVAGE_HINT,
+                       (unsigned long long)t->id, n);
     if (n == 1 || stripe == TAB_ALL) {
         for (int i = 0; i < n; i++) {
             struct stripe_arg a = { t, i };

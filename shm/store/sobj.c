@@ -32,35 +32,46 @@
 
 #define LZ4_MIN_OBJECT 64           /* smaller objects are stored as they are */
 
-int sobj_term(const struct sobj *o, struct tbuf *tmp, shmets_term *out)
+int sobj_bad(const struct tab *t, const void *at, const char *what)
+{
+    return err_set(SHMETS_EBADSEG, "table %llu is damaged: %s (at offset %llu)" SALVAGE_HINT, (unsigned long long)t->id, what,
+                   (unsigned long long)((const unsigned char *)at - t->s.base));
+}
+
+int sobj_term(const struct tab *t, const struct sobj *o, struct tbuf *tmp, shmets_term *out)
 {
     if (!(sobj_flags(o) & SOBJ_LZ4)) {
         *out = (shmets_term){ sobj_etf(o), sobj_len(o) };
+        if (!term_span(out->ptr, out->len))         /* term_span.c: before any walker reads it */
+            return sobj_bad(t, o, "D.1 a stored object is not a term");
         return 0;
     }
     tmp->len = 0;
     tmp->err = 0;
-    if (sobj_append(o, tmp))
+    if (sobj_append(t, o, tmp))
         return tmp->err;
     *out = (shmets_term){ tmp->p, tmp->len };
     return 0;
 }
 
-int sobj_append(const struct sobj *o, struct tbuf *b)
+int sobj_append(const struct tab *t, const struct sobj *o, struct tbuf *b)
 {
     const unsigned char *etf = sobj_etf(o);
     uint32_t len = sobj_len(o), klen = sobj_klen(o);
+    size_t start = b->len;
     if (!(sobj_flags(o) & SOBJ_LZ4)) {
         tbuf_put(b, etf, len);
+        if (!b->err && !term_span(b->p + start, len))   /* the copy: a later stray write cannot change it */
+            b->err = sobj_bad(t, o, "D.1 a stored object is not a term");
         return b->err;
     }
     if ((uint64_t)klen + 4 > len || sobj_koff(o) != 0) {
-        b->err = err_set(SHMETS_EBADSEG, "a compressed object's header is damaged");
+        b->err = sobj_bad(t, o, "I.3 a compressed object's header is inconsistent");
         return b->err;
     }
     uint32_t raw = get_be32(etf + klen);
     if (raw > SHMETS_TERM_MAX_SIZE) {
-        b->err = err_set(SHMETS_EBADSEG, "a compressed object claims %u bytes", raw);
+        b->err = sobj_bad(t, o, "I.3 a compressed object claims more than the largest term");
         return b->err;
     }
     unsigned char *dst = tbuf_room(b, raw);
@@ -68,18 +79,18 @@ int sobj_append(const struct sobj *o, struct tbuf *b)
         return b->err;
     int csize = (int)(len - klen - 4);
     int n = LZ4_decompress_safe((const char *)etf + klen + 4, (char *)dst, csize, (int)raw);
-    if (n != (int)raw) {
-        b->err = err_set(SHMETS_EBADSEG, "a compressed object does not unpack (LZ4 says %d)", n);
+    if (n != (int)raw || !term_span(dst, raw)) {
+        b->err = sobj_bad(t, o, "I.3 a compressed object does not unpack to a term");
         return b->err;
     }
     b->len += raw;
     return 0;
 }
 
-int sobj_equal(const struct sobj *o, shmets_term obj, struct tbuf *tmp)
+int sobj_equal(const struct tab *t, const struct sobj *o, shmets_term obj, struct tbuf *tmp)
 {
     shmets_term x;
-    if (sobj_term(o, tmp, &x))
+    if (sobj_term(t, o, tmp, &x))
         return 0;
     return x.len == obj.len && memcmp(x.ptr, obj.ptr, obj.len) == 0;
 }
@@ -116,7 +127,7 @@ int sobj_check(const struct tab *t, uint64_t off, const struct sobj *x, struct t
     if (!sobj_is_long(x) && t->h->kind != SHMETS_SET && t->h->kind != SHMETS_ORDERED_SET)
         return err_set(SHMETS_EBADSEG, "I.3 a bag's object has the short header, which has no chain link (at offset %llu)",
                        (unsigned long long)off);
-    if (sobj_term(x, tmp, obj))
+    if (sobj_term(t, x, tmp, obj))
         return err_set(SHMETS_EBADSEG, "I.3 a compressed object does not unpack (at offset %llu)", (unsigned long long)off);
     shmets_term canon, key;
     if (shmets_term_from_etf(obj->ptr, obj->len, SHMETS_ETF_NO_VERSION, &canon) != 0)
@@ -165,4 +176,9 @@ int sobj_store(struct tab *t, struct plan *p, shmets_term obj, shmets_term key, 
     memcpy((unsigned char *)sobj_etf(o), packed ? packed : obj.ptr, len);
     free(packed);
     return 0;
+}
+
+int sobj_key_span(const struct sobj *o)
+{
+    return term_span(sobj_key(o), sobj_klen(o));
 }

@@ -24,6 +24,7 @@
 #ifndef SHMETS_SOBJ_H
 #define SHMETS_SOBJ_H
 
+#include "mem/alloc.h"
 #include "mem/seg.h"
 #include "store/plan.h"
 #include "store/tab.h"
@@ -87,20 +88,42 @@ static inline void sobj_set_next(struct sobj *o, uint64_t next)
 static inline uint64_t sobj_size(const struct sobj *o) { return (uint64_t)sobj_hdr(o) + sobj_len(o); }
 
 /* sobj.c: an object's canonical encoding, in place (plain) or unpacked into tmp; appended
- * to b; compared with a term.  Return 0 or -SHMETS_EBADSEG (b->err set) for a damaged one. */
+ * to b; compared with a term.  Each first checks that the bytes have a term's shape
+ * (term_span, term_span.c D.1…): a damaged object is -SHMETS_EBADSEG (b->err set), never a
+ * walk outside it. */
 struct tbuf;
-int sobj_term(const struct sobj *o, struct tbuf *tmp, struct shmets_term *out);
-int sobj_append(const struct sobj *o, struct tbuf *b);
-int sobj_equal(const struct sobj *o, struct shmets_term obj, struct tbuf *tmp);
+int sobj_term(const struct tab *t, const struct sobj *o, struct tbuf *tmp, struct shmets_term *out);
+int sobj_append(const struct tab *t, const struct sobj *o, struct tbuf *b);
+int sobj_equal(const struct tab *t, const struct sobj *o, struct shmets_term obj, struct tbuf *tmp);
+/* -SHMETS_EBADSEG with the detail "table ID is damaged: WHAT (at offset N)" and the way out,
+ * `at` being any address inside t's mapping. */
+int sobj_bad(const struct tab *t, const void *at, const char *what);
+/* Do a stored object's key bytes have a term's shape (term_span), so term_cmp and the hash
+ * may walk them?  Inline for the most common keys, integers (tags 97, 98: ETF_SMALL_INTEGER,
+ * ETF_INTEGER, term.h), which the skip list compares on every prefix tie. */
+int sobj_key_span(const struct sobj *o);
+static inline int sobj_key_ok(const struct sobj *o)
+{
+    const unsigned char *k = sobj_key(o);
+    uint32_t n = sobj_klen(o);
+    if ((n == 2 && k[0] == 97) || (n == 5 && k[0] == 98))
+        return 1;
+    return sobj_key_span(o);
+}
 
 /* A stored object at `off`, bounds-checked against the mapping (readers may see any offset a
- * damaged segment holds; a read of a hole of the sparse mapping reads zeros, never faults). */
+ * damaged segment holds; a read of a hole of the sparse mapping reads zeros, never faults).
+ * A long-form object must also fit its heap block (alloc.h): its 32-bit length, scribbled
+ * on, could otherwise make a reader copy gigabytes of a sparse mapping; a short one is under
+ * 64 KiB whatever its bytes say. */
 static inline const struct sobj *sobj_at(const struct seg *s, uint64_t off)
 {
     if (off < SEG_PAGE || off > s->size - SOBJ_SHORT_HDR || (off & 7))
         return NULL;
     const struct sobj *o = (const struct sobj *)(s->base + off);
-    if (sobj_is_long(o) && off > s->size - SOBJ_LONG_HDR)
+    if (sobj_is_long(o) && (off > s->size - SOBJ_LONG_HDR ||
+                            (uint64_t)o->l_len + SOBJ_LONG_HDR + ALLOC_HDR >
+                                (uint64_t)((const struct blk *)(s->base + off - ALLOC_HDR))->size8 * 8))
         return NULL;
     if (sobj_len(o) > s->size - off - sobj_hdr(o) || (uint64_t)sobj_koff(o) + sobj_klen(o) > sobj_len(o))
         return NULL;

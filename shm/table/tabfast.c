@@ -24,6 +24,9 @@
  *   Q.2 Offsets read from the segment are bounds-checked (sobj_at), as everywhere.
  *   Q.3 A prepared key is used only with the table whose seed it was made with.
  *   Q.4 A compressed table's objects are unpacked by the general path (shmets_lookup).
+ *   Q.5 What it hands out is a term (term_span.c D.1, issue 20): a copy is checked after it is
+ *       made, a view when it is taken; a damaged object is -SHMETS_EBADSEG, never a crash
+ *       later in the caller's accessors.
  */
 #include "index/hash_read.h"
 #include "table/table.h"
@@ -118,7 +121,9 @@ int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap
                 rc = -SHMETS_ETOOBIG;
             } else {
                 memcpy(buf, sobj_etf(x), len);
-                rc = 0;
+                /* The copy, not the segment, is checked: no later stray write can change it
+                 * (term_span.c D.1; issue 20). */
+                rc = term_span(buf, len) ? 0 : sobj_bad(t, x, "D.1 a stored object is not a term");
             }
             if (more)
                 *more = sobj_next(x) != 0;
@@ -165,12 +170,16 @@ int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs
         const struct sobj *x = off ? sobj_at(&t->s, off) : NULL;
         got = 0;
         if (x && !sobj_next(x)) {               /* the common case: one object */
+            if (!term_span(sobj_etf(x), sobj_len(x)))
+                return sobj_bad(t, x, "D.1 a stored object is not a term");
             if (max)
                 objs[0] = (shmets_term){ sobj_etf(x), sobj_len(x) };
             got = 1;
         } else {
             uint64_t cap = tab_chain_max(t);
             while (x && got < cap) {
+                if (!term_span(sobj_etf(x), sobj_len(x)))
+                    return sobj_bad(t, x, "D.1 a stored object is not a term");
                 if (got < max)
                     objs[got] = (shmets_term){ sobj_etf(x), sobj_len(x) };
                 got++;
@@ -220,6 +229,8 @@ int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n
         }
         for (size_t i = 0; i < m; i++) {
             const struct sobj *o = off[i] ? sobj_at(&t->s, off[i]) : NULL;
+            if (o && !term_span(sobj_etf(o), sobj_len(o)))
+                return sobj_bad(t, o, "D.1 a stored object is not a term");
             got += o != NULL;
             objs[g + i] = o ? (shmets_term){ sobj_etf(o), sobj_len(o) } : (shmets_term){ NULL, 0 };
         }

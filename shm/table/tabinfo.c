@@ -318,6 +318,12 @@ int shmets_info(shmets_tab *t, shmets_tab_info *out)
         free(e);
         return rc;
     }
+    if (t->h->kind < SHMETS_SET || t->h->kind > SHMETS_DUPLICATE_BAG || t->h->access < SHMETS_PUBLIC ||
+        t->h->access > SHMETS_PRIVATE) {       /* names are looked up by them */
+        free(e);
+        return err_set(SHMETS_EBADSEG, "table %llu is damaged: its header's kind or protection is out of range"
+                       SALVAGE_HINT, (unsigned long long)t->id);
+    }
     memset(out, 0, sizeof *out);
     out->id = t->id;
     snprintf(out->name, sizeof out->name, "%s", e->name);

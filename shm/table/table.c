@@ -475,7 +475,7 @@ static int bag_has(struct tab *t, uint64_t head, const struct item *it, struct t
         const struct sobj *x = sobj_at(&t->s, o);
         if (!x)
             break;                      /* damaged: the index's own checks report it */
-        if (sobj_flags(x) & SOBJ_LZ4 ? sobj_equal(x, it->obj, tmp) : same_obj(sobj_etf(x), sobj_len(x), it->obj.ptr, it->obj.len))
+        if (sobj_flags(x) & SOBJ_LZ4 ? sobj_equal(t, x, it->obj, tmp) : same_obj(sobj_etf(x), sobj_len(x), it->obj.ptr, it->obj.len))
             return 1;
         o = sobj_next(x);
     }
@@ -687,6 +687,10 @@ void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
         q[0] = ETF_LIST;
         put_be32(q + 1, 1);
         memcpy(q + 5, sobj_etf(x1), len);
+        if (!term_span(q + 5, len)) {   /* term_span.c: the copy, which no stray write can change */
+            b->err = sobj_bad(t, x1, "D.1 a stored object is not a term");
+            return;
+        }
         q[5 + len] = ETF_NIL;
         b->len += (size_t)len + 6;
         return;
@@ -700,7 +704,7 @@ void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
         const struct sobj *x = sobj_at(&t->s, o);
         if (!x)
             break;
-        if (sobj_append(x, b))
+        if (sobj_append(t, x, b))
             return;
         o = sobj_next(x);
     }

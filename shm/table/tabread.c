@@ -67,6 +67,8 @@ static int key_fn(struct tab *t, void *arg)
     const struct sobj *o = sobj_at(&t->s, off);
     if (o)
         tbuf_put(a->b, sobj_key(o), sobj_klen(o));
+    if (o && !a->b->err && !term_span(a->b->p, a->b->len))
+        return sobj_bad(t, o, "D.1 a stored key is not a term");
     if (o && a->objs) {
         a->objs->len = 0;
         a->objs->err = 0;
@@ -177,6 +179,32 @@ struct walk_arg {
     int started, done;
 };
 
+/* Does the key of o come after `key` (hash `hash`) in traversal order?  Every step of a walk
+ * must move forward, or a damaged index could send it round a cycle for ever: term order for an
+ * ordered_set (reversed for a reverse walk), and for a hash table the order hash.c visits keys
+ * in, by the bit-reversed hash, then length and bytes.  The key has passed sobj_key_ok. */
+static uint64_t rev64(uint64_t x)
+{
+    x = (x >> 1 & 0x5555555555555555ull) | (x & 0x5555555555555555ull) << 1;
+    x = (x >> 2 & 0x3333333333333333ull) | (x & 0x3333333333333333ull) << 2;
+    x = (x >> 4 & 0x0F0F0F0F0F0F0F0Full) | (x & 0x0F0F0F0F0F0F0F0Full) << 4;
+    return __builtin_bswap64(x);
+}
+
+static int goes_on(const struct tab *t, int reverse, const struct sobj *o, shmets_term key, uint64_t hash)
+{
+    if (t->h->kind == SHMETS_ORDERED_SET) {
+        int c = term_cmp(sobj_key(o), key.ptr, 0);
+        return reverse ? c < 0 : c > 0;
+    }
+    uint64_t a = rev64(sobj_hash(t, o)), b = rev64(hash);
+    if (a != b)
+        return a > b;
+    if (sobj_klen(o) != key.len)
+        return sobj_klen(o) > key.len;
+    return memcmp(sobj_key(o), key.ptr, key.len) > 0;
+}
+
 static int walk_fn(struct tab *t, void *arg)
 {
     struct walk_arg *a = arg;
@@ -199,9 +227,17 @@ static int walk_fn(struct tab *t, void *arg)
             a->done = 1;
             break;
         }
+        if (!sobj_key_ok(o)) {
+            a->objs->err = sobj_bad(t, o, "D.1 a stored key is not a term");
+            break;
+        }
+        if (key.ptr && !goes_on(t, a->reverse, o, key, hash)) {
+            a->objs->err = sobj_bad(t, o, "the traversal does not move forward (a damaged index: it would never end)");
+            break;
+        }
         uint64_t n = 0;
         for (const struct sobj *x = o; x && n < cap; n++) {
-            if (sobj_append(x, a->objs))
+            if (sobj_append(t, x, a->objs))
                 break;
             a->nobjs++;
             uint64_t nx = sobj_next(x);
@@ -213,6 +249,10 @@ static int walk_fn(struct tab *t, void *arg)
         tbuf_put(a->last, sobj_key(o), sobj_klen(o));
         if (a->last->err)
             break;
+        if (!term_span(a->last->p, a->last->len)) {
+            a->objs->err = sobj_bad(t, o, "D.1 a stored key is not a term");
+            break;
+        }
         key.ptr = a->last->p;
         key.len = a->last->len;
         hash = tab_hash(t, key);
@@ -352,7 +392,7 @@ static void slot_visit(void *arg, uint64_t head)
     struct slot_arg *a = ((struct slot_arg **)arg)[1];
     uint64_t cap = tab_chain_max(t), k = 0;
     for (const struct sobj *x = sobj_at(&t->s, head); x && k < cap; k++) {
-        if (sobj_append(x, a->b))
+        if (sobj_append(t, x, a->b))
             break;
         a->n++;
         uint64_t nx = sobj_next(x);
@@ -415,7 +455,7 @@ static int elem_fn(struct tab *t, void *arg)
     uint64_t cap = tab_chain_max(t), k = 0;
     for (const struct sobj *x = sobj_at(&t->s, off); x && k < cap; k++) {
         shmets_term obj, el;
-        int rc = sobj_term(x, a->tmp, &obj);
+        int rc = sobj_term(t, x, a->tmp, &obj);
         if (rc)
             return rc;
         a->found = 1;

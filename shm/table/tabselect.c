@@ -126,6 +126,8 @@ static int seek_fn(struct tab *t, void *arg)
     const struct sobj *o = sobj_at(&t->s, t->ops->seek_below(t, below_span, a->s));
     if (o)
         tbuf_put(a->key, sobj_key(o), sobj_klen(o));
+    if (o && !a->key->err && !term_span(a->key->p, a->key->len))
+        a->key->err = sobj_bad(t, o, "D.1 a stored key is not a term");
     return a->key->err;
 }
 

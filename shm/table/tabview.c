@@ -48,6 +48,8 @@ static int view_fn(struct tab *t, void *arg)
     uint64_t off = t->ops->lookup(t, a->key.ptr, (uint32_t)a->key.len, a->hash);
     uint64_t cap = tab_chain_max(t);
     for (const struct sobj *x = off ? sobj_at(&t->s, off) : NULL; x && a->n < cap;) {
+        if (!term_span(sobj_etf(x), sobj_len(x)))    /* term_span.c: a damaged object */
+            return sobj_bad(t, x, "D.1 a stored object is not a term");
         if (a->n < a->max)
             a->objs[a->n] = (shmets_term){ sobj_etf(x), sobj_len(x) };
         a->n++;
@@ -128,6 +130,10 @@ static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *o
         rc = tab_read(t, bulk_fn, &a);
         for (size_t i = 0; i < m; i++) {
             const struct sobj *o = !rc && off[i] && k[i].klen ? sobj_at(&t->s, off[i]) : NULL;
+            if (o && !term_span(sobj_etf(o), sobj_len(o))) {
+                rc = sobj_bad(t, o, "D.1 a stored object is not a term");
+                o = NULL;
+            }
             got += o != NULL;
             if (objs)
                 objs[g + i] = o ? (shmets_term){ sobj_etf(o), sobj_len(o) } : (shmets_term){ NULL, 0 };
@@ -261,7 +267,7 @@ static int kv_get_fn(struct tab *t, void *arg)
         return 0;
     const unsigned char *v = NULL;
     shmets_term obj;
-    int rc = sobj_term(o, a->tmp, &obj);
+    int rc = sobj_term(t, o, a->tmp, &obj);
     if (!rc)
         rc = kv_value(obj, &v, &a->vlen);
     if (rc)

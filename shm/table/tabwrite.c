@@ -141,7 +141,7 @@ static int delobj_fn(struct tab *t, struct plan *p, struct kw *k)
     int rc = 0;
     for (const struct sobj *x = sobj_at(&t->s, k->head); x && n < cap && !rc; x = obj_next(t, x), n++) {
         shmets_term o;
-        if (!(rc = sobj_term(x, &tmp, &o)) && !(o.len == obj->len && memcmp(o.ptr, obj->ptr, obj->len) == 0)) {
+        if (!(rc = sobj_term(t, x, &tmp, &o)) && !(o.len == obj->len && memcmp(o.ptr, obj->ptr, obj->len) == 0)) {
             tbuf_put(&keep, o.ptr, o.len);
             nkeep++;
         }
@@ -426,7 +426,7 @@ static int counter_fn(struct tab *t, struct plan *p, struct kw *k)
     struct tbuf tmp;
     shmets_term cur;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
-    int rc = o ? sobj_term(o, &tmp, &cur) : 0;
+    int rc = o ? sobj_term(t, o, &tmp, &cur) : 0;
     if (!rc)
         rc = o ? upd_open(&u, cur, keypos, NULL) : upd_open(&u, *a->dflt, keypos, &k->key);
     if (rc) {
@@ -533,7 +533,7 @@ static int element_fn(struct tab *t, struct plan *p, struct kw *k)
     struct tbuf tmp;
     shmets_term cur;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
-    int rc = o ? sobj_term(o, &tmp, &cur) : 0;
+    int rc = o ? sobj_term(t, o, &tmp, &cur) : 0;
     if (rc) {
         tbuf_free(&tmp);
         return rc;
@@ -617,7 +617,7 @@ static int replace_in_chain(struct tab *t, struct plan *p, struct kw *k, struct 
     int rc = 0, found = 0;
     for (const struct sobj *x = sobj_at(&t->s, k->head); x && n < cap && !rc; x = obj_next(t, x), n++) {
         shmets_term o;
-        if ((rc = sobj_term(x, &tmp, &o)))
+        if ((rc = sobj_term(t, x, &tmp, &o)))
             break;
         if (!found && o.len == a->old.len && memcmp(o.ptr, a->old.ptr, o.len) == 0) {
             found = 1;
@@ -657,7 +657,7 @@ static int replace_fn(struct tab *t, struct plan *p, struct kw *k)
     struct tbuf tmp;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
     shmets_term cur;
-    int rc = sobj_term(o, &tmp, &cur);
+    int rc = sobj_term(t, o, &tmp, &cur);
     if (!rc && cur.len == a->old.len && memcmp(cur.ptr, a->old.ptr, cur.len) == 0 &&
         !(a->repl.len == cur.len && memcmp(a->repl.ptr, cur.ptr, cur.len) == 0)) {
         rc = a->repl.len > t->h->obj_max

@@ -2,7 +2,8 @@
  * term.h — private to libshmets (not installed): the External Term Format as the term layer
  * sees it.  Tags, the growable output buffer, the canonicaliser's entry point, and helpers that
  * walk encodings already known to be canonical (so they need no bounds checks: the
- * canonicaliser made them and nothing else writes them).
+ * canonicaliser made them and nothing else writes them; bytes from shared memory, which a
+ * stray write may have changed, pass term_span() first).
  */
 #ifndef SHMETS_TERM_H
 #define SHMETS_TERM_H
@@ -86,6 +87,10 @@ void etf_put_big(struct tbuf *b, int negative, const unsigned char *mag, size_t 
 void etf_put_atom(struct tbuf *b, const char *utf8, size_t len);
 
 /* ---- walking canonical encodings (term_walk.c) ---- */
+
+/* Do the len bytes at p have the shape of exactly one term, so the walkers below may read them
+ * (term_span.c D.1…D.4)?  1 or 0.  For bytes read from shared memory; not a canonical check. */
+int term_span(const unsigned char *p, size_t len);
 
 /* End of the canonical term starting at p. */
 const unsigned char *term_end(const unsigned char *p);

@@ -432,6 +432,8 @@ int shmets_term_format(shmets_term t, char **text, size_t *len)
 {
     if (!t.ptr || !t.len || !text)
         return err_set(SHMETS_EINVAL, "NULL argument or empty term");
+    if (!term_span(t.ptr, t.len))       /* bytes from a damaged table, say: never a wild read */
+        return err_set(SHMETS_EINVAL, "not a term: its bytes do not have a term's shape");
     struct tbuf o;
     tbuf_init(&o, SIZE_MAX / 2);
     print_term(&o, t.ptr);

@@ -3,7 +3,9 @@
  * integer (term.h also has the walkers small enough to inline: a type's rank in the term order
  * and the list cursor).  The order (term_cmp.c), the codec (term_codec.c) and the layers above walk terms
  * through these; they read only encodings that term_canon() has made canonical, so a term that
- * is not is an invariant broken (die), not bad input.
+ * is not is an invariant broken (die), not bad input.  Bytes read from a table's segment, which
+ * another process may have scribbled on, are not that: they reach these walkers only after
+ * term_span() (term_span.c) found them a term inside their recorded length (issue 20).
  */
 #include "term/term.h"
 #include "base/util.h"
