@@ -157,6 +157,7 @@ bench: $(BENCHES) $(B)/shmets-bench
 	@$(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench --ets-script bench/ets.escript >/dev/null
 	@echo "== bench/cost.sh $(B): instructions per lookup under callgrind (appended to report.md)"
 	@bench/cost.sh $(B) >/dev/null && { echo; cat $(B)/bench/cost.md; } >> $(B)/bench/report.md
+	@if [ -e $(B)/bench/erlang.md ]; then { echo; cat $(B)/bench/erlang.md; } >> $(B)/bench/report.md; fi
 
 include bench/ycsb.mk
 

@@ -66,7 +66,13 @@ $(EB)/bench/shmets_bench.beam: erlang/bench/shmets_bench.erl
 
 erlang-bench: erlang $(EB)/bench/shmets_bench.beam
 	@echo "== erlang/bench/shmets_bench.erl (BENCH_SECONDS=$(BENCH_SECONDS))"
-	@SHMETS_NO_AUTOSTART=1 BENCH_SECONDS=$(BENCH_SECONDS) erl -noshell -pa $(EAPP)/ebin -pa $(EB)/bench -s shmets_bench main
+	@mkdir -p $(B)/bench
+	@SHMETS_NO_AUTOSTART=1 BENCH_SECONDS=$(BENCH_SECONDS) erl -noshell -pa $(EAPP)/ebin -pa $(EB)/bench -s shmets_bench main \
+	    | tee $(B)/bench/erlang.tsv
+	@{ echo "## Erlang: lookups through the NIF against ets:lookup/2 in the same VM"; echo; \
+	   echo "erlang/bench/shmets_bench.erl: a 100,000-object set, random hits, P reading processes in one VM."; echo; \
+	   echo "| store | P | lookups/s | ns a lookup a process |"; echo "| --- | ---: | ---: | ---: |"; \
+	   awk -F'\t' 'NR > 1 { printf "| %s | %s | %s | %s |\n", $$1, $$2, $$3, $$4 }' $(B)/bench/erlang.tsv; } > $(B)/bench/erlang.md
 
 erlang-install: erlang
 	install -d $(DESTDIR)$(ERL_LIBDIR)/shmets-$(VERSION)/ebin $(DESTDIR)$(ERL_LIBDIR)/shmets-$(VERSION)/priv
