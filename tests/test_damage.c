@@ -23,6 +23,8 @@
 #include "testinst.h"
 #include "damage.h"
 #include "store/sobj.h"
+#include "term/term.h"
+#include <string.h>
 
 #define OBJECTS  2000
 #define WORDS    200
@@ -179,11 +181,62 @@ static void test_salvage(void **state)
     }
 }
 
+/* D.5: term_span's inline case (term.h) and term_span_walk answer alike on every input, and
+ * bytes they pass are walked by term_end to exactly their end.  Inputs: objects of the shape
+ * the inline case takes ({Int, <<Bytes>>}, {Int, Int, ...}), then each with one byte changed,
+ * a length field changed, or cut short — 200,000 cases, fixed seeds. */
+static void test_span_inline_agrees(void **state)
+{
+    (void)state;
+    uint64_t rng = 0x5eed;
+    unsigned agree = 0, passed = 0;
+    for (int i = 0; i < 200000; i++) {
+        unsigned char b[96];
+        size_t n = 0;
+        unsigned arity = 1 + (unsigned)(dmg_rand(&rng) % 4);
+        b[n++] = 104;                               /* ETF_SMALL_TUPLE */
+        b[n++] = (unsigned char)arity;
+        for (unsigned e = 0; e < arity; e++) {
+            switch (dmg_rand(&rng) % 3) {
+            case 0: b[n++] = 97; b[n++] = (unsigned char)dmg_rand(&rng); break;
+            case 1: b[n++] = 98; for (int j = 0; j < 4; j++) b[n++] = (unsigned char)dmg_rand(&rng); break;
+            default: {
+                unsigned len = (unsigned)(dmg_rand(&rng) % 12);
+                b[n++] = 109; b[n++] = 0; b[n++] = 0; b[n++] = 0; b[n++] = (unsigned char)len;
+                for (unsigned j = 0; j < len; j++) b[n++] = (unsigned char)dmg_rand(&rng);
+            }
+            }
+        }
+        switch (dmg_rand(&rng) % 4) {               /* 0: left whole */
+        case 1: b[dmg_rand(&rng) % n] = (unsigned char)dmg_rand(&rng); break;
+        case 2: b[dmg_rand(&rng) % n] ^= (unsigned char)(1u << (dmg_rand(&rng) % 8)); break;
+        case 3: n = (size_t)(dmg_rand(&rng) % n); break;
+        }
+        unsigned char *p = malloc(n ? n : 1);       /* exactly n bytes: ASan sees a read past them */
+        assert_non_null(p);
+        memcpy(p, b, n);
+        int fast = term_span(p, n), walk = term_span_walk(p, n);
+        if (fast != walk) {
+            print_message("case %d: inline %d, walk %d, %zu bytes\n", i, fast, walk, n);
+            fail();
+        }
+        agree++;
+        if (fast) {
+            assert_ptr_equal(term_end(p), p + n);
+            passed++;
+        }
+        free(p);
+    }
+    print_message("term_span inline and walk agree on %u inputs (%u are terms)\n", agree, passed);
+    assert_true(passed > 50000 && passed < 190000);  /* both answers were exercised */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_trial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_salvage, setup, teardown),
+        cmocka_unit_test(test_span_inline_agrees),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

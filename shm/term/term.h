@@ -89,8 +89,37 @@ void etf_put_atom(struct tbuf *b, const char *utf8, size_t len);
 /* ---- walking canonical encodings (term_walk.c) ---- */
 
 /* Do the len bytes at p have the shape of exactly one term, so the walkers below may read them
- * (term_span.c D.1…D.4)?  1 or 0.  For bytes read from shared memory; not a canonical check. */
-int term_span(const unsigned char *p, size_t len);
+ * (term_span.c D.1…D.4)?  1 or 0.  For bytes read from shared memory; not a canonical check.
+ * Inline for the shape a lookup hands out most, a small tuple of integers and binaries
+ * ({Key, <<Value>>}: ~25 instructions, no call); every other shape, and any doubt, goes to
+ * term_span_walk (term_span.c), which decides.  D.5: the two agree on every input. */
+int term_span_walk(const unsigned char *p, size_t len);
+static inline int term_span(const unsigned char *p, size_t len)
+{
+    if (len >= 2 && p[0] == ETF_SMALL_TUPLE) {
+        const unsigned char *q = p + 2, *end = p + len;
+        unsigned n = p[1];
+        for (; n; n--) {
+            size_t left = (size_t)(end - q), k;
+            if (left < 2)
+                break;
+            if (q[0] == ETF_SMALL_INTEGER)
+                k = 2;
+            else if (q[0] == ETF_INTEGER)
+                k = 5;
+            else if (q[0] == ETF_BINARY && left >= 5)
+                k = 5 + (size_t)get_be32(q + 1);
+            else
+                break;
+            if (left < k)
+                break;
+            q += k;
+        }
+        if (n == 0 && q == end)
+            return 1;
+    }
+    return term_span_walk(p, len);
+}
 
 /* End of the canonical term starting at p. */
 const unsigned char *term_end(const unsigned char *p);
