@@ -146,6 +146,49 @@ static void view_and_batch_keys_agree(void **state)
     shmets_delete(t);
 }
 
+/* The hash index's batch (hash_read_bulk: buckets, then candidates, then keys) agrees with the
+ * single lookup on a set large enough that many bucket lines overflow (30,000 keys at 4-5 a
+ * line), for present and absent keys, in batches of 37 (groups of 16 cut anywhere). */
+static void batch_agrees_on_overflowing_buckets(void **state)
+{
+    (void)state;
+    shmets_tab *t = mkc("big", SHMETS_SET, false);
+    enum { N = 30000, B = 37 };
+    char text[64];
+    for (int i = 0; i < N; i++) {
+        snprintf(text, sizeof text, "{%d, <<\"v%d\">>}", 2 * i, i);
+        ins(t, text);
+    }
+    static shmets_term keys[2 * N];
+    static shmets_key pk[2 * N];
+    for (int i = 0; i < 2 * N; i++) {
+        snprintf(text, sizeof text, "%d", i);
+        keys[i] = T(text);
+        assert_int_equal(shmets_key_prepare(t, keys[i], &pk[i]), 0);
+    }
+    assert_int_equal(shmets_read_begin(db), 0);
+    size_t total = 0;
+    for (int g = 0; g < 2 * N; g += B) {
+        size_t m = 2 * N - g < B ? (size_t)(2 * N - g) : B, found;
+        shmets_term v[B], o[2];
+        assert_int_equal(shmets_lookup_bulk_view_keys(t, pk + g, m, v, &found), 0);
+        total += found;
+        for (size_t i = 0; i < m; i++) {
+            size_t n;
+            assert_int_equal(shmets_lookup_view_key(t, &pk[g + i], o, 2, &n), 0);
+            assert_int_equal(n, ((g + i) % 2 == 0));
+            assert_int_equal(!!v[i].ptr, n);
+            if (n)
+                assert_true(shmets_term_exact_equal(v[i], o[0]));
+        }
+    }
+    shmets_read_end(db);
+    assert_int_equal(total, N);
+    for (int i = 0; i < 2 * N; i++)
+        shmets_term_free(&keys[i]);
+    shmets_delete(t);
+}
+
 /* A private table of another process: refused, as the general calls refuse it. */
 static void private_table_of_another_process(void **state)
 {
@@ -185,6 +228,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(into_agrees_with_lookup, setup, teardown),
         cmocka_unit_test_setup_teardown(into_refuses_a_small_buffer_and_another_tables_key, setup, teardown),
         cmocka_unit_test_setup_teardown(view_and_batch_keys_agree, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_agrees_on_overflowing_buckets, setup, teardown),
         cmocka_unit_test_setup_teardown(private_table_of_another_process, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -204,57 +204,24 @@ static int hash_slot(const struct tab *t, uint64_t i, index_visit_fn fn, void *a
 /*
  * BATCHED LOOKUPS (DESIGN.md §5): a single lookup waits for its bucket line, then for its
  * object.  In a batch, every key's bucket is prefetched first, then every bucket is scanned and
- * its candidate object prefetched, then the keys are compared: the misses of BULK_GROUP keys
+ * its candidate object prefetched, then the keys are compared: the misses of HASH_BULK keys
  * overlap.  A key whose bucket has several candidates, or none but an overflow chain, falls
- * back to the plain lookup (rare at 2-5 keys a bucket).
+ * back to the plain lookup (rare at 2-5 keys a bucket).  The reader is hash_read_bulk
+ * (hash_read.h), which the short path (tabfast.c) calls inline on prepared keys.
  */
-#define BULK_GROUP 16
 
 static void hash_lookup_bulk(const struct tab *t, const struct bulk_key *k, size_t n, uint64_t *out)
 {
-    const struct seg *s = &t->s;
-    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
-    unsigned lg = root_lg(w);
-    if (lg > LG_MAX) {
-        memset(out, 0, n * sizeof *out);
-        return;
-    }
-    uint64_t mask = (1ull << lg) - 1;
-    for (size_t g = 0; g < n; g += BULK_GROUP) {
-        size_t m = n - g < BULK_GROUP ? n - g : BULK_GROUP;
-        const struct hbucket *b[BULK_GROUP];
-        uint64_t cand[BULK_GROUP];
-        for (size_t i = 0; i < m; i++) {
-            b[i] = bucket_at(s, root_base(w) + (k[g + i].hash & mask) * sizeof(struct hbucket));
-            if (b[i])
-                __builtin_prefetch(b[i]);
-        }
-        unsigned char ovf[BULK_GROUP];
-        for (size_t i = 0; i < m; i++) {
-            cand[i] = 0;
-            ovf[i] = 0;
-            if (!b[i])
-                continue;
-            ovf[i] = atomic_load_explicit(&b[i]->next, memory_order_relaxed) != 0;
-            uint64_t want = k[g + i].hash & ~OFF_MASK;
-            unsigned mm = fp_matches(b[i], want);
-            if (mm & (mm - 1))
-                cand[i] = UINT64_MAX;   /* several candidates: the plain lookup decides */
-            else if (mm && (cand[i] = entry_off(atomic_load_explicit(&b[i]->e[__builtin_ctz(mm)], memory_order_acquire))))
-                __builtin_prefetch(s->base + cand[i]);
-        }
-        /* A bucket with an overflow chain (a few keys in a hundred at 4-5 keys a bucket) needs
-         * the plain lookup only when its own line has no match for the key. */
-        for (size_t i = 0; i < m; i++) {
-            const struct bulk_key *q = &k[g + i];
-            if (cand[i] == UINT64_MAX) {
-                out[g + i] = hash_lookup(t, q->key, q->klen, q->hash);
-                continue;
-            }
-            const struct sobj *o = cand[i] ? sobj_at(s, cand[i]) : NULL;
-            out[g + i] = o && key_is(o, q->key, q->klen) ? cand[i]
-                         : ovf[i] ? hash_lookup(t, q->key, q->klen, q->hash) : 0;
-        }
+    /* hash_read_bulk (hash_read.h) does the work, HASH_BULK keys at a time. */
+    for (size_t g = 0; g < n; g += HASH_BULK) {
+        size_t m = n - g < HASH_BULK ? n - g : HASH_BULK;
+        shmets_key q[HASH_BULK];
+        const struct sobj *o[HASH_BULK];
+        for (size_t i = 0; i < m; i++)
+            q[i] = (shmets_key){ .etf = k[g + i].key, .len = k[g + i].klen, .hash = k[g + i].hash };
+        hash_read_bulk(t, q, m, o);
+        for (size_t i = 0; i < m; i++)
+            out[g + i] = o[i] ? (uint64_t)((const unsigned char *)o[i] - t->s.base) : 0;
     }
 }
 

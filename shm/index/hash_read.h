@@ -131,4 +131,56 @@ static inline uint64_t hash_read(const struct tab *t, const unsigned char *key, 
     return 0;
 }
 
+/* The objects of n <= HASH_BULK prepared keys (out[i]: the object, bounds-checked by sobj_at,
+ * or NULL), in three passes so that the misses of one pass overlap: every bucket line is
+ * prefetched, then each line is scanned and its one candidate object prefetched, then each
+ * candidate's key is compared.  A line with several matching fingerprints, or with none and
+ * an overflow chain, goes to hash_read (a few keys in a hundred at 4-5 keys a bucket).  The
+ * candidate's offset may be anything a damaged line holds: a prefetch never faults, and
+ * sobj_at checks it before it is read.  1 marks "ask hash_read" (no object is at offset 1). */
+#define HASH_BULK 16
+static inline void hash_read_bulk(const struct tab *t, const shmets_key *k, size_t n, const struct sobj **out)
+{
+    const struct seg *s = &t->s;
+    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
+    unsigned lg = root_lg(w);
+    if (lg > LG_MAX) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = NULL;
+        return;
+    }
+    uint64_t base = root_base(w), mask = (1ull << lg) - 1;
+    const struct hbucket *b[HASH_BULK];
+    uint64_t cand[HASH_BULK];
+    for (size_t i = 0; i < n; i++) {
+        b[i] = bucket_at(s, base + (k[i].hash & mask) * sizeof(struct hbucket));
+        if (b[i])
+            __builtin_prefetch(b[i]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        uint64_t c = 0;
+        if (b[i]) {
+            unsigned m = fp_matches(b[i], k[i].hash & ~OFF_MASK);
+            if ((m & (m - 1)) || (!m && atomic_load_explicit(&b[i]->next, memory_order_relaxed)))
+                c = 1;
+            else if (m && (c = entry_off(atomic_load_explicit(&b[i]->e[__builtin_ctz(m)], memory_order_acquire))))
+                __builtin_prefetch(s->base + c);
+        }
+        cand[i] = c;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct sobj *o = NULL;
+        if (cand[i] > 1) {
+            o = sobj_at(s, cand[i]);
+            if (o && !key_is(o, k[i].etf, k[i].len))
+                o = NULL;
+        }
+        if (cand[i] == 1 || (!o && cand[i] && atomic_load_explicit(&b[i]->next, memory_order_relaxed))) {
+            uint64_t off = hash_read(t, k[i].etf, k[i].len, k[i].hash);
+            o = off ? sobj_at(s, off) : NULL;
+        }
+        out[i] = o;
+    }
+}
+
 #endif

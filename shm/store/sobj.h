@@ -121,6 +121,8 @@ static inline const struct sobj *sobj_at(const struct seg *s, uint64_t off)
     if (off < SEG_PAGE || off > s->size - SOBJ_SHORT_HDR || (off & 7))
         return NULL;
     const struct sobj *o = (const struct sobj *)(s->base + off);
+    if (__builtin_expect(o->koff8 < SOBJ_SHORT_LZ4, 1))    /* short and plain: most objects */
+        return o->len16 > s->size - off - SOBJ_SHORT_HDR || (uint32_t)o->koff8 + o->x8 > o->len16 ? NULL : o;
     if (sobj_is_long(o) && (off > s->size - SOBJ_LONG_HDR ||
                             (uint64_t)o->l_len + SOBJ_LONG_HDR + ALLOC_HDR >
                                 (uint64_t)((const struct blk *)(s->base + off - ALLOC_HDR))->size8 * 8))

@@ -208,9 +208,38 @@ int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n
     for (size_t i = 0; i < n; i++)
         if (!keys[i].etf || keys[i].seed != seed)
             return key_check(t, &keys[i]);
+    size_t got = 0;
+    if (t->ops == &hash_index_ops) {
+        /* The hash index inline, in groups whose misses overlap (hash_read.h, hash_read_bulk):
+         * no copy of the keys, no indirect call, each object checked once. */
+        const struct sobj *o[HASH_BULK];
+        for (size_t g = 0; g < n; g += HASH_BULK) {
+            size_t m = n - g < HASH_BULK ? n - g : HASH_BULK;
+            for (;;) {
+                uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
+                if (__builtin_expect(seq & 1, 0))
+                    seq = tab_seq_begin(t);
+                hash_read_bulk(t, keys + g, m, o);
+                if (__builtin_expect(!tab_seq_retry(t, seq), 1))
+                    break;
+            }
+            for (size_t i = 0; i < m; i++) {
+                if (!o[i]) {
+                    objs[g + i] = (shmets_term){ NULL, 0 };
+                    continue;
+                }
+                if (!term_span(sobj_etf(o[i]), sobj_len(o[i])))
+                    return sobj_bad(t, o[i], "D.1 a stored object is not a term");
+                objs[g + i] = (shmets_term){ sobj_etf(o[i]), sobj_len(o[i]) };
+                got++;
+            }
+        }
+        if (found)
+            *found = got;
+        return 0;
+    }
     struct bulk_key bk[FAST_CHUNK];
     uint64_t off[FAST_CHUNK];
-    size_t got = 0;
     for (size_t g = 0; g < n; g += FAST_CHUNK) {
         size_t m = n - g < FAST_CHUNK ? n - g : FAST_CHUNK;
         for (size_t i = 0; i < m; i++)
