@@ -1,12 +1,16 @@
 /*
  * peer_shmets.c — shmets itself, through four of its APIs (each reported under its own name):
  *
- *   shmets        the full ETF API: shmets_lookup() copies the list [{Key, <<Value>>}] out,
- *                 the value is reached with the accessors (list, tuple element, binary),
- *                 copied and folded, the list freed.  A set (R1-R3), an ordered_set (O1).
- *   shmets-zc     zero copy: shmets_read_begin, shmets_lookup_view, the accessors on the view,
- *                 shmets_read_end: one read section per key.
- *   shmets-batch  shmets_lookup_bulk_view of 32 keys in one read section.
+ *   shmets        copying: the key prepared (shmets_key_prepare: its hash, every call, as
+ *                 every peer hashes its key), shmets_lookup_into copies the object
+ *                 {Key, <<Value>>} into a buffer of the reader's, the value is reached with
+ *                 the accessors (tuple element, binary), copied and folded.  A set (R1-R3),
+ *                 an ordered_set (O1).  (Issue 8's figures used shmets_lookup, which also
+ *                 builds and frees a list: tabfast.c says what the short path leaves out.)
+ *   shmets-zc     zero copy: shmets_read_begin, shmets_lookup_view_key, the accessors on the
+ *                 view, shmets_read_end: one read section per key.
+ *   shmets-batch  shmets_lookup_bulk_view_keys of 32 keys prepared in the call, in one read
+ *                 section.
  *   shmets-kv     the byte-key calls on a table of {<<Key:64/little>>, <<Value>>}:
  *                 shmets_kv_get (copies the value), shmets_kv_put for the writer.
  *
@@ -225,18 +229,20 @@ static long lookup_copy(void *p, const uint64_t *keys, unsigned n, uint64_t *sum
 {
     struct reader *r = p;
     long bad = 0;
-    unsigned char kb[16];
+    unsigned char kb[16], buf[128];
     for (unsigned i = 0; i < n; i++) {
-        shmets_term list, obj;
-        int rc = shmets_lookup(r->t, key_term(keys[i], kb), &list);
-        if (rc)
-            return fail("lookup", rc), -1;
-        shmets_list_iter it;
-        if (shmets_list_begin(list, &it) == 0 && shmets_list_next(&it, &obj) == 1)
-            bad += object_value(obj, keys[i], sum);
-        else
+        shmets_key k;
+        shmets_term obj;
+        int rc = shmets_key_prepare(r->t, key_term(keys[i], kb), &k);
+        if (!rc)
+            rc = shmets_lookup_into(r->t, &k, buf, sizeof buf, &obj, NULL);
+        if (rc == -SHMETS_ENOKEY) {
             bad++;
-        shmets_term_free(&list);
+            continue;
+        }
+        if (rc)
+            return fail("lookup_into", rc), -1;
+        bad += object_value(obj, keys[i], sum);
     }
     return bad;
 }
@@ -247,17 +253,20 @@ static long lookup_zc(void *p, const uint64_t *keys, unsigned n, uint64_t *sum)
     long bad = 0;
     unsigned char kb[16];
     for (unsigned i = 0; i < n; i++) {
+        shmets_key k;
         shmets_term obj;
         size_t cnt;
-        int rc = shmets_read_begin(r->db);
+        int rc = shmets_key_prepare(r->t, key_term(keys[i], kb), &k);
         if (rc)
+            return fail("key_prepare", rc), -1;
+        if ((rc = shmets_read_begin(r->db)))
             return fail("read_begin", rc), -1;
-        rc = shmets_lookup_view(r->t, key_term(keys[i], kb), &obj, 1, &cnt);
+        rc = shmets_lookup_view_key(r->t, &k, &obj, 1, &cnt);
         if (!rc)
             bad += cnt ? object_value(obj, keys[i], sum) : 1;
         shmets_read_end(r->db);
         if (rc)
-            return fail("lookup_view", rc), -1;
+            return fail("lookup_view_key", rc), -1;
     }
     return bad;
 }
@@ -266,20 +275,24 @@ static long lookup_batch(void *p, const uint64_t *keys, unsigned n, uint64_t *su
 {
     struct reader *r = p;
     unsigned char kb[CHUNK][16];
-    shmets_term k[CHUNK], objs[CHUNK];
+    shmets_key k[CHUNK];
+    shmets_term objs[CHUNK];
     long bad = 0;
-    for (unsigned i = 0; i < n; i++)
-        k[i] = key_term(keys[i], kb[i]);
+    for (unsigned i = 0; i < n; i++) {
+        int rc = shmets_key_prepare(r->t, key_term(keys[i], kb[i]), &k[i]);
+        if (rc)
+            return fail("key_prepare", rc), -1;
+    }
     int rc = shmets_read_begin(r->db);
     if (rc)
         return fail("read_begin", rc), -1;
-    rc = shmets_lookup_bulk_view(r->t, k, n, objs, NULL);
+    rc = shmets_lookup_bulk_view_keys(r->t, k, n, objs, NULL);
     if (!rc)
         for (unsigned i = 0; i < n; i++)
             bad += objs[i].ptr ? object_value(objs[i], keys[i], sum) : 1;
     shmets_read_end(r->db);
     if (rc)
-        return fail("lookup_bulk_view", rc), -1;
+        return fail("lookup_bulk_view_keys", rc), -1;
     return bad;
 }
 
@@ -394,19 +407,19 @@ static int stall(void *p)
 
 const struct peer peer_shmets = {
     .name = "shmets", .store = "shmets", .cases = C_R1 | C_R2 | C_R3 | C_O1 | C_M, .unit = 1,
-    .note = "set (ordered_set for O1); shmets_lookup copies [{K,<<V>>}] out, accessors reach V, list freed",
+    .note = "set (ordered_set for O1); key_prepare, lookup_into copies {K,<<V>>} into our buffer, accessors reach V",
     .load = load_set, .reader_open = open_copy, .lookup = lookup_copy, SHMETS_COMMON,
 };
 
 const struct peer peer_shmets_zc = {
     .name = "shmets-zc", .store = "shmets", .cases = C_R1 | C_R2 | C_R3 | C_O1, .unit = 1,
-    .note = "read_begin, lookup_view, accessors on the view, copy V, read_end: one section a key",
+    .note = "key_prepare, read_begin, lookup_view_key, accessors on the view, copy V, read_end: one section a key",
     .load = load_set, .reader_open = open_zc, .lookup = lookup_zc, SHMETS_COMMON,
 };
 
 const struct peer peer_shmets_batch = {
     .name = "shmets-batch", .store = "shmets", .cases = C_R1 | C_R2 | C_R3 | C_O1, .unit = 32,
-    .note = "read_begin, lookup_bulk_view of 32 keys, accessors, copy each V, read_end (latency: a call / 32)",
+    .note = "32 key_prepare, read_begin, lookup_bulk_view_keys, accessors, copy each V, read_end (latency: a call / 32)",
     .load = load_set, .reader_open = open_batch, .lookup = lookup_batch, SHMETS_COMMON,
 };
 
