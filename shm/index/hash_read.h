@@ -101,7 +101,7 @@ static inline int key_is(const struct sobj *o, const unsigned char *key, uint32_
 
 /* ---- readers -------------------------------------------------------------------------- */
 
-static inline uint64_t hash_read(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
+static inline __attribute__((always_inline)) uint64_t hash_read(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
 {
     const struct seg *s = &t->s;
     uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);

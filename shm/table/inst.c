@@ -146,7 +146,7 @@ int shmets_read_begin(shmets *db)
 {
     if (!db)
         return err_set(SHMETS_EINVAL, "NULL instance");
-    struct rcu_reader *rd = inst_reader_slow(db);
+    struct rcu_reader *rd = inst_reader(db);     /* the thread-local hit inline (inst.h) */
     if (!rd)
         return -SHMETS_EAGAIN;
     rcu_read_begin(&db->c.h->reg, rd);
@@ -157,7 +157,13 @@ void shmets_read_end(shmets *db)
 {
     if (!db)
         return;
-    struct treader *r = thread_reader(db);
+    struct treader *r = inst_tl.r;
+    if (__builtin_expect(inst_tl.db == db && inst_tl.gen == db->gen && r->pid == proc_self_pid(), 1)) {
+        if (r->rd.nest > 0)
+            rcu_read_end(&r->rd);
+        return;
+    }
+    r = thread_reader(db);
     if (r && r->pid == proc_self_pid() && r->rd.nest > 0)
         rcu_read_end(&r->rd);
 }

@@ -123,6 +123,19 @@ static inline int term_span(const unsigned char *p, size_t len)
 
 /* End of the canonical term starting at p. */
 const unsigned char *term_end(const unsigned char *p);
+/* term_end with the scalar tags most elements have inline (integers, binaries, short atoms,
+ * []), for the accessors that step over a tuple's elements. */
+static inline const unsigned char *term_end_inline(const unsigned char *p)
+{
+    switch (p[0]) {
+    case ETF_SMALL_INTEGER: return p + 2;
+    case ETF_INTEGER: return p + 5;
+    case ETF_BINARY: return p + 5 + get_be32(p + 1);
+    case ETF_SMALL_ATOM_UTF8: return p + 2 + p[1];
+    case ETF_NIL: return p + 1;
+    default: return term_end(p);
+    }
+}
 
 /* The place of a term's type in Erlang's term order: number < atom < reference < fun < port
  * < pid < tuple < map < [] < list < bitstring.  tag: a canonical term's first byte. */

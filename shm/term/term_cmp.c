@@ -405,8 +405,8 @@ int shmets_term_key(shmets_term obj, unsigned pos, shmets_term *key)
         return err_set(SHMETS_EBADPOS, "keypos %u outside the object's arity %u", pos, n);
     p += p[0] == ETF_SMALL_TUPLE ? 2 : 5;
     for (unsigned i = 1; i < pos; i++)
-        p = term_end(p);
+        p = term_end_inline(p);
     key->ptr = p;
-    key->len = (size_t)(term_end(p) - p);
+    key->len = (size_t)(term_end_inline(p) - p);
     return 0;
 }
