@@ -97,25 +97,21 @@ int term_span_walk(const unsigned char *p, size_t len);
 static inline int term_span(const unsigned char *p, size_t len)
 {
     if (len >= 2 && p[0] == ETF_SMALL_TUPLE) {
-        const unsigned char *q = p + 2, *end = p + len;
+        size_t i = 2;                   /* offsets, not pointers: i may pass len, never wrap */
         unsigned n = p[1];
         for (; n; n--) {
-            size_t left = (size_t)(end - q), k;
-            if (left < 2)
+            if (i >= len)
                 break;
-            if (q[0] == ETF_SMALL_INTEGER)
-                k = 2;
-            else if (q[0] == ETF_INTEGER)
-                k = 5;
-            else if (q[0] == ETF_BINARY && left >= 5)
-                k = 5 + (size_t)get_be32(q + 1);
+            if (p[i] == ETF_INTEGER)
+                i += 5;
+            else if (p[i] == ETF_SMALL_INTEGER)
+                i += 2;
+            else if (p[i] == ETF_BINARY && len - i >= 5)
+                i += 5 + (size_t)get_be32(p + i + 1);
             else
                 break;
-            if (left < k)
-                break;
-            q += k;
         }
-        if (n == 0 && q == end)
+        if (n == 0 && i == len)
             return 1;
     }
     return term_span_walk(p, len);
