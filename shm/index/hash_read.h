@@ -101,19 +101,20 @@ static inline int key_is(const struct sobj *o, const unsigned char *key, uint32_
 
 /* ---- readers -------------------------------------------------------------------------- */
 
-static inline __attribute__((always_inline)) uint64_t hash_read(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
+/* The object of a key (checked by sobj_at), or NULL. */
+static inline __attribute__((always_inline)) const struct sobj *hash_read_obj(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
 {
     const struct seg *s = &t->s;
     uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
     unsigned lg = root_lg(w);
     if (lg > LG_MAX)
-        return 0;
+        return NULL;
     uint64_t boff = root_base(w) + (hash & ((1ull << lg) - 1)) * sizeof(struct hbucket);
     uint64_t want = hash & ~OFF_MASK;
     for (unsigned hops = 0; boff && hops < HOPS_MAX; hops++) {
         const struct hbucket *b = bucket_at(s, boff);
         if (!b)
-            return 0;
+            return NULL;
         /* Branch-free scan: a mask of the slots whose fingerprint matches (the entry XOR the
          * wanted fingerprint leaves only offset bits), then only those slots.  An empty slot
          * may "match" a fingerprint of 0: its offset 0 then fails sobj_at.  A slot is read
@@ -124,11 +125,18 @@ static inline __attribute__((always_inline)) uint64_t hash_read(const struct tab
             uint64_t off = entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire));
             const struct sobj *o = sobj_at(s, off);
             if (o && key_is(o, key, klen))
-                return off;
+                return o;
         }
         boff = atomic_load_explicit(&b->next, memory_order_acquire);
     }
-    return 0;
+    return NULL;
+}
+
+/* The same as an offset, 0: none (the method table's lookup). */
+static inline __attribute__((always_inline)) uint64_t hash_read(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
+{
+    const struct sobj *o = hash_read_obj(t, key, klen, hash);
+    return o ? (uint64_t)((const unsigned char *)o - t->s.base) : 0;
 }
 
 /* The objects of n <= HASH_BULK prepared keys (out[i]: the object, bounds-checked by sobj_at,
@@ -176,8 +184,7 @@ static inline void hash_read_bulk(const struct tab *t, const shmets_key *k, size
                 o = NULL;
         }
         if (cand[i] == 1 || (!o && cand[i] && atomic_load_explicit(&b[i]->next, memory_order_relaxed))) {
-            uint64_t off = hash_read(t, k[i].etf, k[i].len, k[i].hash);
-            o = off ? sobj_at(s, off) : NULL;
+            o = hash_read_obj(t, k[i].etf, k[i].len, k[i].hash);
         }
         out[i] = o;
     }

@@ -49,6 +49,15 @@ int shmets_key_prepare(shmets_tab *t, shmets_term key, shmets_key *k)
     return 0;
 }
 
+/* The object of a prepared key, or NULL: the hash index inline, any other through its method. */
+static inline __attribute__((always_inline)) const struct sobj *lookup_obj(struct tab *t, const shmets_key *k)
+{
+    if (__builtin_expect(t->ops == &hash_index_ops, 1))
+        return hash_read_obj(t, k->etf, k->len, k->hash);
+    uint64_t off = t->ops->lookup(t, k->etf, k->len, k->hash);
+    return off ? sobj_at(&t->s, off) : NULL;
+}
+
 static int key_check(struct tab *t, const shmets_key *k)
 {
     if (!k || !k->etf)
@@ -108,9 +117,7 @@ int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap
             rc = err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
             break;
         }
-        uint64_t off = t->ops == &hash_index_ops ? hash_read(t, k->etf, k->len, k->hash)
-                                                 : t->ops->lookup(t, k->etf, k->len, k->hash);
-        const struct sobj *x = off ? sobj_at(&t->s, off) : NULL;
+        const struct sobj *x = lookup_obj(t, k);
         if (!x) {
             rc = -SHMETS_ENOKEY;
         } else {
@@ -165,9 +172,7 @@ int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs
         uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
         if (seq & 1)
             seq = tab_seq_begin(t);
-        uint64_t off = t->ops == &hash_index_ops ? hash_read(t, k->etf, k->len, k->hash)
-                                                 : t->ops->lookup(t, k->etf, k->len, k->hash);
-        const struct sobj *x = off ? sobj_at(&t->s, off) : NULL;
+        const struct sobj *x = lookup_obj(t, k);
         got = 0;
         if (x && !sobj_next(x)) {               /* the common case: one object */
             if (!term_span(sobj_etf(x), sobj_len(x)))
