@@ -42,7 +42,7 @@ static void reader_dtor(void *p)
 
 static _Atomic uint64_t next_gen = 1;
 
-__thread struct inst_tl inst_tl;
+__thread struct inst_tl inst_tl __attribute__((tls_model("initial-exec")));
 #define tl inst_tl
 
 /* The calling thread's treader for db (NULL: none yet), through the cache. */

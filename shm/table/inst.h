@@ -20,7 +20,10 @@ struct inst_tl {
     uint64_t gen;
     struct treader *r;
 };
-extern __thread struct inst_tl inst_tl;
+/* initial-exec: one %fs-relative load even in the shared library (the general-dynamic model
+ * of a .so calls __tls_get_addr on every access); 24 bytes of the static TLS surplus that
+ * glibc keeps for libraries, so a dlopen()ed libshmets still loads. */
+extern __thread struct inst_tl inst_tl __attribute__((tls_model("initial-exec")));
 
 /* tab_reader's hit, inline: one thread-local block, the handle's generation, the pid (a child
  * made by fork() must claim a slot of its own). */

@@ -145,7 +145,7 @@ int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap
 }
 
 /* Inside the caller's read section, for a table whose objects are terms (the view calls). */
-static int in_section(struct tab *t, struct rcu_reader **rd)
+static inline __attribute__((always_inline)) int in_section(struct tab *t, struct rcu_reader **rd)
 {
     if (t->h->flags & TABF_COMPRESSED)
         return err_set(SHMETS_EINVAL, "a compressed table's objects are not stored as terms: use the copying calls");
