@@ -8,7 +8,10 @@
  * checks the publish sequence (T.3) and looks again if a multi-key publish overlapped it, so
  * one call never sees half of a list insert.
  *
- * BATCHES go through the index's lookup_bulk (hash.c: prefetch all buckets, then all
+ * VIEWS by term key prepare the key (its hash) and take the short path (tabfast.c:
+ * shmets_lookup_view_key, shmets_lookup_bulk_view_keys): one reader of views, not two.
+ *
+ * COPYING BATCHES go through the index's lookup_bulk (hash.c: prefetch all buckets, then all
  * candidate objects, then compare), in chunks of BULK_CHUNK keys whose hashes are computed
  * first, outside the read section's retry loop.
  *
@@ -34,29 +37,15 @@ static int need_section(struct tab *t)
     return 0;
 }
 
-struct view_arg {
-    shmets_term key;
-    uint64_t hash;
-    shmets_term *objs;
-    size_t max, n;
-};
-
-static int view_fn(struct tab *t, void *arg)
+/* The term-key calls prepare the key (its hash) and take the short path (tabfast.c), so there
+ * is one reader of views. */
+static void prepare(struct tab *t, shmets_term key, shmets_key *k)
 {
-    struct view_arg *a = arg;
-    a->n = 0;
-    uint64_t off = t->ops->lookup(t, a->key.ptr, (uint32_t)a->key.len, a->hash);
-    uint64_t cap = tab_chain_max(t);
-    for (const struct sobj *x = off ? sobj_at(&t->s, off) : NULL; x && a->n < cap;) {
-        if (!term_span(sobj_etf(x), sobj_len(x)))    /* term_span.c: a damaged object */
-            return sobj_bad(t, x, "D.1 a stored object is not a term");
-        if (a->n < a->max)
-            a->objs[a->n] = (shmets_term){ sobj_etf(x), sobj_len(x) };
-        a->n++;
-        uint64_t nx = sobj_next(x);
-        x = nx ? sobj_at(&t->s, nx) : NULL;
-    }
-    return 0;
+    /* A key longer than any stored key can hold: looked up as an empty key, found nowhere. */
+    k->etf = key.ptr;
+    k->len = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
+    k->seed = t->h->seed;
+    k->hash = k->len ? tab_hash(t, key) : 0;
 }
 
 int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t max, size_t *n)
@@ -69,11 +58,9 @@ int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t
     *n = 0;
     if (key.len > UINT32_MAX)
         return 0;
-    struct view_arg a = { key, tab_hash(t, key), objs, max, 0 };
-    rc = tab_read(t, view_fn, &a);
-    if (!rc)
-        *n = a.n;
-    return rc;
+    shmets_key k;
+    prepare(t, key, &k);
+    return shmets_lookup_view_key(t, &k, objs, max, n);
 }
 
 /* ---- batches -------------------------------------------------------------------------------- */
@@ -94,7 +81,7 @@ static int bulk_fn(struct tab *t, void *arg)
     else
         for (size_t i = 0; i < a->n; i++)
             a->off[i] = t->ops->lookup(t, a->k[i].key, a->k[i].klen, a->k[i].hash);
-    for (size_t i = 0; a->lists && i < a->n; i++) {
+    for (size_t i = 0; i < a->n; i++) {
         a->lists[i].len = 0;
         a->lists[i].err = 0;
         tab_copy_chain(t, a->off[i], &a->lists[i]);
@@ -102,13 +89,12 @@ static int bulk_fn(struct tab *t, void *arg)
     return 0;
 }
 
-/* Look keys[0..n) up in chunks; fill objs (views) or lists (copies). */
-static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *objs, shmets_term *lists, size_t *found)
+/* Look keys[0..n) up in chunks, each key's objects copied into a list. */
+static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *lists)
 {
     struct bulk_key k[BULK_CHUNK];
     uint64_t off[BULK_CHUNK];
     struct tbuf tb[BULK_CHUNK];
-    size_t got = 0;
     int rc = 0;
     for (size_t g = 0; g < n && !rc; g += BULK_CHUNK) {
         size_t m = n - g < BULK_CHUNK ? n - g : BULK_CHUNK;
@@ -123,35 +109,22 @@ static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *o
             k[i].key = key.ptr;
             k[i].klen = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
             k[i].hash = tab_hash(t, key);
-            if (lists)
-                tbuf_init(&tb[i], (size_t)1 << 62);
+            tbuf_init(&tb[i], (size_t)1 << 62);
         }
-        struct bulk_arg a = { k, m, off, lists ? tb : NULL };
+        struct bulk_arg a = { k, m, off, tb };
         rc = tab_read(t, bulk_fn, &a);
         for (size_t i = 0; i < m; i++) {
-            const struct sobj *o = !rc && off[i] && k[i].klen ? sobj_at(&t->s, off[i]) : NULL;
-            if (o && !term_span(sobj_etf(o), sobj_len(o))) {
-                rc = sobj_bad(t, o, "D.1 a stored object is not a term");
-                o = NULL;
-            }
-            got += o != NULL;
-            if (objs)
-                objs[g + i] = o ? (shmets_term){ sobj_etf(o), sobj_len(o) } : (shmets_term){ NULL, 0 };
-            if (lists) {
-                if (!rc && tb[i].err)
-                    rc = tb[i].err;
-                size_t len;
-                lists[g + i].ptr = rc ? NULL : tbuf_take(&tb[i], &len);
-                lists[g + i].len = rc ? 0 : len;
-                tbuf_free(&tb[i]);
-            }
+            if (!rc && tb[i].err)
+                rc = tb[i].err;
+            size_t len;
+            lists[g + i].ptr = rc ? NULL : tbuf_take(&tb[i], &len);
+            lists[g + i].len = rc ? 0 : len;
+            tbuf_free(&tb[i]);
         }
     }
-    if (rc && lists)
+    if (rc)
         for (size_t i = 0; i < n; i++)
             shmets_term_free(&lists[i]);
-    if (found)
-        *found = rc ? 0 : got;
     return rc;
 }
 
@@ -160,7 +133,23 @@ int shmets_lookup_bulk_view(shmets_tab *t, const shmets_term *keys, size_t n, sh
     if (!t || (n && (!keys || !objs)))
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_bulk_view");
     int rc = need_section(t);
-    return rc ? rc : bulk(t, keys, n, objs, NULL, found);
+    if (found)
+        *found = 0;
+    size_t got = 0;
+    for (size_t g = 0; g < n && !rc; g += BULK_CHUNK) {
+        size_t m = n - g < BULK_CHUNK ? n - g : BULK_CHUNK, f = 0;
+        shmets_key k[BULK_CHUNK];
+        for (size_t i = 0; i < m; i++) {
+            if (!keys[g + i].ptr)
+                return err_set(SHMETS_EINVAL, "NULL key %zu in a batch", g + i);
+            prepare(t, keys[g + i], &k[i]);
+        }
+        rc = shmets_lookup_bulk_view_keys(t, k, m, objs + g, &f);
+        got += f;
+    }
+    if (found && !rc)
+        *found = got;
+    return rc;
 }
 
 int shmets_lookup_bulk(shmets_tab *t, const shmets_term *keys, size_t n, shmets_term *lists)
@@ -169,7 +158,7 @@ int shmets_lookup_bulk(shmets_tab *t, const shmets_term *keys, size_t n, shmets_
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_bulk");
     for (size_t i = 0; i < n; i++)
         lists[i] = (shmets_term){ NULL, 0 };
-    return bulk(t, keys, n, NULL, lists, NULL);
+    return bulk(t, keys, n, lists);
 }
 
 /* ---- byte keys --------------------------------------------------------------------------- */
