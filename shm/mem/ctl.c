@@ -129,9 +129,10 @@ int ctl_open_grp(const char *inst, gid_t group, struct ctl *c)
         if (rc == 0) {
             c->h = (struct ctl_hdr *)c->s.base;
             const struct cat_hdr *k = &c->h->cat;
-            if (c->h->reg.nslots != RCU_SLOTS_DEFAULT || ctl_size(c->h->reg.nslots) > c->s.size ||
-                k->entries_off != ctl_entries_off(c->h->reg.nslots) ||
-                ctl_size_max(c->h->reg.nslots, k->cap) > c->s.size || k->hiwater > k->cap) {
+            /* The registry has the layout's size, whatever its shared count says now (a
+             * member of the instance's group may have written it: rcu_nslots clamps it). */
+            if (ctl_size(RCU_SLOTS_DEFAULT) > c->s.size || k->entries_off != ctl_entries_off(RCU_SLOTS_DEFAULT) ||
+                ctl_size_max(RCU_SLOTS_DEFAULT, k->cap) > c->s.size || k->hiwater > k->cap) {
                 seg_detach(&c->s);
                 return err_set(SHMETS_EBADSEG, "control segment %s: its registry or catalog does not fit", name);
             }
