@@ -30,6 +30,8 @@
  *     the segment); through an etsmgr run with --group, it cannot give away, unregister or
  *     take over the owner's managed table, while its own requests are served;
  *   - a uid outside the group cannot open the instance nor read any segment of it;
+ *   - the tool takes the group (`shmets --instance I --group G ...`, after the subcommand too,
+ *     or SHMETS_GROUP) and keeps the same rules;
  *   - a member SIGKILLed inside a read section does not hold reclamation: its slot is cleared
  *     and the memory deleted after it entered comes back;
  *   - garbage a member writes into the readers' registry (slots, the slot count, the high-water
@@ -764,6 +766,95 @@ static void test_outsider_cannot_open(void **state)
     shmets_close(d);
 }
 
+/* ---- the tool ----------------------------------------------------------------------------- */
+
+static char tool_exe[PATH_MAX];
+
+/* Run the tool with args (and SHMETS_GROUP=env if env); its standard output in out, its exit
+ * status returned. */
+static int tool_run(const char *env, char *out, size_t n, const char *const *args)
+{
+    int p[2];
+    if (pipe(p))
+        return -1;
+    pid_t c = fork();
+    if (c == 0) {
+        dup2(p[1], 1);
+        int nul = open("/dev/null", O_WRONLY);
+        dup2(nul, 2);
+        if (env)
+            setenv("SHMETS_GROUP", env, 1);
+        else
+            unsetenv("SHMETS_GROUP");
+        char *argv[16];
+        size_t k = 0;
+        argv[k++] = tool_exe;
+        for (; args[k - 1] && k < 15; k++)
+            argv[k] = (char *)args[k - 1];
+        argv[k] = NULL;
+        execv(tool_exe, argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t r;
+    while (got + 1 < n && (r = read(p[0], out + got, n - 1 - got)) > 0)
+        got += (size_t)r;
+    out[got] = 0;
+    close(p[0]);
+    int st;
+    if (waitpid(c, &st, 0) != c)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void member_uses_the_tool(void *arg)
+{
+    (void)arg;
+    char out[4096];
+    const char *get_prot[] = { "--instance", inst, "--group", GROUP, "get", "prot", "k", NULL };
+    int rc = tool_run(NULL, out, sizeof out, get_prot);
+    CHILD_CHECK(rc == 0 && strstr(out, "{k,protected}"), "member: shmets --instance I --group G get prot k: %d, %s", rc, out);
+    const char *get_after[] = { "get", "--instance", inst, "--group", GROUP, "pub", "k", NULL };
+    rc = tool_run(NULL, out, sizeof out, get_after);
+    CHILD_CHECK(rc == 0 && strstr(out, "{k,public}"), "member: shmets get --instance I --group G pub k: %d, %s", rc, out);
+    const char *get_env[] = { "get", "--instance", inst, "prot", "k", NULL };
+    rc = tool_run(GROUP, out, sizeof out, get_env);
+    CHILD_CHECK(rc == 0 && strstr(out, "{k,protected}"), "member: SHMETS_GROUP=G shmets get: %d, %s", rc, out);
+    rc = tool_run(NULL, out, sizeof out, get_env);
+    CHILD_CHECK(rc == 1, "member: shmets get without the group: %d, %s", rc, out);
+    const char *ins_pub[] = { "--group", GROUP, "--instance", inst, "insert", "pub", "{tool, member}", NULL };
+    rc = tool_run(NULL, out, sizeof out, ins_pub);
+    CHILD_CHECK(rc == 0, "member: shmets insert into pub: %d, %s", rc, out);
+    const char *ins_prot[] = { "--group", GROUP, "--instance", inst, "insert", "prot", "{tool, member}", NULL };
+    rc = tool_run(NULL, out, sizeof out, ins_prot);
+    CHILD_CHECK(rc == 1, "member: shmets insert into prot: %d, %s", rc, out);
+}
+
+static void test_tool_takes_the_group(void **state)
+{
+    (void)state;
+    NEED_ROOT();
+    char exe[PATH_MAX];
+    mu_exe(exe, sizeof exe);
+    char *slash = strrchr(exe, '/');
+    assert_non_null(slash);
+    *slash = 0;
+    if (snprintf(tool_exe, sizeof tool_exe, "%s/shmets", exe) >= (int)sizeof tool_exe)
+        fail_msg("path too long");
+    assert_int_equal(access(tool_exe, X_OK), 0);
+    run_as(MEMBER_UID, 1, member_uses_the_tool, NULL, "member with the tool");
+    shmets *d = root_open();
+    shmets_tab *p = root_attach(d, "pub"), *r = root_attach(d, "prot");
+    char buf[256];
+    assert_string_equal(lookup_text(p, "tool", buf, sizeof buf), "[{tool,member}]");
+    assert_string_equal(lookup_text(r, "tool", buf, sizeof buf), "[]");
+    shmets_detach(p);
+    shmets_detach(r);
+    tables_intact(d);
+    shmets_close(d);
+}
+
 /* ---- reclamation -------------------------------------------------------------------------- */
 
 /* Delete every {I, _} of pub as root and reclaim: the memory comes back (nothing holds it),
@@ -926,6 +1017,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_member_cannot_delete_rename_or_take, grp_setup, grp_teardown),
         cmocka_unit_test_setup_teardown(test_etsmgr_applies_the_owner_rule, grp_setup, grp_teardown),
         cmocka_unit_test_setup_teardown(test_outsider_cannot_open, grp_setup, grp_teardown),
+        cmocka_unit_test_setup_teardown(test_tool_takes_the_group, grp_setup, grp_teardown),
         cmocka_unit_test_setup_teardown(test_member_killed_in_read_section, grp_setup, grp_teardown),
         cmocka_unit_test_setup_teardown(test_garbage_in_registry, grp_setup, grp_teardown),
     };
