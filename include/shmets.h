@@ -466,8 +466,11 @@ int shmets_open(const char *instance, shmets **db);
  * memory or read a private one: the README's Reliability section has the model and its limits.
  */
 typedef struct shmets_open_opts {
-    const char *group;              /* NULL: no group (today's modes).  A group name, or a
-                                       decimal gid: the instance is (made) shared with it */
+    const char *group;              /* A group name, or a decimal gid: the instance is (made)
+                                       shared with it.  NULL: none named — a new instance gets
+                                       no group (today's modes); an existing one stays as it
+                                       was made, and only the uid that made it opens it
+                                       without naming its group */
 } shmets_open_opts;
 
 /* Options for shmets_open_ex: no group (the environment is not read). */
