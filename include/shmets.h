@@ -366,9 +366,11 @@ int shmets_term_format(shmets_term t, char **text, size_t *len);
  *   public     every process of the instance reads and writes.  The segment is mode 0644,
  *              but processes of other uids cannot use the table: opening the instance
  *              needs write access to its control segment (the readers' registry), which
- *              only the uid that made it has (their shmets_open is -SHMETS_EACCES).
+ *              only the uid that made it has (their shmets_open is -SHMETS_EACCES) — unless
+ *              the instance was made for a group (shmets_open_ex below): then 0660.
  *   protected  only the owner writes.  Other processes map the segment read-only, so a
- *              stray store faults in that process instead of corrupting the table.
+ *              stray store faults in that process instead of corrupting the table (0644;
+ *              0640 in an instance shared with a group).
  *   private    only the owner reads or writes; the segment is mode 0600, and the library
  *              refuses other processes of the same uid.
  * Between processes of one uid the owner rule is enforced by the library (a process of the
@@ -436,10 +438,53 @@ int shmets_opts_from_term(shmets_term list, shmets_opts *o);
 /*
  * Open an instance, creating its control segment if it does not exist.
  *   instance  1 to 64 of [A-Za-z0-9_.-]; NULL means "default".
+ * As shmets_open_ex with options from the environment: SHMETS_GROUP, if set and not empty,
+ * is the group (see INSTANCES SHARED BETWEEN USERS below).
  * Returns 0, -SHMETS_EINVAL, -SHMETS_EACCES, -SHMETS_EBADSEG, -SHMETS_EVERSION (a control
  * segment of another layout), -SHMETS_ENOMEM, -SHMETS_ESYS.  Thread-safe handle.
  */
 int shmets_open(const char *instance, shmets **db);
+
+/*
+ * INSTANCES SHARED BETWEEN USERS (issue 17).  An instance made for a GROUP is shared by the
+ * processes of every uid in that group, with the kernel keeping each table's protection:
+ *   - its control segment is mode 0660 in the group (members register as readers there);
+ *   - each table segment belongs to its owner's uid and to the group, mode by protection:
+ *     public 0660 (members read and write), protected 0640 (members map it read-only: the
+ *     kernel refuses them a read-write open, and a stray store faults), private 0600;
+ *   - a member may read protected and public tables and write public ones; it may not write
+ *     a protected table, read a private one, delete or rename a table whose segment another
+ *     uid owns (-SHMETS_EOWNER), nor take one over through etsmgr (run it with --group).
+ * Every segment is made owner-only, given to the group (fchown), then given its mode; the
+ * creator must be in the group.  An instance made without a group keeps the modes of
+ * PROTECTION below, and only its uid can open it.  The group is chosen when the instance is
+ * made: opening an existing instance with a group it was not made for is -SHMETS_EACCES.
+ * A process that names the group trusts its members: they can write the control segment (the
+ * readers' registry and the catalog), so a hostile member can stall reclamation, take every
+ * free reader slot, or rewrite catalog entries (hide, rename or misattribute tables in it) —
+ * the trust LMDB puts in the readers of its lock file.  It cannot write a protected table's
+ * memory or read a private one: the README's Reliability section has the model and its limits.
+ */
+typedef struct shmets_open_opts {
+    const char *group;              /* A group name, or a decimal gid: the instance is (made)
+                                       shared with it.  NULL: none named — a new instance gets
+                                       no group (today's modes); an existing one stays as it
+                                       was made, and only the uid that made it opens it
+                                       without naming its group */
+} shmets_open_opts;
+
+/* Options for shmets_open_ex: no group (the environment is not read). */
+void shmets_open_opts_init(shmets_open_opts *o);
+
+/*
+ * shmets_open with options (NULL: as shmets_open_opts_init; SHMETS_GROUP is not read).
+ * Returns 0, -SHMETS_EINVAL (bad name, or no such group), -SHMETS_EACCES (the instance belongs
+ * to another uid and not to the group named; it was made for another group, or without one;
+ * a new instance cannot be given to a group this process is not in), -SHMETS_EBADSEG,
+ * -SHMETS_EVERSION, -SHMETS_ENOMEM, -SHMETS_ESYS.  Thread-safe handle.
+ */
+int shmets_open_ex(const char *instance, const shmets_open_opts *opts, shmets **db);
+
 /* Close an instance: detaches every table handle still open through it. */
 void shmets_close(shmets *db);
 /* Remove an instance: every table segment it lists and its control segment (tools, tests).
@@ -466,7 +511,8 @@ void shmets_detach(shmets_tab *t);
 uint64_t shmets_id(const shmets_tab *t);
 
 /* ets:delete/1: delete the table and release the handle.  Every other handle on it then gets
- * -SHMETS_ENOENT.  Returns 0, -SHMETS_EOWNER (not public and not the owner), -SHMETS_ENOENT. */
+ * -SHMETS_ENOENT.  Returns 0, -SHMETS_EOWNER (not public and not the owner; or a public table
+ * whose segment another uid owns, in an instance shared with a group), -SHMETS_ENOENT. */
 int shmets_delete(shmets_tab *t);
 
 /*
@@ -677,7 +723,7 @@ int shmets_update_element_default(shmets_tab *t, shmets_term key, shmets_term el
 int shmets_safe_fixtable(shmets_tab *t, bool fix);
 
 /* ets:rename/2: a new name (the table's id does not change).  -SHMETS_EEXIST (ETS: badarg) if
- * the table is named and a named table of that name exists. */
+ * the table is named and a named table of that name exists; -SHMETS_EOWNER as shmets_delete. */
 int shmets_rename(shmets_tab *t, const char *name);
 
 /* ets:setopts(T, {heir, Pid, Data}) (heir_pid > 0) and {heir, none} (heir_pid 0): only the

@@ -32,8 +32,14 @@
  * the daemon's uid (and the group) can ask anything; table segments are 0644 (0600 private)
  * and belong to their owner's uid (the daemon, as root, chowns a segment to its new owner on
  * every transfer), so the kernel stops another uid from writing a table it does not own or
- * reading a private one.  A client is known by the kernel's SO_PEERCRED and held by pidfd
- * (SO_PEERPIDFD, else pidfd_open checked against the start time), never by what it says, so
+ * reading a private one.  With --group the instance itself is shared with the group (issue
+ * 17: the daemon opens it with shmets_open_ex's group, making it so if it is new, and refuses
+ * to serve an instance made without that group): its segments are the group's, public 0660,
+ * protected 0640, private 0600, and a transfer keeps them in the group; a client of another
+ * uid is served by the rules below, which go by the kernel's word on who it is (SO_PEERCRED)
+ * and by the table's owner, never by the group alone.  A client is known by the kernel's
+ * SO_PEERCRED and held by pidfd (SO_PEERPIDFD, else pidfd_open checked against the start
+ * time), never by what it says, so
  * no client can delete, give away or take over (new_table on a live client's name) a table
  * whose owner or registered client it is not, whatever its uid, and a dead owner's pid reused
  * by another process is never taken for it (owners and heirs are (pid, incarnation)).
@@ -139,8 +145,13 @@ static int listen_socket(const char *sock, const char *group, int *made)
     *made = 1;
     if (group) {
         struct group *g = getgrnam(group);
-        if (!g || chown(sock, (uid_t)-1, g->gr_gid) || chmod(sock, 0660)) {
-            mgr_log(3, "group %s for %s: %s", group, sock, g ? strerror(errno) : "no such group");
+        char *end;
+        unsigned long num = strtoul(group, &end, 10);
+        gid_t gid = g ? g->gr_gid : (gid_t)num;
+        if (!g && (!*group || *end || num >= (gid_t)-1))
+            g = NULL, gid = (gid_t)-1;  /* neither a name nor a decimal gid */
+        if (gid == (gid_t)-1 || chown(sock, (uid_t)-1, gid) || chmod(sock, 0660)) {
+            mgr_log(3, "group %s for %s: %s", group, sock, gid != (gid_t)-1 ? strerror(errno) : "no such group");
             close(fd);
             unlink(sock);
             return -1;
@@ -223,7 +234,7 @@ static int idle(struct mgr *m)
     free(v);
     struct rcu_registry *reg = &m->c->h->reg;
     uint32_t hw = atomic_load(&reg->hiwater);
-    for (uint32_t i = 0; i < hw && i < reg->nslots && !busy; i++) {
+    for (uint32_t i = 0; i < hw && i < rcu_nslots(reg) && !busy; i++) {
         int32_t pid = atomic_load(&reg->slots[i].pid);
         busy = pid > 0 && proc_alive(pid, atomic_load(&reg->slots[i].incarnation));
     }
@@ -291,7 +302,12 @@ int main(int argc, char **argv)
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     struct mgr m = { .epfd = -1 };
-    int rc = shmets_open(inst, &m.db);
+    /* --group names the instance's group too: the daemon makes (or opens) the instance shared
+     * with it, so that the group's processes it serves can open it (include/shmets.h). */
+    shmets_open_opts oo;
+    shmets_open_opts_init(&oo);
+    oo.group = group;
+    int rc = shmets_open_ex(inst, &oo, &m.db);
     if (rc) {
         mgr_log(3, "instance %s: %s (%s)", inst, shmets_strerror(rc), shmets_errdetail());
         return 1;

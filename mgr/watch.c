@@ -107,6 +107,8 @@ void mgr_chown_table(struct mgr *m, uint64_t id, uid_t uid, gid_t gid)
     cat_seg_name(m->c->s.name, id, name);
     snprintf(path, sizeof path, "/dev/shm%s", name);
     struct stat st;
+    if (m->c->group != (gid_t)-1)
+        gid = m->c->group;      /* an instance shared with a group: its segments stay in it */
     if (stat(path, &st) == 0 && (st.st_uid != uid || st.st_gid != gid) && chown(path, uid, gid))
         mgr_log(4, "chown %s: %s", path, strerror(errno));
 }
@@ -304,7 +306,7 @@ void mgr_scan(struct mgr *m)
     struct rcu_registry *reg = &m->c->h->reg;
     uint32_t hw = atomic_load(&reg->hiwater);
     int dead = 0;
-    for (uint32_t i = 0; i < hw && i < reg->nslots; i++) {
+    for (uint32_t i = 0; i < hw && i < rcu_nslots(reg); i++) {
         struct rcu_slot *sl = &reg->slots[i];
         int32_t pid = atomic_load(&sl->pid);
         uint64_t inc = atomic_load(&sl->incarnation);

@@ -6,7 +6,8 @@
  * fileinfo (tools/cmd_file.c), top (tools/top.c), events (tools/cmd_events.c) and shell (tools/shell.c); man/shmets.1
  * describes them all.  Every
  * subcommand reports errors in words (shmets_strerror plus the detail) and exits non-zero
- * (2 for a usage error).
+ * (2 for a usage error).  `--instance NAME` and `--group GROUP` (the group an instance is
+ * shared with, issue 17; also SHMETS_GROUP) may come before the subcommand or after it.
  *
  *   shmets parse TERM...          canonical form of each term: ~w text, type, ETF bytes
  *   shmets format                 ETF bytes (binary_to_term input) on stdin -> ~w text
@@ -14,7 +15,7 @@
  *   shmets compare A B            A < B, A == B, A =:= B as Erlang decides them
  *   shmets sort TERM...           the terms in Erlang's term order
  *   shmets hash TERM [SEED]       the 64-bit hash of TERM's canonical encoding
- *   shmets script [--instance NAME] [FILE]
+ *   shmets script [--instance NAME] [--group GROUP] [FILE]
  *                                 run ets:Function(Arg, ...). calls (FILE or standard input),
  *                                 one ~w result line per call (tools/script.c)
  */
@@ -183,8 +184,9 @@ static int usage(void)
           "       shmets compare A B\n"
           "       shmets sort TERM...\n"
           "       shmets hash TERM [SEED]\n"
-          "       shmets script [--instance NAME] [FILE]\n"
-          "table subcommands (each takes --instance NAME; TAB is a name or an id):\n"
+          "       shmets script [--instance NAME] [--group GROUP] [FILE]\n"
+          "table subcommands (each takes --instance NAME and --group GROUP, before or after\n"
+          "the subcommand; TAB is a name or an id):\n"
           "       shmets ls\n"
           "       shmets info TAB\n"
           "       shmets get TAB KEY\n"
@@ -202,7 +204,47 @@ static int usage(void)
     return 2;
 }
 
+static int dispatch(int argc, char **argv);
+
 int main(int argc, char **argv)
+{
+    /* `shmets --instance NAME --group GROUP CMD ...`: options before the subcommand are the
+     * subcommand's (the group goes to SHMETS_GROUP, which shmets_open reads). */
+    char *lead[2] = { NULL, NULL };
+    int nlead = 0;
+    while (argc >= 3 && (!strcmp(argv[1], "--instance") || !strcmp(argv[1], "--group"))) {
+        if (!strcmp(argv[1], "--group"))
+            setenv("SHMETS_GROUP", argv[2], 1);
+        else if (nlead == 0) {
+            lead[nlead++] = argv[1];
+            lead[nlead++] = argv[2];
+        } else {
+            return usage();
+        }
+        argv[2] = argv[0];
+        argv += 2;
+        argc -= 2;
+    }
+    char **moved = NULL;
+    if (nlead && argc >= 2) {           /* CMD --instance NAME ARGS... */
+        moved = calloc((size_t)argc + 3, sizeof *moved);
+        if (!moved)
+            return 1;
+        moved[0] = argv[0];
+        moved[1] = argv[1];
+        moved[2] = lead[0];
+        moved[3] = lead[1];
+        for (int i = 2; i < argc; i++)
+            moved[i + 2] = argv[i];
+        argc += 2;
+        argv = moved;
+    }
+    int rc = dispatch(argc, argv);
+    free(moved);
+    return rc;
+}
+
+static int dispatch(int argc, char **argv)
 {
     if (argc < 2)
         return usage();

@@ -1,5 +1,5 @@
 /*
- * script.c — `shmets script [--instance NAME] [FILE]`: run ets:Function(Arg, ...) calls
+ * script.c — `shmets script [--instance NAME] [--group GROUP] [FILE]`: run ets:Function(Arg, ...) calls
  * written in Erlang syntax against an instance, one result line per call.
  *
  * WHAT IT IS FOR
@@ -278,7 +278,7 @@ static void close_instance(struct script *s)
 
 static int usage(void)
 {
-    fputs("usage: shmets script [--instance NAME] [FILE]\n", stderr);
+    fputs("usage: shmets script [--instance NAME] [--group GROUP] [FILE]\n", stderr);
     return 2;
 }
 
@@ -291,6 +291,10 @@ int script_main(int argc, char **argv)
             inst = argv[++i];
         else if (!strncmp(argv[i], "--instance=", 11))
             inst = argv[i] + 11;
+        else if (!strcmp(argv[i], "--group") && i + 1 < argc)
+            setenv("SHMETS_GROUP", argv[++i], 1);       /* shmets_open reads it */
+        else if (!strncmp(argv[i], "--group=", 8))
+            setenv("SHMETS_GROUP", argv[i] + 8, 1);
         else if (argv[i][0] == '-' && argv[i][1])
             return usage();
         else if (!file)

@@ -57,9 +57,9 @@ int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, stru
             goto bad;
         memcpy(name, s + 2, n);
         name[n] = 0;
-        bool takes = !strcmp(name, "instance") || !strcmp(name, "iterations") || !strcmp(name, "interval") ||
-                     !strcmp(name, "manage") || !strcmp(name, "give-to");
-        if (strcmp(name, "instance") && !allowed_flag(allowed, name))
+        bool takes = !strcmp(name, "instance") || !strcmp(name, "group") || !strcmp(name, "iterations") ||
+                     !strcmp(name, "interval") || !strcmp(name, "manage") || !strcmp(name, "give-to");
+        if (strcmp(name, "instance") && strcmp(name, "group") && !allowed_flag(allowed, name))
             goto bad;
         if (takes && !val) {
             if (i + 1 >= argc) {
@@ -75,6 +75,8 @@ int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, stru
         char *end;
         if (!strcmp(name, "instance"))
             a->instance = val;
+        else if (!strcmp(name, "group"))
+            setenv("SHMETS_GROUP", val, 1);     /* shmets_open reads it (include/shmets.h) */
         else if (!strcmp(name, "iterations")) {
             long v = strtol(val, &end, 10);
             if (*end || v < 0 || v > 1000000000 || end == val) {

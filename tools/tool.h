@@ -24,7 +24,8 @@ struct tool_args {
     long give_to;               /* load --give-to PID: etsmgr gives the loaded table to PID */
 };
 
-/* Parse argv (after the subcommand's name): --instance and the flags in `allowed`
+/* Parse argv (after the subcommand's name): --instance, --group (which sets SHMETS_GROUP, the
+ * group shmets_open shares the instance with) and the flags in `allowed`
  * ("iterations,interval,md5sum,object-count,sync,verify" by name).  Returns 0 or 2 (usage;
  * message given). */
 int tool_parse(const char *cmd, int argc, char **argv, const char *allowed, struct tool_args *a);

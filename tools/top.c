@@ -104,7 +104,7 @@ int cmd_top(int argc, char **argv)
     struct row *rows = NULL;
     size_t nrows = 0;
     const char *inst = a.instance ? a.instance : "default";
-    uint32_t nsl = db->c.h->reg.nslots;
+    uint32_t nsl = rcu_nslots(&db->c.h->reg);
     struct sect *sc = calloc(nsl ? nsl : 1, sizeof *sc);
     if (!sc) {
         shmets_close(db);

@@ -135,9 +135,17 @@ static int autostart(struct etsmgr *m)
     find_exe(m, exe, sizeof exe);
     char idle[24];
     snprintf(idle, sizeof idle, "%d", m->idle_exit_s);
-    char *argv[] = { exe, "--instance", m->inst, "--runtime-dir", m->dir, "--idle-exit", idle, NULL };
-    if (m->idle_exit_s < 0)
-        argv[5] = NULL;
+    /* An instance shared with a group gets a daemon of that group (its socket 0660 in it). */
+    char gid[24];
+    snprintf(gid, sizeof gid, "%u", (unsigned)m->db->c.group);
+    char *argv[] = { exe, "--instance", m->inst, "--runtime-dir", m->dir, "--idle-exit", idle, NULL, NULL, NULL };
+    int k = m->idle_exit_s < 0 ? 5 : 7;
+    argv[k] = NULL;
+    if (m->db->c.group != (gid_t)-1) {
+        argv[k++] = "--group";
+        argv[k++] = gid;
+        argv[k] = NULL;
+    }
     pid_t c = fork();
     if (c < 0)
         return err_set(SHMETS_ESYS, "fork: %s", strerror(errno));

@@ -35,6 +35,15 @@
  *
  *   C.5 No two LIVE managed entries share a client key.
  *
+ *   C.6 A walk of the catalog stays inside it whatever the shared header says: where the
+ *       entries start and how many there may be are checked once, at ctl_open, and kept in
+ *       the process (struct ctl); the high-water mark is clamped to them; an entry copied out
+ *       has its lengths clamped and its strings terminated.  (Issue 17: in an instance shared
+ *       by a group, every member may write the control segment, the catalog included.  A
+ *       hostile member can still rewrite entries — hide, rename or misattribute tables in the
+ *       catalog, hold its lock — but not reach the tables' memory, which the kernel guards
+ *       by each segment's own mode: README, Reliability.)
+ *
  * CRASH SAFETY: a process that dies holding the lock leaves at worst one entry half-written or
  * in state CREATING.  Recovery (cat_recover) frees CREATING entries whose creator is dead,
  * together with the table segment the creator may have made, and recounts `live`.  An entry
@@ -99,20 +108,43 @@ static void ctl_init(unsigned char *base, void *arg)
 
 int ctl_open(const char *inst, struct ctl *c)
 {
+    return ctl_open_grp(inst, (gid_t)-1, c);
+}
+
+/* The group an attached control segment is shared with: its group if the group may write it
+ * (mode 0660), else none. */
+static gid_t shared_group(const struct seg *s)
+{
+    return (s->mode & 0060) == 0060 ? s->gid : (gid_t)-1;
+}
+
+int ctl_open_grp(const char *inst, gid_t group, struct ctl *c)
+{
     char name[SEG_NAME_MAX];
     int rc = ctl_name(inst, name, sizeof name);
     if (rc)
         return rc;
     for (int attempt = 0; attempt < 3; attempt++) {
-        rc = seg_attach(name, SEG_CONTROL, 1, &c->s);
+        rc = seg_attach_grp(name, SEG_CONTROL, 1, group, &c->s);
         if (rc == 0) {
             c->h = (struct ctl_hdr *)c->s.base;
             const struct cat_hdr *k = &c->h->cat;
-            if (c->h->reg.nslots == 0 || ctl_size(c->h->reg.nslots) > c->s.size ||
-                k->entries_off != ctl_entries_off(c->h->reg.nslots) ||
-                ctl_size_max(c->h->reg.nslots, k->cap) > c->s.size || k->hiwater > k->cap) {
+            /* The registry has the layout's size, whatever its shared count says now (a
+             * member of the instance's group may have written it: rcu_nslots clamps it). */
+            if (ctl_size(RCU_SLOTS_DEFAULT) > c->s.size || k->entries_off != ctl_entries_off(RCU_SLOTS_DEFAULT) ||
+                ctl_size_max(RCU_SLOTS_DEFAULT, k->cap) > c->s.size || k->hiwater > k->cap) {
                 seg_detach(&c->s);
                 return err_set(SHMETS_EBADSEG, "control segment %s: its registry or catalog does not fit", name);
+            }
+            c->entries_off = k->entries_off;
+            c->cap = k->cap;
+            c->group = shared_group(&c->s);
+            if (group != (gid_t)-1 && c->group != group) {
+                unsigned m = (unsigned)c->s.mode, g = (unsigned)c->s.gid;
+                seg_detach(&c->s);
+                return err_set(SHMETS_EACCES, "instance %s is not shared with group %u (its control segment "
+                               "has group %u, mode %04o): it was made %s", inst, (unsigned)group, g, m,
+                               (m & 0060) == 0060 ? "for another group" : "without a group");
             }
             return 0;
         }
@@ -122,10 +154,11 @@ int ctl_open(const char *inst, struct ctl *c)
         /* The registry is backed whole (it is small and sparse use is not worth a lock); the
          * catalog's entries are backed as tables are made (cat_add). */
         size_t commit = ctl_entries_off(a.nslots);
-        /* Losers of a creation race get EEXIST and attach on the next round. */
+        /* Losers of a creation race get EEXIST and attach on the next round.  With a group,
+         * the group writes it too: its members read and register as readers (C.6). */
         struct seg s;
-        rc = seg_create(name, SEG_CONTROL, (uint32_t)sizeof(struct ctl_hdr), ctl_size_max(a.nslots, a.cap),
-                        commit, 0644, ctl_init, &a, &s);
+        rc = seg_create_grp(name, SEG_CONTROL, (uint32_t)sizeof(struct ctl_hdr), ctl_size_max(a.nslots, a.cap),
+                            commit, group != (gid_t)-1 ? 0660 : 0644, group, ctl_init, &a, &s);
         if (rc == -SHMETS_EEXIST)
             continue;
         if (rc)
@@ -137,6 +170,9 @@ int ctl_open(const char *inst, struct ctl *c)
         }
         c->s = s;
         c->h = (struct ctl_hdr *)s.base;
+        c->entries_off = c->h->cat.entries_off;
+        c->cap = c->h->cat.cap;
+        c->group = group;
         return 0;
     }
     return err_set(SHMETS_ESYS, "control segment %s keeps appearing and disappearing", name);
@@ -157,9 +193,33 @@ int ctl_unlink(const char *inst)
 
 /* ---- the catalog ------------------------------------------------------------------------- */
 
+/* Entry i, i below c->cap: where the entries start and how many there may be are the values
+ * ctl_open checked, kept in the process (a member of the instance's group can write the
+ * shared ones: C.6). */
 static struct cat_entry *entry(struct ctl *c, uint32_t i)
 {
-    return (struct cat_entry *)(c->s.base + c->h->cat.entries_off) + i;
+    INVARIANT(i < c->cap);
+    return (struct cat_entry *)(c->s.base + c->entries_off) + i;
+}
+
+/* The entries a walk visits: the shared high-water mark, never past the checked capacity. */
+static uint32_t hiw(struct ctl *c)
+{
+    uint32_t h = __atomic_load_n(&c->h->cat.hiwater, __ATOMIC_RELAXED);
+    return h < c->cap ? h : c->cap;
+}
+
+/* A copy of an entry made safe to print and compare: its lengths within their arrays and
+ * its strings terminated, whatever the shared entry held (C.6). */
+static void copy_out(struct cat_entry *out, const struct cat_entry *x)
+{
+    memcpy(out, x, sizeof *out);
+    if (out->name_len > CAT_NAME_MAX)
+        out->name_len = CAT_NAME_MAX;
+    out->name[out->name_len] = 0;
+    if (out->mkey_len > CAT_NAME_MAX)
+        out->mkey_len = CAT_NAME_MAX;
+    out->mkey[out->mkey_len] = 0;
 }
 
 void cat_seg_name(const char *ctl_name, uint64_t id, char *out)
@@ -173,11 +233,11 @@ static int cat_recover(void *arg)
     struct ctl *c = arg;
     struct cat_hdr *k = &c->h->cat;
     uint64_t committed = atomic_load(&seg_hdr(&c->s)->committed);
-    uint64_t room = (committed - k->entries_off) / sizeof(struct cat_entry);
-    if (k->hiwater > k->cap || k->hiwater > room)
-        k->hiwater = (uint32_t)(room < k->cap ? room : k->cap);
+    uint64_t room = committed > c->entries_off ? (committed - c->entries_off) / sizeof(struct cat_entry) : 0;
+    if (k->hiwater > c->cap || k->hiwater > room)
+        k->hiwater = (uint32_t)(room < c->cap ? room : c->cap);
     uint32_t live = 0;
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *e = entry(c, i);
         uint32_t st = atomic_load(&e->state);
         if (st == CAT_CREATING && !proc_alive(e->owner_pid, e->owner_inc)) {
@@ -210,7 +270,7 @@ static void unlock(struct ctl *c)
 
 static int name_eq(const struct cat_entry *e, const char *name, size_t len)
 {
-    return (e->flags & CAT_NAMED) && e->name_len == len && memcmp(e->name, name, len) == 0;
+    return (e->flags & CAT_NAMED) && len <= CAT_NAME_MAX && e->name_len == len && memcmp(e->name, name, len) == 0;
 }
 
 int cat_add(struct ctl *c, struct cat_entry *e, uint32_t *idx)
@@ -222,7 +282,7 @@ int cat_add(struct ctl *c, struct cat_entry *e, uint32_t *idx)
         return rc;
     struct cat_hdr *k = &c->h->cat;
     uint32_t free_at = UINT32_MAX;
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         uint32_t st = atomic_load(&x->state);
         if (st == CAT_CREATING && !proc_alive(x->owner_pid, x->owner_inc)) {
@@ -244,14 +304,14 @@ int cat_add(struct ctl *c, struct cat_entry *e, uint32_t *idx)
         }
     }
     if (free_at == UINT32_MAX) {
-        if (k->hiwater == k->cap) {
+        if (hiw(c) == c->cap) {
             unlock(c);
-            return err_set(SHMETS_ENOMEM, "the instance holds %u tables, its most", k->cap);
+            return err_set(SHMETS_ENOMEM, "the instance holds %u tables, its most", c->cap);
         }
-        free_at = k->hiwater;
-        size_t end = k->entries_off + (size_t)(free_at + 1) * sizeof(struct cat_entry);
+        free_at = hiw(c);
+        size_t end = c->entries_off + (size_t)(free_at + 1) * sizeof(struct cat_entry);
         if (end > atomic_load(&seg_hdr(&c->s)->committed)) {
-            size_t want = k->entries_off + (size_t)(free_at + 64) * sizeof(struct cat_entry);
+            size_t want = c->entries_off + (size_t)(free_at + 64) * sizeof(struct cat_entry);
             if (want > c->s.size)
                 want = c->s.size;
             if ((rc = seg_grow(&c->s, want))) {
@@ -293,7 +353,7 @@ int cat_remove(struct ctl *c, uint64_t id)
     if (rc)
         return rc;
     struct cat_hdr *k = &c->h->cat;
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         if (atomic_load(&x->state) != CAT_FREE && x->id == id) {
             atomic_store(&x->state, CAT_FREE);
@@ -312,13 +372,12 @@ static int find(struct ctl *c, const char *name, size_t len, uint64_t id, struct
     int rc = lock(c);
     if (rc)
         return rc;
-    struct cat_hdr *k = &c->h->cat;
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         if (atomic_load(&x->state) != CAT_LIVE)
             continue;
         if (name ? name_eq(x, name, len) : x->id == id) {
-            memcpy(out, x, sizeof *out);
+            copy_out(out, x);
             unlock(c);
             return 0;
         }
@@ -336,9 +395,8 @@ int cat_rename(struct ctl *c, uint64_t id, const char *name, size_t len)
     int rc = lock(c);
     if (rc)
         return rc;
-    struct cat_hdr *k = &c->h->cat;
     struct cat_entry *me = NULL;
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         if (atomic_load(&x->state) == CAT_LIVE && x->id == id)
             me = x;
@@ -348,7 +406,7 @@ int cat_rename(struct ctl *c, uint64_t id, const char *name, size_t len)
         return err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
     }
     /* A named table's new name must be free, its own included (ets:rename(T, T) is badarg). */
-    for (uint32_t i = 0; (me->flags & CAT_NAMED) && i < k->hiwater; i++) {
+    for (uint32_t i = 0; (me->flags & CAT_NAMED) && i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         if (atomic_load(&x->state) != CAT_FREE && name_eq(x, name, len)) {
             unlock(c);
@@ -367,8 +425,7 @@ int cat_set_heir(struct ctl *c, uint64_t id, int32_t pid, uint64_t inc)
     int rc = lock(c);
     if (rc)
         return rc;
-    struct cat_hdr *k = &c->h->cat;
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         if (atomic_load(&x->state) == CAT_LIVE && x->id == id) {
             x->heir_pid = pid;
@@ -398,9 +455,8 @@ int cat_list(struct ctl *c, uint64_t *ids, uint32_t max, uint32_t *n)
     int rc = lock(c);
     if (rc)
         return rc;
-    struct cat_hdr *k = &c->h->cat;
     uint32_t got = 0;
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         if (atomic_load(&x->state) == CAT_LIVE) {
             if (got < max)
@@ -417,8 +473,7 @@ int cat_list(struct ctl *c, uint64_t *ids, uint32_t max, uint32_t *n)
 
 static struct cat_entry *live_id(struct ctl *c, uint64_t id)
 {
-    struct cat_hdr *k = &c->h->cat;
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         if (atomic_load(&x->state) == CAT_LIVE && x->id == id)
             return x;
@@ -428,7 +483,7 @@ static struct cat_entry *live_id(struct ctl *c, uint64_t id)
 
 static int key_eq(const struct cat_entry *e, const char *key, size_t len)
 {
-    return (e->mflags & CATM_MANAGED) && e->mkey_len == len && memcmp(e->mkey, key, len) == 0;
+    return (e->mflags & CATM_MANAGED) && len <= CAT_NAME_MAX && e->mkey_len == len && memcmp(e->mkey, key, len) == 0;
 }
 
 uint32_t cat_gen(struct ctl *c)
@@ -442,16 +497,19 @@ int cat_snapshot(struct ctl *c, struct cat_entry **out, uint32_t *n)
     if (rc)
         return rc;
     struct cat_hdr *k = &c->h->cat;
-    struct cat_entry *v = malloc((size_t)(k->live ? k->live : 1) * sizeof *v);
+    uint32_t live = k->live, hw = hiw(c);      /* read once (C.6) */
+    if (live > hw)
+        live = hw;
+    struct cat_entry *v = malloc((size_t)(live ? live : 1) * sizeof *v);
     if (!v) {
         unlock(c);
         return err_set(SHMETS_ENOMEM, "out of process memory");
     }
     uint32_t got = 0;
-    for (uint32_t i = 0; i < k->hiwater && got < k->live; i++) {
+    for (uint32_t i = 0; i < hw && got < live; i++) {
         struct cat_entry *x = entry(c, i);
         if (atomic_load(&x->state) == CAT_LIVE)
-            memcpy(&v[got++], x, sizeof *x);
+            copy_out(&v[got++], x);
     }
     unlock(c);
     *out = v;
@@ -471,7 +529,7 @@ int cat_set_owner(struct ctl *c, uint64_t id, int32_t old_pid, uint64_t old_inc,
         rc = err_set(SHMETS_EOWNER, "table %llu changed owner meanwhile", (unsigned long long)id);
     else if (nw->key && (nw->key_len == 0 || nw->key_len > CAT_NAME_MAX))
         rc = err_set(SHMETS_EINVAL, "a managed table's name has 1 to %d bytes", CAT_NAME_MAX);
-    for (uint32_t i = 0; !rc && nw->key && i < c->h->cat.hiwater; i++) {
+    for (uint32_t i = 0; !rc && nw->key && i < hiw(c); i++) {
         struct cat_entry *y = entry(c, i);
         if (y != x && atomic_load(&y->state) != CAT_FREE && key_eq(y, nw->key, nw->key_len))
             rc = err_set(SHMETS_EEXIST, "table %llu is managed as \"%.*s\" already",
@@ -519,7 +577,7 @@ int cat_manage(struct ctl *c, uint64_t id, const char *key, size_t len, int32_t 
         unlock(c);
         return err_set(SHMETS_ENOENT, "no table with id %llu", (unsigned long long)id);
     }
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         if (x != me && atomic_load(&x->state) != CAT_FREE && key_eq(x, key, len)) {
             unlock(c);
@@ -559,11 +617,10 @@ int cat_find_key(struct ctl *c, const char *key, size_t len, struct cat_entry *o
     int rc = lock(c);
     if (rc)
         return rc;
-    struct cat_hdr *k = &c->h->cat;
-    for (uint32_t i = 0; i < k->hiwater; i++) {
+    for (uint32_t i = 0; i < hiw(c); i++) {
         struct cat_entry *x = entry(c, i);
         if (atomic_load(&x->state) == CAT_LIVE && key_eq(x, key, len)) {
-            memcpy(out, x, sizeof *out);
+            copy_out(out, x);
             unlock(c);
             return 0;
         }
@@ -595,11 +652,11 @@ int cat_check(struct ctl *c)
     uint32_t live = 0;
     rc = 0;
     uint64_t committed = atomic_load(&seg_hdr(&c->s)->committed);
-    if (k->hiwater > k->cap || k->entries_off + (uint64_t)k->hiwater * sizeof(struct cat_entry) > committed) {
+    if (k->hiwater > c->cap || c->entries_off + (uint64_t)k->hiwater * sizeof(struct cat_entry) > committed) {
         rc = err_set(SHMETS_EBADSEG, "C.1 catalog high-water mark %u is past its room", k->hiwater);
         goto out;
     }
-    for (uint32_t i = 0; i < k->hiwater && !rc; i++) {
+    for (uint32_t i = 0; i < hiw(c) && !rc; i++) {
         struct cat_entry *x = entry(c, i);
         uint32_t st = atomic_load(&x->state);
         if (st == CAT_FREE)
@@ -614,7 +671,7 @@ int cat_check(struct ctl *c)
                          (unsigned long long)x->id, (unsigned long long)k->next_id);
         if (x->name_len > CAT_NAME_MAX)
             rc = err_set(SHMETS_EBADSEG, "catalog entry %u: name of %u bytes", i, x->name_len);
-        for (uint32_t j = i + 1; j < k->hiwater && !rc; j++) {
+        for (uint32_t j = i + 1; j < hiw(c) && !rc; j++) {
             struct cat_entry *y = entry(c, j);
             if (atomic_load(&y->state) == CAT_FREE)
                 continue;

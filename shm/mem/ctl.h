@@ -82,12 +82,21 @@ struct ctl_hdr {
 struct ctl {
     struct seg s;
     struct ctl_hdr *h;
+    uint64_t entries_off;       /* the catalog's place and room as ctl_open checked them (C.6) */
+    uint32_t cap;
+    gid_t group;                /* the group the instance is shared with, (gid_t)-1 if none:
+                                   table segments are made in it and trusted in it (seg.h S.3) */
 };
 
 /* The segment name of an instance: "/shmets.<inst>".  inst: 1..64 of [A-Za-z0-9_.-]. */
 int ctl_name(const char *inst, char *out, size_t n);
 /* Attach the instance's control segment, creating it (O_EXCL, mode 0644) if it is missing. */
 int ctl_open(const char *inst, struct ctl *c);
+/* As ctl_open, for an instance shared with group `group` ((gid_t)-1: ctl_open): made mode 0660
+ * in that group if missing; an existing one must be shared with that group (-SHMETS_EACCES
+ * otherwise) and may belong to another uid (trusted as the group's, seg.h S.3).  c->group
+ * is set either way: an instance made for a group is shared with it whoever opens it. */
+int ctl_open_grp(const char *inst, gid_t group, struct ctl *c);
 void ctl_close(struct ctl *c);
 /* Remove the instance's control segment name (tests, tools). */
 int ctl_unlink(const char *inst);

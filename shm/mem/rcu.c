@@ -34,6 +34,21 @@
  *   R.6 A slot is claimed by CAS on its pid from 0 to -1, then its incarnation is written, then
  *       the claimer's pid: a scanner never pairs a new pid with an old incarnation.
  *
+ *   R.7 Garbage in the registry is bounded, checked, cleared and never followed (issue 17:
+ *       in an instance shared by a group, every member writes the registry, so a broken or
+ *       hostile member can write anything there).  Nothing in a slot is an offset or a
+ *       pointer: it is three numbers, which scans only compare.  Scans stop at the smaller
+ *       of hiwater and rcu_nslots() (the layout's count, whatever the shared one says).  A
+ *       slot whose pid is 0 or negative holds no reader (a reader enters only after its pid
+ *       is stored, R.6), so its epoch is ignored; a pid below -1 is no state R.6 makes, and
+ *       is cleared; a positive pid with incarnation 0 likewise (R.6 writes the incarnation,
+ *       never 0, before the pid); a pid and incarnation that name no live process are
+ *       cleared as a dead reader's (R.4); an epoch at or above the current one delays
+ *       nothing.  What garbage cannot be told from a reader: the (pid, incarnation) of a live
+ *       process with an old epoch.  That stalls reclamation while the process lives, and a
+ *       member can claim every free slot: the trust LMDB puts in the processes that share
+ *       its lock file, written down in the README's threat model.
+ *
  * CRASH SAFETY: a slot is released by storing 0; a process killed at any point leaves at worst
  * a claimed slot, which R.4 clears — or, if it died in the two stores of R.6, a slot held by
  * -1, lost for the registry's life (one slot of thousands; etsmgr's restart does not reset it).
@@ -92,7 +107,8 @@ int rcu_reader_register(struct rcu_registry *reg, struct rcu_reader *rd)
     }
     uint64_t inc = proc_self_incarnation();
     for (int round = 0; round < 2; round++) {
-        for (uint32_t i = 0; i < reg->nslots; i++) {
+        uint32_t ns = rcu_nslots(reg);
+        for (uint32_t i = 0; i < ns; i++) {
             struct rcu_slot *sl = &reg->slots[i];
             int32_t zero = 0;
             /* Claimed as -1 first, so that no scanner pairs our pid with the incarnation of
@@ -113,7 +129,7 @@ int rcu_reader_register(struct rcu_registry *reg, struct rcu_reader *rd)
         if (round == 0 && rcu_clear_dead(reg) == 0)
             break;
     }
-    return err_set(SHMETS_EAGAIN, "all %u reader slots are held by live threads", reg->nslots);
+    return err_set(SHMETS_EAGAIN, "all %u reader slots are held by live threads", rcu_nslots(reg));
 }
 
 void rcu_reader_unregister(struct rcu_reader *rd)
@@ -135,11 +151,15 @@ static int slot_dead(struct rcu_slot *sl, int32_t pid)
 {
     /* Between reading pid and incarnation the slot may be released and claimed again;
      * a claimer writes the incarnation after the pid, so re-check the pid afterwards. */
-    if (pid <= 0)
+    if (pid == 0 || pid == -1)
         return 0;                   /* free, or being claimed (R.6) */
+    if (pid < -1)
+        return 1;                   /* no state of R.6: garbage (R.7) */
     uint64_t inc = atomic_load(&sl->incarnation);
-    if (atomic_load(&sl->pid) != pid || inc == 0)
+    if (atomic_load(&sl->pid) != pid)
         return 0;
+    if (inc == 0)
+        return 1;                   /* R.6 never stores a pid before a non-zero incarnation (R.7) */
     return !proc_alive(pid, inc);
 }
 
@@ -162,8 +182,8 @@ static int clear_slot(struct rcu_registry *reg, struct rcu_slot *sl, int32_t pid
 unsigned rcu_clear_dead(struct rcu_registry *reg)
 {
     unsigned n = 0;
-    uint32_t hw = atomic_load(&reg->hiwater);
-    for (uint32_t i = 0; i < hw && i < reg->nslots; i++) {
+    uint32_t hw = atomic_load(&reg->hiwater), ns = rcu_nslots(reg);
+    for (uint32_t i = 0; i < hw && i < ns; i++) {
         struct rcu_slot *sl = &reg->slots[i];
         int32_t pid = atomic_load(&sl->pid);
         if (pid != 0 && slot_dead(sl, pid))
@@ -181,15 +201,17 @@ int rcu_safe_epoch(struct rcu_registry *reg, uint64_t *safe)
     uint64_t min = now;
     /* A slot claimed after we read hiwater entered after the increment above: it cannot
      * hold memory retired before it (R.3), so stopping at hiwater is safe. */
-    uint32_t hw = atomic_load(&reg->hiwater);
-    for (uint32_t i = 0; i < hw && i < reg->nslots; i++) {
+    uint32_t hw = atomic_load(&reg->hiwater), ns = rcu_nslots(reg);
+    for (uint32_t i = 0; i < hw && i < ns; i++) {
         struct rcu_slot *sl = &reg->slots[i];
         uint64_t e = atomic_load_explicit(&sl->epoch, memory_order_acquire);
         if (e == 0 || e >= min)
             continue;
         int32_t pid = atomic_load(&sl->pid);
-        if (pid == 0)
-            continue;       /* released or cleared since its epoch was stored: no reader */
+        if (pid < -1 && clear_slot(reg, sl, pid))
+            continue;       /* garbage (R.7) */
+        if (pid <= 0)
+            continue;       /* released, cleared or being claimed: no reader (R.6, R.7) */
         if (pid != proc_self_pid() && slot_dead(sl, pid) && clear_slot(reg, sl, pid))
             continue;       /* R.4 */
         min = e;
@@ -201,8 +223,8 @@ int rcu_safe_epoch(struct rcu_registry *reg, uint64_t *safe)
 unsigned rcu_clear_proc(struct rcu_registry *reg, int32_t pid, uint64_t inc)
 {
     unsigned n = 0;
-    uint32_t hw = atomic_load(&reg->hiwater);
-    for (uint32_t i = 0; pid > 0 && i < hw && i < reg->nslots; i++) {
+    uint32_t hw = atomic_load(&reg->hiwater), ns = rcu_nslots(reg);
+    for (uint32_t i = 0; pid > 0 && i < hw && i < ns; i++) {
         struct rcu_slot *sl = &reg->slots[i];
         if (atomic_load(&sl->pid) == pid && atomic_load(&sl->incarnation) == inc && atomic_load(&sl->pid) == pid)
             n += (unsigned)clear_slot(reg, sl, pid);

@@ -39,6 +39,15 @@ struct rcu_registry {
     struct rcu_slot slots[] __attribute__((aligned(64)));
 };
 
+/* How many slots a scan may visit: the registry's count, but never more than the layout's
+ * (ctl_open refuses a registry of another size), since a process of the instance's group can
+ * write any value into the shared count (R.7). */
+static inline uint32_t rcu_nslots(const struct rcu_registry *reg)
+{
+    uint32_t n = __atomic_load_n(&reg->nslots, __ATOMIC_RELAXED);
+    return n < RCU_SLOTS_DEFAULT ? n : RCU_SLOTS_DEFAULT;
+}
+
 /* A reading thread's handle: its slot and its nesting depth (process-local, never shared). */
 struct rcu_reader {
     struct rcu_slot *slot;

@@ -25,6 +25,14 @@
  * still denies its use (an attach that is refused, a create that finds it taken): choose
  * instance names others cannot guess, or a private runtime directory's manager.
  *
+ * GROUPS (issue 17): an instance shared between uids is made for a group; its segments belong
+ * to the group (fchown, as a setgid directory would do) with modes that follow their use (the
+ * control segment and public tables 0660, protected 0640, private 0600).  seg_create_grp makes
+ * such an object owner-only (0600) until it is the group's, then sets its mode (S.4), so no
+ * process of the creator's primary group ever sees it in between.  seg_attach_grp trusts, for
+ * writing, a segment of another uid only if its group is the one the caller named and others
+ * cannot write it: the caller has chosen to trust that group's members (S.3).
+ *
  * ATTACH CHECKS (S.1 in seg.h), in this order, before trusting any other field: the object is
  * at least a header long; magic; layout version; ABI word; kind; header_size; size_max equals
  * the object's size; committed lies within size_max.  Each failure is a distinct, worded error.
@@ -94,6 +102,13 @@ int seg_create(const char *name, enum seg_kind kind, uint32_t header_size, size_
                size_t commit, mode_t mode, void (*init)(unsigned char *base, void *arg), void *arg,
                struct seg *s)
 {
+    return seg_create_grp(name, kind, header_size, size_max, commit, mode, (gid_t)-1, init, arg, s);
+}
+
+int seg_create_grp(const char *name, enum seg_kind kind, uint32_t header_size, size_t size_max,
+                   size_t commit, mode_t mode, gid_t gid, void (*init)(unsigned char *base, void *arg),
+                   void *arg, struct seg *s)
+{
     int rc;
     if ((rc = name_ok(name)))
         return rc;
@@ -102,9 +117,15 @@ int seg_create(const char *name, enum seg_kind kind, uint32_t header_size, size_
     if (header_size < sizeof(struct seg_header) || commit > size_max)
         return err_set(SHMETS_EINVAL, "segment %s: header %u, commit %zu, maximum %zu do not fit",
                        name, header_size, commit, size_max);
-    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+    int fd = shm_open(name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, gid == (gid_t)-1 ? mode : (mode & 0600));
     if (fd < 0)
         return sys_err(errno, "creating segment", name);
+    if (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) != 0) {
+        rc = errno == EPERM ? err_set(SHMETS_EACCES, "segment %s: cannot give it to group %u (is this "
+                                      "process in it?)", name, (unsigned)gid)
+                            : sys_err(errno, "giving segment to its group", name);
+        goto fail;
+    }
     if (fchmod(fd, mode) != 0 || ftruncate(fd, (off_t)size_max) != 0) {
         rc = sys_err(errno, "sizing segment", name);
         goto fail;
@@ -136,6 +157,9 @@ int seg_create(const char *name, enum seg_kind kind, uint32_t header_size, size_
     s->base = base;
     s->size = size_max;
     s->writable = 1;
+    s->uid = geteuid();
+    s->gid = gid != (gid_t)-1 ? gid : getegid();
+    s->mode = mode & 07777;
     snprintf(s->name, sizeof s->name, "%s", name);
     return 0;
 fail:
@@ -145,6 +169,11 @@ fail:
 }
 
 int seg_attach(const char *name, enum seg_kind kind, int writable, struct seg *s)
+{
+    return seg_attach_grp(name, kind, writable, (gid_t)-1, s);
+}
+
+int seg_attach_grp(const char *name, enum seg_kind kind, int writable, gid_t trust, struct seg *s)
 {
     int rc;
     if ((rc = name_ok(name)))
@@ -157,10 +186,12 @@ int seg_attach(const char *name, enum seg_kind kind, int writable, struct seg *s
         rc = sys_err(errno, "examining segment", name);
         goto fail;
     }
-    if (writable && st.st_uid != geteuid() && st.st_uid != 0) {
-        rc = err_set(SHMETS_EACCES, "segment %s belongs to uid %u, not to this process's uid %u: "
+    if (writable && st.st_uid != geteuid() && st.st_uid != 0 &&
+        !(trust != (gid_t)-1 && st.st_gid == trust && !(st.st_mode & 0002))) {
+        rc = err_set(SHMETS_EACCES, "segment %s belongs to uid %u (group %u), not to this process's uid %u%s: "
                      "not writing into memory another user controls", name, (unsigned)st.st_uid,
-                     (unsigned)geteuid());
+                     (unsigned)st.st_gid, (unsigned)geteuid(),
+                     trust != (gid_t)-1 ? " nor to the instance's group" : "");
         goto fail;
     }
     if ((size_t)st.st_size < sizeof(struct seg_header)) {
@@ -209,6 +240,9 @@ int seg_attach(const char *name, enum seg_kind kind, int writable, struct seg *s
     s->base = base;
     s->size = hdr.size_max;
     s->writable = writable;
+    s->uid = st.st_uid;
+    s->gid = st.st_gid;
+    s->mode = st.st_mode & 07777;
     snprintf(s->name, sizeof s->name, "%s", name);
     return 0;
 fail:

@@ -15,6 +15,12 @@
  *   S.3 A segment is attached read-write only if it belongs to this process's effective uid
  *       or to root: its owner can always write it, so writing into (and trusting the locks and
  *       catalog of) another user's segment would let that user corrupt or stall this process.
+ *       The one exception is a group the caller names (seg_attach_grp: an instance's group,
+ *       issue 17): a segment of another uid whose group is that one, and which is not
+ *       writable by others, is trusted as far as the caller trusts the group's members.
+ *   S.4 A segment made for a group (seg_create_grp) is never open to more than its owner
+ *       before it is the group's: it is created mode 0600, given to the group (fchown), and
+ *       only then given its mode.  A caller that is not in the group gets -SHMETS_EACCES.
  */
 #ifndef SHMETS_SEG_H
 #define SHMETS_SEG_H
@@ -51,6 +57,9 @@ struct seg {
     unsigned char *base;
     size_t size;                /* size_max, as mapped */
     int writable;
+    uid_t uid;                  /* the object's owner, group and mode when it was attached */
+    gid_t gid;
+    mode_t mode;
     char name[SEG_NAME_MAX];
 };
 
@@ -67,12 +76,20 @@ uint32_t seg_abi(void);
 int seg_create(const char *name, enum seg_kind kind, uint32_t header_size, size_t size_max,
                size_t commit, mode_t mode, void (*init)(unsigned char *base, void *arg), void *arg,
                struct seg *s);
+/* As seg_create, the object given to group `gid` before it gets `mode` (S.4); gid (gid_t)-1:
+ * no group, as seg_create. */
+int seg_create_grp(const char *name, enum seg_kind kind, uint32_t header_size, size_t size_max,
+                   size_t commit, mode_t mode, gid_t gid, void (*init)(unsigned char *base, void *arg),
+                   void *arg, struct seg *s);
 
 /* Attach read-write or read-only (PROT_READ: a stray write faults in this process only).
  * Returns 0, -SHMETS_ENOENT, -SHMETS_EACCES (also: read-write, and owned by another uid than
  * ours or root's, S.3), -SHMETS_EBADSEG (not a shmets segment, wrong
  * kind, truncated), -SHMETS_EVERSION (another layout version or ABI), -SHMETS_ENOMEM. */
 int seg_attach(const char *name, enum seg_kind kind, int writable, struct seg *s);
+/* As seg_attach, also trusting for a read-write attach a segment of another uid whose group
+ * is `trust` and that others cannot write (S.3); trust (gid_t)-1: seg_attach. */
+int seg_attach_grp(const char *name, enum seg_kind kind, int writable, gid_t trust, struct seg *s);
 
 /* Back the segment up to `want` bytes (rounded up to pages).  Caller holds the writer lock.
  * Returns 0, -SHMETS_ENOMEM (size_max reached, or /dev/shm full), -SHMETS_ESYS. */

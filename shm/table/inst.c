@@ -19,12 +19,17 @@
  * truth (and its destructor the cleanup); the cache is only a shortcut to it.  The cache's hit
  * is inline (inst.h, inst_reader) so that the short read path (tabfast.c) pays one
  * thread-local access and three compares for it, and no call.
+ *
+ * A GROUP (issue 17, shmets_open_ex): the instance is opened with ctl_open_grp, which makes it
+ * shared with the group or checks that it is; the tables of such an instance are made in the
+ * group with modes by protection, and trusted in it, by table.c (db->c.group).
  */
 #include "table/inst.h"
 #include "base/proc.h"
 #include "base/util.h"
 
 #include <dirent.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,16 +64,55 @@ static inline struct treader *thread_reader(struct shmets *db)
     return r;
 }
 
+void shmets_open_opts_init(shmets_open_opts *o)
+{
+    memset(o, 0, sizeof *o);
+}
+
+/* A group's name or decimal id to its gid. */
+static int group_id(const char *group, gid_t *gid)
+{
+    size_t n = strlen(group);
+    if (n > 0 && n <= 10 && strspn(group, "0123456789") == n) {
+        unsigned long v = strtoul(group, NULL, 10);
+        if (v >= (gid_t)-1)
+            return err_set(SHMETS_EINVAL, "group id %s is out of range", group);
+        *gid = (gid_t)v;
+        return 0;
+    }
+    char buf[16384];
+    struct group g, *r = NULL;
+    int e = getgrnam_r(group, &g, buf, sizeof buf, &r);
+    if (e || !r)
+        return err_set(SHMETS_EINVAL, "no group \"%s\"%s%s", group, e ? ": " : "", e ? strerror(e) : "");
+    *gid = r->gr_gid;
+    return 0;
+}
+
 int shmets_open(const char *instance, shmets **out)
+{
+    shmets_open_opts o;
+    shmets_open_opts_init(&o);
+    const char *g = getenv("SHMETS_GROUP");
+    if (g && *g)
+        o.group = g;
+    return shmets_open_ex(instance, &o, out);
+}
+
+int shmets_open_ex(const char *instance, const shmets_open_opts *opts, shmets **out)
 {
     if (!out)
         return err_set(SHMETS_EINVAL, "no handle pointer");
     if (!instance)
         instance = "default";
+    gid_t gid = (gid_t)-1;
+    int rc;
+    if (opts && opts->group && (rc = group_id(opts->group, &gid)))
+        return rc;
     struct shmets *db = calloc(1, sizeof *db);
     if (!db)
         return err_set(SHMETS_ENOMEM, "out of process memory");
-    int rc = ctl_open(instance, &db->c);
+    rc = ctl_open_grp(instance, gid, &db->c);
     if (rc) {
         free(db);
         return rc;

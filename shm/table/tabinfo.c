@@ -151,6 +151,8 @@ int shmets_rename(shmets_tab *t, const char *name)
     if (!t || !name)
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_rename");
     int rc = tab_write_access(t, "rename");
+    if (!rc)
+        rc = tab_admin_access(t, "rename");
     if (rc)
         return rc;
     if (atomic_load(&t->h->root.deleted))

@@ -7,7 +7,10 @@
  * opts.max_bytes with its first 64 KiB backed, laid out as struct tab_hdr and then the heap.
  * Its catalog entry (mem/ctl.c) says who owns it; the segment's file mode and the mapping's
  * protection make the kernel enforce what it can (public and protected 0644, private 0600;
- * a process that may not write maps PROT_READ).
+ * a process that may not write maps PROT_READ).  In an instance shared with a group (issue 17,
+ * db->c.group) the segment is made in the group with its mode by protection — public 0660,
+ * protected 0640, private 0600 — and a member's segments are trusted for writing (seg.h S.3);
+ * delete and rename also need the segment's uid (tab_admin_access).
  *
  * INSERT semantics, as the ETS manual gives them: the objects of an insert are grouped by key
  * (exact equality, =:=).  A set keeps the last object of each key.  A duplicate_bag appends
@@ -186,9 +189,11 @@ int shmets_new(shmets *db, const char *name, const shmets_opts *opts, shmets_tab
     struct tab_init_arg a = { &o, e->id, 0, 0 };
     if (getrandom(&a.seed, sizeof a.seed, 0) != sizeof a.seed)
         a.seed = (uint64_t)getpid() * 0x9E3779B97F4A7C15ull ^ (uint64_t)(uintptr_t)&a;
-    mode_t mode = o.access == SHMETS_PRIVATE ? 0600 : 0644;
-    rc = seg_create(sname, SEG_TABLE, sizeof(struct tab_hdr), o.max_bytes, TAB_COMMIT_INITIAL, mode,
-                    tab_init, &a, &t->s);
+    gid_t group = db->c.group;
+    mode_t mode = o.access == SHMETS_PRIVATE ? 0600 : group == (gid_t)-1 ? 0644
+                : o.access == SHMETS_PUBLIC ? 0660 : 0640;
+    rc = seg_create_grp(sname, SEG_TABLE, sizeof(struct tab_hdr), o.max_bytes, TAB_COMMIT_INITIAL, mode,
+                        group, tab_init, &a, &t->s);
     if (!rc && a.rc) {
         seg_detach(&t->s);
         rc = a.rc;
@@ -250,7 +255,7 @@ static int attach_entry(shmets *db, const struct cat_entry *e, int maint, shmets
     char sname[SEG_NAME_MAX];
     seg_name_of(db, e->id, sname, sizeof sname);
     t->writable = owner || maint || e->access == SHMETS_PUBLIC;
-    int rc = seg_attach(sname, SEG_TABLE, t->writable, &t->s);
+    int rc = seg_attach_grp(sname, SEG_TABLE, t->writable, db->c.group, &t->s);
     if (rc) {
         free(t);
         return rc;
@@ -357,10 +362,10 @@ int shmets_delete(shmets_tab *t)
 {
     if (!t)
         return err_set(SHMETS_EINVAL, "NULL table");
-    if (!t->owner && t->access != SHMETS_PUBLIC)
-        return err_set(SHMETS_EOWNER, "only the owner deletes a %s table",
-                       t->access == SHMETS_PRIVATE ? "private" : "protected");
-    int rc = tab_with_all(t, mark_deleted, NULL);
+    int rc = tab_admin_access(t, "delete");
+    if (rc)
+        return rc;
+    rc = tab_with_all(t, mark_deleted, NULL);
     if (rc)
         return rc;
     char sname[SEG_NAME_MAX];
@@ -660,6 +665,17 @@ int tab_write_access(struct tab *t, const char *call)
     if (!t->writable)
         return err_set(SHMETS_EOWNER, "%s: table %llu is %s and this process is not its owner", call,
                        (unsigned long long)t->id, t->access == SHMETS_PRIVATE ? "private" : "protected");
+    return 0;
+}
+
+int tab_admin_access(struct tab *t, const char *call)
+{
+    if (!t->owner && t->access != SHMETS_PUBLIC)
+        return err_set(SHMETS_EOWNER, "%s: only the owner may %s a %s table", call, call,
+                       t->access == SHMETS_PRIVATE ? "private" : "protected");
+    if (t->s.uid != geteuid() && geteuid() != 0)
+        return err_set(SHMETS_EOWNER, "%s: table %llu belongs to uid %u, not to this process's uid %u",
+                       call, (unsigned long long)t->id, (unsigned)t->s.uid, (unsigned)geteuid());
     return 0;
 }
 

@@ -24,6 +24,12 @@ int  tab_write_lock(struct tab *t, struct plan *p, int stripe);
 int  tab_read_access(struct tab *t);
 /* Writers may write it (0), or -SHMETS_EOWNER naming the call. */
 int  tab_write_access(struct tab *t, const char *call);
+/* Delete and rename, which change the table for everyone: the owner (by pid) of a table that
+ * is not public; and, for any table, a process of the uid that owns its segment, or root —
+ * in an instance shared with a group a member of another uid may write a public table but
+ * not delete or rename it (nor could it remove the segment: /dev/shm is sticky).
+ * Returns 0 or -SHMETS_EOWNER. */
+int  tab_admin_access(struct tab *t, const char *call);
 /* Objects a chain can hold at most (a bound for walks of a damaged segment). */
 uint64_t tab_chain_max(const struct tab *t);
 /* Append the chain from off to b as a list term ([] for 0). */

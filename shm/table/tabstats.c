@@ -35,8 +35,8 @@ int shmets_readers(shmets *db, uint32_t *registered, uint32_t *active)
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_readers");
     struct rcu_registry *reg = &db->c.h->reg;
     uint32_t hi = atomic_load_explicit(&reg->hiwater, memory_order_acquire);
-    if (hi > reg->nslots)
-        hi = reg->nslots;
+    if (hi > rcu_nslots(reg))
+        hi = rcu_nslots(reg);
     uint32_t r = 0, a = 0;
     for (uint32_t i = 0; i < hi; i++) {
         if (atomic_load_explicit(&reg->slots[i].pid, memory_order_relaxed) == 0)
