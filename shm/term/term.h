@@ -13,6 +13,8 @@
 #include <locale.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+#include <endian.h>
 
 /* ETF tags (erts/emulator/beam/external.h; "External Term Format" in the ERTS manual). */
 enum etf_tag {
@@ -90,12 +92,22 @@ void etf_put_atom(struct tbuf *b, const char *utf8, size_t len);
 
 /* Do the len bytes at p have the shape of exactly one term, so the walkers below may read them
  * (term_span.c D.1…D.4)?  1 or 0.  For bytes read from shared memory; not a canonical check.
- * Inline for the shape a lookup hands out most, a small tuple of integers and binaries
- * ({Key, <<Value>>}: ~25 instructions, no call); every other shape, and any doubt, goes to
- * term_span_walk (term_span.c), which decides.  D.5: the two agree on every input. */
+ * Inline for the shapes a lookup hands out most: {Int, <<Value>>} in ~12 instructions, any
+ * small tuple of integers and binaries in ~20 a term, no call; every other shape, and any
+ * doubt, goes to term_span_walk (term_span.c), which decides.  D.5: they agree on every input
+ * (tests/test_damage.c compares them on 200,000 mutated objects). */
 int term_span_walk(const unsigned char *p, size_t len);
 static inline int term_span(const unsigned char *p, size_t len)
 {
+    /* {Int, <<Bytes>>} (a 32-bit integer key and a binary value: the key-value object) in
+     * one 8-byte compare and one length: 104 2 98 i i i i 109 | n n n n | bytes. */
+    if (len >= 12) {
+        uint64_t w;
+        memcpy(&w, p, 8);
+        if ((le64toh(w) & 0xFF000000FFFFFFFFull) == (0x6D00000000000000ull | 0x620268ull) &&
+            (size_t)get_be32(p + 8) == len - 12)
+            return 1;
+    }
     if (len >= 2 && p[0] == ETF_SMALL_TUPLE) {
         size_t i = 2;                   /* offsets, not pointers: i may pass len, never wrap */
         unsigned n = p[1];
