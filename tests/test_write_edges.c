@@ -488,6 +488,82 @@ static void test_damaged_root_insert_writes_header(void **s)
     assert_int_equal(rc, -SHMETS_EBADSEG);
 }
 
+/* ---- table.c: a long list insert is linear, and a replacing one does not grow the index ---- */
+
+/* Buckets of a set's index: the first slot that is no list of objects. */
+static uint64_t buckets(shmets_tab *t)
+{
+    uint64_t lo = 0, hi = 1u << 24;
+    while (lo < hi) {                           /* slot(i) is an object list for i < buckets */
+        uint64_t mid = (lo + hi) / 2;
+        shmets_term sl = { NULL, 0 };
+        int rc = shmets_slot(t, mid, &sl);      /* past the end: '$end_of_table', then badarg */
+        if (!rc && sl.ptr)
+            lo = mid + 1;
+        else
+            hi = mid;
+        if (!rc)
+            shmets_term_free(&sl);
+    }
+    return lo;
+}
+
+static shmets_term list_of(int from, int to, int step, const char *val)
+{
+    size_t cap = (size_t)(to - from) * 32 + 16, n = 0;
+    char *txt = malloc(cap);
+    assert_non_null(txt);
+    n += (size_t)snprintf(txt + n, cap - n, "[");
+    for (int i = from; i < to; i += step)
+        n += (size_t)snprintf(txt + n, cap - n, "%s{%d,%s}", i > from ? "," : "", i, val);
+    snprintf(txt + n, cap - n, "]");
+    shmets_term l = T(txt);
+    free(txt);
+    return l;
+}
+
+static void test_long_list_insert(void **s)
+{
+    (void)s;
+    static const enum shmets_kind kinds[] = { SHMETS_SET, SHMETS_BAG, SHMETS_ORDERED_SET };
+    for (int k = 0; k < 3; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "long%d", k);
+        shmets_tab *t = mk(name, kinds[k], SHMETS_PUBLIC, 1);
+        shmets_term l = list_of(0, 2000, 2, "old");          /* 1,000 keys */
+        assert_int_equal(shmets_insert(t, l), 0);
+        shmets_term_free(&l);
+        l = list_of(0, 60000, 1, "new");                     /* 60,000 objects: 59,000 new keys */
+        double t0 = now_s();
+        assert_int_equal(shmets_insert(t, l), 0);
+        double took = now_s() - t0;
+        shmets_term_free(&l);
+        check(t);
+        assert_int_equal(tab_size(t), kinds[k] == SHMETS_BAG ? 61000 : 60000);
+        char key[16], want[64];
+        for (int i = 0; i < 60000; i += 997) {
+            snprintf(key, sizeof key, "%d", i);
+            if (kinds[k] == SHMETS_BAG && i % 2 == 0 && i < 2000)
+                snprintf(want, sizeof want, "[{%d,old},{%d,new}]", i, i);
+            else
+                snprintf(want, sizeof want, "[{%d,new}]", i);
+            assert_string_equal(look(t, key), want);
+        }
+        print_message("%s: a list of 60,000 objects into 1,000 keys in %.2f s\n",
+                      k == 0 ? "set" : k == 1 ? "bag" : "ordered_set", took);
+        if (kinds[k] == SHMETS_SET) {
+            /* A list that only replaces keys adds none: the index keeps its size. */
+            uint64_t before = buckets(t);
+            l = list_of(0, 60000, 1, "again");
+            assert_int_equal(shmets_insert(t, l), 0);
+            shmets_term_free(&l);
+            check(t);
+            assert_int_equal(buckets(t), before);
+        }
+        assert_int_equal(shmets_delete(t), 0);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -499,6 +575,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_update_large_tuple_is_linear, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fixed_next_of_unknown_key_is_badarg, setup, teardown),
         cmocka_unit_test_setup_teardown(test_replacing_insert_does_not_grow, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_long_list_insert, setup, teardown),
         cmocka_unit_test_setup_teardown(test_damaged_root_insert_writes_header, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

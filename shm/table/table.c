@@ -582,6 +582,22 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
         nw += (size_t)any;
         a = b;
     }
+    /* A list of many keys: the index grows first for the keys the list adds (those not in
+     * the table: one lookup each), so that placing each key does not walk overflow chains
+     * that the resize at the end would only then undo (an 80,000-object list took 11 s,
+     * quadratic; now 0.14 s).  Replaced keys add none, so a replacing list does not grow
+     * the index. */
+    uint64_t keys = atomic_load(&t->h->keys);
+    if (!rc && p.stripe == TAB_ALL && groups > 64 && t->ops->needs_resize(t, keys + groups)) {
+        uint64_t adds = 0;
+        for (size_t a = 0; a < n; a++)
+            if (a == 0 || !same_key(&it[a - 1], &it[a], kind))
+                adds += t->ops->lookup(t, it[a].key.ptr, (uint32_t)it[a].key.len, it[a].hash) == 0;
+        if (t->ops->needs_resize(t, keys + adds)) {
+            int r = t->ops->resize(t, &p, keys + adds);
+            rc = r < 0 ? r : 0;
+        }
+    }
     CRASH_POINT("insert.prepared");
     if (!rc)
         rc = t->ops->put(t, &p, w, nw, newonly ? PUT_NEW : kind == SHMETS_SET || kind == SHMETS_ORDERED_SET
