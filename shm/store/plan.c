@@ -10,7 +10,8 @@
  * A plan may store to the same word more than once (the last value wins; its place in the
  * order is the first store's), and later planning steps read the planned value through
  * plan_word() — e.g. two new keys landing in one bucket, or a chain extended twice.  A small
- * open-addressed hash from offset to store index keeps that O(1).
+ * open-addressed hash from offset to store index keeps that O(1).  A small plan lives in the
+ * struct itself (plan.h, PLAN_IN_*): a one-key write allocates no process memory.
  *
  * Process memory exhaustion (malloc failing) is sticky in p->err; the commit refuses a plan
  * with an error and frees what it allocated, so a failed plan leaves the table as it was.
@@ -19,33 +20,50 @@
 #include "shmets.h"
 #include "base/util.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
 void plan_init(struct plan *p)
 {
-    memset(p, 0, sizeof *p);
+    memset(p, 0, offsetof(struct plan, st_in));  /* the inline room but its map needs no zeros */
+    memset(p->map_in, 0, sizeof p->map_in);
+    p->st = p->st_in;
+    p->cst = PLAN_IN_ST;
+    p->map = p->map_in;
+    p->cmap = PLAN_IN_MAP;
+    p->retire = p->retire_in;
+    p->cretire = PLAN_IN_BLK;
+    p->fresh = p->fresh_in;
+    p->cfresh = PLAN_IN_BLK;
 }
 
 void plan_free(struct plan *p)
 {
-    free(p->st);
-    free(p->retire);
-    free(p->fresh);
-    free(p->map);
-    memset(p, 0, sizeof *p);
+    if (p->st != p->st_in)
+        free(p->st);
+    if (p->retire != p->retire_in)
+        free(p->retire);
+    if (p->fresh != p->fresh_in)
+        free(p->fresh);
+    if (p->map != p->map_in)
+        free(p->map);
+    plan_init(p);
 }
 
-static int grow(void **arr, size_t *cap, size_t need, size_t elem)
+/* Room for `need` elements in *arr, which starts in the plan's inline room `in`. */
+static int grow(void **arr, size_t *cap, size_t need, size_t elem, const void *in)
 {
     if (need <= *cap)
         return 0;
-    size_t c = *cap ? *cap * 2 : 16;
+    size_t c = *cap * 2;
     while (c < need)
         c *= 2;
-    void *n = realloc(*arr, c * elem);
+    void *n = *arr == in ? malloc(c * elem) : realloc(*arr, c * elem);
     if (!n)
         return -1;
+    if (*arr == in)
+        memcpy(n, in, *cap * elem);
     *arr = n;
     *cap = c;
     return 0;
@@ -59,8 +77,6 @@ static size_t slot_of(uint64_t off, size_t cap)
 /* Index into st[] of the planned store to `off`, or -1. */
 static long find(const struct plan *p, uint64_t off)
 {
-    if (!p->cmap)
-        return -1;
     for (size_t i = slot_of(off, p->cmap);; i = (i + 1) & (p->cmap - 1)) {
         uint64_t v = p->map[i];
         if (!v)
@@ -81,7 +97,8 @@ static int rehash(struct plan *p, size_t cap)
             i = (i + 1) & (cap - 1);
         m[i] = k + 1;
     }
-    free(p->map);
+    if (p->map != p->map_in)
+        free(p->map);
     p->map = m;
     p->cmap = cap;
     return 0;
@@ -96,8 +113,8 @@ void plan_store(struct plan *p, uint64_t off, uint64_t val)
         p->st[k].val = val;
         return;
     }
-    if (grow((void **)&p->st, &p->cst, p->nst + 1, sizeof *p->st) ||
-        ((p->nst + 1) * 2 > p->cmap && rehash(p, p->cmap ? p->cmap * 2 : 64))) {
+    if (grow((void **)&p->st, &p->cst, p->nst + 1, sizeof *p->st, p->st_in) ||
+        ((p->nst + 1) * 2 > p->cmap && rehash(p, p->cmap * 2))) {
         p->err = err_set(SHMETS_ENOMEM, "out of process memory planning a write");
         return;
     }
@@ -122,7 +139,7 @@ void plan_retire(struct plan *p, uint64_t off)
 {
     if (p->err)
         return;
-    if (grow((void **)&p->retire, &p->cretire, p->nretire + 1, sizeof *p->retire)) {
+    if (grow((void **)&p->retire, &p->cretire, p->nretire + 1, sizeof *p->retire, p->retire_in)) {
         p->err = err_set(SHMETS_ENOMEM, "out of process memory planning a write");
         return;
     }
@@ -131,7 +148,7 @@ void plan_retire(struct plan *p, uint64_t off)
 
 int plan_fresh_room(struct plan *p)
 {
-    if (grow((void **)&p->fresh, &p->cfresh, p->nfresh + 1, sizeof *p->fresh))
+    if (grow((void **)&p->fresh, &p->cfresh, p->nfresh + 1, sizeof *p->fresh, p->fresh_in))
         return p->err = err_set(SHMETS_ENOMEM, "out of process memory planning a write");
     return 0;
 }

@@ -416,7 +416,15 @@ static int same_obj(const unsigned char *a, size_t alen, const unsigned char *b,
 }
 
 /* The objects of an insert: one tuple, or a proper list of tuples; each has a key. */
-static int collect(struct tab *t, shmets_term objects, struct item **out, size_t *n)
+/* The objects of an insert, each with its key and hash; a single object in *one (no
+ * allocation: the commonest insert), a list in memory the caller frees (items_free). */
+static void items_free(struct item *it, const struct item *one)
+{
+    if (it != one)
+        free(it);
+}
+
+static int collect(struct tab *t, shmets_term objects, struct item *one, struct item **out, size_t *n)
 {
     enum shmets_type ty = shmets_term_type(objects);
     size_t cnt = 1;
@@ -427,10 +435,11 @@ static int collect(struct tab *t, shmets_term objects, struct item **out, size_t
     } else if (ty != SHMETS_T_TUPLE) {
         return err_set(SHMETS_ETYPE, "insert: the object is not a tuple");
     }
-    struct item *it = calloc(cnt ? cnt : 1, sizeof *it);
+    struct item *it = ty == SHMETS_T_TUPLE ? one : calloc(cnt ? cnt : 1, sizeof *it);
     if (!it)
         return err_set(SHMETS_ENOMEM, "out of process memory");
     if (ty == SHMETS_T_TUPLE) {
+        memset(one, 0, sizeof *one);
         it[0].obj = objects;
     } else {
         shmets_list_iter li;
@@ -440,7 +449,7 @@ static int collect(struct tab *t, shmets_term objects, struct item **out, size_t
             /* (A list in the string form hands out integers made in the iterator: never keep
              * such a view past the next step.  They are no objects anyway.) */
             if (shmets_term_type(it[i].obj) != SHMETS_T_TUPLE) {
-                free(it);
+                items_free(it, one);
                 return err_set(SHMETS_ETYPE, "insert: object %zu is not a tuple", i + 1);
             }
         }
@@ -448,13 +457,13 @@ static int collect(struct tab *t, shmets_term objects, struct item **out, size_t
     for (size_t i = 0; i < cnt; i++) {
         int rc = shmets_term_key(it[i].obj, t->h->keypos, &it[i].key);
         if (rc) {
-            free(it);
+            items_free(it, one);
             return err_set(-rc, "insert: object %zu %s", i + 1,
                            rc == -SHMETS_ETYPE ? "is not a tuple" : "has fewer elements than keypos");
         }
         if (it[i].obj.len > t->h->obj_max) {
             size_t len = it[i].obj.len;
-            free(it);
+            items_free(it, one);
             return err_set(SHMETS_ETOOBIG, "insert: object %zu has %zu bytes; this table's largest is %llu",
                            i + 1, len, (unsigned long long)t->h->obj_max);
         }
@@ -537,18 +546,20 @@ static int plan_group(struct tab *t, struct plan *p, struct item *it, size_t a, 
 
 static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inserted)
 {
-    struct item *it = NULL;
+    struct item *it = NULL, one;
+    struct wobj w_one;
     size_t n = 0;
     uint32_t kind = t->h->kind;
     int rc = tab_write_access(t, "insert");
     if (!rc)
-        rc = collect(t, objects, &it, &n);
+        rc = collect(t, objects, &one, &it, &n);
     if (rc)
         return rc;
-    qsort_r(it, n, sizeof *it, item_cmp, &kind);
-    struct wobj *w = calloc(n ? n : 1, sizeof *w);
+    if (n > 1)
+        qsort_r(it, n, sizeof *it, item_cmp, &kind);
+    struct wobj *w = n == 1 ? memset(&w_one, 0, sizeof w_one) : calloc(n ? n : 1, sizeof *w);
     if (!w) {
-        free(it);
+        items_free(it, &one);
         return err_set(SHMETS_ENOMEM, "out of process memory");
     }
     size_t groups = 0;
@@ -562,8 +573,9 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
                  ? tab_stripe(t, it[0].hash) : TAB_ALL;
     for (;;) {
         if ((rc = tab_write_lock(t, &p, stripe))) {
-            free(it);
-            free(w);
+            items_free(it, &one);
+            if (w != &w_one)
+                free(w);
             return rc;
         }
         if (p.stripe == TAB_ALL || !t->ops->needs_resize(t, atomic_load(&t->h->keys) + 1))
@@ -622,8 +634,9 @@ static int do_insert(struct tab *t, shmets_term objects, int newonly, int *inser
     }
     tab_unlock(t, &p);
     plan_free(&p);
-    free(it);
-    free(w);
+    items_free(it, &one);
+    if (w != &w_one)
+        free(w);
     return rc;
 }
 
