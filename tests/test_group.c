@@ -44,6 +44,9 @@
 #include <cmocka.h>
 
 #include "mgrutil.h"
+#define UIDKID_TRACK(pid) mu_track(pid)
+#define UIDKID_UNTRACK(pid) mu_untrack(pid)
+#include "uidkid.h"
 #include "store/tab.h"
 #include "base/proc.h"
 
@@ -65,77 +68,6 @@ static int ninst;
 static uint64_t id_pub, id_prot, id_priv;
 
 /* ---- children of other uids -------------------------------------------------------- */
-
-static int report_fd = -1;
-
-static void child_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void child_fail(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n > 0 && write(report_fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0)
-        _exit(3);
-    _exit(1);
-}
-
-#define CHILD_CHECK(cond, ...)                                                              \
-    do {                                                                                    \
-        if (!(cond))                                                                        \
-            child_fail(__VA_ARGS__);                                                        \
-    } while (0)
-
-struct kid {
-    pid_t pid;
-    int rfd;
-    const char *who;
-};
-
-/* fn(arg) in a child of uid `uid` (gid the same), in GROUP if in_group. */
-static struct kid spawn_as(uid_t uid, int in_group, void (*fn)(void *), void *arg, const char *who)
-{
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        report_fd = p[1];
-        gid_t g = GROUP_ID;
-        if (setgroups(in_group ? 1 : 0, &g) != 0 || setresgid(uid, uid, uid) != 0 ||
-            setresuid(uid, uid, uid) != 0)
-            child_fail("dropping to uid %d: %s", (int)uid, strerror(errno));
-        CHILD_CHECK(geteuid() == uid && setuid(0) != 0, "still able to become root");
-        fn(arg);
-        _exit(0);
-    }
-    close(p[1]);
-    mu_track(pid);
-    return (struct kid){ pid, p[0], who };
-}
-
-static void kid_wait(struct kid *k)
-{
-    char msg[512] = "";
-    ssize_t n = read(k->rfd, msg, sizeof msg - 1);
-    msg[n > 0 ? n : 0] = 0;
-    close(k->rfd);
-    int status;
-    assert_int_equal(waitpid(k->pid, &status, 0), k->pid);
-    mu_untrack(k->pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("%s: %s (status 0x%x)", k->who, msg[0] ? msg : "died", status);
-}
-
-static void run_as(uid_t uid, int in_group, void (*fn)(void *), void *arg, const char *who)
-{
-    struct kid k = spawn_as(uid, in_group, fn, arg, who);
-    kid_wait(&k);
-}
 
 /* ---- helpers of both sides ---------------------------------------------------------- */
 
@@ -287,7 +219,7 @@ static int grp_setup(void **state)
     if (geteuid() != 0)
         return 0;
     snprintf(inst, sizeof inst, "%s.%d", mu_inst, ninst++);
-    run_as(OWNER_UID, 1, make_tables, NULL, "owner making the tables");
+    run_as(OWNER_UID, GROUP_ID, make_tables, NULL, "owner making the tables");
     shmets *d = root_open();
     assert_int_equal(shmets_whereis(d, "pub", &id_pub), 0);
     assert_int_equal(shmets_whereis(d, "prot", &id_prot), 0);
@@ -348,7 +280,7 @@ static void test_modes(void **state)
     /* Without a group: today's modes, the owner's own group, and the member shut out. */
     char plain[128];
     snprintf(plain, sizeof plain, "%s.plain", inst);
-    run_as(OWNER_UID, 1, plain_instance, plain, "owner of a group-less instance");
+    run_as(OWNER_UID, GROUP_ID, plain_instance, plain, "owner of a group-less instance");
     char path[200];
     snprintf(path, sizeof path, "/dev/shm/shmets.%s", plain);
     assert_int_equal(stat(path, &st), 0);
@@ -357,7 +289,7 @@ static void test_modes(void **state)
     snprintf(path, sizeof path, "/dev/shm/shmets.%s.1", plain);
     assert_int_equal(stat(path, &st), 0);
     assert_int_equal(st.st_mode & 07777, 0644);
-    run_as(MEMBER_UID, 1, member_refused, plain, "member");
+    run_as(MEMBER_UID, GROUP_ID, member_refused, plain, "member");
     assert_int_equal(shmets_destroy_instance(plain), 0);
 }
 
@@ -449,8 +381,8 @@ static void test_member_reads_protected_while_owner_writes(void **state)
     struct live l;
     assert_int_equal(pipe(l.ready), 0);
     assert_int_equal(pipe(l.done), 0);
-    struct kid o = spawn_as(OWNER_UID, 1, live_owner, &l, "owner writing");
-    struct kid m = spawn_as(MEMBER_UID, 1, live_member, &l, "member reading");
+    struct kid o = spawn_as(OWNER_UID, GROUP_ID, live_owner, &l, "owner writing");
+    struct kid m = spawn_as(MEMBER_UID, GROUP_ID, live_member, &l, "member reading");
     close(l.ready[0]);
     close(l.ready[1]);
     close(l.done[0]);
@@ -461,15 +393,23 @@ static void test_member_reads_protected_while_owner_writes(void **state)
 
 /* ---- public and private ---------------------------------------------------------------- */
 
+/* In a member's child: the instance, and the owner's public and protected tables. */
+static shmets *member_open(shmets_tab **p, shmets_tab **r)
+{
+    int rc;
+    shmets *d = open_grp(inst, GROUP, &rc);
+    CHILD_CHECK(d, "member: open: %s", shmets_errdetail());
+    CHILD_CHECK(shmets_attach_name(d, "pub", p) == 0, "member: attach pub: %s", shmets_errdetail());
+    CHILD_CHECK(shmets_attach_name(d, "prot", r) == 0, "member: attach prot: %s", shmets_errdetail());
+    return d;
+}
+
 static void member_writes_public(void *arg)
 {
     (void)arg;
     int rc;
-    shmets *d = open_grp(inst, GROUP, &rc);
-    CHILD_CHECK(d, "member: open: %s", shmets_errdetail());
     shmets_tab *p, *r;
-    CHILD_CHECK(shmets_attach_name(d, "pub", &p) == 0, "member: attach pub: %s", shmets_errdetail());
-    CHILD_CHECK(shmets_attach_name(d, "prot", &r) == 0, "member: attach prot: %s", shmets_errdetail());
+    shmets *d = member_open(&p, &r);
     rc = insert_text(p, "{m, member}");
     CHILD_CHECK(rc == 0, "member: insert into the public table: %s", shmets_errdetail());
     shmets_term key = term("1");
@@ -489,7 +429,7 @@ static void test_member_writes_public(void **state)
 {
     (void)state;
     NEED_ROOT();
-    run_as(MEMBER_UID, 1, member_writes_public, NULL, "member");
+    run_as(MEMBER_UID, GROUP_ID, member_writes_public, NULL, "member");
     shmets *d = root_open();
     shmets_tab *p = root_attach(d, "pub");
     char buf[256];
@@ -528,7 +468,7 @@ static void test_member_cannot_read_private(void **state)
 {
     (void)state;
     NEED_ROOT();
-    run_as(MEMBER_UID, 1, member_cannot_read_private, NULL, "member");
+    run_as(MEMBER_UID, GROUP_ID, member_cannot_read_private, NULL, "member");
     shmets *d = root_open();
     tables_intact(d);
     shmets_close(d);
@@ -540,11 +480,8 @@ static void member_cannot_administer(void *arg)
 {
     (void)arg;
     int rc;
-    shmets *d = open_grp(inst, GROUP, &rc);
-    CHILD_CHECK(d, "member: open: %s", shmets_errdetail());
     shmets_tab *p, *r;
-    CHILD_CHECK(shmets_attach_name(d, "pub", &p) == 0, "member: attach pub: %s", shmets_errdetail());
-    CHILD_CHECK(shmets_attach_name(d, "prot", &r) == 0, "member: attach prot: %s", shmets_errdetail());
+    shmets *d = member_open(&p, &r);
     rc = shmets_rename(p, "mine");
     CHILD_CHECK(rc == -SHMETS_EOWNER, "member: rename of the owner's public table: %d", rc);
     rc = shmets_rename(r, "mine");
@@ -579,7 +516,7 @@ static void test_member_cannot_delete_rename_or_take(void **state)
 {
     (void)state;
     NEED_ROOT();
-    run_as(MEMBER_UID, 1, member_cannot_administer, NULL, "member");
+    run_as(MEMBER_UID, GROUP_ID, member_cannot_administer, NULL, "member");
     shmets *d = root_open();
     tables_intact(d);
     for (int i = 0; i < 4; i++) {
@@ -703,7 +640,7 @@ static void test_etsmgr_applies_the_owner_rule(void **state)
     struct mgr_case c;
     assert_int_equal(pipe(c.go), 0);
     assert_int_equal(pipe(c.idp), 0);
-    struct kid o = spawn_as(OWNER_UID, 1, mgr_owner, &c, "owner through etsmgr");
+    struct kid o = spawn_as(OWNER_UID, GROUP_ID, mgr_owner, &c, "owner through etsmgr");
     close(c.go[0]);
     close(c.idp[1]);
     mgr_id = 0;
@@ -719,7 +656,7 @@ static void test_etsmgr_applies_the_owner_rule(void **state)
     assert_int_equal(st.st_uid, OWNER_UID);
     assert_int_equal(st.st_gid, GROUP_ID);
     assert_int_equal(st.st_mode & 07777, 0640);
-    run_as(MEMBER_UID, 1, mgr_member, NULL, "member through etsmgr");
+    run_as(MEMBER_UID, GROUP_ID, mgr_member, NULL, "member through etsmgr");
     close(c.go[1]);
     kid_wait(&o);
     stat_seg(mgr_id, &st);
@@ -757,7 +694,7 @@ static void test_outsider_cannot_open(void **state)
 {
     (void)state;
     NEED_ROOT();
-    run_as(OUTSIDER_UID, 0, outsider, NULL, "outsider");
+    run_as(OUTSIDER_UID, -1, outsider, NULL, "outsider");
     char path[200];
     snprintf(path, sizeof path, "/dev/shm/shmets.%s.out", inst);
     assert_int_not_equal(access(path, F_OK), 0);        /* nothing left behind */
@@ -843,7 +780,7 @@ static void test_tool_takes_the_group(void **state)
     if (snprintf(tool_exe, sizeof tool_exe, "%s/shmets", exe) >= (int)sizeof tool_exe)
         fail_msg("path too long");
     assert_int_equal(access(tool_exe, X_OK), 0);
-    run_as(MEMBER_UID, 1, member_uses_the_tool, NULL, "member with the tool");
+    run_as(MEMBER_UID, GROUP_ID, member_uses_the_tool, NULL, "member with the tool");
     shmets *d = root_open();
     shmets_tab *p = root_attach(d, "pub"), *r = root_attach(d, "prot");
     char buf[256];
@@ -912,7 +849,7 @@ static void test_member_killed_in_read_section(void **state)
     NEED_ROOT();
     struct section s;
     assert_int_equal(pipe(s.ready), 0);
-    struct kid m = spawn_as(MEMBER_UID, 1, member_in_section, &s, "member in a read section");
+    struct kid m = spawn_as(MEMBER_UID, GROUP_ID, member_in_section, &s, "member in a read section");
     close(s.ready[1]);
     char c;
     ssize_t n = read(s.ready[0], &c, 1);
@@ -990,7 +927,7 @@ static void test_garbage_in_registry(void **state)
     shmets *before = root_open();
     uint32_t hw = atomic_load(&before->c.h->reg.hiwater);
     shmets_close(before);
-    run_as(MEMBER_UID, 1, member_writes_garbage, NULL, "member writing garbage");
+    run_as(MEMBER_UID, GROUP_ID, member_writes_garbage, NULL, "member writing garbage");
     shmets *d = root_open();            /* a registry of garbage still opens */
     delete_and_reclaim(d);
     struct rcu_registry *reg = &d->c.h->reg;
@@ -1002,7 +939,7 @@ static void test_garbage_in_registry(void **state)
                      (unsigned long long)atomic_load(&reg->slots[i].epoch));
     }
     /* The private table, read by its segment (root), and a new reader of another process. */
-    run_as(MEMBER_UID, 1, member_writes_public, NULL, "member after the garbage");
+    run_as(MEMBER_UID, GROUP_ID, member_writes_public, NULL, "member after the garbage");
     shmets_close(d);
 }
 

@@ -36,6 +36,7 @@
 #define TESTINST_PREFIX "tsec"
 #include "testinst.h"
 #include "tabutil.h"
+#include "uidkid.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -47,60 +48,16 @@
 #include <sys/wait.h>
 
 #define OTHER_UID 64999
+#define OTHER_UID_TEXT "64999"
 
 static shmets_tab *pub, *prot, *priv;
 
 /* ---- children of another uid ------------------------------------------------------- */
 
-static int report_fd = -1;
-
-static void child_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-
-static void child_fail(const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    if (n > 0 && write(report_fd, msg, (size_t)n < sizeof msg ? (size_t)n : sizeof msg - 1) < 0)
-        _exit(3);
-    _exit(1);
-}
-
-#define CHILD_CHECK(cond, ...)                                                              \
-    do {                                                                                    \
-        if (!(cond))                                                                        \
-            child_fail(__VA_ARGS__);                                                        \
-    } while (0)
-
 /* Run fn(arg) in a child as OTHER_UID; fail the test with the child's words if it fails. */
 static void as_other(void (*fn)(void *), void *arg)
 {
-    int p[2];
-    assert_int_equal(pipe2(p, O_CLOEXEC), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(p[0]);
-        report_fd = p[1];
-        if (setgroups(0, NULL) != 0 || setresgid(OTHER_UID, OTHER_UID, OTHER_UID) != 0 ||
-            setresuid(OTHER_UID, OTHER_UID, OTHER_UID) != 0)
-            child_fail("dropping to uid %d: %s", OTHER_UID, strerror(errno));
-        CHILD_CHECK(geteuid() == OTHER_UID && setuid(0) != 0, "still able to become root");
-        fn(arg);
-        _exit(0);
-    }
-    close(p[1]);
-    char msg[512] = "";
-    ssize_t n = read(p[0], msg, sizeof msg - 1);
-    msg[n > 0 ? n : 0] = 0;
-    close(p[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        fail_msg("child as uid %d: %s (status 0x%x)", OTHER_UID, msg[0] ? msg : "died", status);
+    run_as(OTHER_UID, -1, fn, arg, "child as uid " OTHER_UID_TEXT);
 }
 
 static void seg_of(shmets_tab *t, char *out, size_t n)
