@@ -106,7 +106,7 @@ static int key_call(shmets_tab *t, enum step op, shmets_term key, shmets_term *o
     tbuf_init(&ob, (size_t)1 << 62);
     struct key_arg a = { op, key, 0, 0, 0, &b, objs ? &ob : NULL };
     if (op == ST_NEXT || op == ST_PREV) {
-        a.hash = tab_hash(t, key);
+        a.hash = tab_read_hash(t, key);
         a.need_present = t->h->kind != SHMETS_ORDERED_SET && !tab_fixed(t);
     }
     int rc = tab_read(t, key_fn, &a);
@@ -520,7 +520,7 @@ int shmets_lookup_element(shmets_tab *t, shmets_term key, uint64_t pos, const sh
     tbuf_be32(&b, 0);
     struct tbuf tmp;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
-    struct elem_arg a = { key, tab_hash(t, key), pos, &b, 0, 0, 0, &tmp };
+    struct elem_arg a = { key, tab_read_hash(t, key), pos, &b, 0, 0, 0, &tmp };
     int rc = key.len <= UINT32_MAX ? tab_read(t, elem_fn, &a) : 0;
     tbuf_free(&tmp);
     if (!rc && b.err)

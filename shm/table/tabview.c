@@ -69,7 +69,7 @@ int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t
     *n = 0;
     if (key.len > UINT32_MAX)
         return 0;
-    struct view_arg a = { key, tab_hash(t, key), objs, max, 0 };
+    struct view_arg a = { key, tab_read_hash(t, key), objs, max, 0 };
     rc = tab_read(t, view_fn, &a);
     if (!rc)
         *n = a.n;
@@ -122,7 +122,7 @@ static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *o
             /* A key longer than any stored key can hold: looked up as an empty key, found nowhere. */
             k[i].key = key.ptr;
             k[i].klen = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
-            k[i].hash = tab_hash(t, key);
+            k[i].hash = tab_read_hash(t, key);
             if (lists)
                 tbuf_init(&tb[i], (size_t)1 << 62);
         }
@@ -287,7 +287,7 @@ static int kv_read(struct tab *t, const void *key, size_t klen, struct kv_arg *a
         rc = kv_key(key, klen, stack, &heap, &a->key);
     if (rc)
         return rc;
-    a->hash = tab_hash(t, a->key);
+    a->hash = tab_read_hash(t, a->key);
     struct tbuf tmp;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
     a->tmp = &tmp;
