@@ -19,7 +19,8 @@
  * (a link followed, skiplist.c S.5), not by a search from the top.  A cursor never outlives its
  * section: between sections RCU may free what it names, so the next section searches again by
  * key — which is also why a continuation (tabselect.c), resumed in any process, carries a key.
- * Every step is still checked to move forward in the walk's order (goes_on below).
+ * A walk by search checks that every step moves forward in the walk's order (goes_on below); a
+ * walk by cursor, that each section ends past where it began — enough for it to end.
  *
  * Each section can be run again (tab_read retries it when a multi-key publish overlapped it),
  * so the functions here truncate their output to where the section began before they write.
@@ -257,7 +258,9 @@ static int walk_fn(struct tab *t, void *arg)
             a->objs->err = sobj_bad(t, o, "D.1 a stored key is not a term");
             break;
         }
-        if (key.ptr && !goes_on(t, a->reverse, o, key, t->h->kind == SHMETS_ORDERED_SET ? 0 : tab_hash(t, key))) {
+        /* A walk by search checks every step; one by cursor, its section's end (below). */
+        if (key.ptr && !t->ops->step &&
+            !goes_on(t, a->reverse, o, key, t->h->kind == SHMETS_ORDERED_SET ? 0 : tab_hash(t, key))) {
             a->objs->err = sobj_bad(t, o, "the traversal does not move forward (a damaged index: it would never end)");
             break;
         }
@@ -277,6 +280,12 @@ static int walk_fn(struct tab *t, void *arg)
         key.ptr = sobj_key(o);
         key.len = sobj_klen(o);
     }
+    /* A walk by cursor must end its section past where it began, or a damaged index could
+     * send it round for ever (within a section the walk is bounded by STEP_KEYS; a damaged
+     * node may give a key twice there, a wrong answer, never an endless walk). */
+    if (lasto && !a->objs->err && a->started && t->ops->step &&
+        !goes_on(t, a->reverse, lasto, (shmets_term){ a->from->p, a->from->len }, 0))
+        a->objs->err = sobj_bad(t, lasto, "the traversal does not move forward (a damaged index: it would never end)");
     /* The next section goes on from a copy of the last key (the table may change meanwhile). */
     if (lasto && !a->objs->err) {
         a->last->len = 0;
