@@ -125,6 +125,11 @@ $(B)/tests/%.o: tests/%.c | test-deps
 $(B)/bench/%: $(B)/bench/%.o $(B)/libshmets.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) -lpthread
 
+# bench/range.c (issue 18's R5) compares with LMDB's cursor when <lmdb.h> is there.
+$(B)/bench/range.o: $(B)/bench/features
+$(B)/bench/range: $(B)/bench/range.o $(B)/libshmets.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIBS) $$(grep -q lmdb $(B)/bench/features && echo -llmdb) -lpthread
+
 # Benchmarks print figures (TSV on stdout, a sentence on stderr); they never fail on speed.
 # build/shmets-bench (issue 8; sources in bench/shmets-bench/) measures shmets against LMDB, a
 # locked hash, Redis, liburcu, a flat array and ETS in one run: `make bench` installs the peers

@@ -2,7 +2,7 @@
 # bench/cost.sh BUILD_DIR — instructions per lookup, for `make bench` (issue 23).
 #
 # Runs BUILD_DIR/bench/lookup_cost under valgrind's callgrind once per API (200,000 objects,
-# 100,000 lookups each), counting only the instructions of its run() function
+# 100,000 lookups each; COST_MODES="none ordered ..." runs only those), counting only the instructions of its run() function
 # (--toggle-collect), and writes BUILD_DIR/bench/cost.tsv and cost.md: the instructions per
 # lookup with the harness (the key draw, and the value reached through the public accessors
 # and folded, as every peer of the read benchmark does), and without it (the `none` mode's
@@ -19,7 +19,7 @@ mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf 'mode\tinstructions_per_lookup\tlibrary_only\n' > "$out/cost.tsv"
-for mode in none copy into zc zckey batch batchkey ordered kv; do
+for mode in ${COST_MODES:-none copy into zc zckey batch batchkey ordered next fold range kv}; do
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$mode" --toggle-collect=run \
         "$exe" "$mode" "$N" "$M" > /dev/null 2> "$tmp/log.$mode"
     ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$tmp/cg.$mode" | head -1)
@@ -46,6 +46,9 @@ awk -v M="$M" -v base="$base" '$1 != "none" { printf "%s\t%.0f\t%.0f\n", $1, $2 
         w["batch"] = "lookup_bulk_view of 32 keys, per key";
         w["batchkey"] = "lookup_bulk_view_keys of 32 prepared keys, per key";
         w["ordered"] = "ordered_set: read_begin, lookup_view, read_end";
+        w["next"] = "ordered_set: shmets_next from a drawn key (copied out)";
+        w["fold"] = "ordered_set: shmets_foldl, per object";
+        w["range"] = "ordered_set: select of a bound prefix {B, _} (100 objects), per object";
         w["kv"] = "shmets_kv_get (byte keys)";
         printf "| %s | %s | %s | %s |\n", $1, w[$1], $2, $3 }' "$out/cost.tsv"
 } > "$out/cost.md"

@@ -13,6 +13,11 @@
  *   batch     shmets_lookup_bulk_view of 32 keys in one read section (cost per key)
  *   batchkey  shmets_lookup_bulk_view_keys of 32 prepared keys (cost per key)
  *   ordered   shmets_lookup_view on the ordered_set
+ *   next      shmets_next on the ordered_set from a uniformly drawn key (one call a step)
+ *   fold      shmets_foldl over the ordered_set, cost per object visited (M objects, the
+ *             fold restarted at the end of the table)
+ *   range     R5: shmets_select of the 100 objects of a bound key prefix {B, '_'} on an
+ *             ordered_set keyed {K div 100, K rem 100}, B uniformly drawn; cost per object
  *   kv        shmets_kv_get
  *   none      no lookup: the key drawn and a stored object's value folded as the others do,
  *             the harness's own cost, which the report subtracts to give the library's
@@ -37,7 +42,7 @@
 static shmets *db;
 static shmets_key *pkeys;           /* prepared keys of the set, one per object */
 static unsigned char (*pbytes)[8];
-static shmets_tab *set, *ord, *kvt;
+static shmets_tab *set, *ord, *kvt, *rng;
 static uint64_t nobj, nlook, sum;
 static char inst[64];
 
@@ -93,7 +98,8 @@ static void fold(shmets_term obj)
  * mode that reads them (mode NULL: all), so that a run under valgrind loads what it needs. */
 static void load(const char *mode)
 {
-    int want_ord = !mode || !strcmp(mode, "ordered"), want_kv = !mode || !strcmp(mode, "kv");
+    int want_ord = !mode || !strcmp(mode, "ordered") || !strcmp(mode, "next") || !strcmp(mode, "fold");
+    int want_kv = !mode || !strcmp(mode, "kv"), want_rng = !mode || !strcmp(mode, "range");
     shmets_opts o;
     shmets_opts_init(&o);
     int rc;
@@ -101,6 +107,8 @@ static void load(const char *mode)
         die("new", rc);
     o.kind = SHMETS_ORDERED_SET;
     if (want_ord && (rc = shmets_new(db, "ord", &o, &ord)))
+        die("new", rc);
+    if (want_rng && (rc = shmets_new(db, "rng", &o, &rng)))
         die("new", rc);
     shmets_opts_init(&o);
     if (want_kv && (rc = shmets_new(db, "kv", &o, &kvt)))
@@ -118,6 +126,16 @@ static void load(const char *mode)
             (want_ord && (rc = shmets_insert(ord, obj))))
             die("insert", rc);
         shmets_term_free(&obj);
+        if (want_rng) {
+            shmets_build_tuple(b, 2);
+            shmets_build_tuple(b, 2);
+            shmets_build_uint(b, k / 100);
+            shmets_build_uint(b, k % 100);
+            shmets_build_binary(b, v, sizeof v);
+            if ((rc = shmets_builder_finish(b, &obj)) || (rc = shmets_insert(rng, obj)))
+                die("insert", rc);
+            shmets_term_free(&obj);
+        }
         if (want_kv && (rc = shmets_kv_put(kvt, &k, sizeof k, v, sizeof v)))
             die("kv_put", rc);
     }
@@ -129,6 +147,15 @@ static void load(const char *mode)
     for (uint64_t k = 0; k < nobj; k++)
         if ((rc = shmets_key_prepare(set, key_of(k, pbytes[k]), &pkeys[k])))
             die("key_prepare", rc);
+}
+
+static uint64_t folded;
+
+static int fold_cb(shmets_term obj, void *arg)
+{
+    (void)arg;
+    fold(obj);
+    return ++folded >= nlook ? 1 : 0;
 }
 
 static __attribute__((noinline)) void run(const char *mode)
@@ -217,6 +244,41 @@ static __attribute__((noinline)) void run(const char *mode)
                     fold(objs[j]);
             shmets_read_end(db);
         }
+    } else if (!strcmp(mode, "next")) {
+        for (uint64_t i = 0; i < nlook; i++) {
+            shmets_term nx;
+            if ((rc = shmets_next(ord, key_of(rnd(&seed) % nobj, kb[0]), &nx)))
+                die("next", rc);
+            sum += nx.len;
+            shmets_term_free(&nx);
+        }
+    } else if (!strcmp(mode, "fold")) {
+        folded = 0;
+        while (folded < nlook)
+            if ((rc = shmets_foldl(ord, fold_cb, NULL)) < 0)
+                die("foldl", rc);
+    } else if (!strcmp(mode, "range")) {
+        /* One compiled specification a prefix would be a caller's cache; here the
+         * specification is built and compiled per select, as a caller with a new bound does. */
+        uint64_t ranges = nobj / 100;
+        for (uint64_t i = 0; i < nlook; i += 100) {
+            char text[96];
+            int len = snprintf(text, sizeof text, "[{{{%llu, '_'}, '_'}, [], ['$_']}]",
+                               (unsigned long long)(rnd(&seed) % ranges));
+            shmets_term spec, res, obj;
+            shmets_ms *ms;
+            if ((rc = shmets_term_parse(text, (size_t)len, &spec)) || (rc = shmets_ms_compile(spec, &ms)))
+                die("ms", rc);
+            shmets_term_free(&spec);
+            if ((rc = shmets_select(rng, ms, false, &res)))
+                die("select", rc);
+            shmets_list_iter it;
+            shmets_list_begin(res, &it);
+            while (shmets_list_next(&it, &obj) == 1)
+                fold(obj);
+            shmets_term_free(&res);
+            shmets_ms_free(ms);
+        }
     } else if (!strcmp(mode, "kv")) {
         for (uint64_t i = 0; i < nlook; i++) {
             uint64_t k = rnd(&seed) % nobj;
@@ -233,7 +295,8 @@ static __attribute__((noinline)) void run(const char *mode)
     }
 }
 
-static const char *const modes[] = { "copy", "into", "zc", "zckey", "batch", "batchkey", "ordered", "kv", "none" };
+static const char *const modes[] = { "copy", "into", "zc", "zckey", "batch", "batchkey", "ordered", "next", "fold", "range", "kv",
+                                     "none" };
 
 int main(int argc, char **argv)
 {

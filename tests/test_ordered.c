@@ -10,6 +10,9 @@
  *     inserted with, and a later insert replaces it with its own; lists of objects with equal
  *     keys (the last wins); insert_new all or nothing;
  *   - first/next/last/prev on present and absent keys, slot, tab2list, foldl and foldr;
+ *   - walks by cursor (foldl, foldr, tab2list, select over a range) while another process
+ *     deletes and re-inserts the keys between those the walk must see, freed memory poisoned:
+ *     every key present throughout comes exactly once, in order (skiplist.c S.5);
  *   - a randomized model: thousands of inserts, list inserts, insert_news and deletes of
  *     mixed-type keys checked against a sorted array kept with shmets_term_compare, growing,
  *     shrinking to a few keys and growing again, with shmets_check() at every phase.
@@ -25,9 +28,18 @@
 #include "shmets.h"
 #include "testutil.h"
 
+#include "mem/alloc.h"           /* alloc_poison: freed blocks filled with 0xDE */
+
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 #define TESTINST_PREFIX "test_ordered"
 #include "testinst.h"
@@ -824,6 +836,153 @@ static void test_nested_string_order(void **s)
     assert_int_equal(shmets_delete(t), 0);
 }
 
+/*
+ * Cursors under churn (skiplist.c S.5, tabread.c).  Even keys stay in the table; a writer
+ * process deletes and re-inserts odd keys as fast as it can and reclaims, with freed blocks
+ * poisoned, so a walk's cursor often stands on a node that was unlinked after it got there.
+ * Every walk must give every even key exactly once, all keys strictly in order, and objects
+ * whole.  The writer child exits 0, or 40 open, 41 attach, 42 builder, 43 delete, 44 insert.
+ */
+enum { CH_N = 4000 };
+
+static shmets_term int_obj(shmets_builder *b, int64_t k, int64_t v)
+{
+    shmets_term o;
+    shmets_build_tuple(b, 2);
+    shmets_build_int(b, k);
+    shmets_build_int(b, v);
+    if (shmets_builder_finish(b, &o))
+        o.ptr = NULL;
+    return o;
+}
+
+static int churn_main(uint64_t id, _Atomic int *stop)
+{
+    /* Never outlive the test: the parent's death, or 20 s, ends the writer too. */
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    alarm(20);
+    alloc_poison = 1;
+    shmets *d;
+    shmets_tab *t;
+    shmets_builder *b;
+    if (shmets_open(inst, &d))
+        return 40;
+    if (shmets_attach(d, id, &t))
+        return 41;
+    if (shmets_builder_create(&b))
+        return 42;
+    uint64_t rs = 0x51ab1e ^ (uint64_t)getpid();
+    for (uint64_t n = 0; !atomic_load(stop); n++) {
+        int64_t k = (int64_t)(rnd(&rs) % (CH_N / 2)) * 2 + 1;
+        shmets_term key;
+        shmets_build_int(b, k);
+        if (shmets_builder_finish(b, &key))
+            return 42;
+        int rc = shmets_delete_key(t, key);
+        shmets_term_free(&key);
+        if (rc)
+            return 43;
+        shmets_term o = int_obj(b, (int64_t)(rnd(&rs) % (CH_N / 2)) * 2 + 1, k);
+        if (!o.ptr)
+            return 42;
+        rc = shmets_insert(t, o);
+        shmets_term_free(&o);
+        if (rc)
+            return 44;
+        if (n % 256 == 0)
+            shmets_reclaim(t, 0, NULL);
+        atomic_fetch_add(stop + 1, 1);
+    }
+    shmets_builder_destroy(b);
+    shmets_detach(t);
+    shmets_close(d);
+    return 0;
+}
+
+/* The objects of one walk, in walk order: check them (reverse: descending). */
+static void check_churned(shmets_term *objs, size_t n, int reverse, const char *what)
+{
+    static unsigned char seen[CH_N];
+    memset(seen, 0, sizeof seen);
+    int64_t prev = reverse ? CH_N : -1;
+    for (size_t i = 0; i < n; i++) {
+        int64_t k, v;
+        if (shmets_term_get_int64(elem(objs[i], 1), &k) || shmets_term_get_int64(elem(objs[i], 2), &v))
+            fail_msg("%s: object %zu is not {K, V}: %s", what, i, S(objs[i]));
+        if (reverse ? k >= prev : k <= prev)
+            fail_msg("%s: key %lld after %lld", what, (long long)k, (long long)prev);
+        if (k < 0 || k >= CH_N || (k % 2 == 0 && v != k))
+            fail_msg("%s: object %s", what, S(objs[i]));
+        seen[k] = 1;
+        prev = k;
+    }
+    for (int k = 0; k < CH_N; k += 2)
+        if (!seen[k])
+            fail_msg("%s: key %d, present throughout, was not visited", what, k);
+}
+
+static void test_walks_under_churn(void **s)
+{
+    (void)s;
+    shmets_tab *t = mk_os("churn");
+    shmets_builder *b;
+    assert_int_equal(shmets_builder_create(&b), 0);
+    for (int64_t k = 0; k < CH_N; k++) {
+        shmets_term o = int_obj(b, k, k);
+        assert_non_null(o.ptr);
+        ins_obj(t, o);
+        shmets_term_free(&o);
+    }
+    shmets_builder_destroy(b);
+    _Atomic int *stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(stop != MAP_FAILED);
+    atomic_store(stop, 0);
+    atomic_store(stop + 1, 0);
+    shmets_term spec, *el = calloc(CH_N + 1, sizeof *el);
+    shmets_ms *ms;
+    assert_non_null(el);
+    const char *text = "[{{'$1', '_'}, [{'>=', '$1', 0}], ['$_']}]";
+    assert_int_equal(shmets_term_parse(text, strlen(text), &spec), 0);
+    assert_int_equal(shmets_ms_compile(spec, &ms), 0);
+    shmets_term_free(&spec);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0)
+        _exit(churn_main(shmets_id(t), stop));
+    /* At least 30 rounds, and on until the writer has made 20,000 changes (or 5 s). */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int round = 0;
+    for (;; round++) {
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        if (round >= 30 && (atomic_load(stop + 1) >= 20000 || t1.tv_sec - t0.tv_sec >= 5))
+            break;
+        struct rec r = { calloc(CH_N + 1, sizeof(shmets_term)), 0, CH_N + 1, 0 };
+        assert_non_null(r.objs);
+        int reverse = round % 2;
+        assert_int_equal(reverse ? shmets_foldr(t, rec_fn, &r) : shmets_foldl(t, rec_fn, &r), 0);
+        check_churned(r.objs, r.n, reverse, reverse ? "foldr" : "foldl");
+        free_terms(r.objs, r.n);
+        free(r.objs);
+        shmets_term list;
+        assert_int_equal(round % 3 ? shmets_tab2list(t, &list) : shmets_select(t, ms, reverse, &list), 0);
+        size_t n = list_elems(list, el, CH_N + 1);
+        check_churned(el, n, round % 3 ? 0 : reverse, round % 3 ? "tab2list" : "select");
+        shmets_term_free(&list);
+    }
+    atomic_store(stop, 1);
+    print_message("churn: %d walks, %d writes meanwhile\n", round * 2, atomic_load(stop + 1));
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        fail_msg("the writer failed: status %d", st);
+    munmap((void *)stop, 4096);
+    shmets_ms_free(ms);
+    free(el);
+    check(t);
+    assert_int_equal(shmets_delete(t), 0);
+}
+
 /* ---- a randomized model ------------------------------------------------------------------- */
 
 /*
@@ -1206,6 +1365,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_nested_string_found_by_equal_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_string_replaced_by_equal_list, setup, teardown),
         cmocka_unit_test_setup_teardown(test_nested_string_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_walks_under_churn, setup, teardown),
         cmocka_unit_test_setup_teardown(test_random_model, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -56,8 +56,11 @@
  *   S.2 Level l lists exactly the nodes of height > l, in the bottom list's order.
  *   S.3 Every node's prefix is its key's prefix; the head's level count covers every node.
  *   S.4 Node and object counts equal the table's key and object counts.
+ *   S.5 A node's links change only while it is in the bottom list: a delete unlinks it and
+ *       never stores into it again, so a reader standing on it still walks on (CURSORS).
  *
- * COSTS: lookup, insert, delete, next, prev, last: O(log n) expected.  slot(i): O(i).
+ * COSTS: lookup, insert, delete, next, prev, last, seek: O(log n) expected.  A cursor's
+ * forward step: O(1), one node.  Its reverse step: O(log n).  slot(i): O(i).
  */
 #include "store/commit.h"
 #include "store/index.h"
@@ -360,6 +363,59 @@ static uint64_t sl_prev(const struct tab *t, const unsigned char *key, uint32_t 
     return xo == head_off(t) ? 0 : obj_of(t, xo);
 }
 
+/*
+ * CURSORS (seek/step, index.h).  A cursor is the offset of the node it stands on.  A forward
+ * step follows that node's level-0 link and nothing else: one line, not a search.  That is
+ * right even when a writer unlinked the node after the cursor reached it (S.5): a delete
+ * leaves the unlinked node's links as they were, and RCU keeps it for the section, so the
+ * link leads to the key that followed it when it left the list — at most the next key still
+ * in the table, never past one (a key present throughout the walk is never skipped; keys
+ * inserted meanwhile may or may not be seen, as in ETS).  A reverse step has no link to
+ * follow (one-way list): it searches for the last key before the node's.
+ */
+static uint64_t sl_seek(const struct tab *t, const unsigned char *key, uint32_t klen, int reverse,
+                        struct index_cursor *c)
+{
+    (void)klen;
+    uint64_t no = 0;
+    if (key) {
+        struct skey k = { key, key_prefix(key, 0) };
+        if (reverse)
+            no = search(t, &k, 1, NULL);
+        else
+            search(t, &k, 0, &no);
+    } else {
+        no = reverse ? search(t, NULL, 1, NULL) : after(t, head_off(t));
+    }
+    if (reverse && no == head_off(t))
+        no = 0;
+    c->node = no;
+    c->pos = 0;
+    return no ? obj_of(t, no) : 0;
+}
+
+static uint64_t sl_step(const struct tab *t, struct index_cursor *c, int reverse)
+{
+    if (!c->node)
+        return 0;
+    uint64_t no;
+    if (!reverse) {
+        no = after(t, c->node);
+    } else {
+        const struct sobj *o = sobj_at(&t->s, obj_of(t, c->node));
+        if (!o || !sobj_key_ok(o))
+            no = 0;                     /* a damaged object: the walk ends here */
+        else {
+            struct skey k = { sobj_key(o), key_prefix(sobj_key(o), 0) };
+            no = search(t, &k, 1, NULL);
+            if (no == head_off(t))
+                no = 0;
+        }
+    }
+    c->node = no;
+    return no ? obj_of(t, no) : 0;
+}
+
 static uint64_t sl_seek_below(const struct tab *t, int (*below)(void *arg, const unsigned char *key, uint32_t klen),
                               void *arg)
 {
@@ -657,6 +713,8 @@ const struct index_ops skiplist_index_ops = {
     .next = sl_next,
     .last = sl_last,
     .prev = sl_prev,
+    .seek = sl_seek,
+    .step = sl_step,
     .seek_below = sl_seek_below,
     .slot = sl_slot,
     .put = sl_put,

@@ -38,6 +38,12 @@ enum put_mode { PUT_REPLACE, PUT_APPEND, PUT_NEW };
 /* One key of a batched lookup. */
 struct bulk_key { const unsigned char *key; uint32_t klen; uint64_t hash; };
 
+/* A reader's place in an ordered walk (index_ops.seek/step): process memory, and valid only
+ * inside the read section that set it — its offsets name index blocks that RCU keeps for that
+ * section and no longer.  A walk that leaves its section goes on from a key (seek), never from
+ * a cursor. */
+struct index_cursor { uint64_t node, pos; };
+
 /* What a call that visits marks: every block the index reaches. */
 typedef void (*index_mark_fn)(void *arg, uint64_t off);
 /* What slot() visits: the first object of each key (its chain head). */
@@ -59,6 +65,14 @@ struct index_ops {
     uint64_t (*next)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
     uint64_t (*last)(const struct tab *t);
     uint64_t (*prev)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
+    /* Readers (ordered kinds; NULL otherwise): cursors.  seek places c on the first key after
+     * key (reverse: the last key before it; key NULL: the first, or the last, key) and returns
+     * its first object, or 0 at the end; step moves c one key on in the same direction and
+     * returns that key's first object, or 0.  A step does the work of one link, not of a
+     * search, where the index can (index-dependent).  Both inside one read section (above). */
+    uint64_t (*seek)(const struct tab *t, const unsigned char *key, uint32_t klen, int reverse,
+                     struct index_cursor *c);
+    uint64_t (*step)(const struct tab *t, struct index_cursor *c, int reverse);
     /* Reader (ordered kinds; NULL otherwise): the last key for which below(arg, key, klen)
      * holds, given that it holds for a prefix of the keys in order — as a search, O(log n).
      * Returns its first object, or 0 if it holds for no key. */

@@ -140,6 +140,13 @@ static inline uint64_t tab_hash(const struct tab *t, shmets_term key)
     return shmets_term_hash(key, t->h->seed);
 }
 
+/* The hash a reader hands the index with a key: none for an ordered_set, whose skip list
+ * orders by the key itself and reads no hash on its read paths (skiplist.c). */
+static inline uint64_t tab_read_hash(const struct tab *t, shmets_term key)
+{
+    return t->h->kind == SHMETS_ORDERED_SET ? 0 : tab_hash(t, key);
+}
+
 /* Mark what the header reaches besides the index and limbo (the heir's data, the spare
  * empty index). */
 static inline void tab_mark_extra(const struct tab *t, index_mark_fn mark, void *arg)

@@ -811,7 +811,7 @@ static int read_key_fn(struct tab *t, void *arg)
 /* The objects of one key (b: as a list term) or whether there are any. */
 static int read_key(struct tab *t, shmets_term key, struct tbuf *b, int *found)
 {
-    struct read_key_arg a = { key, shmets_term_hash(key, t->h->seed), b, 0 };
+    struct read_key_arg a = { key, tab_read_hash(t, key), b, 0 };
     int rc = tab_read(t, read_key_fn, &a);
     *found = a.found;
     return rc;

@@ -13,6 +13,15 @@
  * once, whatever the writers do, and a traversal never loops.  As in ETS, a traversal is not
  * a snapshot: keys inserted or deleted meanwhile may or may not be seen.
  *
+ * WITHIN A SECTION A WALK USES A CURSOR where the index has one (index.h seek/step: the
+ * ordered_set's skip list): the section's first key is found by a search from the key the
+ * last section ended at, every later one by stepping the cursor from the node it stands on
+ * (a link followed, skiplist.c S.5), not by a search from the top.  A cursor never outlives its
+ * section: between sections RCU may free what it names, so the next section searches again by
+ * key — which is also why a continuation (tabselect.c), resumed in any process, carries a key.
+ * A walk by search checks that every step moves forward in the walk's order (goes_on below); a
+ * walk by cursor, that each section ends past where it began — enough for it to end.
+ *
  * Each section can be run again (tab_read retries it when a multi-key publish overlapped it),
  * so the functions here truncate their output to where the section began before they write.
  */
@@ -98,7 +107,7 @@ static int key_call(shmets_tab *t, enum step op, shmets_term key, shmets_term *o
     tbuf_init(&ob, (size_t)1 << 62);
     struct key_arg a = { op, key, 0, 0, 0, &b, objs ? &ob : NULL };
     if (op == ST_NEXT || op == ST_PREV) {
-        a.hash = tab_hash(t, key);
+        a.hash = tab_read_hash(t, key);
         a.need_present = t->h->kind != SHMETS_ORDERED_SET && !tab_fixed(t);
     }
     int rc = tab_read(t, key_fn, &a);
@@ -179,7 +188,7 @@ struct walk_arg {
     int started, done;
 };
 
-/* Does the key of o come after `key` (hash `hash`) in traversal order?  Every step of a walk
+/* Does the key of o come after `key` (hash `hash`; unused for an ordered_set) in traversal order?  Every step of a walk
  * must move forward, or a damaged index could send it round a cycle for ever: term order for an
  * ordered_set (reversed for a reverse walk), and for a hash table the order hash.c visits keys
  * in, by the bit-reversed hash, then length and bytes.  The key has passed sobj_key_ok. */
@@ -205,6 +214,24 @@ static int goes_on(const struct tab *t, int reverse, const struct sobj *o, shmet
     return memcmp(sobj_key(o), key.ptr, key.len) > 0;
 }
 
+/* The section's first key: after `key` (or from an end), by a search. */
+static uint64_t walk_seek(const struct tab *t, struct walk_arg *a, shmets_term key, struct index_cursor *cur)
+{
+    if (t->ops->seek)
+        return t->ops->seek(t, key.ptr, (uint32_t)key.len, a->reverse, cur);
+    return !key.ptr ? do_step(t, a->reverse ? ST_LAST : ST_FIRST, key, 0)
+                    : do_step(t, a->reverse ? ST_PREV : ST_NEXT, key, tab_hash(t, key));
+}
+
+/* The key after the one just visited (o, whose key is key): by the cursor where the index has
+ * one (a link followed, not a search), else by a search from the key. */
+static uint64_t walk_step(const struct tab *t, struct walk_arg *a, shmets_term key, struct index_cursor *cur)
+{
+    if (t->ops->step)
+        return t->ops->step(t, cur, a->reverse);
+    return do_step(t, a->reverse ? ST_PREV : ST_NEXT, key, tab_hash(t, key));
+}
+
 static int walk_fn(struct tab *t, void *arg)
 {
     struct walk_arg *a = arg;
@@ -217,11 +244,11 @@ static int walk_fn(struct tab *t, void *arg)
         key.ptr = a->from->p;
         key.len = a->from->len;
     }
-    uint64_t hash = key.ptr ? tab_hash(t, key) : 0;
     uint64_t cap = tab_chain_max(t);
+    struct index_cursor cur = { 0, 0 };
+    const struct sobj *lasto = NULL;    /* the last key visited, in the table (this section) */
     for (int k = 0; k < STEP_KEYS && a->objs->len < STEP_BYTES; k++) {
-        uint64_t off = !key.ptr ? do_step(t, a->reverse ? ST_LAST : ST_FIRST, key, 0)
-                                : do_step(t, a->reverse ? ST_PREV : ST_NEXT, key, hash);
+        uint64_t off = k == 0 ? walk_seek(t, a, key, &cur) : walk_step(t, a, key, &cur);
         const struct sobj *o = sobj_at(&t->s, off);
         if (!o) {
             a->done = 1;
@@ -231,7 +258,9 @@ static int walk_fn(struct tab *t, void *arg)
             a->objs->err = sobj_bad(t, o, "D.1 a stored key is not a term");
             break;
         }
-        if (key.ptr && !goes_on(t, a->reverse, o, key, hash)) {
+        /* A walk by search checks every step; one by cursor, its section's end (below). */
+        if (key.ptr && !t->ops->step &&
+            !goes_on(t, a->reverse, o, key, t->h->kind == SHMETS_ORDERED_SET ? 0 : tab_hash(t, key))) {
             a->objs->err = sobj_bad(t, o, "the traversal does not move forward (a damaged index: it would never end)");
             break;
         }
@@ -243,19 +272,33 @@ static int walk_fn(struct tab *t, void *arg)
             uint64_t nx = sobj_next(x);
             x = nx ? sobj_at(&t->s, nx) : NULL;
         }
-        /* Go on from this key: a copy, as the table may change after the section. */
+        if (a->objs->err)
+            break;
+        /* Go on from this key: within the section it is read where it lies (stored objects do
+         * not change, and RCU keeps this one until the section ends, sobj_key_ok above). */
+        lasto = o;
+        key.ptr = sobj_key(o);
+        key.len = sobj_klen(o);
+    }
+    /* A walk by cursor must end its section past where it began, or a damaged index could
+     * send it round for ever (within a section the walk is bounded by STEP_KEYS; a damaged
+     * node may give a key twice there, a wrong answer, never an endless walk). */
+    if (lasto && !a->objs->err && a->started && t->ops->step &&
+        !goes_on(t, a->reverse, lasto, (shmets_term){ a->from->p, a->from->len }, 0))
+        a->objs->err = sobj_bad(t, lasto, "the traversal does not move forward (a damaged index: it would never end)");
+    /* The next section goes on from a copy of the last key (the table may change meanwhile). */
+    if (lasto && !a->objs->err) {
         a->last->len = 0;
         a->last->err = 0;
-        tbuf_put(a->last, sobj_key(o), sobj_klen(o));
-        if (a->last->err)
-            break;
-        if (!term_span(a->last->p, a->last->len)) {
-            a->objs->err = sobj_bad(t, o, "D.1 a stored key is not a term");
-            break;
-        }
-        key.ptr = a->last->p;
-        key.len = a->last->len;
-        hash = tab_hash(t, key);
+        tbuf_put(a->last, key.ptr, key.len);
+        if (!a->last->err && !term_span(a->last->p, a->last->len))
+            a->objs->err = sobj_bad(t, lasto, "D.1 a stored key is not a term");
+    } else if (!lasto && !a->objs->err) {
+        /* Nothing visited: the walk is done, and from stays where it was. */
+        a->last->len = 0;
+        a->last->err = 0;
+        if (a->started)
+            tbuf_put(a->last, a->from->p, a->from->len);
     }
     return a->objs->err ? a->objs->err : a->last->err;
 }
@@ -486,7 +529,7 @@ int shmets_lookup_element(shmets_tab *t, shmets_term key, uint64_t pos, const sh
     tbuf_be32(&b, 0);
     struct tbuf tmp;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
-    struct elem_arg a = { key, tab_hash(t, key), pos, &b, 0, 0, 0, &tmp };
+    struct elem_arg a = { key, tab_read_hash(t, key), pos, &b, 0, 0, 0, &tmp };
     int rc = key.len <= UINT32_MAX ? tab_read(t, elem_fn, &a) : 0;
     tbuf_free(&tmp);
     if (!rc && b.err)

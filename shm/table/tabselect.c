@@ -58,6 +58,9 @@ struct sel {
     int stopped;
     int lookup;                 /* the plan was LOOKUP: resume by pos, not by key */
     size_t nkeys;               /* ... of how many keys */
+    /* RANGE plans: each clause's key pattern, analysed once (ms_clause_key), not per key. */
+    uint32_t nspan;
+    struct span_clause { int kind; const unsigned char *key; } *span;
 };
 
 #define SEL_LIMIT 2                     /* each(): enough results */
@@ -94,15 +97,55 @@ static int sel_object(struct sel *s, shmets_term obj)
     return s->out.err;
 }
 
+/* RANGE plans: analyse the clauses' keys once (the program outlives the select).  0 or
+ * -SHMETS_ENOMEM. */
+static int span_prepare(struct sel *s)
+{
+    uint32_t n = ms_nclauses(s->prog);
+    s->span = calloc(n ? n : 1, sizeof *s->span);
+    if (!s->span)
+        return err_set(SHMETS_ENOMEM, "out of process memory for a select");
+    for (uint32_t i = 0; i < n; i++) {
+        shmets_term k;
+        s->span[i].kind = ms_clause_key(s->prog, i, s->t->h->keypos, &k);
+        s->span[i].key = k.ptr;
+    }
+    s->nspan = n;
+    return 0;
+}
+
+/* Where key lies against the span: 1 above it, -1 below, 0 inside (shmets_ms_key_span's
+ * answer, from the clauses analysed once). */
+static int span_where(const struct sel *s, const unsigned char *key)
+{
+    int below = 1, above = 1, some = 0;
+    for (uint32_t i = 0; i < s->nspan && (below || above); i++) {
+        int w;
+        switch (s->span[i].kind) {
+        case SHMETS_MS_KEY_ANY: w = 0; break;
+        case SHMETS_MS_KEY_BOUND: { int c = term_cmp(s->span[i].key, key, 0); w = c > 0 ? -1 : c < 0 ? 1 : 0; break; }
+        case SHMETS_MS_KEY_PARTIAL: w = -ms_pattern_cmp(s->span[i].key, key); break;
+        default: continue;
+        }
+        some = 1;
+        below &= w == -1;
+        above &= w == 1;
+    }
+    return !some ? 1 : below ? -1 : above ? 1 : 0;
+}
+
 /* RANGE plans: 1 to stop the walk (past the span), -1 to skip this key, 0 to run it. */
 static int span_of(struct sel *s, shmets_term obj)
 {
     shmets_term key;
-    int where = 0;
-    if (shmets_term_key(obj, s->t->h->keypos, &key) == 0 &&
-        shmets_ms_key_span(s->ms, s->t->h->keypos, key, &where) == 0)
-        return where;
-    return 0;
+    if (!s->span) {
+        int where = 0;
+        if (shmets_term_key(obj, s->t->h->keypos, &key) == 0 &&
+            shmets_ms_key_span(s->ms, s->t->h->keypos, key, &where) == 0)
+            return where;
+        return 0;
+    }
+    return shmets_term_key(obj, s->t->h->keypos, &key) == 0 ? span_where(s, key.ptr) : 0;
 }
 
 #define SEL_STOP 1                      /* each(): the walk is past the span */
@@ -114,8 +157,8 @@ struct seek_arg { struct sel *s; struct tbuf *key; };
 static int below_span(void *arg, const unsigned char *key, uint32_t klen)
 {
     struct sel *s = arg;
-    int where = 0;
-    return shmets_ms_key_span(s->ms, s->t->h->keypos, (shmets_term){ key, klen }, &where) == 0 && where < 0;
+    (void)klen;
+    return span_where(s, key) < 0;
 }
 
 static int seek_fn(struct tab *t, void *arg)
@@ -225,6 +268,8 @@ static int sel_run_from(struct sel *s, int reverse, const shmets_term *after)
         break;
     }
     case SHMETS_MS_PLAN_RANGE:
+        if (!s->span && (rc = span_prepare(s)))
+            break;
         if (!reverse && !after && t->ops->seek_below) {
             struct tbuf key;
             tbuf_init(&key, SHMETS_TERM_MAX_SIZE);
@@ -275,6 +320,8 @@ static void sel_init(struct sel *s, struct tab *t, const shmets_ms *ms, enum sel
 
 static void sel_free(struct sel *s)
 {
+    free(s->span);
+    s->span = NULL;
     ms_run_free(&s->run);
     tbuf_free(&s->out);
     tbuf_free(&s->last);
@@ -306,6 +353,7 @@ int shmets_select(shmets_tab *t, const shmets_ms *ms, bool reverse, shmets_term 
     struct sel s;
     sel_init(&s, t, ms, SEL_RESULTS);
     int rc = sel_results(&s, sel_run(&s, reverse), results);
+    free(s.span);
     ms_run_free(&s.run);
     tbuf_free(&s.last);
     return rc;
@@ -452,6 +500,7 @@ static int chunk(struct tab *t, const shmets_ms *ms, uint64_t limit, bool revers
     rc = sel_results(&s, rc, results);
     if (rc)
         shmets_term_free(cont);
+    free(s.span);
     ms_run_free(&s.run);
     tbuf_free(&s.last);
     return rc;

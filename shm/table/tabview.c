@@ -45,7 +45,7 @@ static void prepare(struct tab *t, shmets_term key, shmets_key *k)
     k->etf = key.ptr;
     k->len = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
     k->seed = t->h->seed;
-    k->hash = k->len ? tab_hash(t, key) : 0;
+    k->hash = k->len ? tab_read_hash(t, key) : 0;
 }
 
 int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t max, size_t *n)
@@ -108,7 +108,7 @@ static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *l
             /* A key longer than any stored key can hold: looked up as an empty key, found nowhere. */
             k[i].key = key.ptr;
             k[i].klen = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
-            k[i].hash = tab_hash(t, key);
+            k[i].hash = tab_read_hash(t, key);
             tbuf_init(&tb[i], (size_t)1 << 62);
         }
         struct bulk_arg a = { k, m, off, tb };
@@ -276,7 +276,7 @@ static int kv_read(struct tab *t, const void *key, size_t klen, struct kv_arg *a
         rc = kv_key(key, klen, stack, &heap, &a->key);
     if (rc)
         return rc;
-    a->hash = tab_hash(t, a->key);
+    a->hash = tab_read_hash(t, a->key);
     struct tbuf tmp;
     tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
     a->tmp = &tmp;
