@@ -157,7 +157,10 @@ $(B)/shmets-bench: $(SB_OBJ) $(B)/libshmets.a
 	    -lurcu-memb -lurcu-cds -lurcu-common -lpthread
 
 bench: $(BENCHES) $(B)/shmets-bench
-	@for b in $(BENCHES); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(filter-out $(B)/bench/range,$(BENCHES)); do echo "== $$b"; $$b || exit 1; done
+	@echo "== $(B)/bench/range and bench/range.escript: R5 (into $(B)/bench/range.tsv, read by the report)"
+	@$(B)/bench/range > $(B)/bench/range.tsv
+	@if command -v escript >/dev/null; then escript bench/range.escript >> $(B)/bench/range.tsv; fi
 	@echo "== bench/cost.sh $(B): instructions per lookup under callgrind (beside the targets, and appended to report.md)"
 	@bench/cost.sh $(B) >/dev/null
 	@echo "== $(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench"

@@ -125,6 +125,47 @@ static double cost_of(const char *mode)
     return v;
 }
 
+/* R5's objects/s from range.tsv (bench/range.c and bench/range.escript, which make bench runs
+ * first) for peer at P, or -1. */
+static double range_of(const char *peer, int procs)
+{
+    char path[600], line[256], c[16], pe[64];
+    snprintf(path, sizeof path, "%s/range.tsv", cost_dir);
+    FILE *f = fopen(path, "r");
+    double v = -1, x;
+    int p;
+    if (!f)
+        return -1;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%15s %63s %d %lf", c, pe, &p, &x) == 4 && !strcmp(c, "R5") && !strcmp(pe, peer) && p == procs)
+            v = x;
+    fclose(f);
+    return v;
+}
+
+static void range_table(FILE *f)
+{
+    if (range_of("shmets", 1) < 0)
+        return;
+    fprintf(f, "## R5: range reads (issue 18)\n\n`build/bench/range` and `bench/range.escript`: a select of 100 "
+               "consecutive keys from a random start in an ordered_set of 1,000,000 (shmets: the bound prefix "
+               "{B, '_'}; LMDB: a cursor; ETS: ets:select/2 with the bound prefix), M objects/s.\n\n"
+               "| system | P = 1 | P = 2 |\n| --- | ---: | ---: |\n");
+    static const char *const peers[] = { "shmets", "lmdb", "ets" };
+    for (int i = 0; i < 3; i++) {
+        double a = range_of(peers[i], 1), b = range_of(peers[i], 2);
+        if (a < 0 && b < 0)
+            continue;
+        char x[32] = "-", y[32] = "-";
+        if (a >= 0)
+            snprintf(x, sizeof x, "%.2f", a / 1e6);
+        if (b >= 0)
+            snprintf(y, sizeof y, "%.2f", b / 1e6);
+        fprintf(f, "| %s | %s | %s |\n", peers[i], x, y);
+    }
+    fprintf(f, "\n");
+}
+
 /* One line of the targets table: measured `v` against `target`, at least (ge) or at most;
  * `mode`: the cost.sh mode whose instructions a lookup go beside it (NULL: none). */
 static void target(FILE *f, const char *what, double v, double target, int ge, const char *unit, const char *mode)
@@ -198,7 +239,14 @@ static void targets(FILE *f)
         rt(f, "O1", "shmets-zc", "ets", p, 2.0, "ordered", "O1 shmets-zc ordered_set ≥ 2 × ETS ordered_set at P = %d");
         rt(f, "O1", "shmets", "ets", p, 1.5, NULL, "O1 shmets (copying) ordered_set ≥ 1.5 × ETS ordered_set at P = %d");
     }
+    for (int p = 1; p <= 2; p++) {
+        char what[256];
+        double a = range_of("shmets", p), b = range_of("lmdb", p);
+        snprintf(what, sizeof what, "R5 shmets range select ≥ 1.0 × lmdb's cursor, objects/s, at P = %d", p);
+        target(f, what, a >= 0 && b > 0 ? a / b : -1, 1.0, 1, "×", "range");
+    }
     fprintf(f, "\n%d targets met, %d missed, %d without a figure.\n\n", met_count, missed_count, unknown_count);
+    range_table(f);
 }
 
 /* ---- tables ------------------------------------------------------------------------------------ */
