@@ -48,7 +48,11 @@ void plan_free(struct plan *p)
         free(p->fresh);
     if (p->map != p->map_in)
         free(p->map);
-    plan_init(p);
+    /* Not made empty again (its inline map would need 256 bytes of zeros): a freed plan is
+     * plan_init'ed before any reuse, as every caller's ends with its plan_free. */
+    p->st = NULL;
+    p->map = NULL;
+    p->retire = p->fresh = NULL;
 }
 
 /* Room for `need` elements in *arr, which starts in the plan's inline room `in`. */

@@ -48,6 +48,7 @@ struct plan {
 };
 
 void plan_init(struct plan *p);
+/* Frees what the plan allocated; plan_init it again before any reuse. */
 void plan_free(struct plan *p);
 /* Record a store (a later store to the same offset replaces the earlier one's value). */
 void plan_store(struct plan *p, uint64_t off, uint64_t val);
