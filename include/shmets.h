@@ -830,7 +830,7 @@ int shmets_lookup_bulk(shmets_tab *t, const shmets_term *keys, size_t n, shmets_
 typedef struct shmets_key {
     const unsigned char *etf;       /* the key's canonical encoding (the caller's memory) */
     uint32_t len;
-    uint64_t hash;                  /* its hash under the table's seed */
+    uint64_t hash;                  /* its hash under the table's seed (0 for an ordered_set: its index reads none) */
     uint64_t seed;                  /* the seed it was prepared with (checked by each call) */
 } shmets_key;
 

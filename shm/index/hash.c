@@ -210,16 +210,12 @@ static int hash_slot(const struct tab *t, uint64_t i, index_visit_fn fn, void *a
  * (hash_read.h), which the short path (tabfast.c) calls inline on prepared keys.
  */
 
-static void hash_lookup_bulk(const struct tab *t, const struct bulk_key *k, size_t n, uint64_t *out)
+static void hash_lookup_bulk(const struct tab *t, const shmets_key *k, size_t n, uint64_t *out)
 {
-    /* hash_read_bulk (hash_read.h) does the work, HASH_BULK keys at a time. */
     for (size_t g = 0; g < n; g += HASH_BULK) {
         size_t m = n - g < HASH_BULK ? n - g : HASH_BULK;
-        shmets_key q[HASH_BULK];
         const struct sobj *o[HASH_BULK];
-        for (size_t i = 0; i < m; i++)
-            q[i] = (shmets_key){ .etf = k[g + i].key, .len = k[g + i].klen, .hash = k[g + i].hash };
-        hash_read_bulk(t, q, m, o);
+        hash_read_bulk(t, k + g, m, o);
         for (size_t i = 0; i < m; i++)
             out[g + i] = o[i] ? (uint64_t)((const unsigned char *)o[i] - t->s.base) : 0;
     }

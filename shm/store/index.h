@@ -18,6 +18,7 @@
 #define SHMETS_INDEX_H
 
 #include "store/plan.h"
+#include "shmets.h"
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,9 +35,6 @@ struct wobj {
 };
 
 enum put_mode { PUT_REPLACE, PUT_APPEND, PUT_NEW };
-
-/* One key of a batched lookup. */
-struct bulk_key { const unsigned char *key; uint32_t klen; uint64_t hash; };
 
 /* A reader's place in an ordered walk (index_ops.seek/step): process memory, and valid only
  * inside the read section that set it — its offsets name index blocks that RCU keeps for that
@@ -55,8 +53,9 @@ struct index_ops {
     int (*init)(struct tab *t, struct plan *p);
     /* Reader (inside a read section): offset of the first object with this key, or 0. */
     uint64_t (*lookup)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
-    /* Reader: n lookups at once, pipelined (NULL: the front end loops over lookup). */
-    void (*lookup_bulk)(const struct tab *t, const struct bulk_key *k, size_t n, uint64_t *out);
+    /* Reader: n lookups of prepared keys (shmets.h, shmets_key) at once, pipelined (NULL: the
+     * front end loops over lookup). */
+    void (*lookup_bulk)(const struct tab *t, const shmets_key *k, size_t n, uint64_t *out);
     /* Readers: traversal.  The index's order is fixed by its keys (term order; for the hash
      * index an order of hashes that resizing keeps), so `next` takes any key, present or not,
      * and gives the first object of the first key after it, or 0.  last and prev are NULL for

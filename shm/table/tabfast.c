@@ -36,16 +36,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+void tab_key_of(const struct tab *t, shmets_term key, shmets_key *k)
+{
+    /* A key longer than any stored key can hold: an empty key, found nowhere. */
+    k->etf = key.ptr;
+    k->len = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
+    k->seed = t->h->seed;
+    k->hash = k->len ? tab_read_hash(t, key) : 0;
+}
+
 int shmets_key_prepare(shmets_tab *t, shmets_term key, shmets_key *k)
 {
     if (!t || !key.ptr || !k)
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_key_prepare");
     if (key.len > UINT32_MAX)
         return err_set(SHMETS_ETOOBIG, "a key of %zu bytes", key.len);
-    k->etf = key.ptr;
-    k->len = (uint32_t)key.len;
-    k->seed = t->h->seed;
-    k->hash = shmets_term_hash(key, k->seed);
+    tab_key_of(t, key, k);
     return 0;
 }
 
@@ -243,21 +249,18 @@ int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n
             *found = got;
         return 0;
     }
-    struct bulk_key bk[FAST_CHUNK];
     uint64_t off[FAST_CHUNK];
     for (size_t g = 0; g < n; g += FAST_CHUNK) {
         size_t m = n - g < FAST_CHUNK ? n - g : FAST_CHUNK;
-        for (size_t i = 0; i < m; i++)
-            bk[i] = (struct bulk_key){ keys[g + i].etf, keys[g + i].len, keys[g + i].hash };
         for (;;) {
             uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
             if (seq & 1)
                 seq = tab_seq_begin(t);
             if (t->ops->lookup_bulk)
-                t->ops->lookup_bulk(t, bk, m, off);
+                t->ops->lookup_bulk(t, keys + g, m, off);
             else
                 for (size_t i = 0; i < m; i++)
-                    off[i] = t->ops->lookup(t, bk[i].key, bk[i].klen, bk[i].hash);
+                    off[i] = t->ops->lookup(t, keys[g + i].etf, keys[g + i].len, keys[g + i].hash);
             if (!tab_seq_retry(t, seq))
                 break;
         }

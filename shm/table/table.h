@@ -34,6 +34,9 @@ int  tab_admin_access(struct tab *t, const char *call);
 uint64_t tab_chain_max(const struct tab *t);
 /* Append the chain from off to b as a list term ([] for 0). */
 void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b);
+/* tabfast.c: key as a prepared key of t (its hash for t's seed; 0 for an ordered_set, whose
+ * index reads none; a key over 4 GiB as an empty key, found nowhere).  No checks. */
+void tab_key_of(const struct tab *t, shmets_term key, shmets_key *k);
 /* Run fn inside a read section, again while a multi-word publish overlapped it (fn must start
  * its output afresh each time).  Checks access and deletion first. */
 int  tab_read(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg);

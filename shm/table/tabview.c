@@ -37,17 +37,8 @@ static int need_section(struct tab *t)
     return 0;
 }
 
-/* The term-key calls prepare the key (its hash) and take the short path (tabfast.c), so there
- * is one reader of views. */
-static void prepare(struct tab *t, shmets_term key, shmets_key *k)
-{
-    /* A key longer than any stored key can hold: looked up as an empty key, found nowhere. */
-    k->etf = key.ptr;
-    k->len = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
-    k->seed = t->h->seed;
-    k->hash = k->len ? tab_read_hash(t, key) : 0;
-}
-
+/* The term-key view calls prepare the key (tab_key_of, tabfast.c) and take the short path, so
+ * there is one reader of views. */
 int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t max, size_t *n)
 {
     if (!t || !key.ptr || (!objs && max) || !n)
@@ -59,14 +50,14 @@ int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t
     if (key.len > UINT32_MAX)
         return 0;
     shmets_key k;
-    prepare(t, key, &k);
+    tab_key_of(t, key, &k);
     return shmets_lookup_view_key(t, &k, objs, max, n);
 }
 
 /* ---- batches -------------------------------------------------------------------------------- */
 
 struct bulk_arg {
-    struct bulk_key *k;
+    const shmets_key *k;
     size_t n;
     uint64_t *off;
     /* copying: one list per key */
@@ -80,7 +71,7 @@ static int bulk_fn(struct tab *t, void *arg)
         t->ops->lookup_bulk(t, a->k, a->n, a->off);
     else
         for (size_t i = 0; i < a->n; i++)
-            a->off[i] = t->ops->lookup(t, a->k[i].key, a->k[i].klen, a->k[i].hash);
+            a->off[i] = t->ops->lookup(t, a->k[i].etf, a->k[i].len, a->k[i].hash);
     for (size_t i = 0; i < a->n; i++) {
         a->lists[i].len = 0;
         a->lists[i].err = 0;
@@ -92,7 +83,7 @@ static int bulk_fn(struct tab *t, void *arg)
 /* Look keys[0..n) up in chunks, each key's objects copied into a list. */
 static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *lists)
 {
-    struct bulk_key k[BULK_CHUNK];
+    shmets_key k[BULK_CHUNK];
     uint64_t off[BULK_CHUNK];
     struct tbuf tb[BULK_CHUNK];
     int rc = 0;
@@ -104,11 +95,7 @@ static int bulk(struct tab *t, const shmets_term *keys, size_t n, shmets_term *l
         if (rc)
             break;                      /* the lists made so far are freed below */
         for (size_t i = 0; i < m; i++) {
-            shmets_term key = keys[g + i];
-            /* A key longer than any stored key can hold: looked up as an empty key, found nowhere. */
-            k[i].key = key.ptr;
-            k[i].klen = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
-            k[i].hash = tab_read_hash(t, key);
+            tab_key_of(t, keys[g + i], &k[i]);
             tbuf_init(&tb[i], (size_t)1 << 62);
         }
         struct bulk_arg a = { k, m, off, tb };
@@ -142,7 +129,7 @@ int shmets_lookup_bulk_view(shmets_tab *t, const shmets_term *keys, size_t n, sh
         for (size_t i = 0; i < m; i++) {
             if (!keys[g + i].ptr)
                 return err_set(SHMETS_EINVAL, "NULL key %zu in a batch", g + i);
-            prepare(t, keys[g + i], &k[i]);
+            tab_key_of(t, keys[g + i], &k[i]);
         }
         rc = shmets_lookup_bulk_view_keys(t, k, m, objs + g, &f);
         got += f;
