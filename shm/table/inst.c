@@ -201,13 +201,9 @@ void shmets_read_end(shmets *db)
 {
     if (!db)
         return;
-    struct treader *r = inst_tl.r;
-    if (__builtin_expect(inst_tl.db == db && inst_tl.gen == db->gen && r->pid == proc_self_pid(), 1)) {
-        if (r->rd.nest > 0)
-            rcu_read_end(&r->rd);
-        return;
-    }
-    r = thread_reader(db);
+    struct treader *r = inst_cached(db);     /* the hit inline (inst.h); else the slow way */
+    if (!r)
+        r = thread_reader(db);
     if (r && r->pid == proc_self_pid() && r->rd.nest > 0)
         rcu_read_end(&r->rd);
 }

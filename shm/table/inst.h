@@ -27,12 +27,16 @@ extern __thread struct inst_tl inst_tl __attribute__((tls_model("initial-exec"))
 
 /* tab_reader's hit, inline: one thread-local block, the handle's generation, the pid (a child
  * made by fork() must claim a slot of its own). */
-static inline struct rcu_reader *inst_reader(struct shmets *db)
+static inline struct treader *inst_cached(const struct shmets *db)
 {
     struct treader *r = inst_tl.r;
-    if (__builtin_expect(inst_tl.db == db && inst_tl.gen == db->gen && r->pid == proc_self_pid(), 1))
-        return &r->rd;
-    return inst_reader_slow(db);
+    return __builtin_expect(inst_tl.db == db && inst_tl.gen == db->gen && r->pid == proc_self_pid(), 1) ? r : NULL;
+}
+
+static inline struct rcu_reader *inst_reader(struct shmets *db)
+{
+    struct treader *r = inst_cached(db);
+    return r ? &r->rd : inst_reader_slow(db);
 }
 /* Is the calling thread inside a read section of db (shmets_read_begin)? */
 int inst_in_section(struct shmets *db);

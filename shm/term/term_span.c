@@ -197,48 +197,13 @@ static const unsigned char *span(const unsigned char *p, const unsigned char *en
 }
 
 /* The common shapes (integers, [], binaries, strings, tuples, lists, maps) in a loop that
- * counts the terms still to come, with no recursion: ~10 instructions a term, which is what a
- * lookup pays (a 3-term object cost 130 instructions through span() alone).  Everything else
+ * counts the terms still to come, with no recursion: ~10 instructions a term, for what the
+ * inline case of term.h leaves (a 3-term object cost 130 instructions through span() alone).  Everything else
  * (atoms, floats, bignums, pids, ports, references, funs) goes to span(), with `nest`, the
  * containers seen so far, as its depth: an upper bound of the true one.  A term with more
  * containers than SHMETS_TERM_MAX_DEPTH is walked again by span() for its true depth (D.3). */
-/* The shape most objects have, a small tuple of integers, short ASCII atoms, [] and binaries,
- * in one tight pass (about half the instructions of the general loop on {Int, <<32 bytes>>},
- * which every lookup that hands an object out pays).  Returns 1 if the bytes are such a term,
- * exactly; 0 if they are not, or not of that shape (the general loop then decides). */
-static int flat_tuple(const unsigned char *p, const unsigned char *end)
-{
-    if (end - p < 2 || p[0] != ETF_SMALL_TUPLE)
-        return 0;
-    unsigned n = p[1];
-    p += 2;
-    while (n--) {
-        size_t left = (size_t)(end - p), k;
-        if (left < 2)
-            return 0;
-        switch (p[0]) {
-        case ETF_SMALL_INTEGER: k = 2; break;
-        case ETF_INTEGER: k = 5; break;
-        case ETF_BINARY: k = left < 5 ? left + 1 : 5 + (size_t)get_be32(p + 1); break;
-        case ETF_SMALL_ATOM_UTF8:
-            k = 2 + (size_t)p[1];
-            for (size_t i = 2; i < k && i < left; i++)
-                if (p[i] & 0x80)
-                    return 0;           /* not ASCII: the general loop checks its UTF-8 */
-            break;
-        default: return 0;
-        }
-        if (left < k)
-            return 0;
-        p += k;
-    }
-    return p == end;
-}
-
 int term_span_walk(const unsigned char *p, size_t len)
 {
-    if (flat_tuple(p, p + len))
-        return 1;
     const unsigned char *start = p, *end = p + len;
     uint64_t pending = 1, nest = 0;
     while (pending) {
