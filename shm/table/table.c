@@ -415,15 +415,16 @@ static int same_obj(const unsigned char *a, size_t alen, const unsigned char *b,
     return alen == blen && memcmp(a, b, alen) == 0;
 }
 
-/* The objects of an insert: one tuple, or a proper list of tuples; each has a key. */
-/* The objects of an insert, each with its key and hash; a single object in *one (no
- * allocation: the commonest insert), a list in memory the caller frees (items_free). */
+/* Items that collect() allocated (a single object's is the caller's *one). */
 static void items_free(struct item *it, const struct item *one)
 {
     if (it != one)
         free(it);
 }
 
+/* The objects of an insert — one tuple, or a proper list of tuples — each with its key and
+ * hash: a single object in *one (no allocation: the commonest insert), a list in memory the
+ * caller frees with items_free. */
 static int collect(struct tab *t, shmets_term objects, struct item *one, struct item **out, size_t *n)
 {
     enum shmets_type ty = shmets_term_type(objects);
