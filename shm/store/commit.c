@@ -265,6 +265,12 @@ static int marks_init(struct marks *m, const struct tab *t)
     m->t = t;
     m->start = t->h->heap.start;
     m->top = t->h->heap.top;
+    /* The header's heap bounds are read from the segment: damaged, they could ask for a bitmap
+     * of exabytes (fuzz segment, ASan: allocation-size-too-big). */
+    if (m->start < SEG_PAGE || m->start > m->top || m->top > t->s.size)
+        return err_set(SHMETS_EBADSEG, "table %llu is damaged: its heap bounds [%llu, %llu) are outside its %zu-byte "
+                       "segment" SALVAGE_HINT, (unsigned long long)t->id, (unsigned long long)m->start,
+                       (unsigned long long)m->top, t->s.size);
     size_t words = (size_t)((m->top - m->start) / 8 / 64 + 1);
     m->bits = calloc(words, sizeof *m->bits);
     return m->bits ? 0 : err_set(SHMETS_ENOMEM, "out of process memory for the mark bitmap");
