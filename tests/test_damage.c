@@ -185,28 +185,42 @@ static void test_salvage(void **state)
  * bytes they pass are walked by term_end to exactly their end.  Inputs: objects of the shape
  * the inline case takes ({Int, <<Bytes>>}, {Int, Int, ...}), then each with one byte changed,
  * a length field changed, or cut short — 200,000 cases, fixed seeds. */
+/* A small tuple of integers, binaries and (depth permitting) small tuples of them: the shapes
+ * term_span's inline case takes, nested up to 11 deep — past its 8-tuple bound, so the walk
+ * decides those.  At most 2 + 3 * 16 bytes a level and 11 levels: b must hold 600. */
+static size_t span_gen(unsigned char *b, uint64_t *rng, int depth)
+{
+    size_t n = 0;
+    unsigned arity = (unsigned)(dmg_rand(rng) % 5);
+    b[n++] = 104;                                   /* ETF_SMALL_TUPLE */
+    b[n++] = (unsigned char)arity;
+    int nested = depth >= 10;                       /* one nested tuple a level at most */
+    for (unsigned e = 0; e < arity; e++) {
+        switch (dmg_rand(rng) % (nested ? 3 : 4)) {
+        case 0: b[n++] = 97; b[n++] = (unsigned char)dmg_rand(rng); break;
+        case 1: b[n++] = 98; for (int j = 0; j < 4; j++) b[n++] = (unsigned char)dmg_rand(rng); break;
+        case 2: {
+            unsigned len = (unsigned)(dmg_rand(rng) % 12);
+            b[n++] = 109; b[n++] = 0; b[n++] = 0; b[n++] = 0; b[n++] = (unsigned char)len;
+            for (unsigned j = 0; j < len; j++) b[n++] = (unsigned char)dmg_rand(rng);
+            break;
+        }
+        default:
+            n += span_gen(b + n, rng, depth + 1);
+            nested = 1;
+        }
+    }
+    return n;
+}
+
 static void test_span_inline_agrees(void **state)
 {
     (void)state;
     uint64_t rng = 0x5eed;
     unsigned agree = 0, passed = 0;
     for (int i = 0; i < 200000; i++) {
-        unsigned char b[96];
-        size_t n = 0;
-        unsigned arity = 1 + (unsigned)(dmg_rand(&rng) % 4);
-        b[n++] = 104;                               /* ETF_SMALL_TUPLE */
-        b[n++] = (unsigned char)arity;
-        for (unsigned e = 0; e < arity; e++) {
-            switch (dmg_rand(&rng) % 3) {
-            case 0: b[n++] = 97; b[n++] = (unsigned char)dmg_rand(&rng); break;
-            case 1: b[n++] = 98; for (int j = 0; j < 4; j++) b[n++] = (unsigned char)dmg_rand(&rng); break;
-            default: {
-                unsigned len = (unsigned)(dmg_rand(&rng) % 12);
-                b[n++] = 109; b[n++] = 0; b[n++] = 0; b[n++] = 0; b[n++] = (unsigned char)len;
-                for (unsigned j = 0; j < len; j++) b[n++] = (unsigned char)dmg_rand(&rng);
-            }
-            }
-        }
+        unsigned char b[1024];
+        size_t n = span_gen(b, &rng, 0);
         switch (dmg_rand(&rng) % 4) {               /* 0: left whole */
         case 1: b[dmg_rand(&rng) % n] = (unsigned char)dmg_rand(&rng); break;
         case 2: b[dmg_rand(&rng) % n] ^= (unsigned char)(1u << (dmg_rand(&rng) % 8)); break;

@@ -23,7 +23,8 @@
  *       node of a pid, port or reference is an atom, a fun's module, indexes and creator pid
  *       are an atom, integers and a pid, and its size field is its size.
  *   D.5 term_span() (term.h) answers the commonest shapes inline ({Int, <<Bytes>>} by one
- *       masked compare, any small tuple of integers and binaries by a short loop) and hands
+ *       masked compare, any small tuple of integers, binaries and small tuples of
+ *       them — up to 8 tuples — by a short loop) and hands
  *       everything else to term_span_walk() here; on every input the two answer alike
  *       (tests/test_damage.c compares them on mutated bytes).  The cost that a lookup pays
  *       for the check of its object is ~12 instructions for {Int, <<32 bytes>>} (callgrind).

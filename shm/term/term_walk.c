@@ -12,52 +12,42 @@
 
 const unsigned char term_nil[1] = { ETF_NIL };
 
+/* No recursion for containers: `pending` counts the terms still to step over (a tuple adds its
+ * arity, a map twice its size, a list its length and its tail), so {{B, K}, <<V>>} is one loop
+ * of five turns, not four calls.  Pids, ports, references and exports recurse once, on their
+ * node atom or module. */
 const unsigned char *term_end(const unsigned char *p)
 {
-    for (;;) {
+    uint64_t pending = 1;
+    do {
+        pending--;
         switch (p[0]) {
-        case ETF_SMALL_INTEGER: return p + 2;
-        case ETF_INTEGER: return p + 5;
-        case ETF_SMALL_BIG: return p + 3 + p[1];
-        case ETF_LARGE_BIG: return p + 6 + get_be32(p + 1);
-        case ETF_NEW_FLOAT: return p + 9;
-        case ETF_SMALL_ATOM_UTF8: return p + 2 + p[1];
-        case ETF_ATOM_UTF8: return p + 3 + get_be16(p + 1);
-        case ETF_NIL: return p + 1;
-        case ETF_STRING: return p + 3 + get_be16(p + 1);
-        case ETF_BINARY: return p + 5 + get_be32(p + 1);
-        case ETF_BIT_BINARY: return p + 6 + get_be32(p + 1);
-        case ETF_NEW_PID: return term_end(p + 1) + 12;
-        case ETF_NEW_PORT: return term_end(p + 1) + 8;
-        case ETF_V4_PORT: return term_end(p + 1) + 12;
-        case ETF_NEWER_REFERENCE: return term_end(p + 3) + 4 + 4 * (size_t)get_be16(p + 1);
-        case ETF_NEW_FUN: return p + 1 + get_be32(p + 1);
-        case ETF_EXPORT: return term_end(term_end(p + 1)) + 2;
-        case ETF_SMALL_TUPLE: case ETF_LARGE_TUPLE: {
-            uint32_t n = p[0] == ETF_SMALL_TUPLE ? p[1] : get_be32(p + 1);
-            p += p[0] == ETF_SMALL_TUPLE ? 2 : 5;
-            while (n--)
-                p = term_end(p);
-            return p;
-        }
-        case ETF_MAP: {
-            uint64_t n = 2 * (uint64_t)get_be32(p + 1);
-            p += 5;
-            while (n--)
-                p = term_end(p);
-            return p;
-        }
-        case ETF_LIST: {
-            uint32_t n = get_be32(p + 1);
-            p += 5;
-            while (n--)
-                p = term_end(p);
-            continue;           /* the tail */
-        }
+        case ETF_SMALL_INTEGER: p += 2; break;
+        case ETF_INTEGER: p += 5; break;
+        case ETF_SMALL_BIG: p += 3 + p[1]; break;
+        case ETF_LARGE_BIG: p += 6 + get_be32(p + 1); break;
+        case ETF_NEW_FLOAT: p += 9; break;
+        case ETF_SMALL_ATOM_UTF8: p += 2 + p[1]; break;
+        case ETF_ATOM_UTF8: p += 3 + get_be16(p + 1); break;
+        case ETF_NIL: p += 1; break;
+        case ETF_STRING: p += 3 + get_be16(p + 1); break;
+        case ETF_BINARY: p += 5 + get_be32(p + 1); break;
+        case ETF_BIT_BINARY: p += 6 + get_be32(p + 1); break;
+        case ETF_NEW_PID: p = term_end(p + 1) + 12; break;
+        case ETF_NEW_PORT: p = term_end(p + 1) + 8; break;
+        case ETF_V4_PORT: p = term_end(p + 1) + 12; break;
+        case ETF_NEWER_REFERENCE: p = term_end(p + 3) + 4 + 4 * (size_t)get_be16(p + 1); break;
+        case ETF_NEW_FUN: p += 1 + get_be32(p + 1); break;
+        case ETF_EXPORT: p = term_end(term_end(p + 1)) + 2; break;
+        case ETF_SMALL_TUPLE: pending += p[1]; p += 2; break;
+        case ETF_LARGE_TUPLE: pending += get_be32(p + 1); p += 5; break;
+        case ETF_MAP: pending += 2 * (uint64_t)get_be32(p + 1); p += 5; break;
+        case ETF_LIST: pending += (uint64_t)get_be32(p + 1) + 1; p += 5; break;   /* and the tail */
         default:
             die(__FILE__, __LINE__, "term_end: not a canonical term");
         }
-    }
+    } while (pending);
+    return p;
 }
 
 void term_get_int(const unsigned char *p, struct term_int *v)
