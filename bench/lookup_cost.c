@@ -18,6 +18,8 @@
  *             fold restarted at the end of the table)
  *   range     R5: shmets_select of the 100 objects of a bound key prefix {B, '_'} on an
  *             ordered_set keyed {K div 100, K rem 100}, B uniformly drawn; cost per object
+ *   rangezc   R5 by range views: read_begin, shmets_range_view of the 100 objects from the key
+ *             {B, 0} of the same ordered_set, each value folded, read_end; cost per object
  *   kv        shmets_kv_get
  *   none      no lookup: the key drawn and a stored object's value folded as the others do,
  *             the harness's own cost, which the report subtracts to give the library's
@@ -99,7 +101,7 @@ static void fold(shmets_term obj)
 static void load(const char *mode)
 {
     int want_ord = !mode || !strcmp(mode, "ordered") || !strcmp(mode, "next") || !strcmp(mode, "fold");
-    int want_kv = !mode || !strcmp(mode, "kv"), want_rng = !mode || !strcmp(mode, "range");
+    int want_kv = !mode || !strcmp(mode, "kv"), want_rng = !mode || !strcmp(mode, "range") || !strcmp(mode, "rangezc");
     shmets_opts o;
     shmets_opts_init(&o);
     int rc;
@@ -279,6 +281,25 @@ static __attribute__((noinline)) void run(const char *mode)
             shmets_term_free(&res);
             shmets_ms_free(ms);
         }
+    } else if (!strcmp(mode, "rangezc")) {
+        uint64_t ranges = nobj / 100;
+        shmets_builder *b;
+        shmets_builder_create(&b);
+        for (uint64_t i = 0; i < nlook; i += 100) {
+            shmets_term from, views[100];
+            size_t got;
+            shmets_build_tuple(b, 2);
+            shmets_build_uint(b, rnd(&seed) % ranges);
+            shmets_build_uint(b, 0);
+            if ((rc = shmets_builder_finish(b, &from)) || (rc = shmets_read_begin(db)) ||
+                (rc = shmets_range_view(rng, from, 0, views, 100, &got)))
+                die("range_view", rc);
+            for (size_t j = 0; j < got; j++)
+                fold(views[j]);
+            shmets_read_end(db);
+            shmets_term_free(&from);
+        }
+        shmets_builder_destroy(b);
     } else if (!strcmp(mode, "kv")) {
         for (uint64_t i = 0; i < nlook; i++) {
             uint64_t k = rnd(&seed) % nobj;
@@ -295,8 +316,8 @@ static __attribute__((noinline)) void run(const char *mode)
     }
 }
 
-static const char *const modes[] = { "copy", "into", "zc", "zckey", "batch", "batchkey", "ordered", "next", "fold", "range", "kv",
-                                     "none" };
+static const char *const modes[] = { "copy", "into", "zc", "zckey", "batch", "batchkey", "ordered", "next", "fold", "range", "rangezc",
+                                     "kv", "none" };
 
 int main(int argc, char **argv)
 {

@@ -8,6 +8,9 @@
  *            with the bound key prefix {B, '_'} (its specification made and compiled for each
  *            call, as ets:select/2 does), the 100 results' values folded (each checked: V holds
  *            K in its first 8 bytes, little-endian)
+ *   shmets-zc  the same table read by shmets_range_view: in a read section, the 100 objects
+ *            from the key {B, 0} as views (one search, then one link a key), each value folded
+ *            where it lies
  *   lmdb     (when <lmdb.h> was there at build time) N values under MDB_INTEGERKEY keys K in
  *            one read transaction per range (reset and renewed, as shmets-bench's peer does): a
  *            cursor set at B * 100, then 99 steps, each value copied and folded
@@ -172,6 +175,55 @@ static int read_shmets(uint64_t seed, double secs, _Atomic uint64_t *objs)
     return bad ? 1 : (int)(sum & 0);
 }
 
+/* One reader by range views: a cursor's reads, zero-copy, as LMDB's. */
+static int read_shmets_zc(uint64_t seed, double secs, _Atomic uint64_t *objs)
+{
+    shmets *db;
+    shmets_tab *t;
+    int rc = shmets_open(inst, &db);
+    if (rc || (rc = shmets_attach(db, shmets_id_of, &t)))
+        die("attach", rc);
+    shmets_builder *b;
+    shmets_builder_create(&b);
+    uint64_t sum = 0, n = 0, bad = 0;
+    double end = now() + secs;
+    while (now() < end) {
+        for (int j = 0; j < 16; j++) {
+            uint64_t bnd = rnd(&seed) % (uint64_t)(nobj / RANGE);
+            shmets_term from, views[RANGE], el;
+            shmets_build_tuple(b, 2);
+            shmets_build_int(b, (int64_t)bnd);
+            shmets_build_int(b, 0);
+            if ((rc = shmets_builder_finish(b, &from)))
+                die("key", rc);
+            size_t got;
+            if ((rc = shmets_read_begin(db)) || (rc = shmets_range_view(t, from, 0, views, RANGE, &got)))
+                die("range_view", rc);
+            uint64_t k = bnd * RANGE;
+            for (size_t i = 0; i < got; i++) {
+                const void *p;
+                size_t plen;
+                if (shmets_term_tuple_element(views[i], 2, &el) || shmets_term_get_binary(el, &p, &plen) ||
+                    plen != VALUE)
+                    bad++;
+                else
+                    bad += (uint64_t)fold(p, k + i, &sum);
+            }
+            shmets_read_end(db);
+            bad += got != RANGE;
+            n += got;
+            shmets_term_free(&from);
+        }
+    }
+    atomic_fetch_add(objs, n);
+    shmets_builder_destroy(b);
+    shmets_detach(t);
+    shmets_close(db);
+    if (bad)
+        fprintf(stderr, "range: shmets-zc: %llu wrong values\n", (unsigned long long)bad);
+    return bad ? 1 : (int)(sum & 0);
+}
+
 /* ---- lmdb -------------------------------------------------------------------------------- */
 
 #ifdef HAVE_LMDB
@@ -299,10 +351,14 @@ int main(int argc, char **argv)
         return 1;
     }
 #endif
-    double shm[8] = { 0 }, lm[8] = { 0 };
+    double shm[8] = { 0 }, zc[8] = { 0 }, lm[8] = { 0 };
     for (int i = 0; i < np; i++) {
         shm[i] = run(read_shmets, procs[i]);
         printf("R5\tshmets\t%d\t%.0f\n", procs[i], shm[i]);
+    }
+    for (int i = 0; i < np; i++) {
+        zc[i] = run(read_shmets_zc, procs[i]);
+        printf("R5\tshmets-zc\t%d\t%.0f\n", procs[i], zc[i]);
     }
 #ifdef HAVE_LMDB
     load_lmdb();
@@ -318,10 +374,12 @@ int main(int argc, char **argv)
     fflush(stdout);
     fprintf(stderr, "R5, select of %d consecutive keys from a random start, %ld objects:", RANGE, nobj);
     for (int i = 0; i < np; i++)
-        fprintf(stderr, " P=%d shmets %.2f M objects/s%s", procs[i], shm[i] / 1e6, lm[i] > 0 ? "" : ";");
+        fprintf(stderr, " P=%d shmets %.2f (range views %.2f) M objects/s%s", procs[i], shm[i] / 1e6, zc[i] / 1e6,
+                lm[i] > 0 ? "" : ";");
 #ifdef HAVE_LMDB
     for (int i = 0; i < np; i++)
-        fprintf(stderr, ", lmdb %.2f M (P=%d, %.2fx)", lm[i] / 1e6, procs[i], shm[i] / lm[i]);
+        fprintf(stderr, ", lmdb %.2f M (P=%d, %.2fx, range views %.2fx)", lm[i] / 1e6, procs[i], shm[i] / lm[i],
+                zc[i] / lm[i]);
 #endif
     fprintf(stderr, "\n");
     shmets_destroy_instance(inst);

@@ -811,6 +811,29 @@ int shmets_lookup_bulk_view(shmets_tab *t, const shmets_term *keys, size_t n, sh
 int shmets_lookup_bulk(shmets_tab *t, const shmets_term *keys, size_t n, shmets_term *lists);
 
 /*
+ * RANGE VIEWS: a cursor's reads, with no cursor to keep.  Inside a read section, the objects
+ * of the keys from `from` on, in the table's traversal order (an ordered_set: term order),
+ * as views: up to max into objs[], *n how many (0 at the end of the table).  A key's objects
+ * are never split: the call stops before a key whose objects do not all fit.  flags:
+ *   SHMETS_RANGE_AFTER    the keys after from (as ets:next/2), not from itself
+ *   SHMETS_RANGE_REVERSE  backwards (an ordered_set: reverse term order; a hash table has no
+ *                         reverse order and is walked forwards, as ets:prev/2 does there)
+ * from {NULL, 0}: from the first key (the last, backwards); from need not be in the table.
+ * To go on, call again with the last view's key and SHMETS_RANGE_AFTER — in this section or a
+ * later one, in this process or another: it is a key, not a place in the index.  One call is
+ * one moment (a list insert is seen all or nothing); keys written between two calls may or may
+ * not be seen, as in an ets:next/2 walk.  An ordered_set's range is one search and then one
+ * link a key; a hash table's, one search a key.  Bounded: at most max objects and one search.
+ * Returns 0, -SHMETS_ERANGE (the first key's objects alone are more than max: *n is how many
+ * they are, nothing is filled), -SHMETS_EINVAL (NULL argument, unknown flag, outside a
+ * section, a compressed table), -SHMETS_ETOOBIG (from is 4 GiB or more), -SHMETS_EOWNER,
+ * -SHMETS_ENOENT, -SHMETS_EBADSEG (a stored object is not a term).
+ */
+#define SHMETS_RANGE_AFTER   1u
+#define SHMETS_RANGE_REVERSE 2u
+int shmets_range_view(shmets_tab *t, shmets_term from, unsigned flags, shmets_term *objs, size_t max, size_t *n);
+
+/*
  * PREPARED KEYS AND THE SHORT READ PATH.  A lookup spends a good part of its instructions on
  * its key (finding the key term's end, hashing it with the table's seed) and, when it copies,
  * on allocating the result.  A caller who looks keys up often prepares each once — its bytes

@@ -373,17 +373,20 @@ static uint64_t sl_prev(const struct tab *t, const unsigned char *key, uint32_t 
  * inserted meanwhile may or may not be seen, as in ETS).  A reverse step has no link to
  * follow (one-way list): it searches for the last key before the node's.
  */
-static uint64_t sl_seek(const struct tab *t, const unsigned char *key, uint32_t klen, int reverse,
+static uint64_t sl_seek(const struct tab *t, const unsigned char *key, uint32_t klen, unsigned how,
                         struct index_cursor *c)
 {
     (void)klen;
     uint64_t no = 0;
+    int reverse = how & SEEK_REVERSE, at = (how & SEEK_AT) != 0;
     if (key) {
+        /* Forward: the node after the last one < key (at) or <= key; reverse: the last one
+         * <= key (at) or < key. */
         struct skey k = { key, key_prefix(key, 0) };
         if (reverse)
-            no = search(t, &k, 1, NULL);
+            no = search(t, &k, !at, NULL);
         else
-            search(t, &k, 0, &no);
+            search(t, &k, at, &no);
     } else {
         no = reverse ? search(t, NULL, 1, NULL) : after(t, head_off(t));
     }

@@ -41,6 +41,7 @@ enum put_mode { PUT_REPLACE, PUT_APPEND, PUT_NEW };
  * section and no longer.  A walk that leaves its section goes on from a key (seek), never from
  * a cursor. */
 struct index_cursor { uint64_t node, pos; };
+enum { SEEK_REVERSE = 1, SEEK_AT = 2 };          /* index_ops.seek's `how` */
 
 /* What a call that visits marks: every block the index reaches. */
 typedef void (*index_mark_fn)(void *arg, uint64_t off);
@@ -65,11 +66,12 @@ struct index_ops {
     uint64_t (*last)(const struct tab *t);
     uint64_t (*prev)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
     /* Readers (ordered kinds; NULL otherwise): cursors.  seek places c on the first key after
-     * key (reverse: the last key before it; key NULL: the first, or the last, key) and returns
-     * its first object, or 0 at the end; step moves c one key on in the same direction and
-     * returns that key's first object, or 0.  A step does the work of one link, not of a
-     * search, where the index can (index-dependent).  Both inside one read section (above). */
-    uint64_t (*seek)(const struct tab *t, const unsigned char *key, uint32_t klen, int reverse,
+     * key (SEEK_REVERSE: the last key before it; SEEK_AT: key itself when it is there; key
+     * NULL: the first, or the last, key) and returns its first object, or 0 at the end; step
+     * moves c one key on in the same direction and returns that key's first object, or 0.  A
+     * step does the work of one link, not of a search, where the index can (index-dependent).
+     * Both inside one read section (above). */
+    uint64_t (*seek)(const struct tab *t, const unsigned char *key, uint32_t klen, unsigned how,
                      struct index_cursor *c);
     uint64_t (*step)(const struct tab *t, struct index_cursor *c, int reverse);
     /* Reader (ordered kinds; NULL otherwise): the last key for which below(arg, key, klen)

@@ -165,6 +165,12 @@ static inline __attribute__((always_inline)) int in_section(struct tab *t, struc
     return 0;
 }
 
+int tab_view_section(struct tab *t)
+{
+    struct rcu_reader *rd;
+    return in_section(t, &rd);
+}
+
 int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs, size_t max, size_t *n)
 {
     if (!t || (!objs && max) || !n)

@@ -218,7 +218,7 @@ static int goes_on(const struct tab *t, int reverse, const struct sobj *o, shmet
 static uint64_t walk_seek(const struct tab *t, struct walk_arg *a, shmets_term key, struct index_cursor *cur)
 {
     if (t->ops->seek)
-        return t->ops->seek(t, key.ptr, (uint32_t)key.len, a->reverse, cur);
+        return t->ops->seek(t, key.ptr, (uint32_t)key.len, a->reverse ? SEEK_REVERSE : 0, cur);
     return !key.ptr ? do_step(t, a->reverse ? ST_LAST : ST_FIRST, key, 0)
                     : do_step(t, a->reverse ? ST_PREV : ST_NEXT, key, tab_hash(t, key));
 }

@@ -54,6 +54,91 @@ int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t
     return shmets_lookup_view_key(t, &k, objs, max, n);
 }
 
+/* ---- ranges --------------------------------------------------------------------------------- */
+
+/*
+ * RANGES (shmets_range_view) walk like a traversal's section (tabread.c) but hand out views:
+ * the first key by one search — the index's seek where it has cursors (SEEK_AT unless
+ * SHMETS_RANGE_AFTER), else a lookup of `from` and, if absent or skipped, next() — and every
+ * later key by the cursor's step (one link) or, in a hash table, next() from the key just
+ * visited.  The walk is bounded by max and by tab_chain_max per key, so a damaged index gives
+ * wrong keys at worst, never an endless walk; every view is checked to be a term (Q.5).
+ */
+static int range_walk(struct tab *t, shmets_term from, unsigned flags, shmets_term *objs, size_t max, size_t *n)
+{
+    const struct index_ops *x = t->ops;
+    int reverse = (flags & SHMETS_RANGE_REVERSE) && x->seek;
+    struct index_cursor cur = { 0, 0 };
+    uint64_t off, cap = tab_chain_max(t);
+    uint32_t flen = (uint32_t)from.len;
+    if (x->seek) {
+        off = x->seek(t, from.ptr, flen, (reverse ? SEEK_REVERSE : 0) | (flags & SHMETS_RANGE_AFTER ? 0 : SEEK_AT),
+                      &cur);
+    } else if (!from.ptr) {
+        off = x->first(t);
+    } else {
+        uint64_t h = tab_hash(t, from);
+        off = flags & SHMETS_RANGE_AFTER ? 0 : x->lookup(t, from.ptr, flen, h);
+        if (!off)
+            off = x->next(t, from.ptr, flen, h);
+    }
+    size_t got = 0;
+    while (off && got < max) {
+        const struct sobj *o = sobj_at(&t->s, off);
+        if (!o)
+            break;                      /* an offset out of bounds: the walk ends here */
+        /* The key's objects, all or none. */
+        size_t k = 0;
+        for (const struct sobj *y = o; y && k < cap; k++) {
+            if (!term_span(sobj_etf(y), sobj_len(y)))
+                return sobj_bad(t, y, "D.1 a stored object is not a term");
+            if (got + k < max)
+                objs[got + k] = (shmets_term){ sobj_etf(y), sobj_len(y) };
+            uint64_t nx = sobj_next(y);
+            y = nx ? sobj_at(&t->s, nx) : NULL;
+        }
+        if (got + k > max) {
+            if (got == 0) {
+                *n = k;
+                return err_set(SHMETS_ERANGE, "the key's %zu objects are more than the %zu asked for", k, max);
+            }
+            break;
+        }
+        got += k;
+        if (x->step) {
+            off = x->step(t, &cur, reverse);
+        } else {
+            if (!sobj_key_ok(o))
+                return sobj_bad(t, o, "D.1 a stored key is not a term");
+            off = x->next(t, sobj_key(o), sobj_klen(o), sobj_hash(t, o));
+        }
+    }
+    *n = got;
+    return 0;
+}
+
+int shmets_range_view(shmets_tab *t, shmets_term from, unsigned flags, shmets_term *objs, size_t max, size_t *n)
+{
+    if (!t || (!objs && max) || !n)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_range_view");
+    *n = 0;
+    if (flags & ~(SHMETS_RANGE_AFTER | SHMETS_RANGE_REVERSE))
+        return err_set(SHMETS_EINVAL, "unknown flags %#x to shmets_range_view", flags & ~(SHMETS_RANGE_AFTER | SHMETS_RANGE_REVERSE));
+    if (from.ptr && from.len > UINT32_MAX)
+        return err_set(SHMETS_ETOOBIG, "a key of %zu bytes", from.len);
+    int rc = tab_view_section(t);
+    if (rc)
+        return rc;
+    for (;;) {
+        uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
+        if (seq & 1)
+            seq = tab_seq_begin(t);
+        rc = range_walk(t, from, flags, objs, max, n);
+        if (!tab_seq_retry(t, seq))
+            return rc;
+    }
+}
+
 /* ---- batches -------------------------------------------------------------------------------- */
 
 struct bulk_arg {
