@@ -12,7 +12,8 @@
  *   update  shmets_insert of the new object (replacing it: a set)
  *   insert  shmets_insert of a new key
  *   rmw     shmets_update_counter(T, Key, {3, 1}), as ets:update_counter/3
- *   scan    the start key read as above, then shmets_next and a read for each following key
+ *   scan    one read section: shmets_range_view from the start key (up to 64 records a call,
+ *           going on after the last key), each value reached and copied out as a read's is
  *           (an ordered_set: term order, which is integer order)
  *
  * After each run the loading process calls shmets_check on the table and compares
@@ -251,31 +252,40 @@ static int s_scan(void *p, uint64_t k, unsigned len, unsigned char *val, unsigne
 {
     struct sh *h = p;
     unsigned char kb[16];
-    shmets_term key = { kb, etf_uint(k, kb) }, next = { NULL, 0 };
-    int bad = 0;
+    shmets_term views[64];
+    int rc = shmets_read_begin(h->db), bad = 0;
+    if (rc)
+        return sfail("read_begin", rc);
     *found = 0;
-    for (unsigned i = 0; i < len; i++) {
-        int rc = s_read(h, k, val);
-        if (rc < 0) {
-            shmets_term_free(&next);
-            return rc;
+    size_t n;
+    rc = shmets_range_view(h->t, (shmets_term){ kb, etf_uint(k, kb) }, 0, views, len < 64 ? len : 64, &n);
+    for (;;) {
+        if (rc) {
+            shmets_read_end(h->db);
+            return sfail("range_view", rc);
         }
-        bad |= rc;
-        ++*found;
-        if (i + 1 == len)
-            break;
-        shmets_term n2;
-        if ((rc = shmets_next(h->t, key, &n2))) {
-            shmets_term_free(&next);
-            return sfail("next", rc);
+        shmets_term kt = { NULL, 0 }, v;
+        for (size_t i = 0; i < n; i++) {
+            const void *bytes;
+            size_t blen;
+            uint64_t kk;
+            if (shmets_term_tuple_element(views[i], 1, &kt) || shmets_term_get_uint64(kt, &kk) ||
+                shmets_term_tuple_element(views[i], 2, &v) || shmets_term_get_binary(v, &bytes, &blen) ||
+                blen != h->b) {
+                bad = 1;
+                continue;
+            }
+            memcpy(val, bytes, blen);
+            bad |= y_bad(kk, val);
         }
-        shmets_term_free(&next);
-        next = n2;
-        if (!next.ptr || shmets_term_get_uint64(next, &k))
+        *found += (unsigned)n;
+        if (n == 0 || *found >= len)
             break;
-        key = next;
+        /* More than one chunk: go on after the last key, in the same section. */
+        unsigned want = len - *found;
+        rc = shmets_range_view(h->t, kt, SHMETS_RANGE_AFTER, views, want < 64 ? want : 64, &n);
     }
-    shmets_term_free(&next);
+    shmets_read_end(h->db);
     return bad;
 }
 
@@ -283,7 +293,7 @@ const struct ypeer ypeer_shmets = {
     .name = "shmets",
     .note = "public set with write_concurrency (ordered_set for e) of {K, <<V>>, C}: zero-copy reads "
             "(read_begin, lookup_view, copy V, read_end), shmets_insert for updates and inserts, "
-            "update_counter(T, K, {3, 1}) for read-modify-write, scans by shmets_next and a read a key",
+            "update_counter(T, K, {3, 1}) for read-modify-write, scans by shmets_range_view in one read section",
     .load = s_load, .unload = s_unload, .open = s_open, .close = s_close, .read = s_read, .update = s_write,
     .insert = s_write, .scan = s_scan, .rmw = s_rmw, .check = s_check,
 };
