@@ -2,7 +2,12 @@
  * bench/range.c — R5 of issue 18: range reads, objects/s.  A select of 100 consecutive keys
  * from a uniformly drawn start, by P reader processes for D seconds each run.
  *
- *   build/bench/range [--objects N] [--seconds D] [--procs 1,2]
+ *   build/bench/range [--objects N] [--seconds D] [--procs 1,2] [--order sequential|random]
+ *
+ * --order random inserts shmets's keys in a scattered order (K * 2654435761 mod N; N must then
+ * be prime to 2654435761, as 1,000,000 is), as a table filled over time is: a skip list's
+ * consecutive keys then lie far apart in memory, where in key order they are allocated side
+ * by side.  (LMDB is loaded in key order either way: its pages hold consecutive keys.)
  *
  *   shmets   an ordered_set of N objects {{K div 100, K rem 100}, <<V:32/binary>>}; a select
  *            with the bound key prefix {B, '_'} (its specification made and compiled for each
@@ -41,6 +46,7 @@
 #define VALUE 32
 
 static long nobj = 1000000;
+static int shuffled;                    /* --order random: keys inserted in a scattered order */
 static double seconds = 2;
 static char inst[64];
 static char lmdir[128];
@@ -108,7 +114,8 @@ static void load_shmets(void)
     for (long i = 0; i < nobj; i += 1000) {
         long m = nobj - i < 1000 ? nobj - i : 1000;
         shmets_build_list(b, (size_t)m);
-        for (long k = i; k < i + m; k++) {
+        for (long j = i; j < i + m; j++) {
+            long k = shuffled ? (long)(((uint64_t)j * 0x9E3779B1u + 12345) % (uint64_t)nobj) : j;
             value_of((uint64_t)k, v);
             shmets_build_tuple(b, 2);
             shmets_build_tuple(b, 2);
@@ -332,6 +339,8 @@ int main(int argc, char **argv)
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--objects"))
             nobj = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--order"))
+            shuffled = !strcmp(argv[i + 1], "random");
         else if (!strcmp(argv[i], "--seconds"))
             seconds = atof(argv[i + 1]);
         else if (!strcmp(argv[i], "--procs")) {

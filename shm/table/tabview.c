@@ -64,6 +64,44 @@ int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t
  * visited.  The walk is bounded by max and by tab_chain_max per key, so a damaged index gives
  * wrong keys at worst, never an endless walk; every view is checked to be a term (Q.5).
  */
+/* The objects of the key whose first object is o, as views after objs[*got], all or none:
+ * 0 (taken), 1 (they do not fit: the range ends before them), or an error. */
+static inline int range_key(struct tab *t, const struct sobj *o, uint64_t cap, shmets_term *objs, size_t max,
+                            size_t *got, size_t *n)
+{
+    size_t k = 0;
+    if (__builtin_expect(!sobj_next(o), 1)) {          /* one object: a set's, an ordered_set's */
+        if (!term_span(sobj_etf(o), sobj_len(o)))
+            return sobj_bad(t, o, "D.1 a stored object is not a term");
+        objs[(*got)++] = (shmets_term){ sobj_etf(o), sobj_len(o) };   /* *got < max: the callers' loops */
+        return 0;
+    }
+    for (const struct sobj *y = o; y && k < cap; k++) {
+        if (!term_span(sobj_etf(y), sobj_len(y)))
+            return sobj_bad(t, y, "D.1 a stored object is not a term");
+        if (*got + k < max)
+            objs[*got + k] = (shmets_term){ sobj_etf(y), sobj_len(y) };
+        uint64_t nx = sobj_next(y);
+        y = nx ? sobj_at(&t->s, nx) : NULL;
+    }
+    if (*got + k > max) {
+        if (*got == 0) {
+            *n = k;
+            return err_set(SHMETS_ERANGE, "the key's %zu objects are more than the %zu asked for", k, max);
+        }
+        return 1;
+    }
+    *got += k;
+    return 0;
+}
+
+/* A cursor's steps ahead of the objects it hands out: the node chain is followed first, up to
+ * RANGE_AHEAD keys, each key's object prefetched as its offset is read, and only then are the
+ * objects checked and handed out — so the objects' cache misses overlap each other and the
+ * walk, instead of each waiting for the one before (a table filled in scattered key order has
+ * its neighbours' nodes and objects far apart: 2 misses a key, ~360 ns, without this). */
+#define RANGE_AHEAD 16
+
 static int range_walk(struct tab *t, shmets_term from, unsigned flags, shmets_term *objs, size_t max, size_t *n)
 {
     const struct index_ops *x = t->ops;
@@ -71,48 +109,48 @@ static int range_walk(struct tab *t, shmets_term from, unsigned flags, shmets_te
     struct index_cursor cur = { 0, 0 };
     uint64_t off, cap = tab_chain_max(t);
     uint32_t flen = (uint32_t)from.len;
+    size_t got = 0;
+    int rc = 0;
     if (x->seek) {
         off = x->seek(t, from.ptr, flen, (reverse ? SEEK_REVERSE : 0) | (flags & SHMETS_RANGE_AFTER ? 0 : SEEK_AT),
                       &cur);
-    } else if (!from.ptr) {
-        off = x->first(t);
-    } else {
-        uint64_t h = tab_hash(t, from);
-        off = flags & SHMETS_RANGE_AFTER ? 0 : x->lookup(t, from.ptr, flen, h);
-        if (!off)
-            off = x->next(t, from.ptr, flen, h);
-    }
-    size_t got = 0;
-    while (off && got < max) {
-        const struct sobj *o = sobj_at(&t->s, off);
-        if (!o)
-            break;                      /* an offset out of bounds: the walk ends here */
-        /* The key's objects, all or none. */
-        size_t k = 0;
-        for (const struct sobj *y = o; y && k < cap; k++) {
-            if (!term_span(sobj_etf(y), sobj_len(y)))
-                return sobj_bad(t, y, "D.1 a stored object is not a term");
-            if (got + k < max)
-                objs[got + k] = (shmets_term){ sobj_etf(y), sobj_len(y) };
-            uint64_t nx = sobj_next(y);
-            y = nx ? sobj_at(&t->s, nx) : NULL;
-        }
-        if (got + k > max) {
-            if (got == 0) {
-                *n = k;
-                return err_set(SHMETS_ERANGE, "the key's %zu objects are more than the %zu asked for", k, max);
+        while (off && got < max && rc == 0) {
+            uint64_t q[RANGE_AHEAD];
+            size_t m = 0, want = max - got < RANGE_AHEAD ? max - got : RANGE_AHEAD;
+            for (;;) {
+                if (off < t->s.size)
+                    __builtin_prefetch(t->s.base + off);
+                q[m++] = off;
+                if (m == want || !(off = x->step(t, &cur, reverse)))
+                    break;
             }
-            break;
+            for (size_t i = 0; i < m && rc == 0; i++) {
+                const struct sobj *o = sobj_at(&t->s, q[i]);
+                rc = o ? range_key(t, o, cap, objs, max, &got, n) : 1;   /* out of bounds: the walk ends */
+            }
+            if (off && rc == 0)                 /* the cursor stands on q[m - 1] */
+                off = x->step(t, &cur, reverse);
         }
-        got += k;
-        if (x->step) {
-            off = x->step(t, &cur, reverse);
+    } else {
+        if (!from.ptr) {
+            off = x->first(t);
         } else {
+            uint64_t h = tab_hash(t, from);
+            off = flags & SHMETS_RANGE_AFTER ? 0 : x->lookup(t, from.ptr, flen, h);
+            if (!off)
+                off = x->next(t, from.ptr, flen, h);
+        }
+        while (off && got < max && rc == 0) {
+            const struct sobj *o = sobj_at(&t->s, off);
+            if (!o || (rc = range_key(t, o, cap, objs, max, &got, n)))
+                break;                          /* out of bounds: the walk ends here */
             if (!sobj_key_ok(o))
                 return sobj_bad(t, o, "D.1 a stored key is not a term");
             off = x->next(t, sobj_key(o), sobj_klen(o), sobj_hash(t, o));
         }
     }
+    if (rc < 0)
+        return rc;
     *n = got;
     return 0;
 }
