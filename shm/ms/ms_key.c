@@ -77,7 +77,7 @@ static int pcmp(const unsigned char *p, const unsigned char *k)
         if (a != b)
             return a < b ? -1 : 1;
         const unsigned char *x = ms_tuple_first(p), *y = ms_tuple_first(k);
-        for (uint32_t i = 0; i < a; i++, x = term_end(x), y = term_end(y)) {
+        for (uint32_t i = 0; i < a; i++, x = term_end_inline(x), y = term_end_inline(y)) {
             int r = pcmp(x, y);
             if (r)
                 return r;

@@ -72,13 +72,13 @@ static int hm(struct hctx *h, const unsigned char **pc, const unsigned char *t, 
     switch (op) {
     case H_ANY:
         if (want_end)
-            *end = term_end(t);
+            *end = term_end_inline(t);
         return 1;
     case H_BIND: {
         uint32_t v = rd32(pc);
         r->vars[v] = term_val(t, 0);
         if (want_end) {
-            *end = term_end(t);
+            *end = term_end_inline(t);
             r->vars[v].len = (size_t)(*end - t);
         }
         return 1;

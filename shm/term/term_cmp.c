@@ -347,6 +347,14 @@ static int list_cmp(const unsigned char *a, const unsigned char *b, int exact)
 
 int term_cmp(const unsigned char *a, const unsigned char *b, int exact)
 {
+    /* Two integers of 32 bits or less (the commonest keys: the skip list's prefix ties, key
+     * spans, select's bounds) without decoding them into struct term_int.  `exact` changes
+     * nothing between integers. */
+    if ((a[0] == ETF_SMALL_INTEGER || a[0] == ETF_INTEGER) && (b[0] == ETF_SMALL_INTEGER || b[0] == ETF_INTEGER)) {
+        int64_t x = a[0] == ETF_SMALL_INTEGER ? a[1] : (int32_t)get_be32(a + 1);
+        int64_t y = b[0] == ETF_SMALL_INTEGER ? b[1] : (int32_t)get_be32(b + 1);
+        return (x > y) - (x < y);
+    }
     enum term_rank ra = term_rank(a[0]), rb = term_rank(b[0]);
     if (ra != rb)
         return ra < rb ? -1 : 1;
