@@ -200,8 +200,9 @@ void etf_put_int(struct tbuf *b, int64_t v)
         unsigned char q[2] = { ETF_SMALL_INTEGER, (unsigned char)v };
         tbuf_put(b, q, 2);
     } else if (v >= INT32_MIN && v <= INT32_MAX) {
-        tbuf_byte(b, ETF_INTEGER);
-        tbuf_be32(b, (uint32_t)(int32_t)v);
+        unsigned char q[5] = { ETF_INTEGER };
+        put_be32(q + 1, (uint32_t)(int32_t)v);
+        tbuf_put(b, q, 5);
     } else {
         uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
         unsigned char q[11];
