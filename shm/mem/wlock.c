@@ -81,14 +81,18 @@ int wlock_acquire(struct wlock *w, wlock_recover_fn recover, void *arg)
     if (!good_kind(&w->m))
         return err_set(SHMETS_EBADSEG, "the writer lock is damaged (its type word is not a robust shared mutex's)"
                        SALVAGE_HINT);
-    int e;
-    for (;;) {
+    /* Uncontended, the lock is taken by trylock (no clock read, no timed wait: ~90 of a
+     * write's instructions); a robust trylock reports a dead holder (EOWNERDEAD) as the
+     * timed lock does. */
+    int e = pthread_mutex_trylock(&w->m);
+    while (e == EBUSY) {
         struct timespec until;
         clock_gettime(CLOCK_REALTIME, &until);
         until.tv_sec += 1;
         e = pthread_mutex_timedlock(&w->m, &until);
         if (e != ETIMEDOUT)
             break;
+        e = EBUSY;
         if (owner_gone(&w->m))
             return err_set(SHMETS_EBADSEG, "the writer lock is damaged (held by thread %u, which does not exist)"
                            SALVAGE_HINT, __atomic_load_n((const unsigned *)&w->m.__data.__lock, __ATOMIC_RELAXED) & FUTEX_TID_MASK);
