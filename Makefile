@@ -165,7 +165,9 @@ bench: $(BENCHES) $(B)/shmets-bench
 	@bench/cost.sh $(B) >/dev/null
 	@echo "== $(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench"
 	@$(B)/shmets-bench --standard --seconds $(BENCH_SECONDS) --out $(B)/bench --ets-script bench/ets.escript >/dev/null
-	@{ echo; cat $(B)/bench/cost.md; } >> $(B)/bench/report.md
+	@echo "== bench/incache.sh $(B): R1 at P = 1 on 1,000 objects (instructions against misses, appended to report.md)"
+	@BENCH_SECONDS=$(BENCH_SECONDS) bench/incache.sh $(B) >/dev/null
+	@{ echo; cat $(B)/bench/cost.md; echo; cat $(B)/bench/incache.md; } >> $(B)/bench/report.md
 	@if [ -e $(B)/bench/erlang.md ]; then { echo; cat $(B)/bench/erlang.md; } >> $(B)/bench/report.md; fi
 
 include bench/ycsb.mk
