@@ -32,7 +32,7 @@ static int sign(int r) { return (r > 0) - (r < 0); }
 
 static int is_hole(const unsigned char *p)
 {
-    return ms_var_number(p) >= 0 || ms_atom_is(p, "_");
+    return ms_is_atom(p) && (ms_var_number(p) >= 0 || ms_atom_is(p, "_"));   /* no call for a non-atom */
 }
 
 static int pcmp(const unsigned char *p, const unsigned char *k);
