@@ -30,6 +30,7 @@
  * prints the wall time per lookup too, for a quick look.
  */
 #include "shmets.h"
+#include "r5.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -263,13 +264,12 @@ static __attribute__((noinline)) void run(const char *mode)
         /* One compiled specification a prefix would be a caller's cache; here the
          * specification is built and compiled per select, as a caller with a new bound does. */
         uint64_t ranges = nobj / 100;
+        shmets_builder *b;
+        shmets_builder_create(&b);
         for (uint64_t i = 0; i < nlook; i += 100) {
-            char text[96];
-            int len = snprintf(text, sizeof text, "[{{{%llu, '_'}, '_'}, [], ['$_']}]",
-                               (unsigned long long)(rnd(&seed) % ranges));
             shmets_term spec, res, obj;
             shmets_ms *ms;
-            if ((rc = shmets_term_parse(text, (size_t)len, &spec)) || (rc = shmets_ms_compile(spec, &ms)))
+            if ((rc = r5_spec(b, rnd(&seed) % ranges, &spec)) || (rc = shmets_ms_compile(spec, &ms)))
                 die("ms", rc);
             shmets_term_free(&spec);
             if ((rc = shmets_select(rng, ms, false, &res)))
@@ -281,6 +281,7 @@ static __attribute__((noinline)) void run(const char *mode)
             shmets_term_free(&res);
             shmets_ms_free(ms);
         }
+        shmets_builder_destroy(b);
     } else if (!strcmp(mode, "rangezc")) {
         uint64_t ranges = nobj / 100;
         shmets_builder *b;

@@ -10,8 +10,8 @@
  * by side.  (LMDB is loaded in key order either way: its pages hold consecutive keys.)
  *
  *   shmets   an ordered_set of N objects {{K div 100, K rem 100}, <<V:32/binary>>}; a select
- *            with the bound key prefix {B, '_'} (its specification made and compiled for each
- *            call, as ets:select/2 does), the 100 results' values folded (each checked: V holds
+ *            with the bound key prefix {B, '_'} (its specification made with the builder,
+ *            bench/r5.h, and compiled for each call, as ets:select/2 does), the 100 results' values folded (each checked: V holds
  *            K in its first 8 bytes, little-endian)
  *   shmets-zc  the same table read by shmets_range_view: in a read section, the 100 objects
  *            from the key {B, 0} as views (one search, then one link a key), each value folded
@@ -24,6 +24,7 @@
  * stdout, a sentence on stderr.  Figures, never pass/fail.
  */
 #include "shmets.h"
+#include "r5.h"
 
 #include <signal.h>
 #include <stdatomic.h>
@@ -143,16 +144,16 @@ static int read_shmets(uint64_t seed, double secs, _Atomic uint64_t *objs)
     int rc = shmets_open(inst, &db);
     if (rc || (rc = shmets_attach(db, shmets_id_of, &t)))
         die("attach", rc);
+    shmets_builder *b;
+    shmets_builder_create(&b);
     uint64_t sum = 0, n = 0, bad = 0;
     double end = now() + secs;
     while (now() < end) {
         for (int j = 0; j < 16; j++) {
             uint64_t bnd = rnd(&seed) % (uint64_t)(nobj / RANGE);
-            char text[64];
-            int len = snprintf(text, sizeof text, "[{{{%llu,'_'},'_'},[],['$_']}]", (unsigned long long)bnd);
             shmets_term spec, res, obj, el;
             shmets_ms *ms;
-            if ((rc = shmets_term_parse(text, (size_t)len, &spec)) || (rc = shmets_ms_compile(spec, &ms)))
+            if ((rc = r5_spec(b, bnd, &spec)) || (rc = shmets_ms_compile(spec, &ms)))
                 die("ms", rc);
             shmets_term_free(&spec);
             if ((rc = shmets_select(t, ms, false, &res)))
@@ -174,6 +175,7 @@ static int read_shmets(uint64_t seed, double secs, _Atomic uint64_t *objs)
             shmets_ms_free(ms);
         }
     }
+    shmets_builder_destroy(b);
     atomic_fetch_add(objs, n);
     shmets_detach(t);
     shmets_close(db);
