@@ -136,92 +136,71 @@ static void load_shmets(void)
     shmets_close(db);
 }
 
-/* One reader: ranges for `secs`; objects read into *objs. */
-static int read_shmets(uint64_t seed, double secs, _Atomic uint64_t *objs)
+/* The 100 objects of range bnd into objs[] (*n of them), by a select (views 0: the results
+ * are copied into *res, which the caller frees) or by range views (inside a read section the
+ * caller holds).  Exits on an error. */
+static size_t one_range(shmets_tab *t, shmets_builder *b, uint64_t bnd, int views, shmets_term *res,
+                        shmets_term objs[RANGE])
 {
-    shmets *db;
-    shmets_tab *t;
-    int rc = shmets_open(inst, &db);
-    if (rc || (rc = shmets_attach(db, shmets_id_of, &t)))
-        die("attach", rc);
-    shmets_builder *b;
-    shmets_builder_create(&b);
-    uint64_t sum = 0, n = 0, bad = 0;
-    double end = now() + secs;
-    while (now() < end) {
-        for (int j = 0; j < 16; j++) {
-            uint64_t bnd = rnd(&seed) % (uint64_t)(nobj / RANGE);
-            shmets_term spec, res, obj, el;
-            shmets_ms *ms;
-            if ((rc = r5_spec(b, bnd, &spec)) || (rc = shmets_ms_compile(spec, &ms)))
-                die("ms", rc);
-            shmets_term_free(&spec);
-            if ((rc = shmets_select(t, ms, false, &res)))
-                die("select", rc);
-            shmets_list_iter it;
-            shmets_list_begin(res, &it);
-            uint64_t k = bnd * RANGE;
-            while (shmets_list_next(&it, &obj) == 1) {
-                const void *p;
-                size_t plen;
-                if (shmets_term_tuple_element(obj, 2, &el) || shmets_term_get_binary(el, &p, &plen) || plen != VALUE)
-                    bad++;
-                else
-                    bad += (uint64_t)fold(p, k, &sum);
-                k++;
-                n++;
-            }
-            shmets_term_free(&res);
-            shmets_ms_free(ms);
-        }
+    shmets_term x;
+    size_t n = 0;
+    int rc;
+    if (views) {
+        shmets_build_tuple(b, 2);
+        shmets_build_int(b, (int64_t)bnd);
+        shmets_build_int(b, 0);
+        if ((rc = shmets_builder_finish(b, &x)) || (rc = shmets_range_view(t, x, 0, objs, RANGE, &n)))
+            die("range_view", rc);
+        shmets_term_free(&x);
+        return n;
     }
-    shmets_builder_destroy(b);
-    atomic_fetch_add(objs, n);
-    shmets_detach(t);
-    shmets_close(db);
-    if (bad)
-        fprintf(stderr, "range: shmets: %llu wrong values\n", (unsigned long long)bad);
-    return bad ? 1 : (int)(sum & 0);
+    shmets_ms *ms;
+    if ((rc = r5_spec(b, bnd, &x)) || (rc = shmets_ms_compile(x, &ms)))
+        die("ms", rc);
+    shmets_term_free(&x);
+    if ((rc = shmets_select(t, ms, false, res)))
+        die("select", rc);
+    shmets_ms_free(ms);
+    shmets_list_iter it;
+    shmets_list_begin(*res, &it);
+    while (n < RANGE && shmets_list_next(&it, &objs[n]) == 1)
+        n++;
+    return n;
 }
 
-/* One reader by range views: a cursor's reads, zero-copy, as LMDB's. */
-static int read_shmets_zc(uint64_t seed, double secs, _Atomic uint64_t *objs)
+/* One reader: ranges for `secs` (views: by range views, else by select); objects read into
+ * *objs, each value checked and folded. */
+static int read_ranges(uint64_t seed, double secs, _Atomic uint64_t *objs, int views)
 {
     shmets *db;
     shmets_tab *t;
-    int rc = shmets_open(inst, &db);
-    if (rc || (rc = shmets_attach(db, shmets_id_of, &t)))
-        die("attach", rc);
     shmets_builder *b;
-    shmets_builder_create(&b);
+    int rc = shmets_open(inst, &db);
+    if (rc || (rc = shmets_attach(db, shmets_id_of, &t)) || (rc = shmets_builder_create(&b)))
+        die("attach", rc);
     uint64_t sum = 0, n = 0, bad = 0;
     double end = now() + secs;
     while (now() < end) {
         for (int j = 0; j < 16; j++) {
             uint64_t bnd = rnd(&seed) % (uint64_t)(nobj / RANGE);
-            shmets_term from, views[RANGE], el;
-            shmets_build_tuple(b, 2);
-            shmets_build_int(b, (int64_t)bnd);
-            shmets_build_int(b, 0);
-            if ((rc = shmets_builder_finish(b, &from)))
-                die("key", rc);
-            size_t got;
-            if ((rc = shmets_read_begin(db)) || (rc = shmets_range_view(t, from, 0, views, RANGE, &got)))
-                die("range_view", rc);
-            uint64_t k = bnd * RANGE;
-            for (size_t i = 0; i < got; i++) {
+            shmets_term res = { NULL, 0 }, got[RANGE], el;
+            if (views && (rc = shmets_read_begin(db)))
+                die("read_begin", rc);
+            size_t m = one_range(t, b, bnd, views, &res, got);
+            for (size_t i = 0; i < m; i++) {
                 const void *p;
                 size_t plen;
-                if (shmets_term_tuple_element(views[i], 2, &el) || shmets_term_get_binary(el, &p, &plen) ||
+                if (shmets_term_tuple_element(got[i], 2, &el) || shmets_term_get_binary(el, &p, &plen) ||
                     plen != VALUE)
                     bad++;
                 else
-                    bad += (uint64_t)fold(p, k + i, &sum);
+                    bad += (uint64_t)fold(p, bnd * RANGE + i, &sum);
             }
-            shmets_read_end(db);
-            bad += got != RANGE;
-            n += got;
-            shmets_term_free(&from);
+            if (views)
+                shmets_read_end(db);
+            shmets_term_free(&res);
+            bad += m != RANGE;
+            n += m;
         }
     }
     atomic_fetch_add(objs, n);
@@ -229,8 +208,19 @@ static int read_shmets_zc(uint64_t seed, double secs, _Atomic uint64_t *objs)
     shmets_detach(t);
     shmets_close(db);
     if (bad)
-        fprintf(stderr, "range: shmets-zc: %llu wrong values\n", (unsigned long long)bad);
+        fprintf(stderr, "range: shmets%s: %llu wrong values\n", views ? "-zc" : "", (unsigned long long)bad);
     return bad ? 1 : (int)(sum & 0);
+}
+
+static int read_shmets(uint64_t seed, double secs, _Atomic uint64_t *objs)
+{
+    return read_ranges(seed, secs, objs, 0);
+}
+
+/* Range views: a cursor's reads, zero-copy, as LMDB's. */
+static int read_shmets_zc(uint64_t seed, double secs, _Atomic uint64_t *objs)
+{
+    return read_ranges(seed, secs, objs, 1);
 }
 
 /* ---- lmdb -------------------------------------------------------------------------------- */

@@ -15,29 +15,13 @@
 
 #define TESTINST_PREFIX "trange"
 #include "testinst.h"
+#include "termpool.h"
 
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
-static shmets_term pool[64];
-static size_t npool;
-
-static shmets_term P(const char *s)
-{
-    shmets_term t;
-    assert_int_equal(shmets_term_parse(s, strlen(s), &t), 0);
-    assert_true(npool < sizeof pool / sizeof pool[0]);
-    return pool[npool++] = t;
-}
-
-static int done(void **s)
-{
-    while (npool)
-        shmets_term_free(&pool[--npool]);
-    return teardown(s);
-}
 
 /* The views' text, comma-separated. */
 static void assert_views(const shmets_term *v, size_t n, const char *want)

@@ -12,29 +12,12 @@
 
 #define TESTINST_PREFIX "tview"
 #include "testinst.h"
+#include "termpool.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 
-/* Terms parsed for a test, freed after it. */
-static shmets_term pool[64];
-static size_t npool;
-
-static shmets_term P(const char *s)
-{
-    shmets_term t;
-    assert_int_equal(shmets_term_parse(s, strlen(s), &t), 0);
-    assert_true(npool < sizeof pool / sizeof pool[0]);
-    return pool[npool++] = t;
-}
-
-static int done(void **s)
-{
-    while (npool)
-        shmets_term_free(&pool[--npool]);
-    return teardown(s);
-}
 
 static void assert_text(shmets_term t, const char *want)
 {
