@@ -103,8 +103,9 @@ static inline shmets_ms *dmg_ms(const char *text)
 
 /* Every read call, as the issue's trial runs them: `lookups` lookups of keys 0..nkeys-1 (and a
  * few absent), info, select_count, first/next, a range select, tab2list, and then the rest of
- * the read API (last/prev, slot, foldl, lookup_element, member, views, bulk lookups, select
- * with a limit, info items, memory, shmets_check).  Returns the calls that said EBADSEG. */
+ * the read API (last/prev, slot, foldl, lookup_element, member, views and range views in read
+ * sections, a walk of the whole table by range views, select with a limit, info items, memory,
+ * shmets_check).  Returns the calls that said EBADSEG. */
 static int dmg_fold_fn(shmets_term obj, void *arg)
 {
     (void)arg;
@@ -112,7 +113,7 @@ static int dmg_fold_fn(shmets_term obj, void *arg)
     return 0;
 }
 
-static inline int dmg_read_all(shmets_tab *t, uint64_t *seed, int lookups, long nkeys)
+static inline int dmg_read_all(shmets *db, shmets_tab *t, uint64_t *seed, int lookups, long nkeys)
 {
     int bad = 0;
     shmets_term x, k, nx;
@@ -133,9 +134,16 @@ static inline int dmg_read_all(shmets_tab *t, uint64_t *seed, int lookups, long 
         }
         shmets_term objs[4];
         size_t n;
-        if (i % 8 == 0 && dmg_note(shmets_lookup_view(t, k, objs, 4, &n), &bad) == 0)
-            for (size_t j = 0; j < n && j < 4; j++)
-                dmg_print(objs[j]);
+        if (i % 8 == 0 && shmets_read_begin(db) == 0) {      /* the view calls, in a section */
+            if (dmg_note(shmets_lookup_view(t, k, objs, 4, &n), &bad) == 0)
+                for (size_t j = 0; j < n && j < 4; j++)
+                    dmg_print(objs[j]);
+            static const unsigned fl[] = { 0, SHMETS_RANGE_AFTER, SHMETS_RANGE_REVERSE };
+            if (dmg_note(shmets_range_view(t, k, fl[(i / 8) % 3], objs, 4, &n), &bad) == 0)
+                for (size_t j = 0; j < n && j < 4; j++)
+                    dmg_print(objs[j]);
+            shmets_read_end(db);
+        }
         shmets_term_free(&k);
     }
     shmets_tab_info info;
@@ -182,6 +190,30 @@ static inline int dmg_read_all(shmets_tab *t, uint64_t *seed, int lookups, long 
             shmets_term_free(&cont);
         }
         shmets_ms_free(range);
+    }
+    /* The whole table by range views, 16 objects a section, bounded. */
+    {
+        shmets_term v[16], from = { NULL, 0 };
+        unsigned char last[256];
+        unsigned flags = 0;
+        for (long steps = 0; steps < nkeys / 16 + 20; steps++) {
+            size_t n = 0;
+            if (shmets_read_begin(db) != 0)
+                break;
+            int rc = dmg_note(shmets_range_view(t, from, flags, v, 16, &n), &bad);
+            for (size_t j = 0; rc == 0 && j < n; j++)
+                dmg_print(v[j]);
+            shmets_term key;
+            int go = rc == 0 && n > 0 && shmets_term_key(v[n - 1], 1, &key) == 0 && key.len <= sizeof last;
+            if (go) {
+                memcpy(last, key.ptr, key.len);
+                from = (shmets_term){ last, key.len };
+                flags = SHMETS_RANGE_AFTER;
+            }
+            shmets_read_end(db);
+            if (!go)
+                break;
+        }
     }
     if (dmg_note(shmets_tab2list(t, &x), &bad) == 0) {
         dmg_print(x);

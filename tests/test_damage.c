@@ -54,7 +54,7 @@ static int read_in_child(uint64_t id_set, uint64_t id_ord, uint64_t seed, int *b
                     n++;
                 continue;
             }
-            n += dmg_read_all(t, &seed, 300, OBJECTS);
+            n += dmg_read_all(d, t, &seed, 300, OBJECTS);
             shmets_detach(t);
         }
         shmets_close(d);

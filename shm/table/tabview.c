@@ -70,10 +70,12 @@ static inline int range_key(struct tab *t, const struct sobj *o, uint64_t cap, s
                             size_t *got, size_t *n)
 {
     size_t k = 0;
+    if (*got >= max)
+        return 1;                       /* full (a damaged ordered_set's chain filled it early) */
     if (__builtin_expect(!sobj_next(o), 1)) {          /* one object: a set's, an ordered_set's */
         if (!term_span(sobj_etf(o), sobj_len(o)))
             return sobj_bad(t, o, "D.1 a stored object is not a term");
-        objs[(*got)++] = (shmets_term){ sobj_etf(o), sobj_len(o) };   /* *got < max: the callers' loops */
+        objs[(*got)++] = (shmets_term){ sobj_etf(o), sobj_len(o) };
         return 0;
     }
     for (const struct sobj *y = o; y && k < cap; k++) {

@@ -122,7 +122,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         seed = size;
     }
-    dmg_read_all(t, &seed, trial ? 300 : 40, bag ? n / 2 + 1 : n);
+    dmg_read_all(db, t, &seed, trial ? 300 : 40, bag ? n / 2 + 1 : n);
     /* Salvage (tabsalvage.c V.1): what it keeps passes shmets_check. */
     shmets_tab *nt;
     shmets_salvage_report rep;
