@@ -97,7 +97,7 @@ void etf_put_atom(struct tbuf *b, const char *utf8, size_t len);
  * doubt, goes to term_span_walk (term_span.c), which decides.  D.5: they agree on every input
  * (tests/test_damage.c compares them on 200,000 mutated objects). */
 int term_span_walk(const unsigned char *p, size_t len);
-static inline int term_span(const unsigned char *p, size_t len)
+static inline __attribute__((always_inline)) int term_span(const unsigned char *p, size_t len)
 {
     /* {Int, <<Bytes>>} (a 32-bit integer key and a binary value: the key-value object) in
      * one 8-byte compare and one length: 104 2 98 i i i i 109 | n n n n | bytes. */
