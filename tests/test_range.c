@@ -20,7 +20,9 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 
 /* The views' text, comma-separated. */
@@ -37,6 +39,50 @@ static void assert_views(const shmets_term *v, size_t n, const char *want)
         free(s);
     }
     assert_string_equal(got, want);
+}
+
+/* Processes a test started, ended by the teardown even when an assertion failed first (and
+ * by the kernel if this process dies: PR_SET_PDEATHSIG). */
+static pid_t kids[2];
+
+static pid_t kid(void)
+{
+    pid_t parent = getpid(), p = fork();
+    assert_true(p >= 0);
+    if (p == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(0);
+        return 0;
+    }
+    for (int i = 0; i < 2; i++)
+        if (!kids[i]) {
+            kids[i] = p;
+            return p;
+        }
+    fail_msg("more than two children");
+    return p;
+}
+
+/* SIGKILL a child and reap it: 1 if it was still running (it never stopped on a failure). */
+static int end_kid(pid_t p)
+{
+    int st;
+    kill(p, SIGKILL);
+    if (waitpid(p, &st, 0) != p)
+        return 0;
+    for (int i = 0; i < 2; i++)
+        if (kids[i] == p)
+            kids[i] = 0;
+    return WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL;
+}
+
+static int done_kids(void **s)
+{
+    for (int i = 0; i < 2; i++)
+        if (kids[i])
+            end_kid(kids[i]);
+    return done(s);
 }
 
 static shmets_tab *mk(enum shmets_kind kind, const char *name, const char *objs)
@@ -183,8 +229,8 @@ static void test_hash(void **s)
 }
 
 /*
- * Another process writes the table while this one walks it by ranges, one read section a
- * chunk, going on from the last key: the even keys, which stay, are each seen exactly once and
+ * Another process writes the table, and a third reclaims what it retires, while this one walks
+ * it by ranges, one read section a chunk, going on from the last key: the even keys, which stay, are each seen exactly once and
  * in order; the odd ones, which the writer deletes and inserts again and again, may or may not
  * be.  A compressed table is refused (its objects are not terms in place).
  */
@@ -204,8 +250,7 @@ static void test_walk_under_writer(void **s)
         assert_int_equal(shmets_insert(t, x), 0);
         shmets_term_free(&x);
     }
-    pid_t w = fork();
-    assert_true(w >= 0);
+    pid_t w = kid();
     if (w == 0) {
         shmets *cdb;
         shmets_tab *ct;
@@ -230,6 +275,18 @@ static void test_walk_under_writer(void **s)
             shmets_term_free(&key);
         }
     }
+    /* A third process reclaims what the writer retires, as fast as it can: the views a walk
+     * holds must outlive every reclamation while their section lasts. */
+    pid_t rc_pid = kid();
+    if (rc_pid == 0) {
+        shmets *cdb;
+        shmets_tab *ct;
+        if (shmets_open(inst, &cdb) || shmets_attach(cdb, shmets_id(t), &ct))
+            _exit(2);
+        for (;;)
+            if (shmets_reclaim(ct, 0, NULL) < 0)
+                _exit(5);
+    }
     /* Walk only once the writer is writing: the size changes when it deletes. */
     for (uint64_t size = N; size == N;)
         assert_int_equal(shmets_size(t, &size), 0);
@@ -238,7 +295,7 @@ static void test_walk_under_writer(void **s)
         unsigned char last[16];
         size_t lastlen = 0;
         unsigned flags = 0;
-        int64_t prev = -1, even = 0;
+        int64_t prev = -1, even = 0, seen[64];
         for (;;) {
             size_t n;
             assert_int_equal(shmets_read_begin(db), 0);
@@ -252,7 +309,21 @@ static void test_walk_under_writer(void **s)
                     fail_msg("pass %d: even key %lld skipped (after %lld, at %lld)", pass, (long long)e,
                              (long long)prev, (long long)key);
                 even += key % 2 == 0;
-                prev = key;
+                prev = seen[i] = key;
+            }
+            if (pass % 10 == 0 && n) {          /* hold the views a while, then read them again */
+                usleep(300);
+                for (size_t i = 0; i < n; i++) {
+                    int64_t key, val;
+                    shmets_term e2;
+                    assert_int_equal(shmets_term_tuple_element(v[i], 1, &k), 0);
+                    assert_int_equal(shmets_term_get_int64(k, &key), 0);
+                    assert_int_equal(key, seen[i]);     /* not memory reused meanwhile */
+                    assert_int_equal(shmets_term_tuple_element(v[i], 2, &e2), 0);
+                    assert_int_equal(shmets_term_get_int64(e2, &val), 0);
+                    if (key % 2 == 0)
+                        assert_int_equal(val, key);
+                }
             }
             if (n) {                            /* go on from a copy: the views end with the section */
                 assert_true(k.len <= sizeof last);
@@ -267,10 +338,8 @@ static void test_walk_under_writer(void **s)
         }
         assert_int_equal(even, N / 2);
     }
-    kill(w, SIGKILL);
-    int st;
-    assert_int_equal(waitpid(w, &st, 0), w);
-    assert_true(WIFSIGNALED(st));               /* it wrote until killed, never failed */
+    assert_true(end_kid(w));                    /* it wrote until killed, never failed */
+    assert_true(end_kid(rc_pid));               /* it reclaimed until killed, never failed */
     assert_int_equal(shmets_check(t), 0);
     shmets_builder_destroy(b);
 
@@ -294,7 +363,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_ordered, setup, done),
         cmocka_unit_test_setup_teardown(test_bag, setup, done),
         cmocka_unit_test_setup_teardown(test_hash, setup, done),
-        cmocka_unit_test_setup_teardown(test_walk_under_writer, setup, done),
+        cmocka_unit_test_setup_teardown(test_walk_under_writer, setup, done_kids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
