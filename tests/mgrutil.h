@@ -69,6 +69,41 @@ static inline void mu_exe(char *out, size_t n)
         abort();
 }
 
+/* Run the program exe with args (NULL-terminated, at most 14), its standard output — and its
+ * standard error too when `with_stderr`, else /dev/null — into out (at most n - 1 bytes, then a
+ * NUL).  Returns its exit status, or -1 (it did not exit normally, or could not be run). */
+static inline int mu_capture(const char *exe, const char *const *args, int with_stderr, char *out, size_t n)
+{
+    int p[2];
+    if (pipe(p))
+        return -1;
+    pid_t c = fork();
+    if (c < 0)
+        return -1;
+    if (c == 0) {
+        dup2(p[1], 1);
+        int err = with_stderr ? p[1] : open("/dev/null", O_WRONLY);
+        dup2(err, 2);
+        close(p[0]);
+        char *argv[16] = { (char *)exe };
+        for (int i = 0; args[i] && i < 14; i++)
+            argv[i + 1] = (char *)args[i];
+        execv(exe, argv);
+        _exit(127);
+    }
+    close(p[1]);
+    size_t got = 0;
+    ssize_t k;
+    while (got + 1 < n && (k = read(p[0], out + got, n - 1 - got)) > 0)
+        got += (size_t)k;
+    out[got] = 0;
+    close(p[0]);
+    int st;
+    if (waitpid(c, &st, 0) != c)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
 /* Start the daemon (its log goes to <dir>/log) and wait until it answers. */
 static inline pid_t mu_start(void)
 {

@@ -711,38 +711,11 @@ static char tool_exe[PATH_MAX];
  * status returned. */
 static int tool_run(const char *env, char *out, size_t n, const char *const *args)
 {
-    int p[2];
-    if (pipe(p))
-        return -1;
-    pid_t c = fork();
-    if (c == 0) {
-        dup2(p[1], 1);
-        int nul = open("/dev/null", O_WRONLY);
-        dup2(nul, 2);
-        if (env)
-            setenv("SHMETS_GROUP", env, 1);
-        else
-            unsetenv("SHMETS_GROUP");
-        char *argv[16];
-        size_t k = 0;
-        argv[k++] = tool_exe;
-        for (; args[k - 1] && k < 15; k++)
-            argv[k] = (char *)args[k - 1];
-        argv[k] = NULL;
-        execv(tool_exe, argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t got = 0;
-    ssize_t r;
-    while (got + 1 < n && (r = read(p[0], out + got, n - 1 - got)) > 0)
-        got += (size_t)r;
-    out[got] = 0;
-    close(p[0]);
-    int st;
-    if (waitpid(c, &st, 0) != c)
-        return -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    if (env)
+        setenv("SHMETS_GROUP", env, 1);         /* this process is a child of its own (uidkid.h) */
+    else
+        unsetenv("SHMETS_GROUP");
+    return mu_capture(tool_exe, args, 0, out, n);
 }
 
 static void member_uses_the_tool(void *arg)

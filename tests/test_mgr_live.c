@@ -118,35 +118,13 @@ static int count_in_log(const char *needle)
     return n;
 }
 
-/* Run the tool with args, its stdout into out (at most n bytes); returns its exit status. */
+/* Run the tool with args, its stdout and stderr into out (at most n bytes); returns its exit
+ * status. */
 static int run_tool(char *const args[], char *out, size_t n)
 {
     char exe[PATH_MAX + 16];
     tool_exe(exe, sizeof exe);
-    int p[2];
-    if (pipe(p))
-        abort();
-    pid_t c = fork();
-    if (c == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        close(p[0]);
-        char *argv[16] = { exe };
-        for (int i = 0; args[i] && i < 14; i++)
-            argv[i + 1] = args[i];
-        execv(exe, argv);
-        _exit(127);
-    }
-    close(p[1]);
-    size_t got = 0;
-    ssize_t k;
-    while (got + 1 < n && (k = read(p[0], out + got, n - 1 - got)) > 0)
-        got += (size_t)k;
-    out[got] = 0;
-    close(p[0]);
-    int st;
-    waitpid(c, &st, 0);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return mu_capture(exe, (const char *const *)args, 1, out, n);
 }
 
 /* ---- item 7: {heir, self(), Data} ---------------------------------------------------------- */
