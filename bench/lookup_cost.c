@@ -30,6 +30,7 @@
  * prints the wall time per lookup too, for a quick look.
  */
 #include "shmets.h"
+#include "benchutil.h"
 #include "r5.h"
 
 #include <stdint.h>
@@ -48,14 +49,6 @@ static unsigned char (*pbytes)[8];
 static shmets_tab *set, *ord, *kvt, *rng;
 static uint64_t nobj, nlook, sum;
 static char inst[64];
-
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
 
 static shmets_term key_of(uint64_t k, unsigned char b[8])
 {
@@ -169,7 +162,7 @@ static __attribute__((noinline)) void run(const char *mode)
     if (!strcmp(mode, "copy")) {
         for (uint64_t i = 0; i < nlook; i++) {
             shmets_term list, obj;
-            if ((rc = shmets_lookup(set, key_of(rnd(&seed) % nobj, kb[0]), &list)))
+            if ((rc = shmets_lookup(set, key_of(bench_rnd(&seed) % nobj, kb[0]), &list)))
                 die("lookup", rc);
             shmets_list_iter it;
             if (shmets_list_begin(list, &it) == 0 && shmets_list_next(&it, &obj) == 1)
@@ -182,14 +175,14 @@ static __attribute__((noinline)) void run(const char *mode)
         if ((rc = shmets_lookup_into(set, &pkeys[1], buf, sizeof buf, &obj, NULL)))
             die("lookup_into", rc);
         for (uint64_t i = 0; i < nlook; i++) {
-            pkeys[0].hash += rnd(&seed) % nobj;     /* the draw, kept */
+            pkeys[0].hash += bench_rnd(&seed) % nobj;     /* the draw, kept */
             fold(obj);
         }
     } else if (!strcmp(mode, "into")) {
         unsigned char buf[256];
         for (uint64_t i = 0; i < nlook; i++) {
             shmets_term obj;
-            if ((rc = shmets_lookup_into(set, &pkeys[rnd(&seed) % nobj], buf, sizeof buf, &obj, NULL)))
+            if ((rc = shmets_lookup_into(set, &pkeys[bench_rnd(&seed) % nobj], buf, sizeof buf, &obj, NULL)))
                 die("lookup_into", rc);
             fold(obj);
         }
@@ -199,7 +192,7 @@ static __attribute__((noinline)) void run(const char *mode)
             size_t n;
             if ((rc = shmets_read_begin(db)))
                 die("read_begin", rc);
-            if ((rc = shmets_lookup_view_key(set, &pkeys[rnd(&seed) % nobj], &obj, 1, &n)))
+            if ((rc = shmets_lookup_view_key(set, &pkeys[bench_rnd(&seed) % nobj], &obj, 1, &n)))
                 die("lookup_view_key", rc);
             if (n)
                 fold(obj);
@@ -210,7 +203,7 @@ static __attribute__((noinline)) void run(const char *mode)
         shmets_term objs[BATCH];
         for (uint64_t i = 0; i < nlook; i += BATCH) {
             for (int j = 0; j < BATCH; j++)
-                k[j] = pkeys[rnd(&seed) % nobj];
+                k[j] = pkeys[bench_rnd(&seed) % nobj];
             if ((rc = shmets_read_begin(db)))
                 die("read_begin", rc);
             if ((rc = shmets_lookup_bulk_view_keys(set, k, BATCH, objs, NULL)))
@@ -227,7 +220,7 @@ static __attribute__((noinline)) void run(const char *mode)
             size_t n;
             if ((rc = shmets_read_begin(db)))
                 die("read_begin", rc);
-            if ((rc = shmets_lookup_view(t, key_of(rnd(&seed) % nobj, kb[0]), &obj, 1, &n)))
+            if ((rc = shmets_lookup_view(t, key_of(bench_rnd(&seed) % nobj, kb[0]), &obj, 1, &n)))
                 die("lookup_view", rc);
             if (n)
                 fold(obj);
@@ -237,7 +230,7 @@ static __attribute__((noinline)) void run(const char *mode)
         shmets_term k[BATCH], objs[BATCH];
         for (uint64_t i = 0; i < nlook; i += BATCH) {
             for (int j = 0; j < BATCH; j++)
-                k[j] = key_of(rnd(&seed) % nobj, kb[j]);
+                k[j] = key_of(bench_rnd(&seed) % nobj, kb[j]);
             if ((rc = shmets_read_begin(db)))
                 die("read_begin", rc);
             if ((rc = shmets_lookup_bulk_view(set, k, BATCH, objs, NULL)))
@@ -250,7 +243,7 @@ static __attribute__((noinline)) void run(const char *mode)
     } else if (!strcmp(mode, "next")) {
         for (uint64_t i = 0; i < nlook; i++) {
             shmets_term nx;
-            if ((rc = shmets_next(ord, key_of(rnd(&seed) % nobj, kb[0]), &nx)))
+            if ((rc = shmets_next(ord, key_of(bench_rnd(&seed) % nobj, kb[0]), &nx)))
                 die("next", rc);
             sum += nx.len;
             shmets_term_free(&nx);
@@ -269,7 +262,7 @@ static __attribute__((noinline)) void run(const char *mode)
         for (uint64_t i = 0; i < nlook; i += 100) {
             shmets_term spec, res, obj;
             shmets_ms *ms;
-            if ((rc = r5_spec(b, rnd(&seed) % ranges, &spec)) || (rc = shmets_ms_compile(spec, &ms)))
+            if ((rc = r5_spec(b, bench_rnd(&seed) % ranges, &spec)) || (rc = shmets_ms_compile(spec, &ms)))
                 die("ms", rc);
             shmets_term_free(&spec);
             if ((rc = shmets_select(rng, ms, false, &res)))
@@ -290,7 +283,7 @@ static __attribute__((noinline)) void run(const char *mode)
             shmets_term from, views[100];
             size_t got;
             shmets_build_tuple(b, 2);
-            shmets_build_uint(b, rnd(&seed) % ranges);
+            shmets_build_uint(b, bench_rnd(&seed) % ranges);
             shmets_build_uint(b, 0);
             if ((rc = shmets_builder_finish(b, &from)) || (rc = shmets_read_begin(db)) ||
                 (rc = shmets_range_view(rng, from, 0, views, 100, &got)))
@@ -303,7 +296,7 @@ static __attribute__((noinline)) void run(const char *mode)
         shmets_builder_destroy(b);
     } else if (!strcmp(mode, "kv")) {
         for (uint64_t i = 0; i < nlook; i++) {
-            uint64_t k = rnd(&seed) % nobj;
+            uint64_t k = bench_rnd(&seed) % nobj;
             unsigned char val[VALUE];
             size_t len;
             if ((rc = shmets_kv_get(kvt, &k, sizeof k, val, sizeof val, &len)))

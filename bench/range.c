@@ -24,6 +24,7 @@
  * stdout, a sentence on stderr.  Figures, never pass/fail.
  */
 #include "shmets.h"
+#include "benchutil.h"
 #include "r5.h"
 
 #include <signal.h>
@@ -52,28 +53,7 @@ static double seconds = 2;
 static char inst[64];
 static char lmdir[128];
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "range: %s: %s (%s)\n", what, shmets_strerror(rc), shmets_errdetail());
-    exit(1);
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t x = *s;
-    x ^= x >> 12;
-    x ^= x << 25;
-    x ^= x >> 27;
-    *s = x;
-    return x * 0x2545F4914F6CDD1Dull;
-}
+#define die(what, rc) bench_die("range", what, rc)
 
 static void value_of(uint64_t k, unsigned char v[VALUE])
 {
@@ -179,10 +159,10 @@ static int read_ranges(uint64_t seed, double secs, _Atomic uint64_t *objs, int v
     if (rc || (rc = shmets_attach(db, shmets_id_of, &t)) || (rc = shmets_builder_create(&b)))
         die("attach", rc);
     uint64_t sum = 0, n = 0, bad = 0;
-    double end = now() + secs;
-    while (now() < end) {
+    double end = bench_now() + secs;
+    while (bench_now() < end) {
         for (int j = 0; j < 16; j++) {
-            uint64_t bnd = rnd(&seed) % (uint64_t)(nobj / RANGE);
+            uint64_t bnd = bench_rnd(&seed) % (uint64_t)(nobj / RANGE);
             shmets_term res = { NULL, 0 }, got[RANGE], el;
             if (views && (rc = shmets_read_begin(db)))
                 die("read_begin", rc);
@@ -270,10 +250,10 @@ static int read_lmdb(uint64_t seed, double secs, _Atomic uint64_t *objs)
         lm_die("txn", rc);
     mdb_txn_reset(txn);
     uint64_t sum = 0, n = 0, bad = 0;
-    double end = now() + secs;
-    while (now() < end) {
+    double end = bench_now() + secs;
+    while (bench_now() < end) {
         for (int j = 0; j < 16; j++) {
-            uint64_t k = rnd(&seed) % (uint64_t)(nobj / RANGE) * RANGE;
+            uint64_t k = bench_rnd(&seed) % (uint64_t)(nobj / RANGE) * RANGE;
             if ((rc = mdb_txn_renew(txn)) || (rc = mdb_cursor_renew(txn, cur)))
                 lm_die("renew", rc);
             MDB_val key = { sizeof k, &k }, val;
@@ -308,7 +288,7 @@ static double run(int (*reader)(uint64_t, double, _Atomic uint64_t *), int procs
         die("mmap", -SHMETS_ENOMEM);
     atomic_store(objs, 0);
     pid_t pids[64];
-    double t0 = now();
+    double t0 = bench_now();
     for (int i = 0; i < procs; i++) {
         pids[i] = fork();
         if (pids[i] == 0)
@@ -320,7 +300,7 @@ static double run(int (*reader)(uint64_t, double, _Atomic uint64_t *), int procs
         waitpid(pids[i], &st, 0);
         failed |= !WIFEXITED(st) || WEXITSTATUS(st) != 0;
     }
-    double dt = now() - t0, r = (double)atomic_load(objs) / dt;
+    double dt = bench_now() - t0, r = (double)atomic_load(objs) / dt;
     munmap((void *)objs, 4096);
     return failed ? -1 : r;
 }

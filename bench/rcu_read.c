@@ -11,6 +11,7 @@
  * Output: one TSV line per case on stdout (case, ns_per_pair), a sentence on stderr.
  */
 #include "shmets.h"
+#include "benchutil.h"
 #include "mem/ctl.h"
 #include "mem/rcu.h"
 
@@ -23,18 +24,11 @@
 
 #define ITERS 20000000L
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 static volatile uint64_t sink;
 
 static double run_rcu(struct ctl *c, struct rcu_reader *rd, const volatile uint64_t *data)
 {
-    double t0 = now();
+    double t0 = bench_now();
     uint64_t s = 0;
     for (long i = 0; i < ITERS; i++) {
         rcu_read_begin(&c->h->reg, rd);
@@ -42,12 +36,12 @@ static double run_rcu(struct ctl *c, struct rcu_reader *rd, const volatile uint6
         rcu_read_end(rd);
     }
     sink = s;
-    return (now() - t0) * 1e9 / ITERS;
+    return (bench_now() - t0) * 1e9 / ITERS;
 }
 
 static double run_rwlock(pthread_rwlock_t *l, const volatile uint64_t *data)
 {
-    double t0 = now();
+    double t0 = bench_now();
     uint64_t s = 0;
     for (long i = 0; i < ITERS; i++) {
         pthread_rwlock_rdlock(l);
@@ -55,7 +49,7 @@ static double run_rwlock(pthread_rwlock_t *l, const volatile uint64_t *data)
         pthread_rwlock_unlock(l);
     }
     sink = s;
-    return (now() - t0) * 1e9 / ITERS;
+    return (bench_now() - t0) * 1e9 / ITERS;
 }
 
 static double best(double a, double b) { return a < b ? a : b; }

@@ -13,6 +13,7 @@
  * file).  Output: TSV lines on stdout (what, value, unit), sentences on stderr.
  */
 #include "shmets.h"
+#include "benchutil.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,18 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "scale: %s: %s (%s)\n", what, shmets_strerror(rc), shmets_errdetail());
-    exit(1);
-}
+#define die(what, rc) bench_die("scale", what, rc)
 
 static shmets_term parse(const char *s)
 {
@@ -53,7 +43,7 @@ static void many_tables(shmets *db, long n)
 {
     shmets_tab **t = calloc((size_t)n, sizeof *t);
     char name[32], text[256];
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i++) {
         shmets_opts o;
         shmets_opts_init(&o);
@@ -69,7 +59,7 @@ static void many_tables(shmets *db, long n)
             die("insert", rc);
         shmets_term_free(&x);
     }
-    double t1 = now();
+    double t1 = bench_now();
     shmets_term k = parse("10");
     for (long i = 0; i < n; i++) {
         shmets_tab *u;
@@ -83,7 +73,7 @@ static void many_tables(shmets *db, long n)
         shmets_term_free(&l);
         shmets_detach(u);
     }
-    double t2 = now();
+    double t2 = bench_now();
     uint64_t *ids;
     size_t nids;
     int rc = shmets_all(db, &ids, &nids);
@@ -93,7 +83,7 @@ static void many_tables(shmets *db, long n)
     for (long i = 0; i < n; i++)
         if ((rc = shmets_delete(t[i])))
             die("delete", rc);
-    double t3 = now();
+    double t3 = bench_now();
     shmets_term_free(&k);
     free(t);
     fprintf(stderr, "%ld tables in one instance (all/0 listed %zu): new + 10 inserts %.1f us, attach by name + "
@@ -117,7 +107,7 @@ static void big_table(shmets *db, const char *inst, long n, long lookups)
         die("new", rc);
     size_t cap = 1000 * 48 + 16;
     char *text = malloc(cap);
-    double t0 = now();
+    double t0 = bench_now();
     for (long i = 0; i < n; i += 1000) {
         size_t len = 0;
         len += (size_t)snprintf(text + len, cap - len, "[");
@@ -129,9 +119,9 @@ static void big_table(shmets *db, const char *inst, long n, long lookups)
             die("insert", rc);
         shmets_term_free(&x);
         if (i % 10000000 == 0 && i)
-            fprintf(stderr, "  %ld objects, %.0f s\n", i, now() - t0);
+            fprintf(stderr, "  %ld objects, %.0f s\n", i, bench_now() - t0);
     }
-    double t1 = now();
+    double t1 = bench_now();
     free(text);
     uint64_t size = 0, used = 0, fr = 0;
     shmets_size(t, &size);
@@ -162,7 +152,7 @@ static void big_table(shmets *db, const char *inst, long n, long lookups)
     }
     shmets_builder_destroy(b);
     long hits = 0;
-    double t2 = now();
+    double t2 = bench_now();
     for (long i = 0; i < lookups; i++) {
         shmets_term l;
         if ((rc = shmets_lookup(t, keys[i & (NKEYS - 1)], &l)))
@@ -170,7 +160,7 @@ static void big_table(shmets *db, const char *inst, long n, long lookups)
         hits += l.len > 1;
         shmets_term_free(&l);
     }
-    double t3 = now();
+    double t3 = bench_now();
     for (int i = 0; i < NKEYS; i++)
         shmets_term_free(&keys[i]);
     free(keys);

@@ -10,6 +10,7 @@
  * stderr.  Figures, never pass/fail.
  */
 #include "shmets.h"
+#include "benchutil.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,18 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "select: %s: %s (%s)\n", what, shmets_strerror(rc), shmets_errdetail());
-    exit(1);
-}
+#define die(what, rc) bench_die("select", what, rc)
 
 static shmets_ms *compile(const char *text)
 {
@@ -47,9 +37,9 @@ static double time_select(shmets_tab *t, const shmets_ms *ms, int runs, size_t *
     double best = 1e30;
     for (int r = 0; r < runs; r++) {
         shmets_term res;
-        double t0 = now();
+        double t0 = bench_now();
         int rc = shmets_select(t, ms, false, &res);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (rc)
             die("select", rc);
         shmets_term_list_length(res, nres);

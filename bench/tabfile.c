@@ -15,6 +15,7 @@
  * objects_per_s, file_bytes) on stdout, a sentence on stderr.  Figures, never pass/fail.
  */
 #include "shmets.h"
+#include "benchutil.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -25,13 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
 /* Peak resident memory so far, in KiB (shared segment pages the process touched count too). */
 static long peak_kib(void)
 {
@@ -40,11 +34,7 @@ static long peak_kib(void)
     return ru.ru_maxrss;
 }
 
-static void die(const char *what, int rc)
-{
-    fprintf(stderr, "tabfile: %s: %s (%s)\n", what, shmets_strerror(rc), shmets_errdetail());
-    exit(1);
-}
+#define die(what, rc) bench_die("tabfile", what, rc)
 
 int main(int argc, char **argv)
 {
@@ -77,7 +67,7 @@ int main(int argc, char **argv)
         die("new", rc);
     shmets_builder *b;
     shmets_builder_create(&b);
-    double t0 = now();
+    double t0 = bench_now();
     for (long base = 0; base < n; base += 10000) {
         long m = n - base < 10000 ? n - base : 10000;
         shmets_term list;
@@ -102,7 +92,7 @@ int main(int argc, char **argv)
         shmets_term_free(&list);
     }
     shmets_builder_destroy(b);
-    fprintf(stderr, "tabfile: %ld objects inserted in %.2f s\n", n, now() - t0);
+    fprintf(stderr, "tabfile: %ld objects inserted in %.2f s\n", n, bench_now() - t0);
     printf("case\tseconds\tobjects_per_s\tfile_bytes\n");
     for (int run = 0; run < 4; run++) {
         int md5 = run & 1, erl = run >> 1;
@@ -111,19 +101,19 @@ int main(int argc, char **argv)
         fo.md5sum = md5;
         fo.verify = md5;
         fo.erlang = erl;
-        double a = now();
+        double a = bench_now();
         if ((rc = shmets_tab2file(t, path, &fo)))
             die("tab2file", rc);
-        double dump = now() - a;
+        double dump = bench_now() - a;
         struct stat st;
         stat(path, &st);
         if ((rc = shmets_rename(t, "bench_was")))
             die("rename", rc);
         long peak0 = peak_kib();
-        a = now();
+        a = bench_now();
         if ((rc = shmets_file2tab(db, path, &fo, &u)))
             die("file2tab", rc);
-        double load = now() - a;
+        double load = bench_now() - a;
         shmets_tab_info in;
         shmets_info(u, &in);
         if (run == 0)   /* the first load: later ones reuse memory the first one touched */
