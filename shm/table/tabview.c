@@ -28,22 +28,13 @@
 
 #define BULK_CHUNK 64
 
-static int need_section(struct tab *t)
-{
-    if (t->h->flags & TABF_COMPRESSED)
-        return err_set(SHMETS_EINVAL, "a compressed table's objects are not stored as terms: use the copying calls");
-    if (!inst_in_section(t->db))
-        return err_set(SHMETS_EINVAL, "a view call outside a read section (shmets_read_begin)");
-    return 0;
-}
-
 /* The term-key view calls prepare the key (tab_key_of, tabfast.c) and take the short path, so
  * there is one reader of views. */
 int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t max, size_t *n)
 {
     if (!t || !key.ptr || (!objs && max) || !n)
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_view");
-    int rc = need_section(t);
+    int rc = tab_view_section(t);
     if (rc)
         return rc;
     *n = 0;
@@ -244,7 +235,7 @@ int shmets_lookup_bulk_view(shmets_tab *t, const shmets_term *keys, size_t n, sh
 {
     if (!t || (n && (!keys || !objs)))
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_bulk_view");
-    int rc = need_section(t);
+    int rc = tab_view_section(t);
     if (found)
         *found = 0;
     size_t got = 0;
@@ -418,7 +409,7 @@ int shmets_kv_view(shmets_tab *t, const void *key, size_t klen, const void **val
 {
     if (!t || !val || !vlen)
         return err_set(SHMETS_EINVAL, "NULL argument to shmets_kv_view");
-    int rc = need_section(t);
+    int rc = tab_view_section(t);
     struct kv_arg a = { 0 };
     if (!rc)
         rc = kv_read(t, key, klen, &a);
