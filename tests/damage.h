@@ -113,6 +113,38 @@ static int dmg_fold_fn(shmets_term obj, void *arg)
     return 0;
 }
 
+/* A batch of 20 drawn keys (the hash index's three passes: bucket lines, candidates, keys)
+ * by prepared keys and by terms, inside the caller's read section. */
+static inline void dmg_batch(shmets_tab *t, uint64_t *seed, long nkeys, int *bad)
+{
+    enum { NB = 20 };
+    unsigned char kb[NB][8];
+    shmets_term keys[NB], objs[NB];
+    shmets_key pk[NB];
+    size_t found;
+    for (int j = 0; j < NB; j++) {
+        long key = (long)(dmg_rand(seed) % (uint64_t)(nkeys + nkeys / 10 + 1));
+        if (key < 256) {                                 /* canonical: SMALL_INTEGER_EXT */
+            kb[j][0] = 97;
+            kb[j][1] = (unsigned char)key;
+            keys[j] = (shmets_term){ kb[j], 2 };
+        } else {                                         /* INTEGER_EXT */
+            kb[j][0] = 98;
+            for (int b = 0; b < 4; b++)
+                kb[j][1 + b] = (unsigned char)(key >> (24 - 8 * b));
+            keys[j] = (shmets_term){ kb[j], 5 };
+        }
+        if (shmets_key_prepare(t, keys[j], &pk[j]))
+            return;
+    }
+    if (dmg_note(shmets_lookup_bulk_view_keys(t, pk, NB, objs, &found), bad) == 0)
+        for (int j = 0; j < NB; j++)
+            dmg_print(objs[j]);
+    if (dmg_note(shmets_lookup_bulk_view(t, keys, NB, objs, &found), bad) == 0)
+        for (int j = 0; j < NB; j++)
+            dmg_print(objs[j]);
+}
+
 static inline int dmg_read_all(shmets *db, shmets_tab *t, uint64_t *seed, int lookups, long nkeys)
 {
     int bad = 0;
@@ -142,6 +174,7 @@ static inline int dmg_read_all(shmets *db, shmets_tab *t, uint64_t *seed, int lo
             if (dmg_note(shmets_range_view(t, k, fl[(i / 8) % 3], objs, 4, &n), &bad) == 0)
                 for (size_t j = 0; j < n && j < 4; j++)
                     dmg_print(objs[j]);
+            dmg_batch(t, seed, nkeys, &bad);
             shmets_read_end(db);
         }
         shmets_term_free(&k);

@@ -17,6 +17,7 @@
 #include "tabutil.h"
 #include "testutil.h"
 
+#include <string.h>
 #include <sys/wait.h>
 
 static shmets_tab *mkc(const char *name, enum shmets_kind kind, bool compressed)
@@ -189,6 +190,54 @@ static void batch_agrees_on_overflowing_buckets(void **state)
     shmets_delete(t);
 }
 
+/* A batch with one key that is not the table's — prepared for another table, or with no
+ * bytes — anywhere in it (the hash index checks the keys group by group, in its first pass)
+ * is -SHMETS_EINVAL naming the table, on a set and on an ordered_set, and reads nothing of
+ * that key. */
+static void batch_refuses_another_tables_key_anywhere(void **state)
+{
+    (void)state;
+    static const enum shmets_kind kinds[] = { SHMETS_SET, SHMETS_ORDERED_SET };
+    shmets_tab *other = mkc("other", SHMETS_SET, false);
+    for (size_t c = 0; c < 2; c++) {
+        shmets_tab *t = mkc(c ? "ord" : "set", kinds[c], false);
+        enum { B = 37 };
+        shmets_term keys[B], v[B];
+        shmets_key pk[B], alien;
+        char text[32];
+        for (int i = 0; i < B; i++) {
+            snprintf(text, sizeof text, "{%d, x}", i);
+            ins(t, text);
+            snprintf(text, sizeof text, "%d", i);
+            keys[i] = T(text);
+            assert_int_equal(shmets_key_prepare(t, keys[i], &pk[i]), 0);
+        }
+        assert_int_equal(shmets_key_prepare(other, keys[0], &alien), 0);
+        assert_int_equal(shmets_read_begin(db), 0);
+        size_t found;
+        assert_int_equal(shmets_lookup_bulk_view_keys(t, pk, B, v, &found), 0);
+        assert_int_equal(found, B);
+        static const int at[] = { 0, 15, 16, 20, B - 1 };     /* first, group edges, middle, last */
+        for (size_t a = 0; a < sizeof at / sizeof at[0]; a++) {
+            shmets_key keep = pk[at[a]];
+            pk[at[a]] = alien;
+            assert_int_equal(shmets_lookup_bulk_view_keys(t, pk, B, v, &found), -SHMETS_EINVAL);
+            assert_non_null(strstr(shmets_errdetail(), "another table"));
+            pk[at[a]] = keep;
+            pk[at[a]].etf = NULL;
+            assert_int_equal(shmets_lookup_bulk_view_keys(t, pk, B, v, &found), -SHMETS_EINVAL);
+            pk[at[a]] = keep;
+        }
+        assert_int_equal(shmets_lookup_bulk_view_keys(t, pk, B, v, &found), 0);
+        assert_int_equal(found, B);
+        shmets_read_end(db);
+        for (int i = 0; i < B; i++)
+            shmets_term_free(&keys[i]);
+        shmets_delete(t);
+    }
+    shmets_delete(other);
+}
+
 /* A private table of another process: refused, as the general calls refuse it. */
 static void private_table_of_another_process(void **state)
 {
@@ -229,6 +278,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(into_refuses_a_small_buffer_and_another_tables_key, setup, teardown),
         cmocka_unit_test_setup_teardown(view_and_batch_keys_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_agrees_on_overflowing_buckets, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_refuses_another_tables_key_anywhere, setup, teardown),
         cmocka_unit_test_setup_teardown(private_table_of_another_process, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

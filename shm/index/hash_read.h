@@ -139,55 +139,103 @@ static inline __attribute__((always_inline)) uint64_t hash_read(const struct tab
     return o ? (uint64_t)((const unsigned char *)o - t->s.base) : 0;
 }
 
-/* The objects of n <= HASH_BULK prepared keys (out[i]: the object, bounds-checked by sobj_at,
- * or NULL), in three passes so that the misses of one pass overlap: every bucket line is
- * prefetched, then each line is scanned and its one candidate object prefetched, then each
- * candidate's key is compared.  A line with several matching fingerprints, or with none and
- * an overflow chain, goes to hash_read (a few keys in a hundred at 4-5 keys a bucket).  The
- * candidate's offset may be anything a damaged line holds: a prefetch never faults, and
- * sobj_at checks it before it is read.  1 marks "ask hash_read" (no object is at offset 1). */
+/* BATCHES: the objects of n <= HASH_BULK prepared keys in three passes, so that the misses
+ * of one pass overlap: every bucket line is prefetched, then each line is scanned and its one
+ * candidate object prefetched (hash_bulk_probe), then each candidate's key is compared
+ * (hash_bulk_obj, one key at a time, so that a caller can do its own work on each object in
+ * the same loop).  A line with several matching fingerprints, or with none and an overflow
+ * chain, goes to hash_read_obj (a few keys in a hundred at 4-5 keys a bucket).  The bucket
+ * array is bounds-checked once, whole (every bucket of a table that passes lies inside the
+ * mapping); a damaged root that fails goes the checked way of hash_read_obj for every key.
+ * The candidate's offset may be anything a damaged line holds: a prefetch never faults, and
+ * sobj_at checks it before it is read.  cand 1 marks "ask hash_read_obj" (no object is at
+ * offset 1); b[i] NULL: no bucket (an empty or damaged table).  The probe also tells
+ * whether every key was prepared with this seed and has bytes (0: all did), which the
+ * caller checks before pass 3 reads any key's bytes. */
 #define HASH_BULK 16
-static inline void hash_read_bulk(const struct tab *t, const shmets_key *k, size_t n, const struct sobj **out)
-{
-    const struct seg *s = &t->s;
-    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
-    unsigned lg = root_lg(w);
-    if (lg > LG_MAX) {
-        for (size_t i = 0; i < n; i++)
-            out[i] = NULL;
-        return;
-    }
-    uint64_t base = root_base(w), mask = (1ull << lg) - 1;
+struct hash_bulk {
     const struct hbucket *b[HASH_BULK];
     uint64_t cand[HASH_BULK];
+};
+
+static inline __attribute__((always_inline)) uint64_t hash_bulk_probe(const struct tab *t, const shmets_key *k, size_t n, struct hash_bulk *q)
+{
+    const struct seg *s = &t->s;
+    uint64_t seed = t->h->seed, bad = 0;
+    uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
+    unsigned lg = root_lg(w);
+    uint64_t base = root_base(w);
+    if (lg > LG_MAX || base < SEG_PAGE || base > s->size || (s->size - base) >> 6 < (1ull << lg)) {
+        for (size_t i = 0; i < n; i++) {
+            q->b[i] = NULL;
+            q->cand[i] = base ? 1 : 0;          /* a damaged root: each key the checked way */
+            bad |= (k[i].seed ^ seed) | !k[i].etf;
+        }
+        return bad;
+    }
+    const unsigned char *a = s->base + base;
+    uint64_t mask = (1ull << lg) - 1;
     for (size_t i = 0; i < n; i++) {
-        b[i] = bucket_at(s, base + (k[i].hash & mask) * sizeof(struct hbucket));
-        if (b[i])
-            __builtin_prefetch(b[i]);
+        q->b[i] = (const struct hbucket *)(a + ((k[i].hash & mask) << 6));
+        __builtin_prefetch(q->b[i]);
+        bad |= (k[i].seed ^ seed) | !k[i].etf;
     }
     for (size_t i = 0; i < n; i++) {
-        uint64_t c = 0;
-        if (b[i]) {
-            unsigned m = fp_matches(b[i], k[i].hash & ~OFF_MASK);
-            if ((m & (m - 1)) || (!m && atomic_load_explicit(&b[i]->next, memory_order_relaxed)))
-                c = 1;
-            else if (m && (c = entry_off(atomic_load_explicit(&b[i]->e[__builtin_ctz(m)], memory_order_acquire))))
-                __builtin_prefetch(s->base + c);
+        const struct hbucket *b = q->b[i];
+        unsigned m = fp_matches(b, k[i].hash & ~OFF_MASK);
+        uint64_t c = 1;
+        if (!(m & (m - 1)) && (m || !atomic_load_explicit(&b->next, memory_order_relaxed))) {
+            c = m ? entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire)) : 0;
+            __builtin_prefetch(s->base + c);
         }
-        cand[i] = c;
+        q->cand[i] = c;
     }
-    for (size_t i = 0; i < n; i++) {
-        const struct sobj *o = NULL;
-        if (cand[i] > 1) {
-            o = sobj_at(s, cand[i]);
-            if (o && !key_is(o, k[i].etf, k[i].len))
-                o = NULL;
+    return bad;
+}
+
+/* Pass 3 for key i of a probe: its object (checked as sobj_at checks it), or NULL, and *etf
+ * its bytes (sobj_etf, sobj_len).  A candidate is a multiple of 8 (entry_off), so one
+ * unsigned compare bounds it; a short plain object (every set's small objects) is checked
+ * from its 4-byte header here, any other form by sobj_at. */
+static inline __attribute__((always_inline)) const struct sobj *hash_bulk_obj(const struct tab *t, const shmets_key *k, const struct hash_bulk *q, size_t i,
+                                                                             shmets_term *etf)
+{
+    const struct seg *s = &t->s;
+    uint64_t c = q->cand[i];
+    if (__builtin_expect(c - SEG_PAGE <= s->size - SEG_PAGE - SOBJ_SHORT_HDR, 1)) {
+        const struct sobj *o = (const struct sobj *)(s->base + c);
+        uint32_t len = o->len16, koff = o->koff8, klen = o->x8;
+        if (__builtin_expect(koff < SOBJ_SHORT_LZ4, 1)) {
+            if (len <= s->size - c - SOBJ_SHORT_HDR && koff + klen <= len && klen == k[i].len &&
+                bytes_equal((const unsigned char *)o + SOBJ_SHORT_HDR + koff, k[i].etf, klen)) {
+                *etf = (shmets_term){ (const unsigned char *)o + SOBJ_SHORT_HDR, len };
+                return o;
+            }
+        } else if ((o = sobj_at(s, c)) && key_is(o, k[i].etf, k[i].len)) {
+            *etf = (shmets_term){ sobj_etf(o), sobj_len(o) };
+            return o;
         }
-        if (cand[i] == 1 || (!o && cand[i] && atomic_load_explicit(&b[i]->next, memory_order_relaxed))) {
-            o = hash_read_obj(t, k[i].etf, k[i].len, k[i].hash);
-        }
-        out[i] = o;
+        if (!atomic_load_explicit(&q->b[i]->next, memory_order_relaxed))
+            return NULL;
+    } else if (!c) {
+        return NULL;
     }
+    const struct sobj *o = hash_read_obj(t, k[i].etf, k[i].len, k[i].hash);
+    if (o)
+        *etf = (shmets_term){ sobj_etf(o), sobj_len(o) };
+    return o;
+}
+
+/* The objects of n <= HASH_BULK keys the table layer prepared itself (tab_key_of: the seed
+ * it read, bytes always), so the probe's seed answer is not asked (out[i]: the object or
+ * NULL). */
+static inline void hash_read_bulk(const struct tab *t, const shmets_key *k, size_t n, const struct sobj **out)
+{
+    struct hash_bulk q;
+    shmets_term etf;
+    (void)hash_bulk_probe(t, k, n, &q);
+    for (size_t i = 0; i < n; i++)
+        out[i] = hash_bulk_obj(t, k, &q, i, &etf);
 }
 
 #endif

@@ -213,6 +213,15 @@ int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs
 
 #define FAST_CHUNK 64
 
+/* The error of the first of n keys that is not this table's (key_check), or 0. */
+static int bad_key(struct tab *t, const shmets_key *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!k[i].etf || k[i].seed != t->h->seed)
+            return key_check(t, &k[i]);
+    return 0;
+}
+
 int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n, shmets_term *objs, size_t *found)
 {
     if (!t || (n && (!keys || !objs)))
@@ -221,40 +230,47 @@ int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n
     int rc = in_section(t, &rd);
     if (rc)
         return rc;
-    uint64_t seed = t->h->seed;
-    for (size_t i = 0; i < n; i++)
-        if (!keys[i].etf || keys[i].seed != seed)
-            return key_check(t, &keys[i]);
     size_t got = 0;
     if (t->ops == &hash_index_ops) {
-        /* The hash index inline, in groups whose misses overlap (hash_read.h, hash_read_bulk):
-         * no copy of the keys, no indirect call, each object checked once. */
-        const struct sobj *o[HASH_BULK];
+        /* The hash index inline, in groups whose misses overlap (hash_read.h, BATCHES): no
+         * copy of the keys, no indirect call; the last pass finds each object, checks it
+         * (Q.5) and hands out its view in one loop. */
+        struct hash_bulk q;
         for (size_t g = 0; g < n; g += HASH_BULK) {
             size_t m = n - g < HASH_BULK ? n - g : HASH_BULK;
+            const shmets_key *k = keys + g;
+            shmets_term *out = objs + g;
+            size_t hit;
             for (;;) {
                 uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
                 if (__builtin_expect(seq & 1, 0))
                     seq = tab_seq_begin(t);
-                hash_read_bulk(t, keys + g, m, o);
+                if (__builtin_expect(hash_bulk_probe(t, k, m, &q) != 0, 0))
+                    return bad_key(t, k, m);
+                hit = 0;
+                for (size_t i = 0; i < m; i++) {
+                    shmets_term v;
+                    const struct sobj *o = hash_bulk_obj(t, k, &q, i, &v);
+                    if (!o) {
+                        out[i] = (shmets_term){ NULL, 0 };
+                        continue;
+                    }
+                    if (__builtin_expect(!term_span(v.ptr, v.len), 0))
+                        return sobj_bad(t, o, "D.1 a stored object is not a term");
+                    out[i] = v;
+                    hit++;
+                }
                 if (__builtin_expect(!tab_seq_retry(t, seq), 1))
                     break;
             }
-            for (size_t i = 0; i < m; i++) {
-                if (!o[i]) {
-                    objs[g + i] = (shmets_term){ NULL, 0 };
-                    continue;
-                }
-                if (!term_span(sobj_etf(o[i]), sobj_len(o[i])))
-                    return sobj_bad(t, o[i], "D.1 a stored object is not a term");
-                objs[g + i] = (shmets_term){ sobj_etf(o[i]), sobj_len(o[i]) };
-                got++;
-            }
+            got += hit;
         }
         if (found)
             *found = got;
         return 0;
     }
+    if ((rc = bad_key(t, keys, n)))
+        return rc;
     uint64_t off[FAST_CHUNK];
     for (size_t g = 0; g < n; g += FAST_CHUNK) {
         size_t m = n - g < FAST_CHUNK ? n - g : FAST_CHUNK;
