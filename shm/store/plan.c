@@ -9,9 +9,13 @@
  *
  * A plan may store to the same word more than once (the last value wins; its place in the
  * order is the first store's), and later planning steps read the planned value through
- * plan_word() — e.g. two new keys landing in one bucket, or a chain extended twice.  A small
- * open-addressed hash from offset to store index keeps that O(1).  A small plan lives in the
- * struct itself (plan.h, PLAN_IN_*): a one-key write allocates no process memory.
+ * plan_word() — e.g. two new keys landing in one bucket, or a chain extended twice.  Up to
+ * PLAN_LINEAR stores (a one-key write plans one to four) the stores are scanned in order;
+ * beyond, an open-addressed hash from offset to store index, built then, keeps the lookup
+ * O(1).  (The hash was always kept: zeroing its inline room and hashing every offset cost a
+ * one-key insert ~100 of its ~2,150 instructions, more than the scans of a few stores.)  A
+ * small plan lives in the struct itself (plan.h, PLAN_IN_*): a one-key write allocates no
+ * process memory.
  *
  * Process memory exhaustion (malloc failing) is sticky in p->err; the commit refuses a plan
  * with an error and frees what it allocated, so a failed plan leaves the table as it was.
@@ -26,12 +30,9 @@
 
 void plan_init(struct plan *p)
 {
-    memset(p, 0, offsetof(struct plan, st_in));  /* the inline room but its map needs no zeros */
-    memset(p->map_in, 0, sizeof p->map_in);
+    memset(p, 0, offsetof(struct plan, st_in));  /* the inline room needs no zeros; no map yet */
     p->st = p->st_in;
     p->cst = PLAN_IN_ST;
-    p->map = p->map_in;
-    p->cmap = PLAN_IN_MAP;
     p->retire = p->retire_in;
     p->cretire = PLAN_IN_BLK;
     p->fresh = p->fresh_in;
@@ -46,10 +47,9 @@ void plan_free(struct plan *p)
         free(p->retire);
     if (p->fresh != p->fresh_in)
         free(p->fresh);
-    if (p->map != p->map_in)
-        free(p->map);
-    /* Not made empty again (its inline map would need 256 bytes of zeros): a freed plan is
-     * plan_init'ed before any reuse, as every caller's ends with its plan_free. */
+    free(p->map);
+    /* Not made empty again: a freed plan is plan_init'ed before any reuse, as every caller's
+     * ends with its plan_free. */
     p->st = NULL;
     p->map = NULL;
     p->retire = p->fresh = NULL;
@@ -81,6 +81,12 @@ static size_t slot_of(uint64_t off, size_t cap)
 /* Index into st[] of the planned store to `off`, or -1. */
 static long find(const struct plan *p, uint64_t off)
 {
+    if (!p->map) {
+        for (size_t k = 0; k < p->nst; k++)
+            if (p->st[k].off == off)
+                return (long)k;
+        return -1;
+    }
     for (size_t i = slot_of(off, p->cmap);; i = (i + 1) & (p->cmap - 1)) {
         uint64_t v = p->map[i];
         if (!v)
@@ -101,8 +107,7 @@ static int rehash(struct plan *p, size_t cap)
             i = (i + 1) & (cap - 1);
         m[i] = k + 1;
     }
-    if (p->map != p->map_in)
-        free(p->map);
+    free(p->map);
     p->map = m;
     p->cmap = cap;
     return 0;
@@ -118,13 +123,16 @@ void plan_store(struct plan *p, uint64_t off, uint64_t val)
         return;
     }
     if (grow((void **)&p->st, &p->cst, p->nst + 1, sizeof *p->st, p->st_in) ||
-        ((p->nst + 1) * 2 > p->cmap && rehash(p, p->cmap * 2))) {
+        (p->map ? (p->nst + 1) * 2 > p->cmap && rehash(p, p->cmap * 2)
+                : p->nst + 1 > PLAN_LINEAR && rehash(p, 4 * PLAN_LINEAR))) {
         p->err = err_set(SHMETS_ENOMEM, "out of process memory planning a write");
         return;
     }
     p->st[p->nst].off = off;
     p->st[p->nst].val = val;
     p->nst++;
+    if (!p->map)
+        return;
     size_t i = slot_of(off, p->cmap);
     while (p->map[i])
         i = (i + 1) & (p->cmap - 1);

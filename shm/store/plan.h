@@ -24,7 +24,7 @@ struct plan_store { uint64_t off, val; };
  * or two, a retired one), so that it allocates nothing: malloc and free were ~1,700 of the
  * ~3,700 instructions of a replacing insert.  Larger plans move to the heap. */
 #define PLAN_IN_ST   16
-#define PLAN_IN_MAP  32         /* open addressing at most half full: PLAN_IN_ST stores */
+#define PLAN_LINEAR  16         /* stores found by a scan; beyond, by a hash (plan.c) */
 #define PLAN_IN_BLK  8
 
 struct plan {
@@ -34,17 +34,18 @@ struct plan {
     size_t nretire, cretire;
     uint64_t *fresh;
     size_t nfresh, cfresh;
-    uint64_t *map;              /* open-addressed set of indexes into st[] by offset, +1 */
+    uint64_t *map;              /* open-addressed set of indexes into st[] by offset, +1;
+                                   NULL up to PLAN_LINEAR stores (a scan finds them) */
     size_t cmap;
     int64_t dobjs, dkeys;       /* change of the object and key counts */
     int err;                    /* sticky: 0 or -SHMETS_ENOMEM (process memory) */
     int stripe;                 /* the writer lock held: a stripe, or TAB_ALL (tab.h) */
     int heap_held;              /* this writer holds the heap (TAB_ALL, or one stripe of one) */
     int multi;                  /* the publish changes several keys: readers must see it whole */
-    /* The inline room (PLAN_IN_*); st, map, retire and fresh point here until they grow.  A
+    /* The inline room (PLAN_IN_*); st, retire and fresh point here until they grow.  A
      * plan is therefore never copied, only passed by pointer. */
     struct plan_store st_in[PLAN_IN_ST];
-    uint64_t map_in[PLAN_IN_MAP], retire_in[PLAN_IN_BLK], fresh_in[PLAN_IN_BLK];
+    uint64_t retire_in[PLAN_IN_BLK], fresh_in[PLAN_IN_BLK];
 };
 
 void plan_init(struct plan *p);
