@@ -21,6 +21,8 @@
  *   rangezc   R5 by range views: read_begin, shmets_range_view of the 100 objects from the key
  *             {B, 0} of the same ordered_set, each value folded, read_end; cost per object
  *   kv        shmets_kv_get
+ *   write     R2's write: {K, <<V:32 bytes>>} built (shmets_builder) and inserted over the
+ *             drawn key's object (shmets_insert replaces it), the term freed; cost per write
  *   none      no lookup: the key drawn and a stored object's value folded as the others do,
  *             the harness's own cost, which the report subtracts to give the library's
  * Prepared keys are made at load time, one per object (as a caller that looks the same keys up
@@ -303,6 +305,23 @@ static __attribute__((noinline)) void run(const char *mode)
                 die("kv_get", rc);
             sum += val[0];
         }
+    } else if (!strcmp(mode, "write")) {
+        shmets_builder *b;
+        if ((rc = shmets_builder_create(&b)))
+            die("builder", rc);
+        unsigned char v[VALUE];
+        for (uint64_t i = 0; i < nlook; i++) {
+            uint64_t k = bench_rnd(&seed) % nobj;
+            memset(v, (int)(i & 0xff), sizeof v);
+            shmets_term obj;
+            shmets_build_tuple(b, 2);
+            shmets_build_uint(b, k);
+            shmets_build_binary(b, v, sizeof v);
+            if ((rc = shmets_builder_finish(b, &obj)) || (rc = shmets_insert(set, obj)))
+                die("insert", rc);
+            shmets_term_free(&obj);
+        }
+        shmets_builder_destroy(b);
     } else {
         fprintf(stderr, "lookup_cost: unknown mode %s\n", mode);
         shmets_destroy_instance(inst);
@@ -311,7 +330,7 @@ static __attribute__((noinline)) void run(const char *mode)
 }
 
 static const char *const modes[] = { "copy", "into", "zc", "zckey", "batch", "batchkey", "ordered", "next", "fold", "range", "rangezc",
-                                     "kv", "none" };
+                                     "kv", "write", "none" };
 
 int main(int argc, char **argv)
 {
