@@ -4,7 +4,7 @@
  * The report is made from the TSV alone (and readers.tsv for the per-reader medians), so
  * `shmets-bench --report DIR` makes it again from a kept run.  It holds: the R1 table (total
  * lookups/s by system and P), each target of issues 23 and 18 with its measured figure, by how
- * much it is met or missed and the instructions a lookup of that API runs (cost.tsv, when
+ * much it is met or missed and the instructions a call of that API runs (cost.tsv, when
  * bench/cost.sh ran first), every shmets variant as a ratio to every peer at the same P, the R2,
  * R3, O1 and M tables, what each peer measures, and every line of the run.
  */
@@ -168,7 +168,7 @@ static void range_table(FILE *f)
 }
 
 /* One line of the targets table: measured `v` against `target`, at least (ge) or at most;
- * `mode`: the cost.sh mode whose instructions a lookup go beside it (NULL: none). */
+ * `mode`: the cost.sh mode whose instructions a call go beside it (NULL: none). */
 static void target(FILE *f, const char *what, double v, double target, int ge, const char *unit, const char *mode)
 {
     char ins[64] = "";
@@ -208,10 +208,10 @@ static void rt(FILE *f, const char *kase, const char *a, const char *b, int p, d
 static void targets(FILE *f)
 {
     fprintf(f, "## Targets of issues 23 (the read path) and 18 (the ordered index)\n\n"
-               "Ratios within this run.  The last column is what one lookup of that API runs in the "
+               "Ratios within this run.  The last column is what one lookup (or write) of that API runs in the "
                "library, from `bench/cost.sh` (callgrind; its modes are in the last section; its keys are "
                "prepared once, the benchmark's in each call).\n\n"
-               "| target | measured | verdict | instructions a lookup |\n| --- | --- | --- | --- |\n");
+               "| target | measured | verdict | instructions a call |\n| --- | --- | --- | --- |\n");
     rt(f, "R1", "shmets-zc", "rwlock", 1, 0.6, "zckey", "R1 shmets-zc ≥ 0.6 × rwlock at P = %d");
     rt(f, "R1", "shmets-zc", "rwlock", 2, 1.0, "zckey", "R1 shmets-zc ≥ 1.0 × rwlock at P = %d");
     for (int p = 1; p <= 2; p++)
@@ -227,7 +227,7 @@ static void targets(FILE *f)
     target(f, "R2 shmets readers, one writer at full speed, ≥ 0.8 × own R1 at P = 1",
            ratio(find("R2", "shmets", 1), find("R1", "shmets", 1)), 0.8, 1, "×", NULL);
     const struct result *w = find("R2", "shmets", 1);
-    target(f, "R2 shmets writer ≥ 1 M writes/s at P = 1", w ? w->writes / 1e6 : -1, 1, 1, " M/s", NULL);
+    target(f, "R2 shmets writer ≥ 1 M writes/s at P = 1", w ? w->writes / 1e6 : -1, 1, 1, " M/s", "write");
     for (int p = 1; p <= 2; p++) {
         char what[256];
         snprintf(what, sizeof what, "R3 shmets readers, writer stopped holding the lock, ≥ 0.95 × own R1 at P = %d", p);
