@@ -206,8 +206,10 @@ static int hash_slot(const struct tab *t, uint64_t i, index_visit_fn fn, void *a
  * object.  In a batch, every key's bucket is prefetched first, then every bucket is scanned and
  * its candidate object prefetched, then the keys are compared: the misses of HASH_BULK keys
  * overlap.  A key whose bucket has several candidates, or none but an overflow chain, falls
- * back to the plain lookup (rare at 2-5 keys a bucket).  The reader is hash_read_bulk
- * (hash_read.h), which the short path (tabfast.c) calls inline on prepared keys.
+ * back to the plain lookup (rare at 2-5 keys a bucket).  The reader is hash_read.h's
+ * (BATCHES: hash_bulk_probe for the first two passes, hash_bulk_obj for the third), which
+ * the short path (tabfast.c) calls inline on prepared keys, its view loop fused with the
+ * third pass.
  */
 
 static void hash_lookup_bulk(const struct tab *t, const shmets_key *k, size_t n, uint64_t *out)
