@@ -803,7 +803,8 @@ int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t
  * different keys overlap instead of following one another, as DPDK's rte_hash_lookup_bulk
  * does.  objs[i] is a view of the first object of keys[i] ({NULL, 0} if absent; a bag's first
  * in insertion order); *found (may be NULL) the number found.  Inside a read section.  An
- * ordered_set is looked up key by key.  Errors as shmets_lookup_view.
+ * ordered_set is looked up key by key.  Errors as shmets_lookup_view; after an error objs[]
+ * may hold some keys' views (the batch goes in groups) and is not to be read.
  */
 int shmets_lookup_bulk_view(shmets_tab *t, const shmets_term *keys, size_t n, shmets_term *objs, size_t *found);
 /* The same, copying: lists[i] is what shmets_lookup(t, keys[i]) gives (free each with

@@ -16,6 +16,7 @@
 #include "testinst.h"
 #include "tabutil.h"
 #include "testutil.h"
+#include "store/tab.h"
 
 #include <string.h>
 #include <sys/wait.h>
@@ -238,6 +239,83 @@ static void batch_refuses_another_tables_key_anywhere(void **state)
     shmets_delete(other);
 }
 
+/* An adversary's bucket: a key whose fingerprint is 0 (the top 24 bits of its hash), in an
+ * overflow bucket, behind a first bucket with an empty slot (one of its keys deleted).  The
+ * empty slot "matches" fingerprint 0; the batch must still follow the chain and find the key,
+ * as the single lookup does (it did not: the empty slot's offset 0 was taken for "absent").
+ * The table's seed is set before its first key, so that the search for such a key takes the
+ * same ~1 M hashes on every run. */
+static void int_key(uint32_t i, unsigned char b[5])
+{
+    b[0] = 98;                                          /* INTEGER_EXT: keys >= 256 */
+    b[1] = (unsigned char)(i >> 24);
+    b[2] = (unsigned char)(i >> 16);
+    b[3] = (unsigned char)(i >> 8);
+    b[4] = (unsigned char)i;
+}
+
+static void batch_finds_a_fingerprint_0_key_behind_an_empty_slot(void **state)
+{
+    (void)state;
+    shmets_tab *t = mkc("fp0", SHMETS_SET, false);
+    const uint64_t seed = 0x5eed0f00d;
+    t->h->seed = seed;                                  /* no key yet: nothing hashed with the old one */
+    unsigned char kb[5];
+    uint32_t k0 = 256;
+    uint64_t h0 = 0;
+    for (;; k0++) {
+        int_key(k0, kb);
+        h0 = shmets_term_hash((shmets_term){ kb, 5 }, seed);
+        if (h0 >> 40 == 0)
+            break;
+        assert_true(k0 < 200000000u);
+    }
+    uint64_t w = atomic_load(&t->h->root.word);
+    uint64_t nb = 1ull << (w & 63);                      /* the array's buckets (no resize below 5 a bucket) */
+    uint32_t fill[7];
+    int nf = 0;
+    for (uint32_t i = 1000; nf < 7; i++) {              /* seven keys of k0's bucket fill its line */
+        int_key(i, kb);
+        if (i != k0 && (shmets_term_hash((shmets_term){ kb, 5 }, seed) & (nb - 1)) == (h0 & (nb - 1)))
+            fill[nf++] = i;
+    }
+    char text[64];
+    for (int i = 0; i < 7; i++) {
+        snprintf(text, sizeof text, "{%u, fill}", fill[i]);
+        ins(t, text);
+    }
+    snprintf(text, sizeof text, "{%u, k0}", k0);
+    ins(t, text);                                       /* the line is full: k0 goes to an overflow bucket */
+    snprintf(text, sizeof text, "%u", fill[3]);
+    shmets_term del = T(text);
+    assert_int_equal(shmets_delete_key(t, del), 0);    /* an empty slot in the first line */
+    shmets_term_free(&del);
+    assert_int_equal(atomic_load(&t->h->root.word), w);
+    snprintf(text, sizeof text, "%u", k0);
+    shmets_term key = T(text), v[3], o;
+    shmets_key pk[3];
+    assert_int_equal(shmets_key_prepare(t, key, &pk[1]), 0);
+    assert_int_equal(pk[1].hash, h0);
+    pk[0] = pk[2] = pk[1];
+    size_t n, found;
+    assert_int_equal(shmets_read_begin(db), 0);
+    assert_int_equal(shmets_lookup_view_key(t, &pk[1], &o, 1, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(shmets_lookup_bulk_view_keys(t, pk, 3, v, &found), 0);
+    assert_int_equal(found, 3);
+    assert_true(shmets_term_exact_equal(v[1], o));
+    assert_int_equal(shmets_lookup_bulk_view(t, &key, 1, v, &found), 0);
+    assert_int_equal(found, 1);
+    shmets_read_end(db);
+    shmets_term lists[1];
+    assert_int_equal(shmets_lookup_bulk(t, &key, 1, lists), 0);   /* the copying batch (hash.c) */
+    assert_int_equal(shmets_term_list_length(lists[0], &n), 0);
+    assert_int_equal(n, 1);
+    shmets_term_free(&lists[0]);
+    shmets_term_free(&key);
+    shmets_delete(t);
+}
+
 /* A private table of another process: refused, as the general calls refuse it. */
 static void private_table_of_another_process(void **state)
 {
@@ -279,6 +357,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(view_and_batch_keys_agree, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_agrees_on_overflowing_buckets, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_refuses_another_tables_key_anywhere, setup, teardown),
+        cmocka_unit_test_setup_teardown(batch_finds_a_fingerprint_0_key_behind_an_empty_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(private_table_of_another_process, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -185,7 +185,13 @@ static inline __attribute__((always_inline)) uint64_t hash_bulk_probe(const stru
         unsigned m = fp_matches(b, k[i].hash & ~OFF_MASK);
         uint64_t c = 1;
         if (!(m & (m - 1)) && (m || !atomic_load_explicit(&b->next, memory_order_relaxed))) {
-            c = m ? entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire)) : 0;
+            c = 0;
+            if (m) {
+                /* An empty slot matches fingerprint 0 (an entry of offset 0): the key may be in
+                 * the overflow chain, so the checked way (c 1), not "absent" (c 0). */
+                c = entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire));
+                c += !c;
+            }
             __builtin_prefetch(s->base + c);
         }
         q->cand[i] = c;

@@ -245,8 +245,12 @@ int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n
                 uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
                 if (__builtin_expect(seq & 1, 0))
                     seq = tab_seq_begin(t);
-                if (__builtin_expect(hash_bulk_probe(t, k, m, &q) != 0, 0))
-                    return bad_key(t, k, m);
+                if (__builtin_expect(hash_bulk_probe(t, k, m, &q) != 0, 0)) {
+                    /* A key of another table; or, if none is now, the seed itself changed
+                     * under the probe: the header is damaged (a seed never changes). */
+                    rc = bad_key(t, k, m);
+                    return rc ? rc : sobj_bad(t, t->h, "the table's seed changed under a read");
+                }
                 hit = 0;
                 for (size_t i = 0; i < m; i++) {
                     shmets_term v;
