@@ -397,26 +397,42 @@ static uint64_t sl_seek(const struct tab *t, const unsigned char *key, uint32_t 
     return no ? obj_of(t, no) : 0;
 }
 
-static uint64_t sl_step(const struct tab *t, struct index_cursor *c, int reverse)
+static size_t sl_steps(const struct tab *t, struct index_cursor *c, int reverse, uint64_t *out, size_t max)
 {
-    if (!c->node)
-        return 0;
-    uint64_t no;
+    const struct seg *s = &t->s;
+    size_t m = 0;
     if (!reverse) {
-        no = after(t, c->node);
-    } else {
-        const struct sobj *o = sobj_at(&t->s, obj_of(t, c->node));
-        if (!o || !sobj_key_ok(o))
-            no = 0;                     /* a damaged object: the walk ends here */
-        else {
+        /* Link by link, each node checked once (node_at), its object's line prefetched. */
+        const struct snode *x = c->node ? node_at(s, c->node) : NULL;
+        while (x && m < max) {
+            uint64_t no = atomic_load_explicit(&x->next[0], memory_order_acquire);
+            const struct snode *n = no ? node_at(s, no) : NULL;
+            if (!n)
+                break;                  /* the end (or a damaged link: the walk ends here) */
+            uint64_t o = atomic_load_explicit(&n->obj, memory_order_acquire);
+            if (o < s->size)
+                __builtin_prefetch(s->base + o);
+            out[m++] = o;
+            c->node = no;
+            x = n;
+        }
+        return m;
+    }
+    while (c->node && m < max) {
+        const struct sobj *o = sobj_at(s, obj_of(t, c->node));
+        uint64_t no = 0;
+        if (o && sobj_key_ok(o)) {      /* else a damaged object: the walk ends here */
             struct skey k = { sobj_key(o), key_prefix(sobj_key(o), 0) };
             no = search(t, &k, 1, NULL);
             if (no == head_off(t))
                 no = 0;
         }
+        if (!no)
+            break;
+        c->node = no;
+        out[m++] = obj_of(t, no);
     }
-    c->node = no;
-    return no ? obj_of(t, no) : 0;
+    return m;
 }
 
 static uint64_t sl_seek_below(const struct tab *t, int (*below)(void *arg, const unsigned char *key, uint32_t klen),
@@ -717,7 +733,7 @@ const struct index_ops skiplist_index_ops = {
     .last = sl_last,
     .prev = sl_prev,
     .seek = sl_seek,
-    .step = sl_step,
+    .steps = sl_steps,
     .seek_below = sl_seek_below,
     .slot = sl_slot,
     .put = sl_put,

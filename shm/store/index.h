@@ -36,7 +36,7 @@ struct wobj {
 
 enum put_mode { PUT_REPLACE, PUT_APPEND, PUT_NEW };
 
-/* A reader's place in an ordered walk (index_ops.seek/step): process memory, and valid only
+/* A reader's place in an ordered walk (index_ops.seek/steps): process memory, and valid only
  * inside the read section that set it — its offsets name index blocks that RCU keeps for that
  * section and no longer.  A walk that leaves its section goes on from a key (seek), never from
  * a cursor. */
@@ -67,13 +67,15 @@ struct index_ops {
     uint64_t (*prev)(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash);
     /* Readers (ordered kinds; NULL otherwise): cursors.  seek places c on the first key after
      * key (SEEK_REVERSE: the last key before it; SEEK_AT: key itself when it is there; key
-     * NULL: the first, or the last, key) and returns its first object, or 0 at the end; step
-     * moves c one key on in the same direction and returns that key's first object, or 0.  A
-     * step does the work of one link, not of a search, where the index can (index-dependent).
+     * NULL: the first, or the last, key) and returns its first object, or 0 at the end; steps
+     * moves c up to max keys on in the same direction, writing each key's first object to
+     * out[] (prefetched, as a walk reads it next), and returns how many (fewer than max: the
+     * end, where c stays on the last key written).  A step does the work of one link, not of
+     * a search, where the index can (index-dependent); many in one call cost no call each.
      * Both inside one read section (above). */
     uint64_t (*seek)(const struct tab *t, const unsigned char *key, uint32_t klen, unsigned how,
                      struct index_cursor *c);
-    uint64_t (*step)(const struct tab *t, struct index_cursor *c, int reverse);
+    size_t (*steps)(const struct tab *t, struct index_cursor *c, int reverse, uint64_t *out, size_t max);
     /* Reader (ordered kinds; NULL otherwise): the last key for which below(arg, key, klen)
      * holds, given that it holds for a prefix of the keys in order — as a search, O(log n).
      * Returns its first object, or 0 if it holds for no key. */

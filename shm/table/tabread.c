@@ -223,12 +223,29 @@ static uint64_t walk_seek(const struct tab *t, struct walk_arg *a, shmets_term k
                     : do_step(t, a->reverse ? ST_PREV : ST_NEXT, key, tab_hash(t, key));
 }
 
+/* Keys the cursor has stepped over ahead of the walk (their objects prefetched by steps):
+ * up to WALK_AHEAD taken in one call, handed out one by one; what is left when the section
+ * ends is dropped (the next section seeks from the last key handed out). */
+#define WALK_AHEAD 16
+struct walk_ahead {
+    uint64_t q[WALK_AHEAD];
+    size_t i, n;
+};
+
 /* The key after the one just visited (o, whose key is key): by the cursor where the index has
- * one (a link followed, not a search), else by a search from the key. */
-static uint64_t walk_step(const struct tab *t, struct walk_arg *a, shmets_term key, struct index_cursor *cur)
+ * one (links followed, not a search), else by a search from the key. */
+static uint64_t walk_step(const struct tab *t, struct walk_arg *a, shmets_term key, struct index_cursor *cur,
+                          struct walk_ahead *ah)
 {
-    if (t->ops->step)
-        return t->ops->step(t, cur, a->reverse);
+    if (t->ops->steps) {
+        if (ah->i == ah->n) {
+            ah->i = 0;
+            ah->n = t->ops->steps(t, cur, a->reverse, ah->q, a->reverse ? 1 : WALK_AHEAD);
+            if (!ah->n)
+                return 0;
+        }
+        return ah->q[ah->i++];
+    }
     return do_step(t, a->reverse ? ST_PREV : ST_NEXT, key, tab_hash(t, key));
 }
 
@@ -246,9 +263,10 @@ static int walk_fn(struct tab *t, void *arg)
     }
     uint64_t cap = tab_chain_max(t);
     struct index_cursor cur = { 0, 0 };
+    struct walk_ahead ah = { .i = 0, .n = 0 };
     const struct sobj *lasto = NULL;    /* the last key visited, in the table (this section) */
     for (int k = 0; k < STEP_KEYS && a->objs->len < STEP_BYTES; k++) {
-        uint64_t off = k == 0 ? walk_seek(t, a, key, &cur) : walk_step(t, a, key, &cur);
+        uint64_t off = k == 0 ? walk_seek(t, a, key, &cur) : walk_step(t, a, key, &cur, &ah);
         const struct sobj *o = sobj_at(&t->s, off);
         if (!o) {
             a->done = 1;
@@ -259,7 +277,7 @@ static int walk_fn(struct tab *t, void *arg)
             break;
         }
         /* A walk by search checks every step; one by cursor, its section's end (below). */
-        if (key.ptr && !t->ops->step &&
+        if (key.ptr && !t->ops->steps &&
             !goes_on(t, a->reverse, o, key, t->h->kind == SHMETS_ORDERED_SET ? 0 : tab_hash(t, key))) {
             a->objs->err = sobj_bad(t, o, "the traversal does not move forward (a damaged index: it would never end)");
             break;
@@ -283,7 +301,7 @@ static int walk_fn(struct tab *t, void *arg)
     /* A walk by cursor must end its section past where it began, or a damaged index could
      * send it round for ever (within a section the walk is bounded by STEP_KEYS; a damaged
      * node may give a key twice there, a wrong answer, never an endless walk). */
-    if (lasto && !a->objs->err && a->started && t->ops->step &&
+    if (lasto && !a->objs->err && a->started && t->ops->steps &&
         !goes_on(t, a->reverse, lasto, (shmets_term){ a->from->p, a->from->len }, 0))
         a->objs->err = sobj_bad(t, lasto, "the traversal does not move forward (a damaged index: it would never end)");
     /* The next section goes on from a copy of the last key (the table may change meanwhile). */

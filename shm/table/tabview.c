@@ -57,13 +57,20 @@ int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t
  */
 /* The objects of the key whose first object is o, as views after objs[*got], all or none:
  * 0 (taken), 1 (they do not fit: the range ends before them), or an error. */
-static inline int range_key(struct tab *t, const struct sobj *o, uint64_t cap, shmets_term *objs, size_t max,
+static inline __attribute__((always_inline)) int range_key(struct tab *t, const struct sobj *o, uint64_t cap, shmets_term *objs, size_t max,
                             size_t *got, size_t *n)
 {
     size_t k = 0;
     if (*got >= max)
         return 1;                       /* full (a damaged ordered_set's chain filled it early) */
-    if (__builtin_expect(!sobj_next(o), 1)) {          /* one object: a set's, an ordered_set's */
+    if (__builtin_expect(o->koff8 < SOBJ_SHORT_LZ4, 1)) {   /* short and plain (sobj.h): one object */
+        const unsigned char *etf = (const unsigned char *)o + SOBJ_SHORT_HDR;
+        if (!term_span(etf, o->len16))
+            return sobj_bad(t, o, "D.1 a stored object is not a term");
+        objs[(*got)++] = (shmets_term){ etf, o->len16 };
+        return 0;
+    }
+    if (!sobj_next(o)) {                /* one object of the long form */
         if (!term_span(sobj_etf(o), sobj_len(o)))
             return sobj_bad(t, o, "D.1 a stored object is not a term");
         objs[(*got)++] = (shmets_term){ sobj_etf(o), sobj_len(o) };
@@ -108,21 +115,21 @@ static int range_walk(struct tab *t, shmets_term from, unsigned flags, shmets_te
         off = x->seek(t, from.ptr, flen, (reverse ? SEEK_REVERSE : 0) | (flags & SHMETS_RANGE_AFTER ? 0 : SEEK_AT),
                       &cur);
         while (off && got < max && rc == 0) {
+            /* off and the keys after it, up to RANGE_AHEAD, their objects prefetched by
+             * steps; then checked and handed out. */
             uint64_t q[RANGE_AHEAD];
-            size_t m = 0, want = max - got < RANGE_AHEAD ? max - got : RANGE_AHEAD;
-            for (;;) {
-                if (off < t->s.size)
-                    __builtin_prefetch(t->s.base + off);
-                q[m++] = off;
-                if (m == want || !(off = x->step(t, &cur, reverse)))
-                    break;
-            }
+            size_t want = max - got < RANGE_AHEAD ? max - got : RANGE_AHEAD;
+            if (off < t->s.size)
+                __builtin_prefetch(t->s.base + off);
+            q[0] = off;
+            size_t m = 1 + (want > 1 ? x->steps(t, &cur, reverse, q + 1, want - 1) : 0);
             for (size_t i = 0; i < m && rc == 0; i++) {
                 const struct sobj *o = sobj_at(&t->s, q[i]);
                 rc = o ? range_key(t, o, cap, objs, max, &got, n) : 1;   /* out of bounds: the walk ends */
             }
-            if (off && rc == 0)                 /* the cursor stands on q[m - 1] */
-                off = x->step(t, &cur, reverse);
+            off = 0;                            /* the cursor stands on q[m - 1] */
+            if (m == want && rc == 0 && got < max && !x->steps(t, &cur, reverse, &off, 1))
+                off = 0;
         }
     } else {
         if (!from.ptr) {
