@@ -15,12 +15,14 @@ const unsigned char term_nil[1] = { ETF_NIL };
 /* No recursion for containers: `pending` counts the terms still to step over (a tuple adds its
  * arity, a map twice its size, a list its length and its tail), so {{B, K}, <<V>>} is one loop
  * of five turns, not four calls.  Pids, ports, references and exports recurse once, on their
- * node atom or module. */
-const unsigned char *term_end(const unsigned char *p)
+ * node atom or module.  term_end itself takes only the common tags (scalars of fixed size by a
+ * table, small tuples, binaries, small atoms) and hands the walk, at the first other tag, to
+ * term_end_from by a tail call: so it saves no registers and is a leaf, which matters as the
+ * accessors and the match programs call it for every tuple they step over (a call cost ~19
+ * instructions of pushes and pops before; {{B, K}, <<32 bytes>>} went from 87 to ~45). */
+static __attribute__((noinline)) const unsigned char *term_end_from(const unsigned char *p, uint64_t pending)
 {
-    uint64_t pending = 1;
     do {
-        pending--;
         switch (p[0]) {
         case ETF_SMALL_INTEGER: p += 2; break;
         case ETF_INTEGER: p += 5; break;
@@ -46,7 +48,31 @@ const unsigned char *term_end(const unsigned char *p)
         default:
             die(__FILE__, __LINE__, "term_end: not a canonical term");
         }
-    } while (pending);
+    } while (--pending);
+    return p;
+}
+
+static const unsigned char SCALAR_LEN[256] = {
+    [ETF_SMALL_INTEGER] = 2, [ETF_INTEGER] = 5, [ETF_NEW_FLOAT] = 9, [ETF_NIL] = 1,
+};
+
+const unsigned char *term_end(const unsigned char *p)
+{
+    uint64_t pending = 1;
+    do {
+        unsigned tag = p[0], n = SCALAR_LEN[tag];
+        if (n)
+            p += n;
+        else if (tag == ETF_SMALL_TUPLE) {
+            pending += p[1];
+            p += 2;
+        } else if (tag == ETF_BINARY)
+            p += 5 + get_be32(p + 1);
+        else if (tag == ETF_SMALL_ATOM_UTF8)
+            p += 2 + p[1];
+        else
+            return term_end_from(p, pending);
+    } while (--pending);
     return p;
 }
 
