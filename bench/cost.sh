@@ -75,7 +75,7 @@ awk -v M="$M" '$1 != "none" { printf "%s\t%.0f\t%.0f\n", $1, $2 / M, $3 / M }' "
         w["range"] = "ordered_set: select of a bound prefix {B, _} (100 objects), per object";
         w["rangezc"] = "ordered_set: shmets_range_view of 100 objects from {B, 0}, per object";
         w["kv"] = "shmets_kv_get (byte keys)";
-        w["write"] = "R2'"'"'s write: {K, <<V>>} built and inserted over K'"'"'s object, per write";
+        w["write"] = "R2'"'"'s write: {K, <<V>>} built (builder_view) and inserted over K'"'"'s object, per write";
         printf "| %s | %s | %s | %s |\n", $1, w[$1], $2, $3 }' "$out/cost.tsv"
 } > "$out/cost.md"
 cat "$out/cost.md"

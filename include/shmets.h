@@ -240,6 +240,13 @@ void shmets_builder_destroy(shmets_builder *b);
  * *out owns its bytes.  The builder is empty again afterwards, whatever the result. */
 int  shmets_builder_finish(shmets_builder *b, shmets_term *out);
 
+/* Finish without a copy: as shmets_builder_finish, but *out is a view of the builder's own
+ * memory (do not free it), valid until the next call on this builder (a build call, finish,
+ * view or destroy) — long enough to insert it, or to look it up, with no allocation for a
+ * term of integers, floats, atoms, binaries and tuples.  Errors as shmets_builder_finish;
+ * the builder is empty again afterwards, whatever the result. */
+int  shmets_builder_view(shmets_builder *b, shmets_term *out);
+
 int shmets_build_int(shmets_builder *b, int64_t v);
 int shmets_build_uint(shmets_builder *b, uint64_t v);
 /* An integer of any size: sign (0 for >= 0, 1 for < 0) and magnitude, little-endian bytes. */

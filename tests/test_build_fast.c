@@ -4,7 +4,8 @@
  * written; anything else goes through the canonicaliser).  What a C program relies on: the
  * bytes it gets are the canonical encoding (the same bytes Erlang's term_to_binary gives, less
  * the 131), so equal terms are equal bytes in a table; nesting past the limit is refused; and
- * a builder used for many terms gives each its own bytes.
+ * a builder used for many terms gives each its own bytes; shmets_builder_view gives the same
+ * bytes without a copy, valid until the builder's next call.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -188,12 +189,66 @@ static void test_reuse(void **state)
     shmets_builder_destroy(b);
 }
 
+/* shmets_builder_view: the same canonical bytes as finish gives, with no copy for the terms
+ * the builder writes canonical (its own buffer) and the canonicaliser's copy, owned by the
+ * builder, for the rest (lists, maps); a view stays whole until the next call on the builder,
+ * a large one too (its buffer is not given back under it: ASan would see the read); errors
+ * and reuse as finish.  Under ASan/LSan a canonical copy that is never freed is a leak. */
+static void test_view(void **state)
+{
+    (void)state;
+    shmets_builder *b;
+    assert_int_equal(shmets_builder_create(&b), 0);
+    for (int all = 0; all <= 1; all++) {
+        for (int i = 0; i < 20000; i++) {
+            shmets_term v, c;
+            gen(b, 0, all);
+            assert_int_equal(shmets_builder_view(b, &v), 0);
+            assert_int_equal(shmets_term_from_etf(v.ptr, v.len, SHMETS_ETF_NO_VERSION, &c), 0);
+            if (c.len != v.len || memcmp(c.ptr, v.ptr, v.len) != 0)
+                fail_msg("term %d: %zu bytes viewed, %zu canonical", i, v.len, c.len);
+            shmets_term_free(&c);
+        }
+    }
+    static unsigned char big[1 << 20];
+    memset(big, 9, sizeof big);
+    shmets_term v;
+    assert_int_equal(shmets_build_tuple(b, 2), 0);
+    assert_int_equal(shmets_build_int(b, 1), 0);
+    assert_int_equal(shmets_build_binary(b, big, sizeof big), 0);
+    assert_int_equal(shmets_builder_view(b, &v), 0);
+    assert_int_equal(v.len, 2 + 2 + 5 + sizeof big);
+    assert_memory_equal((const unsigned char *)v.ptr + 9, big, sizeof big);   /* whole after the view */
+    assert_int_equal(shmets_build_list(b, 1), 0);                             /* the next term: raw */
+    assert_int_equal(shmets_build_int(b, 5), 0);
+    assert_int_equal(shmets_build_nil(b), 0);
+    assert_int_equal(shmets_builder_view(b, &v), 0);
+    static const unsigned char l5[] = { 107, 0, 1, 5 };                     /* [5] is the string "\5" */
+    assert_int_equal(v.len, sizeof l5);
+    assert_memory_equal(v.ptr, l5, sizeof l5);
+    assert_int_equal(shmets_build_tuple(b, 2), 0);                           /* an incomplete term */
+    assert_int_equal(shmets_builder_view(b, &v), -SHMETS_EBUILD);
+    assert_null(v.ptr);
+    assert_int_equal(shmets_builder_view(b, NULL), -SHMETS_EINVAL);
+    assert_int_equal(shmets_build_int(b, 300), 0);                           /* fresh again */
+    assert_int_equal(shmets_builder_view(b, &v), 0);
+    static const unsigned char i300[] = { 98, 0, 0, 1, 44 };
+    assert_int_equal(v.len, sizeof i300);
+    assert_memory_equal(v.ptr, i300, sizeof i300);
+    assert_int_equal(shmets_build_list(b, 1), 0);                            /* a copy left to destroy */
+    assert_int_equal(shmets_build_atom(b, "a", 1), 0);
+    assert_int_equal(shmets_build_nil(b), 0);
+    assert_int_equal(shmets_builder_view(b, &v), 0);
+    shmets_builder_destroy(b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_canonical),
         cmocka_unit_test(test_depth),
         cmocka_unit_test(test_reuse),
+        cmocka_unit_test(test_view),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,11 +14,12 @@
  *   shmets-kv     the byte-key calls on a table of {<<Key:64/little>>, <<Value>>}:
  *                 shmets_kv_get (copies the value), shmets_kv_put for the writer.
  *
- * KEYS.  A lookup needs its key as a term.  The API makes terms only in malloc'd memory (the
+ * KEYS.  A lookup needs its key as a term.  The API makes terms in memory of its own (the
  * builder, shmets_term_from_etf), so the benchmark writes an integer key's canonical
  * encoding (what erlang:term_to_binary gives, less the 131) into a stack buffer itself, and
  * checks at load time that it is byte for byte what the builder makes for every key.
- * Writers go through the builder (or kv_put), as a C program writing new values would.
+ * Writers go through the builder, viewed without a copy (shmets_builder_view), or kv_put, as a
+ * C program writing new values would.
  *
  * R3 takes every writer lock of the table through the library's own tab_with_all (a private
  * function: shm/table/table.h) and stops there, as a writer stopped in the middle of a write would.
@@ -366,10 +367,9 @@ static int write_term(void *p, uint64_t key, const unsigned char val[VALUE_BYTES
     shmets_build_tuple(w->b, 2);
     shmets_build_uint(w->b, key);
     shmets_build_binary(w->b, val, VALUE_BYTES);
-    int rc = shmets_builder_finish(w->b, &obj);
+    int rc = shmets_builder_view(w->b, &obj);      /* no copy: valid until the next build */
     if (!rc)
         rc = shmets_insert(w->r.t, obj);
-    shmets_term_free(&obj);
     if (rc)
         fail("insert", rc);
     return rc;

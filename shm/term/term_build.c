@@ -38,6 +38,7 @@ struct shmets_builder {
     size_t tuples;      /* tuple headers written (a bound on the nesting) */
     size_t *stack;      /* parts still expected by each open container */
     size_t depth, cap;
+    unsigned char *canon;   /* the canonical copy the last view handed out (owned), or NULL */
 };
 
 int shmets_builder_create(shmets_builder **bp)
@@ -58,12 +59,15 @@ void shmets_builder_destroy(shmets_builder *b)
         return;
     tbuf_free(&b->buf);
     free(b->stack);
+    free(b->canon);
     free(b);
 }
 
-static void reset(shmets_builder *b)
+/* Empty again for the next term.  keep: a view of the buffer is out (shmets_builder_view), so
+ * its memory stays as it is (a big buffer is given back at the next reset that may). */
+static void reset_keep(shmets_builder *b, int keep)
 {
-    if (b->buf.cap > BUILD_KEEP) {
+    if (b->buf.cap > BUILD_KEEP && !keep) {
         tbuf_free(&b->buf);
         tbuf_init(&b->buf, SHMETS_TERM_MAX_SIZE);
     }
@@ -74,6 +78,21 @@ static void reset(shmets_builder *b)
     b->depth = 0;
     b->raw = 0;
     b->tuples = 0;
+}
+
+static void reset(shmets_builder *b)
+{
+    reset_keep(b, 0);
+}
+
+/* The last view's canonical copy, if any, is no longer needed (a call on the builder ends the
+ * view's life). */
+static inline void unview(shmets_builder *b)
+{
+    if (__builtin_expect(b->canon != NULL, 0)) {
+        free(b->canon);
+        b->canon = NULL;
+    }
 }
 
 static int fail(shmets_builder *b, int rc)
@@ -88,6 +107,7 @@ static int part_check(shmets_builder *b)
 {
     if (!b)
         return err_set(SHMETS_EINVAL, "builder is NULL");
+    unview(b);
     if (b->err)
         return b->err;
     if (b->done)
@@ -132,16 +152,45 @@ static int open_container(shmets_builder *b, size_t n)
     return 0;
 }
 
-int shmets_builder_finish(shmets_builder *b, shmets_term *out)
+/* Is the term complete and error-free?  0, or the error to report. */
+static int finish_check(shmets_builder *b)
 {
-    if (!b || !out)
-        return err_set(SHMETS_EINVAL, "NULL argument");
-    out->ptr = NULL;
-    out->len = 0;
     int rc = b->err;
     if (!rc && !b->done)
         rc = err_set(SHMETS_EBUILD, b->depth ? "term incomplete: %zu part(s) of an open container missing"
                                              : "no term was built%.0zu", b->depth ? b->stack[b->depth - 1] : 0);
+    return rc;
+}
+
+int shmets_builder_view(shmets_builder *b, shmets_term *out)
+{
+    if (!b || !out)
+        return err_set(SHMETS_EINVAL, "NULL argument");
+    unview(b);
+    out->ptr = NULL;
+    out->len = 0;
+    int rc = finish_check(b);
+    if (!rc && (b->raw || b->tuples > SHMETS_TERM_MAX_DEPTH)) {
+        shmets_term c;
+        if (!(rc = term_canon(b->buf.p, b->buf.len, SHMETS_ETF_NO_VERSION, &c))) {
+            b->canon = (unsigned char *)c.ptr;
+            *out = c;
+        }
+    } else if (!rc) {
+        *out = (shmets_term){ b->buf.p, b->buf.len };   /* as written: canonical already */
+    }
+    reset_keep(b, 1);
+    return rc;
+}
+
+int shmets_builder_finish(shmets_builder *b, shmets_term *out)
+{
+    if (!b || !out)
+        return err_set(SHMETS_EINVAL, "NULL argument");
+    unview(b);
+    out->ptr = NULL;
+    out->len = 0;
+    int rc = finish_check(b);
     if (!rc && (b->raw || b->tuples > SHMETS_TERM_MAX_DEPTH)) {
         rc = term_canon(b->buf.p, b->buf.len, SHMETS_ETF_NO_VERSION, out);
     } else if (!rc) {
