@@ -10,9 +10,10 @@
 # (functions named shmets_*, read from callgrind's call records), so that no harness work —
 # a batch's key array filled, a loop — is counted as the library's.  (Until 2026-12 the library
 # column was run() less the `none` mode's run(), which counted a batch's harness too: 13 more
-# a key for batchkey, 9-18 more for the single lookups.)  Counts, not times: the same on
-# every run of the same binary, whatever else the machine does, so a regression is seen as a
-# number.
+# a key for batchkey, 9-18 more for the single lookups.)  Counts, not times: whatever else the
+# machine does, so a regression is seen as a number — the same on every run of the same binary
+# for the hash modes; the ordered_set modes move by up to ~8% between runs, as the skip list's
+# node heights come from each new table's random seed.
 set -eu
 B=${1:-build}
 exe=$B/bench/lookup_cost
