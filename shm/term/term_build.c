@@ -65,7 +65,7 @@ void shmets_builder_destroy(shmets_builder *b)
 
 /* Empty again for the next term.  keep: a view of the buffer is out (shmets_builder_view), so
  * its memory stays as it is (a big buffer is given back at the next reset that may). */
-static void reset_keep(shmets_builder *b, int keep)
+static void reset(shmets_builder *b, int keep)
 {
     if (b->buf.cap > BUILD_KEEP && !keep) {
         tbuf_free(&b->buf);
@@ -78,11 +78,6 @@ static void reset_keep(shmets_builder *b, int keep)
     b->depth = 0;
     b->raw = 0;
     b->tuples = 0;
-}
-
-static void reset(shmets_builder *b)
-{
-    reset_keep(b, 0);
 }
 
 /* The last view's canonical copy, if any, is no longer needed (a call on the builder ends the
@@ -162,28 +157,9 @@ static int finish_check(shmets_builder *b)
     return rc;
 }
 
-int shmets_builder_view(shmets_builder *b, shmets_term *out)
-{
-    if (!b || !out)
-        return err_set(SHMETS_EINVAL, "NULL argument");
-    unview(b);
-    out->ptr = NULL;
-    out->len = 0;
-    int rc = finish_check(b);
-    if (!rc && (b->raw || b->tuples > SHMETS_TERM_MAX_DEPTH)) {
-        shmets_term c;
-        if (!(rc = term_canon(b->buf.p, b->buf.len, SHMETS_ETF_NO_VERSION, &c))) {
-            b->canon = (unsigned char *)c.ptr;
-            *out = c;
-        }
-    } else if (!rc) {
-        *out = (shmets_term){ b->buf.p, b->buf.len };   /* as written: canonical already */
-    }
-    reset_keep(b, 1);
-    return rc;
-}
-
-int shmets_builder_finish(shmets_builder *b, shmets_term *out)
+/* finish and view: the term as a copy the caller owns, or as a view of the builder's memory
+ * (its buffer, or the canonicaliser's copy kept in b->canon) until its next call. */
+static int finish_as(shmets_builder *b, shmets_term *out, int view)
 {
     if (!b || !out)
         return err_set(SHMETS_EINVAL, "NULL argument");
@@ -193,6 +169,10 @@ int shmets_builder_finish(shmets_builder *b, shmets_term *out)
     int rc = finish_check(b);
     if (!rc && (b->raw || b->tuples > SHMETS_TERM_MAX_DEPTH)) {
         rc = term_canon(b->buf.p, b->buf.len, SHMETS_ETF_NO_VERSION, out);
+        if (!rc && view)
+            b->canon = (unsigned char *)out->ptr;
+    } else if (!rc && view) {
+        *out = (shmets_term){ b->buf.p, b->buf.len };   /* as written: canonical already */
     } else if (!rc) {
         unsigned char *p = malloc(b->buf.len);
         if (!p)
@@ -203,8 +183,18 @@ int shmets_builder_finish(shmets_builder *b, shmets_term *out)
             out->len = b->buf.len;
         }
     }
-    reset(b);
+    reset(b, view);
     return rc;
+}
+
+int shmets_builder_view(shmets_builder *b, shmets_term *out)
+{
+    return finish_as(b, out, 1);
+}
+
+int shmets_builder_finish(shmets_builder *b, shmets_term *out)
+{
+    return finish_as(b, out, 0);
 }
 
 int shmets_build_int(shmets_builder *b, int64_t v)
