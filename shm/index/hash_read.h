@@ -158,7 +158,8 @@ struct hash_bulk {
     uint64_t cand[HASH_BULK];
 };
 
-static inline __attribute__((always_inline)) uint64_t hash_bulk_probe(const struct tab *t, const shmets_key *k, size_t n, struct hash_bulk *q)
+static inline __attribute__((always_inline)) uint64_t hash_bulk_probe(const struct tab *t, const shmets_key *k, size_t n,
+                                                                      struct hash_bulk *q)
 {
     const struct seg *s = &t->s;
     uint64_t seed = t->h->seed, bad = 0;
@@ -203,7 +204,8 @@ static inline __attribute__((always_inline)) uint64_t hash_bulk_probe(const stru
  * its bytes (sobj_etf, sobj_len).  A candidate is a multiple of 8 (entry_off), so one
  * unsigned compare bounds it; a short plain object (every set's small objects) is checked
  * from its 4-byte header here, any other form by sobj_at. */
-static inline __attribute__((always_inline)) const struct sobj *hash_bulk_obj(const struct tab *t, const shmets_key *k, const struct hash_bulk *q, size_t i,
+static inline __attribute__((always_inline)) const struct sobj *hash_bulk_obj(const struct tab *t, const shmets_key *k,
+                                                                             const struct hash_bulk *q, size_t i,
                                                                              shmets_term *etf)
 {
     const struct seg *s = &t->s;

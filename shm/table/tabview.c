@@ -57,8 +57,8 @@ int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t
  */
 /* The objects of the key whose first object is o, as views after objs[*got], all or none:
  * 0 (taken), 1 (they do not fit: the range ends before them), or an error. */
-static inline __attribute__((always_inline)) int range_key(struct tab *t, const struct sobj *o, uint64_t cap, shmets_term *objs, size_t max,
-                            size_t *got, size_t *n)
+static inline __attribute__((always_inline)) int range_key(struct tab *t, const struct sobj *o, uint64_t cap,
+                                                           shmets_term *objs, size_t max, size_t *got, size_t *n)
 {
     size_t k = 0;
     if (*got >= max)
