@@ -190,6 +190,42 @@ static void test_reuse_same_class(void **state)
     heap_seg_destroy(&hs);
 }
 
+/* Every small size gets the smallest class that holds it — the classes' rule, written here
+ * apart from alloc.c's (8-byte steps to 128 B, then four classes per power of two up to
+ * ALLOC_SMALL_MAX) — and its freed block goes back to that class's list (the next allocation
+ * of the size takes it again).  alloc.c finds the class by arithmetic, not by searching the
+ * table; this is every size it can be asked. */
+static void test_every_small_size_class(void **state)
+{
+    (void)state;
+    uint64_t classes[ALLOC_NCLASS];
+    unsigned n = 0;
+    for (uint64_t c = 16; c <= 128; c += 8)
+        classes[n++] = c;
+    for (uint64_t e = 128; e < ALLOC_SMALL_MAX; e *= 2)
+        for (uint64_t q = 5; q <= 8; q++)
+            classes[n++] = e * q / 4;
+    assert_int_equal(n, ALLOC_NCLASS);
+    struct heap_seg hs;
+    heap_seg_create(&hs, 8 << 20, 0);
+    unsigned k = 0;
+    for (uint64_t size = 0; size + ALLOC_HDR <= ALLOC_SMALL_MAX; size++) {
+        uint64_t b = (size + ALLOC_HDR + 7) & ~(uint64_t)7, off, again;
+        while (classes[k] < b)
+            k++;
+        assert_int_equal(alloc_alloc(hs.h, &hs.s, size, &off), 0);
+        if (alloc_capacity(&hs.s, off) != classes[k] - ALLOC_HDR)
+            fail_msg("%llu bytes: capacity %llu, the class holds %llu", (unsigned long long)size,
+                     (unsigned long long)alloc_capacity(&hs.s, off), (unsigned long long)(classes[k] - ALLOC_HDR));
+        alloc_free(hs.h, &hs.s, off);
+        assert_int_equal(alloc_alloc(hs.h, &hs.s, size, &again), 0);
+        assert_int_equal(again, off);
+        alloc_free(hs.h, &hs.s, again);
+    }
+    check_heap(&hs);
+    heap_seg_destroy(&hs);
+}
+
 static void test_size_caps(void **state)
 {
     (void)state;
@@ -274,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_attach_checks),
         cmocka_unit_test(test_random_alloc_free),
         cmocka_unit_test(test_reuse_same_class),
+        cmocka_unit_test(test_every_small_size_class),
         cmocka_unit_test(test_size_caps),
         cmocka_unit_test(test_rebuild),
     };
