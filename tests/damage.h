@@ -13,6 +13,7 @@
 
 #include "shmets.h"
 #include "store/tab.h"
+#include "intkey.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -118,22 +119,13 @@ static int dmg_fold_fn(shmets_term obj, void *arg)
 static inline void dmg_batch(shmets_tab *t, uint64_t *seed, long nkeys, int *bad)
 {
     enum { NB = 20 };
-    unsigned char kb[NB][8];
+    unsigned char kb[NB][5];
     shmets_term keys[NB], objs[NB];
     shmets_key pk[NB];
     size_t found;
     for (int j = 0; j < NB; j++) {
         long key = (long)(dmg_rand(seed) % (uint64_t)(nkeys + nkeys / 10 + 1));
-        if (key < 256) {                                 /* canonical: SMALL_INTEGER_EXT */
-            kb[j][0] = 97;
-            kb[j][1] = (unsigned char)key;
-            keys[j] = (shmets_term){ kb[j], 2 };
-        } else {                                         /* INTEGER_EXT */
-            kb[j][0] = 98;
-            for (int b = 0; b < 4; b++)
-                kb[j][1 + b] = (unsigned char)(key >> (24 - 8 * b));
-            keys[j] = (shmets_term){ kb[j], 5 };
-        }
+        keys[j] = int_key((uint32_t)key, kb[j]);
         if (shmets_key_prepare(t, keys[j], &pk[j]))
             return;
     }

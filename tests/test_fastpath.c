@@ -17,6 +17,7 @@
 #include "tabutil.h"
 #include "testutil.h"
 #include "store/tab.h"
+#include "intkey.h"
 
 #include <string.h>
 #include <sys/wait.h>
@@ -243,17 +244,8 @@ static void batch_refuses_another_tables_key_anywhere(void **state)
  * overflow bucket, behind a first bucket with an empty slot (one of its keys deleted).  The
  * empty slot "matches" fingerprint 0; the batch must still follow the chain and find the key,
  * as the single lookup does (it did not: the empty slot's offset 0 was taken for "absent").
- * The table's seed is set before its first key, so that the search for such a key takes the
- * same search (well under a second) on every run. */
-static void int_key(uint32_t i, unsigned char b[5])
-{
-    b[0] = 98;                                          /* INTEGER_EXT: keys >= 256 */
-    b[1] = (unsigned char)(i >> 24);
-    b[2] = (unsigned char)(i >> 16);
-    b[3] = (unsigned char)(i >> 8);
-    b[4] = (unsigned char)i;
-}
-
+ * The table's seed is set before its first key, so that the search for such a key is the same
+ * (well under a second) on every run. */
 static void batch_finds_a_fingerprint_0_key_behind_an_empty_slot(void **state)
 {
     (void)state;
@@ -264,8 +256,7 @@ static void batch_finds_a_fingerprint_0_key_behind_an_empty_slot(void **state)
     uint32_t k0 = 256;
     uint64_t h0 = 0;
     for (;; k0++) {
-        int_key(k0, kb);
-        h0 = shmets_term_hash((shmets_term){ kb, 5 }, seed);
+        h0 = shmets_term_hash(int_key(k0, kb), seed);
         if (h0 >> 40 == 0)
             break;
         assert_true(k0 < 200000000u);
@@ -275,8 +266,7 @@ static void batch_finds_a_fingerprint_0_key_behind_an_empty_slot(void **state)
     uint32_t fill[7];
     int nf = 0;
     for (uint32_t i = 1000; nf < 7; i++) {              /* seven keys of k0's bucket fill its line */
-        int_key(i, kb);
-        if (i != k0 && (shmets_term_hash((shmets_term){ kb, 5 }, seed) & (nb - 1)) == (h0 & (nb - 1)))
+        if (i != k0 && (shmets_term_hash(int_key(i, kb), seed) & (nb - 1)) == (h0 & (nb - 1)))
             fill[nf++] = i;
     }
     char text[64];
