@@ -200,26 +200,23 @@ static inline __attribute__((always_inline)) uint64_t hash_bulk_probe(const stru
     return bad;
 }
 
-/* Pass 3 for key i of a probe: its object (checked as sobj_at checks it), or NULL, and *etf
- * its bytes (sobj_etf, sobj_len).  A candidate is a multiple of 8 (entry_off), so one
- * unsigned compare bounds it; a short plain object (every set's small objects) is checked
- * from its 4-byte header here, any other form by sobj_at. */
+/* Pass 3 for key i of a probe: its object (sobj_at), or NULL, and *etf its bytes (sobj_etf,
+ * sobj_len).  A short plain object (every set's small objects) is compared from the header
+ * fields sobj_at has just read, without the accessors' test of its form. */
 static inline __attribute__((always_inline)) const struct sobj *hash_bulk_obj(const struct tab *t, const shmets_key *k,
                                                                              const struct hash_bulk *q, size_t i,
                                                                              shmets_term *etf)
 {
-    const struct seg *s = &t->s;
     uint64_t c = q->cand[i];
-    if (__builtin_expect(c - SEG_PAGE <= s->size - SEG_PAGE - SOBJ_SHORT_HDR, 1)) {
-        const struct sobj *o = (const struct sobj *)(s->base + c);
-        uint32_t len = o->len16, koff = o->koff8, klen = o->x8;
-        if (__builtin_expect(koff < SOBJ_SHORT_LZ4, 1)) {
-            if (len <= s->size - c - SOBJ_SHORT_HDR && koff + klen <= len && klen == k[i].len &&
-                bytes_equal((const unsigned char *)o + SOBJ_SHORT_HDR + koff, k[i].etf, klen)) {
-                *etf = (shmets_term){ (const unsigned char *)o + SOBJ_SHORT_HDR, len };
+    if (__builtin_expect(c > 1, 1)) {
+        const struct sobj *o = sobj_at(&t->s, c);
+        if (__builtin_expect(o && o->koff8 < SOBJ_SHORT_LZ4, 1)) {
+            const unsigned char *e = (const unsigned char *)o + SOBJ_SHORT_HDR;
+            if (o->x8 == k[i].len && bytes_equal(e + o->koff8, k[i].etf, o->x8)) {
+                *etf = (shmets_term){ e, o->len16 };
                 return o;
             }
-        } else if ((o = sobj_at(s, c)) && key_is(o, k[i].etf, k[i].len)) {
+        } else if (o && key_is(o, k[i].etf, k[i].len)) {
             *etf = (shmets_term){ sobj_etf(o), sobj_len(o) };
             return o;
         }
