@@ -245,12 +245,146 @@ static void test_span_inline_agrees(void **state)
     assert_true(passed > 50000 && passed < 190000);  /* both answers were exercised */
 }
 
+/* D.6: a shape learnt from a term is never looser than term_span.  shape_gen makes a term whose
+ * structure (tags, arities, lengths, atoms' and floats' bytes) comes from srng and whose free
+ * bytes (integers' values, binaries' contents) from prng, so two calls with one srng state are
+ * siblings: one shape.  At most 2 + 5 * 17 bytes a level, 4 levels: b must hold 400. */
+static size_t shape_gen(unsigned char *b, uint64_t *srng, uint64_t *prng, int depth)
+{
+    static const char *const atoms[] = { "ok", "user", "session_id", "x" };
+    size_t n = 0;
+    unsigned arity = 1 + (unsigned)(dmg_rand(srng) % 4);
+    b[n++] = 104;
+    b[n++] = (unsigned char)arity;
+    for (unsigned e = 0; e < arity; e++) {
+        switch (dmg_rand(srng) % (depth < 3 ? 6 : 5)) {
+        case 0: b[n++] = 97; b[n++] = (unsigned char)dmg_rand(prng); break;
+        case 1: b[n++] = 98; for (int j = 0; j < 4; j++) b[n++] = (unsigned char)dmg_rand(prng); break;
+        case 2: {
+            unsigned len = (unsigned)(dmg_rand(srng) % 13);
+            b[n++] = 109; b[n++] = 0; b[n++] = 0; b[n++] = 0; b[n++] = (unsigned char)len;
+            for (unsigned j = 0; j < len; j++) b[n++] = (unsigned char)dmg_rand(prng);
+            break;
+        }
+        case 3: {
+            const char *a = atoms[dmg_rand(srng) % 4];
+            b[n++] = 119; b[n++] = (unsigned char)strlen(a);
+            memcpy(b + n, a, strlen(a));
+            n += strlen(a);
+            break;
+        }
+        case 4: {                                   /* a finite float */
+            uint64_t u = dmg_rand(srng) & ~(1ull << 62);
+            b[n++] = 70;
+            for (int j = 7; j >= 0; j--) b[n++] = (unsigned char)(u >> (8 * j));
+            break;
+        }
+        default:
+            n += shape_gen(b + n, srng, prng, depth + 1);
+        }
+    }
+    return n;
+}
+
+static void test_shape_never_looser(void **state)
+{
+    (void)state;
+    uint64_t srng = 0x5a9e, prng = 0x9a7;
+    unsigned learnt = 0, siblings = 0, fit = 0, refused = 0;
+    for (int i = 0; learnt < 30000 && i < 2000000; i++) {   /* ~9% of the terms have a shape */
+        unsigned char a[512], b[512];
+        uint64_t s0 = srng;
+        size_t n = shape_gen(a, &srng, &prng, 0);
+        assert_true(term_span(a, n));
+        struct term_shape sh;
+        term_shape_init(&sh);
+        if (!term_shape_learn(&sh, a, n))
+            continue;
+        learnt++;
+        assert_true(term_shape_fits(&sh, a, n));
+        /* A sibling (the same structure, other values) fits. */
+        uint64_t s1 = s0;
+        size_t m = shape_gen(b, &s1, &prng, 0);
+        assert_int_equal(m, n);
+        assert_true(term_shape_fits(&sh, b, m));
+        siblings++;
+        /* A mutant fits only if it is a term. */
+        size_t at = dmg_rand(&prng) % (dmg_rand(&prng) % 2 ? m : 24);     /* half in the structure */
+        switch (dmg_rand(&prng) % 4) {
+        case 0: b[at] = (unsigned char)dmg_rand(&prng); break;
+        case 1: b[at] ^= (unsigned char)(1u << (dmg_rand(&prng) % 8)); break;
+        case 2: m = 24 + (size_t)(dmg_rand(&prng) % (m - 23)); break;                  /* cut short */
+        case 3: {                                   /* grown: random bytes after the end */
+            size_t k = 1 + (size_t)(dmg_rand(&prng) % 16);
+            for (size_t j = 0; j < k; j++) b[m + j] = (unsigned char)dmg_rand(&prng);
+            m += k;
+            break;
+        }
+        }
+        unsigned char *p = malloc(m);               /* exactly m bytes: ASan sees a read past them */
+        assert_non_null(p);
+        memcpy(p, b, m);
+        if (term_shape_fits(&sh, p, m)) {
+            if (!term_span_walk(p, m)) {
+                print_message("case %d: a shape fits %zu bytes that are no term\n", i, m);
+                fail();
+            }
+            assert_ptr_equal(term_end(p), p + m);
+            fit++;
+        } else {
+            refused++;
+        }
+        assert_int_equal(term_span_shaped(&sh, p, m), term_span_walk(p, m));
+        free(p);
+    }
+    print_message("shapes: %u learnt, %u siblings fit; mutants: %u fit (all terms), %u refused\n",
+                  learnt, siblings, fit, refused);
+    assert_true(learnt == 30000 && fit > 5000 && refused > 15000);
+}
+
+/* The range's object, {{B, K}, <<V>>}: one shape for any B, K of one encoding and any V. */
+static void test_shape_of_a_range(void **state)
+{
+    (void)state;
+    unsigned char o[1100] = { 104, 2, 104, 2, 97, 1, 97, 2, 109, 0, 0, 0, 32 };
+    struct term_shape sh;
+    term_shape_init(&sh);
+    assert_false(term_shape_fits(&sh, o, 45));      /* none learnt: nothing fits */
+    assert_true(term_shape_learn(&sh, o, 45));
+    for (unsigned v = 11; v <= 1024; v += 13) {    /* 24 bytes and more */
+        o[5] = (unsigned char)v; o[7] = (unsigned char)(v >> 3);
+        o[11] = (unsigned char)(v >> 8); o[12] = (unsigned char)v;
+        assert_true(term_shape_fits(&sh, o, 13 + v));
+        assert_false(term_shape_fits(&sh, o, 13 + v - 1));      /* the length field lies */
+        assert_false(term_shape_fits(&sh, o, 13 + v + 1));
+    }
+    o[11] = 0; o[12] = 32;
+    assert_true(term_shape_fits(&sh, o, 45));
+    o[6] = 98;                                      /* K as a 4-byte integer: another shape */
+    assert_false(term_shape_fits(&sh, o, 45));
+    o[6] = 97; o[3] = 3;                            /* {B, K, ...}: another arity */
+    assert_false(term_shape_fits(&sh, o, 45));
+    o[3] = 2; o[8] = 77;                            /* a bitstring's tag */
+    assert_false(term_shape_fits(&sh, o, 45));
+    /* Shorter than 24 bytes, or structure past them: no shape, term_span decides. */
+    assert_false(term_shape_learn(&sh, o, 13 + 10));
+    unsigned char deep[40] = { 104, 3, 97, 1, 109, 0, 0, 0, 20 };
+    deep[29] = 97;                                  /* {1, <<20 bytes>>, 7}: a tag at byte 29 */
+    deep[30] = 7;
+    deep[1] = 3;
+    assert_true(term_span(deep, 31));
+    assert_false(term_shape_learn(&sh, deep, 31));
+    assert_false(term_shape_fits(&sh, deep, 31));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_trial, setup, teardown),
         cmocka_unit_test_setup_teardown(test_salvage, setup, teardown),
         cmocka_unit_test(test_span_inline_agrees),
+        cmocka_unit_test(test_shape_never_looser),
+        cmocka_unit_test(test_shape_of_a_range),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -58,26 +58,27 @@ int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t
 /* The objects of the key whose first object is o, as views after objs[*got], all or none:
  * 0 (taken), 1 (they do not fit: the range ends before them), or an error. */
 static inline __attribute__((always_inline)) int range_key(struct tab *t, const struct sobj *o, uint64_t cap,
-                                                           shmets_term *objs, size_t max, size_t *got, size_t *n)
+                                                           struct term_shape *sh, shmets_term *objs, size_t max,
+                                                           size_t *got, size_t *n)
 {
     size_t k = 0;
     if (*got >= max)
         return 1;                       /* full (a damaged ordered_set's chain filled it early) */
     if (__builtin_expect(o->koff8 < SOBJ_SHORT_LZ4, 1)) {   /* short and plain (sobj.h): one object */
         const unsigned char *etf = (const unsigned char *)o + SOBJ_SHORT_HDR;
-        if (!term_span(etf, o->len16))
+        if (!term_span_shaped(sh, etf, o->len16))
             return sobj_bad(t, o, "D.1 a stored object is not a term");
         objs[(*got)++] = (shmets_term){ etf, o->len16 };
         return 0;
     }
     if (!sobj_next(o)) {                /* one object of the long form */
-        if (!term_span(sobj_etf(o), sobj_len(o)))
+        if (!term_span_shaped(sh, sobj_etf(o), sobj_len(o)))
             return sobj_bad(t, o, "D.1 a stored object is not a term");
         objs[(*got)++] = (shmets_term){ sobj_etf(o), sobj_len(o) };
         return 0;
     }
     for (const struct sobj *y = o; y && k < cap; k++) {
-        if (!term_span(sobj_etf(y), sobj_len(y)))
+        if (!term_span_shaped(sh, sobj_etf(y), sobj_len(y)))
             return sobj_bad(t, y, "D.1 a stored object is not a term");
         if (*got + k < max)
             objs[*got + k] = (shmets_term){ sobj_etf(y), sobj_len(y) };
@@ -111,6 +112,8 @@ static int range_walk(struct tab *t, shmets_term from, unsigned flags, shmets_te
     uint32_t flen = (uint32_t)from.len;
     size_t got = 0;
     int rc = 0;
+    struct term_shape sh;               /* a range's objects mostly share a shape (D.6) */
+    term_shape_init(&sh);
     if (x->seek) {
         off = x->seek(t, from.ptr, flen, (reverse ? SEEK_REVERSE : 0) | (flags & SHMETS_RANGE_AFTER ? 0 : SEEK_AT),
                       &cur);
@@ -125,7 +128,7 @@ static int range_walk(struct tab *t, shmets_term from, unsigned flags, shmets_te
             size_t m = 1 + (want > 1 ? x->steps(t, &cur, reverse, q + 1, want - 1) : 0);
             for (size_t i = 0; i < m && rc == 0; i++) {
                 const struct sobj *o = sobj_at(&t->s, q[i]);
-                rc = o ? range_key(t, o, cap, objs, max, &got, n) : 1;   /* out of bounds: the walk ends */
+                rc = o ? range_key(t, o, cap, &sh, objs, max, &got, n) : 1;   /* out of bounds: the walk ends */
             }
             off = 0;                            /* the cursor stands on q[m - 1] */
             if (m == want && rc == 0 && got < max && !x->steps(t, &cur, reverse, &off, 1))
@@ -142,7 +145,7 @@ static int range_walk(struct tab *t, shmets_term from, unsigned flags, shmets_te
         }
         while (off && got < max && rc == 0) {
             const struct sobj *o = sobj_at(&t->s, off);
-            if (!o || (rc = range_key(t, o, cap, objs, max, &got, n)))
+            if (!o || (rc = range_key(t, o, cap, &sh, objs, max, &got, n)))
                 break;                          /* out of bounds: the walk ends here */
             if (!sobj_key_ok(o))
                 return sobj_bad(t, o, "D.1 a stored key is not a term");

@@ -135,6 +135,59 @@ static inline __attribute__((always_inline)) int term_span(const unsigned char *
     return term_span_walk(p, len);
 }
 
+/* SHAPES (term_span.c D.6): a walk that checks many objects of one shape — a range, a
+ * traversal's section — learns the shape from an object that passed term_span and then checks
+ * each later object by its structural bytes alone (tags, arities, lengths: up to the first 24
+ * bytes), a masked compare of three words instead of a walk; the last element, when it is a
+ * binary, may have any length (its length field is checked against len).  A shape is process
+ * memory (the caller's stack).  Bytes that fit a learnt shape pass term_span; bytes that do not
+ * fit go to term_span, which decides. */
+#define TERM_SHAPE_WORDS 3
+struct term_shape {
+    size_t len;                         /* the length (tail == 0); SIZE_MAX: none learnt */
+    uint32_t tail, minlen;              /* tail: offset of the last binary's length field, 0: none */
+    uint64_t mask[TERM_SHAPE_WORDS], val[TERM_SHAPE_WORDS];
+    unsigned learnt;                    /* learnings so far: a walk learns a few, then stops */
+};
+#define TERM_SHAPE_LEARN 4
+static inline void term_shape_init(struct term_shape *sh)
+{
+    sh->len = SIZE_MAX;
+    sh->tail = 0;
+    sh->learnt = 0;
+}
+/* Learn the shape of the len bytes at p, which passed term_span; 0 if it has structural bytes
+ * past the words a shape compares (the shape is then none). */
+int term_shape_learn(struct term_shape *sh, const unsigned char *p, size_t len);
+static inline __attribute__((always_inline)) int term_shape_fits(const struct term_shape *sh, const unsigned char *p, size_t len)
+{
+    if (sh->tail) {
+        if (len < sh->minlen || get_be32(p + sh->tail) != len - sh->tail - 4)
+            return 0;
+    } else if (len != sh->len) {
+        return 0;
+    }
+    uint64_t d = 0;
+#pragma GCC unroll 4
+    for (int i = 0; i < TERM_SHAPE_WORDS; i++) {
+        uint64_t w;
+        memcpy(&w, p + 8 * i, 8);
+        d |= (w & sh->mask[i]) ^ sh->val[i];
+    }
+    return d == 0;
+}
+/* term_span, first by the shape, else by term_span (learning the shape, a few times a walk). */
+static inline __attribute__((always_inline)) int term_span_shaped(struct term_shape *sh, const unsigned char *p, size_t len)
+{
+    if (__builtin_expect(term_shape_fits(sh, p, len), 1))
+        return 1;
+    if (!term_span(p, len))
+        return 0;
+    if (sh->learnt < TERM_SHAPE_LEARN)
+        term_shape_learn(sh, p, len);
+    return 1;
+}
+
 /* End of the canonical term starting at p. */
 const unsigned char *term_end(const unsigned char *p);
 /* term_end with the scalar tags most elements have inline (integers, binaries, short atoms,

@@ -28,6 +28,14 @@
  *       everything else to term_span_walk() here; on every input the two answer alike
  *       (tests/test_damage.c compares them on mutated bytes).  The cost that a lookup pays
  *       for the check of its object is ~12 instructions for {Int, <<32 bytes>>} (callgrind).
+ *   D.6 SHAPES (term.h, struct term_shape): bytes that equal, at every structural byte, an
+ *       object that passed (the same tags, arities and lengths at the same places, so the same
+ *       walk), and have its length — or end in a binary whose length field says where the
+ *       bytes end —, pass too: the bytes a shape leaves free are the values of integers and
+ *       the contents of binaries, which D.1…D.4 never look at.  term_shape_learn marks every
+ *       other byte structural (an atom's, a float's, a pid's whole encoding), so a shape is
+ *       never looser than term_span; learnt from {{B, K}, <<V>>}, the check of a range's
+ *       object is ~14 instructions instead of ~60.
  * It does NOT check canonical form (C.2's smallest integer encoding, map key order, that a
  * string is not written as a list…): bytes that pass may still compare or hash unlike the
  * term they were meant to be, which is a wrong answer, never a crash.  shmets_check (I.3)
@@ -259,4 +267,82 @@ int term_span_walk(const unsigned char *p, size_t len)
     if (p != end)
         return 0;
     return nest <= SHMETS_TERM_MAX_DEPTH || span(start, end, 0) == end;
+}
+
+/* ---- D.6 shapes ------------------------------------------------------------------------- */
+
+#define SHAPE_BYTES (8 * TERM_SHAPE_WORDS)
+
+struct learn {
+    const unsigned char *p;
+    uint64_t mask[TERM_SHAPE_WORDS];
+    size_t last_bin;                    /* offset of the last binary's length field, 0: none */
+};
+
+/* Bytes [a, b) are structural: 0 if one lies past the words a shape compares. */
+static int fixed(struct learn *l, size_t a, size_t b)
+{
+    if (b > SHAPE_BYTES)
+        return 0;
+    for (size_t i = a; i < b; i++)
+        l->mask[i / 8] |= 0xffull << (8 * (i % 8));      /* the loads are little-endian (x86-64) */
+    return 1;
+}
+
+/* Mark the structure of the term at offset o (which passed term_span); its end, or 0 (no
+ * shape).  A binary's length field is marked when the next term begins: the last one, which
+ * may end the whole term, is left to term_shape_learn. */
+static size_t learn_term(struct learn *l, size_t o, int depth)
+{
+    const unsigned char *p = l->p + o;
+    if (l->last_bin) {
+        if (!fixed(l, l->last_bin, l->last_bin + 4))
+            return 0;
+        l->last_bin = 0;
+    }
+    switch (p[0]) {
+    case ETF_SMALL_INTEGER: return fixed(l, o, o + 1) ? o + 2 : 0;
+    case ETF_INTEGER: return fixed(l, o, o + 1) ? o + 5 : 0;
+    case ETF_BINARY:
+        l->last_bin = o + 1;
+        return fixed(l, o, o + 1) ? o + 5 + get_be32(p + 1) : 0;
+    case ETF_SMALL_TUPLE: case ETF_LARGE_TUPLE: {
+        size_t n = p[0] == ETF_SMALL_TUPLE ? p[1] : get_be32(p + 1);
+        size_t q = o + (p[0] == ETF_SMALL_TUPLE ? 2 : 5);
+        if (depth >= 8 || !fixed(l, o, q))
+            return 0;
+        for (size_t i = 0; i < n && q; i++)
+            q = learn_term(l, q, depth + 1);
+        return q;
+    }
+    default: {                          /* anything else whole: every byte of it is structure */
+        size_t e = (size_t)(term_end(p) - l->p);
+        return fixed(l, o, e) ? e : 0;
+    }
+    }
+}
+
+int term_shape_learn(struct term_shape *sh, const unsigned char *p, size_t len)
+{
+    struct learn l = { .p = p };
+    sh->learnt++;
+    sh->len = SIZE_MAX;                 /* none, unless all goes well */
+    sh->tail = 0;
+    if (len < SHAPE_BYTES || len > UINT32_MAX || learn_term(&l, 0, 0) != len)
+        return 0;
+    /* The last binary ends the term (nothing followed it): its length field is checked against
+     * the length instead, so that the shape fits values of any size. */
+    for (int i = 0; i < TERM_SHAPE_WORDS; i++) {
+        uint64_t w;
+        memcpy(&w, p + 8 * i, 8);
+        sh->mask[i] = l.mask[i];
+        sh->val[i] = w & l.mask[i];
+    }
+    if (l.last_bin) {
+        sh->tail = (uint32_t)l.last_bin;
+        sh->minlen = l.last_bin + 4 > SHAPE_BYTES ? (uint32_t)l.last_bin + 4 : SHAPE_BYTES;
+    } else {
+        sh->len = len;
+    }
+    return 1;
 }
