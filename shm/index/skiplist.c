@@ -104,6 +104,15 @@ static inline const struct snode *node_at(const struct seg *s, uint64_t off)
     return n;
 }
 
+/* Readers' quick bound: off - SEG_PAGE <= fast_bound(s) (one compare, with off < SEG_PAGE
+ * wrapping past it) says that a node of SL_LEVELS links at off, and so any node there, lies
+ * inside the mapping; an offset that fails it may still be a node near the mapping's end, for
+ * node_at to decide. */
+static inline uint64_t fast_bound(const struct seg *s)
+{
+    return s->size >= SEG_PAGE + node_size(SL_LEVELS) ? s->size - node_size(SL_LEVELS) - SEG_PAGE : 0;
+}
+
 /* ---- the prefix ------------------------------------------------------------------------- */
 
 enum { RK_NUMBER = 1, RK_ATOM, RK_REF, RK_FUN, RK_PORT, RK_PID, RK_TUPLE, RK_MAP, RK_NIL, RK_LIST,
@@ -346,8 +355,7 @@ static inline __attribute__((always_inline)) uint64_t search_in(const struct tab
     if (!w.x)
         return 0;
     w.base = w.s->base;
-    /* no - SEG_PAGE <= fast: a node of SL_LEVELS links at `no` lies inside the mapping. */
-    w.fast = w.s->size >= SEG_PAGE + node_size(SL_LEVELS) ? w.s->size - node_size(SL_LEVELS) - SEG_PAGE : 0;
+    w.fast = fast_bound(w.s);
     w.cap = walk_cap(t);
     w.k = k;
     w.kp = k ? k->prefix : 0;
@@ -474,20 +482,26 @@ static size_t sl_steps(const struct tab *t, struct index_cursor *c, int reverse,
     const struct seg *s = &t->s;
     size_t m = 0;
     if (!reverse) {
-        /* Link by link, each node checked once (node_at), its object's line prefetched. */
-        const struct snode *x = c->node ? node_at(s, c->node) : NULL;
+        /* Link by link, each node checked once (the search's two compares, or node_at near the
+         * mapping's end), its object's line prefetched. */
+        uint64_t fast = fast_bound(s);
+        uint64_t at = c->node;
+        const struct snode *x = at ? node_at(s, at) : NULL;
         while (x && m < max) {
             uint64_t no = atomic_load_explicit(&x->next[0], memory_order_acquire);
-            const struct snode *n = no ? node_at(s, no) : NULL;
-            if (!n)
+            const struct snode *n;
+            if (__builtin_expect(no - SEG_PAGE <= fast && !(no & 7), 1))
+                n = (const struct snode *)(s->base + no);
+            else if (!no || !(n = node_at(s, no)))
                 break;                  /* the end (or a damaged link: the walk ends here) */
             uint64_t o = atomic_load_explicit(&n->obj, memory_order_acquire);
-            if (o < s->size)
+            if (o - SEG_PAGE <= fast)
                 __builtin_prefetch(s->base + o);
             out[m++] = o;
-            c->node = no;
+            at = no;
             x = n;
         }
+        c->node = at;
         return m;
     }
     while (c->node && m < max) {
