@@ -286,6 +286,11 @@ int ms_clause_key(const unsigned char *prog, uint32_t clause, unsigned keypos, s
 /* Compare a key pattern with a key in term order (==): -1 / +1 when every key the pattern can
  * match is smaller / greater than key, 0 when the pattern's bound part cannot decide. */
 int ms_pattern_cmp(const unsigned char *pattern, const unsigned char *key);
+/* The length of the pattern's bytes before its first hole, when a key whose encoding starts
+ * with them is inside its interval (ms_pattern_cmp 0) for that reason alone: every container
+ * on the way a tuple, every element before the hole ground.  0: no such bytes (a key is then
+ * placed by ms_pattern_cmp only).  {B, '_'} gives B's tuple header and B. */
+size_t ms_pattern_prefix(const unsigned char *pattern);
 
 /* Does every clause keep the key at keypos (what ets:select_replace/2 requires)? 1 or 0. */
 int ms_keeps_key(const unsigned char *prog, unsigned keypos);

@@ -93,6 +93,35 @@ static int pcmp(const unsigned char *p, const unsigned char *k)
     }
 }
 
+/* The bytes of p up to its first hole, when every container on the way is a tuple and every
+ * element before the hole is ground: their length (pcmp of any key that starts with them
+ * answers UNDET: equal headers and equal ground elements compare equal, then the hole), or 0. */
+static size_t prefix_len(const unsigned char *p, const unsigned char *start, int *hole)
+{
+    if (is_hole(p)) {
+        *hole = 1;
+        return (size_t)(p - start);
+    }
+    if (p[0] == ETF_SMALL_TUPLE || p[0] == ETF_LARGE_TUPLE) {
+        uint32_t a = ms_tuple_arity(p);
+        const unsigned char *x = ms_tuple_first(p);
+        for (uint32_t i = 0; i < a; i++, x = term_end_inline(x)) {
+            size_t n = prefix_len(x, start, hole);
+            if (*hole || !n)
+                return n;
+        }
+        return (size_t)(x - start);     /* a ground tuple: all of it */
+    }
+    return ms_is_ground(p) ? (size_t)(term_end_inline(p) - start) : 0;
+}
+
+size_t ms_pattern_prefix(const unsigned char *pattern)
+{
+    int hole = 0;
+    size_t n = prefix_len(pattern, pattern, &hole);
+    return hole ? n : 0;
+}
+
 int ms_pattern_cmp(const unsigned char *pattern, const unsigned char *key)
 {
     int r = pcmp(pattern, key);

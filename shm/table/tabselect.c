@@ -60,7 +60,7 @@ struct sel {
     size_t nkeys;               /* ... of how many keys */
     /* RANGE plans: each clause's key pattern, analysed once (ms_clause_key), not per key. */
     uint32_t nspan;
-    struct span_clause { int kind; const unsigned char *key; } *span;
+    struct span_clause { int kind; const unsigned char *key; size_t pre; } *span;
 };
 
 #define SEL_LIMIT 2                     /* each(): enough results */
@@ -109,6 +109,7 @@ static int span_prepare(struct sel *s)
         shmets_term k;
         s->span[i].kind = ms_clause_key(s->prog, i, s->t->h->keypos, &k);
         s->span[i].key = k.ptr;
+        s->span[i].pre = s->span[i].kind == SHMETS_MS_KEY_PARTIAL ? ms_pattern_prefix(k.ptr) : 0;
     }
     s->nspan = n;
     return 0;
@@ -116,7 +117,7 @@ static int span_prepare(struct sel *s)
 
 /* Where key lies against the span: 1 above it, -1 below, 0 inside (shmets_ms_key_span's
  * answer, from the clauses analysed once). */
-static int span_where(const struct sel *s, const unsigned char *key)
+static int span_where(const struct sel *s, const unsigned char *key, size_t klen)
 {
     int below = 1, above = 1, some = 0;
     for (uint32_t i = 0; i < s->nspan && (below || above); i++) {
@@ -124,7 +125,13 @@ static int span_where(const struct sel *s, const unsigned char *key)
         switch (s->span[i].kind) {
         case SHMETS_MS_KEY_ANY: w = 0; break;
         case SHMETS_MS_KEY_BOUND: { int c = term_cmp(s->span[i].key, key, 0); w = c > 0 ? -1 : c < 0 ? 1 : 0; break; }
-        case SHMETS_MS_KEY_PARTIAL: w = -ms_pattern_cmp(s->span[i].key, key); break;
+        case SHMETS_MS_KEY_PARTIAL: {
+            /* A key that starts with the pattern's bytes before its hole is inside (ms.h,
+             * ms_pattern_prefix): a range's keys mostly are, and need no structural compare. */
+            size_t pre = s->span[i].pre;
+            w = pre && pre <= klen && memcmp(key, s->span[i].key, pre) == 0 ? 0 : -ms_pattern_cmp(s->span[i].key, key);
+            break;
+        }
         default: continue;
         }
         some = 1;
@@ -145,7 +152,7 @@ static int span_of(struct sel *s, shmets_term obj)
             return where;
         return 0;
     }
-    return shmets_term_key(obj, s->t->h->keypos, &key) == 0 ? span_where(s, key.ptr) : 0;
+    return shmets_term_key(obj, s->t->h->keypos, &key) == 0 ? span_where(s, key.ptr, key.len) : 0;
 }
 
 #define SEL_STOP 1                      /* each(): the walk is past the span */
@@ -157,8 +164,7 @@ struct seek_arg { struct sel *s; struct tbuf *key; };
 static int below_span(void *arg, const unsigned char *key, uint32_t klen)
 {
     struct sel *s = arg;
-    (void)klen;
-    return span_where(s, key) < 0;
+    return span_where(s, key, klen) < 0;
 }
 
 static int seek_fn(struct tab *t, void *arg)
