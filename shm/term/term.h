@@ -190,6 +190,30 @@ static inline __attribute__((always_inline)) int term_span_shaped(struct term_sh
 
 /* End of the canonical term starting at p. */
 const unsigned char *term_end(const unsigned char *p);
+/* term_end's body, for the accessors that would otherwise make it their only call (so that
+ * they save no registers): the common tags in a loop, the rest by a tail call to
+ * term_end_from (term_walk.c). */
+extern const unsigned char term_scalar_len[256];
+const unsigned char *term_end_from(const unsigned char *p, uint64_t pending);
+static inline __attribute__((always_inline)) const unsigned char *term_end_leaf(const unsigned char *p)
+{
+    uint64_t pending = 1;
+    do {
+        unsigned tag = p[0], n = term_scalar_len[tag];
+        if (n)
+            p += n;
+        else if (tag == ETF_SMALL_TUPLE) {
+            pending += p[1];
+            p += 2;
+        } else if (tag == ETF_BINARY)
+            p += 5 + get_be32(p + 1);
+        else if (tag == ETF_SMALL_ATOM_UTF8)
+            p += 2 + p[1];
+        else
+            return term_end_from(p, pending);
+    } while (--pending);
+    return p;
+}
 /* term_end with the scalar tags most elements have inline (integers, binaries, short atoms,
  * []), for the accessors that step over a tuple's elements. */
 static inline const unsigned char *term_end_inline(const unsigned char *p)

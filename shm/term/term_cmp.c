@@ -403,6 +403,16 @@ uint64_t shmets_term_hash(shmets_term t, uint64_t seed)
 
 int shmets_term_key(shmets_term obj, unsigned pos, shmets_term *key)
 {
+    const unsigned char *q = obj.ptr;
+    if (__builtin_expect(q && key && q[0] == ETF_SMALL_TUPLE && pos - 1u < q[1], 1)) {
+        /* A small tuple (every object under 256 elements): a leaf, no registers saved. */
+        q += 2;
+        for (unsigned i = 1; i < pos; i++)
+            q = term_end_leaf(q);
+        key->ptr = q;
+        key->len = (size_t)(term_end_leaf(q) - q);
+        return 0;
+    }
     if (!obj.ptr || !key)
         return err_set(SHMETS_EINVAL, "NULL argument");
     const unsigned char *p = obj.ptr;

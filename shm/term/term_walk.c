@@ -20,7 +20,7 @@ const unsigned char term_nil[1] = { ETF_NIL };
  * term_end_from by a tail call: so it saves no registers and is a leaf, which matters as the
  * accessors and the match programs call it for every tuple they step over (a call cost ~19
  * instructions of pushes and pops before; {{B, K}, <<32 bytes>>} went from 87 to ~45). */
-static __attribute__((noinline)) const unsigned char *term_end_from(const unsigned char *p, uint64_t pending)
+__attribute__((noinline)) const unsigned char *term_end_from(const unsigned char *p, uint64_t pending)
 {
     do {
         switch (p[0]) {
@@ -52,28 +52,13 @@ static __attribute__((noinline)) const unsigned char *term_end_from(const unsign
     return p;
 }
 
-static const unsigned char SCALAR_LEN[256] = {
+const unsigned char term_scalar_len[256] = {
     [ETF_SMALL_INTEGER] = 2, [ETF_INTEGER] = 5, [ETF_NEW_FLOAT] = 9, [ETF_NIL] = 1,
 };
 
 const unsigned char *term_end(const unsigned char *p)
 {
-    uint64_t pending = 1;
-    do {
-        unsigned tag = p[0], n = SCALAR_LEN[tag];
-        if (n)
-            p += n;
-        else if (tag == ETF_SMALL_TUPLE) {
-            pending += p[1];
-            p += 2;
-        } else if (tag == ETF_BINARY)
-            p += 5 + get_be32(p + 1);
-        else if (tag == ETF_SMALL_ATOM_UTF8)
-            p += 2 + p[1];
-        else
-            return term_end_from(p, pending);
-    } while (--pending);
-    return p;
+    return term_end_leaf(p);
 }
 
 void term_get_int(const unsigned char *p, struct term_int *v)
