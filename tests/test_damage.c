@@ -309,11 +309,11 @@ static void test_shape_never_looser(void **state)
         assert_true(term_shape_fits(&sh, b, m));
         siblings++;
         /* A mutant fits only if it is a term. */
-        size_t at = dmg_rand(&prng) % (dmg_rand(&prng) % 2 ? m : 24);     /* half in the structure */
+        size_t at = dmg_rand(&prng) % (dmg_rand(&prng) % 2 || m < 24 ? m : 24);     /* half in the structure */
         switch (dmg_rand(&prng) % 4) {
         case 0: b[at] = (unsigned char)dmg_rand(&prng); break;
         case 1: b[at] ^= (unsigned char)(1u << (dmg_rand(&prng) % 8)); break;
-        case 2: m = 24 + (size_t)(dmg_rand(&prng) % (m - 23)); break;                  /* cut short */
+        case 2: m = 1 + (size_t)(dmg_rand(&prng) % m); break;                          /* cut short */
         case 3: {                                   /* grown: random bytes after the end */
             size_t k = 1 + (size_t)(dmg_rand(&prng) % 16);
             for (size_t j = 0; j < k; j++) b[m + j] = (unsigned char)dmg_rand(&prng);
@@ -366,8 +366,14 @@ static void test_shape_of_a_range(void **state)
     assert_false(term_shape_fits(&sh, o, 45));
     o[3] = 2; o[8] = 77;                            /* a bitstring's tag */
     assert_false(term_shape_fits(&sh, o, 45));
-    /* Shorter than 24 bytes, or structure past them: no shape, term_span decides. */
-    assert_false(term_shape_learn(&sh, o, 13 + 10));
+    /* Shorter than a word, {Int, <<V>>} (term_span's own case), or structure past 24 bytes:
+     * no shape, term_span decides. */
+    unsigned char small[7] = { 104, 2, 97, 1, 97, 2 };
+    assert_true(term_span(small, 6));
+    assert_false(term_shape_learn(&sh, small, 6));
+    unsigned char kv[44] = { 104, 2, 98, 0, 0, 1, 0, 109, 0, 0, 0, 32 };
+    assert_true(term_span(kv, 44));
+    assert_false(term_shape_learn(&sh, kv, 44));
     unsigned char deep[40] = { 104, 3, 97, 1, 109, 0, 0, 0, 20 };
     deep[29] = 97;                                  /* {1, <<20 bytes>>, 7}: a tag at byte 29 */
     deep[30] = 7;

@@ -48,20 +48,24 @@ int sobj_term(const struct tab *t, const struct sobj *o, struct tbuf *tmp, shmet
     }
     tmp->len = 0;
     tmp->err = 0;
-    if (sobj_append(t, o, tmp))
+    if (sobj_append(t, o, tmp, NULL))
         return tmp->err;
     *out = (shmets_term){ tmp->p, tmp->len };
     return 0;
 }
 
-int sobj_append(const struct tab *t, const struct sobj *o, struct tbuf *b)
+int sobj_append(const struct tab *t, const struct sobj *o, struct tbuf *b, struct term_shape *sh)
 {
     const unsigned char *etf = sobj_etf(o);
     uint32_t len = sobj_len(o), klen = sobj_klen(o);
     size_t start = b->len;
     if (!(sobj_flags(o) & SOBJ_LZ4)) {
         tbuf_put(b, etf, len);
-        if (!b->err && !term_span(b->p + start, len))   /* the copy: a later stray write cannot change it */
+        /* The copy is checked (a later stray write cannot change it), by the walk's shape
+         * when it has one (term_span.c D.6) — but {Int, <<V>>}, which term_span_kv checks in
+         * fewer instructions and which has none. */
+        if (!b->err && !(sh ? term_span_kv(b->p + start, len) || term_span_shaped(sh, b->p + start, len)
+                            : term_span(b->p + start, len)))
             b->err = sobj_bad(t, o, "D.1 a stored object is not a term");
         return b->err;
     }

@@ -90,10 +90,12 @@ static inline uint64_t sobj_size(const struct sobj *o) { return (uint64_t)sobj_h
 /* sobj.c: an object's canonical encoding, in place (plain) or unpacked into tmp; appended
  * to b; compared with a term.  Each first checks that the bytes have a term's shape
  * (term_span, term_span.c D.1…): a damaged object is -SHMETS_EBADSEG (b->err set), never a
- * walk outside it. */
+ * walk outside it.  sobj_append checks by sh, a walk's shape (term_span.c D.6), when it is
+ * not NULL. */
 struct tbuf;
+struct term_shape;
 int sobj_term(const struct tab *t, const struct sobj *o, struct tbuf *tmp, struct shmets_term *out);
-int sobj_append(const struct tab *t, const struct sobj *o, struct tbuf *b);
+int sobj_append(const struct tab *t, const struct sobj *o, struct tbuf *b, struct term_shape *sh);
 int sobj_equal(const struct tab *t, const struct sobj *o, struct shmets_term obj, struct tbuf *tmp);
 /* -SHMETS_EBADSEG with the detail "table ID is damaged: WHAT (at offset N)" and the way out,
  * `at` being any address inside t's mapping. */

@@ -750,7 +750,7 @@ void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b)
         const struct sobj *x = sobj_at(&t->s, o);
         if (!x)
             break;
-        if (sobj_append(t, x, b))
+        if (sobj_append(t, x, b, NULL))
             return;
         o = sobj_next(x);
     }

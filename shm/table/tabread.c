@@ -186,6 +186,7 @@ struct walk_arg {
     struct tbuf *from;          /* the key the section starts after (if started) */
     struct tbuf *last;          /* the last key the section copied */
     int started, done;
+    struct term_shape shape;    /* the objects' shape, for their check (term_span.c D.6) */
 };
 
 /* Does the key of o come after `key` (hash `hash`; unused for an ordered_set) in traversal order?  Every step of a walk
@@ -284,7 +285,7 @@ static int walk_fn(struct tab *t, void *arg)
         }
         uint64_t n = 0;
         for (const struct sobj *x = o; x && n < cap; n++) {
-            if (sobj_append(t, x, a->objs))
+            if (sobj_append(t, x, a->objs, &a->shape))
                 break;
             a->nobjs++;
             uint64_t nx = sobj_next(x);
@@ -334,6 +335,7 @@ int tab_traverse(struct tab *t, int reverse, const shmets_term *after,
     tbuf_init(&k2, SHMETS_TERM_MAX_SIZE);
     struct walk_arg a = { .reverse = reverse && t->h->kind == SHMETS_ORDERED_SET, .objs = &objs,
                           .from = &k1, .last = &k2 };
+    term_shape_init(&a.shape);
     int rc = 0;
     if (after) {                        /* start after this key, as if a section had ended there */
         tbuf_put(&k1, after->ptr, after->len);
@@ -453,7 +455,7 @@ static void slot_visit(void *arg, uint64_t head)
     struct slot_arg *a = ((struct slot_arg **)arg)[1];
     uint64_t cap = tab_chain_max(t), k = 0;
     for (const struct sobj *x = sobj_at(&t->s, head); x && k < cap; k++) {
-        if (sobj_append(t, x, a->b))
+        if (sobj_append(t, x, a->b, NULL))
             break;
         a->n++;
         uint64_t nx = sobj_next(x);

@@ -97,10 +97,10 @@ void etf_put_atom(struct tbuf *b, const char *utf8, size_t len);
  * doubt, goes to term_span_walk (term_span.c), which decides.  D.5: they agree on every input
  * (tests/test_damage.c compares them on 200,000 mutated objects). */
 int term_span_walk(const unsigned char *p, size_t len);
-static inline __attribute__((always_inline)) int term_span(const unsigned char *p, size_t len)
+/* {Int, <<Bytes>>} (a 32-bit integer key and a binary value: the key-value object) in one
+ * 8-byte compare and one length: 104 2 98 i i i i 109 | n n n n | bytes. */
+static inline __attribute__((always_inline)) int term_span_kv(const unsigned char *p, size_t len)
 {
-    /* {Int, <<Bytes>>} (a 32-bit integer key and a binary value: the key-value object) in
-     * one 8-byte compare and one length: 104 2 98 i i i i 109 | n n n n | bytes. */
     if (len >= 12) {
         uint64_t w;
         memcpy(&w, p, 8);
@@ -108,6 +108,12 @@ static inline __attribute__((always_inline)) int term_span(const unsigned char *
             (size_t)get_be32(p + 8) == len - 12)
             return 1;
     }
+    return 0;
+}
+static inline __attribute__((always_inline)) int term_span(const unsigned char *p, size_t len)
+{
+    if (term_span_kv(p, len))
+        return 1;
     if (len >= 2 && p[0] == ETF_SMALL_TUPLE) {
         size_t i = 2;                   /* offsets, not pointers: i may pass len, never wrap */
         unsigned n = p[1], tuples = 1;  /* n: terms still to come; a small tuple adds its
@@ -138,7 +144,7 @@ static inline __attribute__((always_inline)) int term_span(const unsigned char *
 /* SHAPES (term_span.c D.6): a walk that checks many objects of one shape — a range, a
  * traversal's section — learns the shape from an object that passed term_span and then checks
  * each later object by its structural bytes alone (tags, arities, lengths: up to the first 24
- * bytes), a masked compare of three words instead of a walk; the last element, when it is a
+ * bytes), a masked compare of one to three words instead of a walk; the last element, when it is a
  * binary, may have any length (its length field is checked against len).  A shape is process
  * memory (the caller's stack).  Bytes that fit a learnt shape pass term_span; bytes that do not
  * fit go to term_span, which decides. */
@@ -146,8 +152,10 @@ static inline __attribute__((always_inline)) int term_span(const unsigned char *
 struct term_shape {
     size_t len;                         /* the length (tail == 0); SIZE_MAX: none learnt */
     uint32_t tail, minlen;              /* tail: offset of the last binary's length field, 0: none */
+    uint32_t words;                     /* words compared (1..3): the ones with structure */
     uint64_t mask[TERM_SHAPE_WORDS], val[TERM_SHAPE_WORDS];
     unsigned learnt;                    /* learnings so far: a walk learns a few, then stops */
+    unsigned misses;                    /* objects that did not fit */
 };
 #define TERM_SHAPE_LEARN 4
 static inline void term_shape_init(struct term_shape *sh)
@@ -155,6 +163,7 @@ static inline void term_shape_init(struct term_shape *sh)
     sh->len = SIZE_MAX;
     sh->tail = 0;
     sh->learnt = 0;
+    sh->misses = 0;
 }
 /* Learn the shape of the len bytes at p, which passed term_span; 0 if it has structural bytes
  * past the words a shape compares (the shape is then none). */
@@ -167,23 +176,28 @@ static inline __attribute__((always_inline)) int term_shape_fits(const struct te
     } else if (len != sh->len) {
         return 0;
     }
-    uint64_t d = 0;
-#pragma GCC unroll 4
-    for (int i = 0; i < TERM_SHAPE_WORDS; i++) {
-        uint64_t w;
-        memcpy(&w, p + 8 * i, 8);
-        d |= (w & sh->mask[i]) ^ sh->val[i];
+    uint64_t w, d;                      /* the words that hold structure: len covers them */
+    memcpy(&w, p, 8);
+    d = (w & sh->mask[0]) ^ sh->val[0];
+    if (sh->words > 1) {
+        memcpy(&w, p + 8, 8);
+        d |= (w & sh->mask[1]) ^ sh->val[1];
+        if (sh->words > 2) {
+            memcpy(&w, p + 16, 8);
+            d |= (w & sh->mask[2]) ^ sh->val[2];
+        }
     }
     return d == 0;
 }
-/* term_span, first by the shape, else by term_span (learning the shape, a few times a walk). */
+/* term_span, first by the shape, else by term_span — learning the shape from the second
+ * object that does not fit (a walk of one object learns nothing), a few times a walk. */
 static inline __attribute__((always_inline)) int term_span_shaped(struct term_shape *sh, const unsigned char *p, size_t len)
 {
     if (__builtin_expect(term_shape_fits(sh, p, len), 1))
         return 1;
     if (!term_span(p, len))
         return 0;
-    if (sh->learnt < TERM_SHAPE_LEARN)
+    if (sh->misses++ && sh->learnt < TERM_SHAPE_LEARN)
         term_shape_learn(sh, p, len);
     return 1;
 }

@@ -35,7 +35,8 @@
  *       the contents of binaries, which D.1…D.4 never look at.  term_shape_learn marks every
  *       other byte structural (an atom's, a float's, a pid's whole encoding), so a shape is
  *       never looser than term_span; learnt from {{B, K}, <<V>>}, the check of a range's
- *       object is ~14 instructions instead of ~60.
+ *       object is ~14 instructions instead of ~60.  A shape compares the words that hold
+ *       structure (one for {K, <<V>>}, two for {{B, K}, <<V>>}), all inside the length.
  * It does NOT check canonical form (C.2's smallest integer encoding, map key order, that a
  * string is not written as a list…): bytes that pass may still compare or hash unlike the
  * term they were meant to be, which is a wrong answer, never a crash.  shmets_check (I.3)
@@ -328,19 +329,29 @@ int term_shape_learn(struct term_shape *sh, const unsigned char *p, size_t len)
     sh->learnt++;
     sh->len = SIZE_MAX;                 /* none, unless all goes well */
     sh->tail = 0;
-    if (len < SHAPE_BYTES || len > UINT32_MAX || learn_term(&l, 0, 0) != len)
+    /* {Int, <<V>>} term_span checks in fewer instructions than a shape: none for it. */
+    if (len < 8 || len > UINT32_MAX || term_span_kv(p, len) || learn_term(&l, 0, 0) != len)
         return 0;
+    /* The words compared: up to the last that holds structure, all inside len. */
+    uint32_t words = 1;
+    for (uint32_t i = 1; i < TERM_SHAPE_WORDS; i++)
+        if (l.mask[i])
+            words = i + 1;
+    if (len < 8 * (size_t)words)
+        return 0;
+    for (uint32_t i = 0; i < TERM_SHAPE_WORDS; i++) {
+        uint64_t w = 0;
+        if (i < words)
+            memcpy(&w, p + 8 * i, 8);
+        sh->mask[i] = i < words ? l.mask[i] : 0;
+        sh->val[i] = w & sh->mask[i];
+    }
+    sh->words = words;
     /* The last binary ends the term (nothing followed it): its length field is checked against
      * the length instead, so that the shape fits values of any size. */
-    for (int i = 0; i < TERM_SHAPE_WORDS; i++) {
-        uint64_t w;
-        memcpy(&w, p + 8 * i, 8);
-        sh->mask[i] = l.mask[i];
-        sh->val[i] = w & l.mask[i];
-    }
     if (l.last_bin) {
         sh->tail = (uint32_t)l.last_bin;
-        sh->minlen = l.last_bin + 4 > SHAPE_BYTES ? (uint32_t)l.last_bin + 4 : SHAPE_BYTES;
+        sh->minlen = (uint32_t)l.last_bin + 4 > 8 * words ? (uint32_t)l.last_bin + 4 : 8 * words;
     } else {
         sh->len = len;
     }
