@@ -7,7 +7,9 @@
  * analysis does it: NOTHING visits nothing; LOOKUP looks up each key its clauses bind (a
  * lookup each, whatever the table's size); RANGE, on an ordered_set whose clauses bind a prefix
  * of the key in term order, walks in order, skipping keys below the span and stopping at the
- * first above it; SCAN visits every object.  The walks are tab_traverse()'s: a few keys per
+ * first above it (a key that starts with a clause's bytes before its first hole is inside at
+ * once, ms_pattern_prefix; others are placed by ms_pattern_cmp); SCAN visits every object.
+ * The walks are tab_traverse()'s: a few keys per
  * read section, the objects copied out, the program run outside the section — so a long select
  * never holds back reclamation, and a select sees each key as it is when visited (no snapshot,
  * as in ETS).
