@@ -139,6 +139,50 @@ static void test_plans_agree_hash(void **s)
     plans_agree(SHMETS_SET);
 }
 
+/* Traversals hand each section's objects to select, foldl and tab2list with their lengths,
+ * up to 256 objects a section; a key with more objects (a long duplicate_bag chain) makes a
+ * section past that, whose objects are found by term_end instead.  Both ways give every
+ * object once, in order, the same to all three. */
+static int fold_count(shmets_term obj, void *arg)
+{
+    (void)obj;
+    ++*(uint64_t *)arg;
+    return 0;
+}
+
+static void test_walk_sections_long_and_short(void **s)
+{
+    (void)s;
+    shmets_tab *t = mk("long", SHMETS_DUPLICATE_BAG, SHMETS_PUBLIC, 1);
+    char buf[128];
+    for (int i = 0; i < 700; i++) {             /* key k: 700 objects, two sizes of value */
+        snprintf(buf, sizeof buf, "{k,%d,<<\"%s\">>}", i, i % 2 ? "ab" : "abcdefgh");
+        ins(t, buf);
+    }
+    for (int i = 0; i < 300; i++) {             /* 300 keys of one object each */
+        snprintf(buf, sizeof buf, "{%d,x}", i);
+        ins(t, buf);
+    }
+    uint64_t folded = 0;
+    assert_int_equal(shmets_foldl(t, fold_count, &folded), 0);
+    assert_int_equal(folded, 1000);
+    shmets_term all;
+    assert_int_equal(shmets_tab2list(t, &all), 0);
+    size_t n;
+    assert_int_equal(shmets_term_list_length(all, &n), 0);
+    assert_int_equal(n, 1000);
+    shmets_term_free(&all);
+    assert_int_equal(count(t, "[{{k,'$1','_'},[{'>=','$1',0}],[true]}]", shmets_select_count), 700);
+    assert_int_equal(count(t, "[{{'$1',x},[{is_integer,'$1'}],[true]}]", shmets_select_count), 300);
+    shmets_ms *ms = C("[{{k,'$1','$2'},[{'==','$1',699}],['$2']}]");
+    shmets_term r;
+    assert_int_equal(shmets_select(t, ms, false, &r), 0);
+    assert_string_equal(S(r), "[<<97,98>>]");
+    shmets_term_free(&r);
+    shmets_ms_free(ms);
+    check(t);
+}
+
 /* Bags: select_delete removes exactly the objects whose result is true; select_replace is
  * refused; match/match_object through their specifications. */
 static void test_bags_and_patterns(void **s)
@@ -386,6 +430,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_plans_agree_ordered, setup, teardown),
         cmocka_unit_test_setup_teardown(test_plans_agree_hash, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bags_and_patterns, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_walk_sections_long_and_short, setup, teardown),
         cmocka_unit_test_setup_teardown(test_compressed_select, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limit_and_continuation, setup, teardown),
         cmocka_unit_test_setup_teardown(test_chunk_ends_as_ets, setup, teardown),

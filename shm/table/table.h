@@ -45,11 +45,12 @@ int  tab_view_section(struct tab *t);
  * its output afresh each time).  Checks access and deletion first. */
 int  tab_read(struct tab *t, int (*fn)(struct tab *t, void *arg), void *arg);
 /* tabread.c: visit every object in traversal order (reverse: an ordered_set backwards), a few
- * keys per read section; each() gets the objects copied out (encodings one after another)
- * and runs outside any section.  each returns 0 to go on; anything else ends the traversal
- * and is returned.  after (may be NULL): start after this key (which need not be stored). */
+ * keys per read section; each() gets the objects copied out (encodings one after another, and
+ * their lengths in lens when the section copied at most 256 objects, else lens NULL) and runs
+ * outside any section.  each returns 0 to go on; anything else ends the traversal and is
+ * returned.  after (may be NULL): start after this key (which need not be stored). */
 int  tab_traverse(struct tab *t, int reverse, const shmets_term *after,
-                  int (*each)(const unsigned char *objs, size_t n, void *arg), void *arg);
+                  int (*each)(const unsigned char *objs, const size_t *lens, size_t n, void *arg), void *arg);
 /* tabwrite.c: replace the object `old` by `repl` (same key) if old is still stored, as one
  * write.  Returns 1 if replaced, 0 if old is not there, or an error. */
 int  tab_replace_object(struct tab *t, shmets_term old, shmets_term repl);

@@ -179,6 +179,8 @@ int shmets_prev_lookup(shmets_tab *t, shmets_term key, shmets_term *prev, shmets
  * One section of a traversal: from after `from` (or from the start), copy the objects of up to
  * STEP_KEYS keys into objs (their encodings one after another) and remember the last key.
  */
+#define WALK_LENS 256            /* objects of a section whose lengths each() is given */
+
 struct walk_arg {
     int reverse;
     struct tbuf *objs;          /* the section's objects, one encoding after another */
@@ -187,6 +189,7 @@ struct walk_arg {
     struct tbuf *last;          /* the last key the section copied */
     int started, done;
     struct term_shape shape;    /* the objects' shape, for their check (term_span.c D.6) */
+    size_t lens[WALK_LENS];     /* the first WALK_LENS objects' lengths, for each() */
 };
 
 /* Does the key of o come after `key` (hash `hash`; unused for an ordered_set) in traversal order?  Every step of a walk
@@ -285,8 +288,11 @@ static int walk_fn(struct tab *t, void *arg)
         }
         uint64_t n = 0;
         for (const struct sobj *x = o; x && n < cap; n++) {
+            size_t at = a->objs->len;
             if (sobj_append(t, x, a->objs, &a->shape))
                 break;
+            if (a->nobjs < WALK_LENS)
+                a->lens[a->nobjs] = a->objs->len - at;
             a->nobjs++;
             uint64_t nx = sobj_next(x);
             x = nx ? sobj_at(&t->s, nx) : NULL;
@@ -323,11 +329,13 @@ static int walk_fn(struct tab *t, void *arg)
 }
 
 /*
- * Traverse the table; after each section, call each(objs, n, arg) on the objects it copied
- * (outside any read section).  each returns 0 to go on.
+ * Traverse the table; after each section, call each(objs, lens, n, arg) on the objects it
+ * copied (outside any read section): n encodings one after another, lens[i] the length of the
+ * i-th (lens NULL when the section copied more than WALK_LENS: then term_end finds them).
+ * each returns 0 to go on.
  */
 int tab_traverse(struct tab *t, int reverse, const shmets_term *after,
-                 int (*each)(const unsigned char *objs, size_t n, void *arg), void *arg)
+                 int (*each)(const unsigned char *objs, const size_t *lens, size_t n, void *arg), void *arg)
 {
     struct tbuf objs, k1, k2;
     tbuf_init(&objs, (size_t)1 << 62);
@@ -348,7 +356,7 @@ int tab_traverse(struct tab *t, int reverse, const shmets_term *after,
     while (!rc && !a.done) {
         rc = tab_read(t, walk_fn, &a);
         if (!rc && a.nobjs)
-            rc = each(objs.p, a.nobjs, arg);
+            rc = each(objs.p, a.nobjs <= WALK_LENS ? a.lens : NULL, a.nobjs, arg);
         struct tbuf *x = a.from;       /* the next section starts after this one's last key */
         a.from = a.last;
         a.last = x;
@@ -365,11 +373,11 @@ struct fold_arg {
     void *arg;
 };
 
-static int fold_each(const unsigned char *p, size_t n, void *arg)
+static int fold_each(const unsigned char *p, const size_t *lens, size_t n, void *arg)
 {
     struct fold_arg *f = arg;
     for (size_t i = 0; i < n; i++) {
-        const unsigned char *end = term_end(p);
+        const unsigned char *end = lens ? p + lens[i] : term_end(p);
         shmets_term obj = { p, (size_t)(end - p) };
         int r = f->fn(obj, f->arg);
         if (r)
@@ -399,12 +407,12 @@ int shmets_foldr(shmets_tab *t, shmets_fold_fn fn, void *arg)
 
 struct list_arg { struct tbuf *b; uint64_t n; };
 
-static int list_each(const unsigned char *p, size_t n, void *arg)
+static int list_each(const unsigned char *p, const size_t *lens, size_t n, void *arg)
 {
     struct list_arg *l = arg;
     const unsigned char *q = p;
     for (size_t i = 0; i < n; i++)
-        q = term_end(q);
+        q = lens ? q + lens[i] : term_end(q);
     tbuf_put(l->b, p, (size_t)(q - p));
     l->n += n;
     return l->b->err;

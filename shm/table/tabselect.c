@@ -182,12 +182,12 @@ static int seek_fn(struct tab *t, void *arg)
     return a->key->err;
 }
 
-static int sel_each(const unsigned char *objs, size_t n, void *arg)
+static int sel_each(const unsigned char *objs, const size_t *lens, size_t n, void *arg)
 {
     struct sel *s = arg;
     const unsigned char *p = objs;
     for (size_t i = 0; i < n; i++) {
-        const unsigned char *e = term_end(p);
+        const unsigned char *e = lens ? p + lens[i] : term_end(p);
         shmets_term obj = { p, (size_t)(e - p) };
         p = e;
         shmets_term key;
