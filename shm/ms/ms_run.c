@@ -491,6 +491,13 @@ int ms_exec(const unsigned char *prog, struct ms_run *r, const unsigned char *ob
         }
         if (*pc++ != H_END)
             die(__FILE__, __LINE__, "ms_run: head without H_END (an unverified program?)");
+        if (pc[0] == B_BEGIN && pc[1] == E_OBJ && pc[2] == B_RETURN && ms_le32(pc + 3) == 0) {
+            /* No guard and the body ['$_'] (match_object's, and most range selects'): the
+             * result is the object, as eval would push and return it, without the machine. */
+            result->ptr = obj;
+            result->len = obj_len;
+            return 1;
+        }
         struct ms_val res = { NULL, 0, 0, 0 };
         int rc = eval(r, pc, h.pool, &res);
         if (rc < 0)
