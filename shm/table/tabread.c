@@ -276,7 +276,10 @@ static int walk_fn(struct tab *t, void *arg)
             a->done = 1;
             break;
         }
-        if (!sobj_key_ok(o)) {
+        /* A walk by search reads each key (the next step starts from it): it is checked
+         * first (D.1).  A walk by cursor reads only its section's last key (below); the
+         * others it copies inside their objects, which are checked. */
+        if (!t->ops->steps && !sobj_key_ok(o)) {
             a->objs->err = sobj_bad(t, o, "D.1 a stored key is not a term");
             break;
         }
@@ -300,7 +303,8 @@ static int walk_fn(struct tab *t, void *arg)
         if (a->objs->err)
             break;
         /* Go on from this key: within the section it is read where it lies (stored objects do
-         * not change, and RCU keeps this one until the section ends, sobj_key_ok above). */
+         * not change, and RCU keeps this one until the section ends; sobj_key_ok above, or
+         * for a walk by cursor below, before it is read). */
         lasto = o;
         key.ptr = sobj_key(o);
         key.len = sobj_klen(o);
@@ -308,6 +312,8 @@ static int walk_fn(struct tab *t, void *arg)
     /* A walk by cursor must end its section past where it began, or a damaged index could
      * send it round for ever (within a section the walk is bounded by STEP_KEYS; a damaged
      * node may give a key twice there, a wrong answer, never an endless walk). */
+    if (lasto && !a->objs->err && t->ops->steps && !sobj_key_ok(lasto))
+        a->objs->err = sobj_bad(t, lasto, "D.1 a stored key is not a term");
     if (lasto && !a->objs->err && a->started && t->ops->steps &&
         !goes_on(t, a->reverse, lasto, (shmets_term){ a->from->p, a->from->len }, 0))
         a->objs->err = sobj_bad(t, lasto, "the traversal does not move forward (a damaged index: it would never end)");
