@@ -287,9 +287,9 @@ struct walk {
     uint64_t xo;
 };
 
-/* Walk level l right from w->x while the next key is < k (strict) or <= k: 1, and *no the
- * node it stopped before (0: none) and *c its compare; 0: stop the search at w->xo (the walk's
- * bound, a damaged node or key). */
+/* Walk level l right from w->x while the next key is < k (strict) or <= k.  1: the level is
+ * done, *stop the node it stopped before (0: none) and *cmp that node's compare with k; 0: the
+ * search ends at w->xo (the walk's bound, or a damaged node or key). */
 static inline __attribute__((always_inline)) int level_walk(struct walk *w, int l, int strict, uint64_t *stop, int *cmp,
                                                             const int haskey)
 {
