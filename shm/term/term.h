@@ -144,10 +144,10 @@ static inline __attribute__((always_inline)) int term_span(const unsigned char *
 /* SHAPES (term_span.c D.6): a walk that checks many objects of one shape — a range, a
  * traversal's section — learns the shape from an object that passed term_span and then checks
  * each later object by its structural bytes alone (tags, arities, lengths: up to the first 24
- * bytes), a masked compare of one to three words instead of a walk; the last element, when it is a
- * binary, may have any length (its length field is checked against len).  A shape is process
- * memory (the caller's stack).  Bytes that fit a learnt shape pass term_span; bytes that do not
- * fit go to term_span, which decides. */
+ * bytes), a masked compare of one to three words instead of a walk; the last element, when it
+ * is a binary, may have any length (its length field is checked against len).  A shape is
+ * process memory (the caller's stack).  Bytes that fit a learnt shape pass term_span; bytes
+ * that do not fit go to term_span, which decides. */
 #define TERM_SHAPE_WORDS 3
 struct term_shape {
     size_t len;                         /* the length (tail == 0); SIZE_MAX: none learnt */
