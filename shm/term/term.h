@@ -65,7 +65,19 @@ void tbuf_init(struct tbuf *b, size_t limit);
 void tbuf_free(struct tbuf *b);
 /* Make room for n more bytes; returns a pointer to them or NULL (b->err set). */
 unsigned char *tbuf_room(struct tbuf *b, size_t n);
-void tbuf_put(struct tbuf *b, const void *src, size_t n);
+void tbuf_put_slow(struct tbuf *b, const void *src, size_t n);
+/* Append n bytes: inline when they fit in the room already allocated and under the limit (a
+ * walk's objects and a select's results, each a call of ~25 instructions of checks before),
+ * else tbuf_put_slow (term_codec.c) grows the buffer or sets b->err. */
+static inline void tbuf_put(struct tbuf *b, const void *src, size_t n)
+{
+    if (__builtin_expect(!b->err && b->p && n <= b->cap - b->len && n <= b->limit - b->len && b->len <= b->limit, 1)) {
+        memcpy(b->p + b->len, src, n);
+        b->len += n;
+        return;
+    }
+    tbuf_put_slow(b, src, n);
+}
 void tbuf_byte(struct tbuf *b, unsigned char c);
 void tbuf_be16(struct tbuf *b, uint16_t v);
 void tbuf_be32(struct tbuf *b, uint32_t v);

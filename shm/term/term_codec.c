@@ -99,7 +99,7 @@ unsigned char *tbuf_room(struct tbuf *b, size_t n)
     return b->p + b->len;
 }
 
-void tbuf_put(struct tbuf *b, const void *src, size_t n)
+void tbuf_put_slow(struct tbuf *b, const void *src, size_t n)
 {
     unsigned char *q = tbuf_room(b, n);
     if (q) {
