@@ -71,7 +71,10 @@ void tbuf_put_slow(struct tbuf *b, const void *src, size_t n);
  * else tbuf_put_slow (term_codec.c) grows the buffer or sets b->err. */
 static inline void tbuf_put(struct tbuf *b, const void *src, size_t n)
 {
-    if (__builtin_expect(!b->err && b->p && n <= b->cap - b->len && n <= b->limit - b->len && b->len <= b->limit, 1)) {
+    /* n 0 (src may be NULL, which memcpy may not be given) goes the slow way, which copies
+     * nothing then. */
+    if (__builtin_expect(n && !b->err && b->p && n <= b->cap - b->len && n <= b->limit - b->len && b->len <= b->limit,
+                         1)) {
         memcpy(b->p + b->len, src, n);
         b->len += n;
         return;
