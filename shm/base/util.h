@@ -58,4 +58,24 @@ static inline void put_be32(unsigned char *p, uint32_t v)
 }
 static inline void put_be64(unsigned char *p, uint64_t v) { put_be32(p, (uint32_t)(v >> 32)); put_be32(p + 4, (uint32_t)v); }
 
+/* Equal bytes, for the short keys and constants most tables and match specifications have,
+ * without a call into libc: two loads that may overlap cover 4-16 bytes (every load stays
+ * inside both buffers). */
+static inline int bytes_equal(const unsigned char *a, const unsigned char *b, uint32_t n)
+{
+    uint64_t x, y, u, v;
+    if (n >= 8 && n <= 16) {
+        memcpy(&x, a, 8); memcpy(&y, b, 8);
+        memcpy(&u, a + n - 8, 8); memcpy(&v, b + n - 8, 8);
+        return ((x ^ y) | (u ^ v)) == 0;
+    }
+    if (n >= 4 && n < 8) {
+        uint32_t x4, y4, u4, v4;
+        memcpy(&x4, a, 4); memcpy(&y4, b, 4);
+        memcpy(&u4, a + n - 4, 4); memcpy(&v4, b + n - 4, 4);
+        return ((x4 ^ y4) | (u4 ^ v4)) == 0;
+    }
+    return memcmp(a, b, n) == 0;
+}
+
 #endif

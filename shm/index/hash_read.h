@@ -74,25 +74,6 @@ static inline unsigned fp_matches(const struct hbucket *b, uint64_t want)
 }
 #endif
 
-/* Equal bytes, for the short keys most tables have without a call into libc: two loads that
- * may overlap cover 4-16 bytes (every load stays inside both buffers). */
-static inline int bytes_equal(const unsigned char *a, const unsigned char *b, uint32_t n)
-{
-    uint64_t x, y, u, v;
-    if (n >= 8 && n <= 16) {
-        memcpy(&x, a, 8); memcpy(&y, b, 8);
-        memcpy(&u, a + n - 8, 8); memcpy(&v, b + n - 8, 8);
-        return ((x ^ y) | (u ^ v)) == 0;
-    }
-    if (n >= 4 && n < 8) {
-        uint32_t x4, y4, u4, v4;
-        memcpy(&x4, a, 4); memcpy(&y4, b, 4);
-        memcpy(&u4, a + n - 4, 4); memcpy(&v4, b + n - 4, 4);
-        return ((x4 ^ y4) | (u4 ^ v4)) == 0;
-    }
-    return memcmp(a, b, n) == 0;
-}
-
 /* Is o's key these bytes?  (Its entry's fingerprint matched already; objects keep no hash.) */
 static inline int key_is(const struct sobj *o, const unsigned char *key, uint32_t klen)
 {

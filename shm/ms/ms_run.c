@@ -59,15 +59,7 @@ static inline uint32_t rd32(const unsigned char **pc)
 /* Are the bytes at t (a term in a buffer that ends at lim) the n bytes at c? */
 static inline int bytes_eq(const unsigned char *t, const unsigned char *lim, const unsigned char *c, size_t n)
 {
-    if ((size_t)(lim - t) < n)
-        return 0;
-    if (n >= 4 && n <= 8) {             /* a small constant (an integer, a short atom): two loads */
-        uint32_t a, b, x, y;
-        memcpy(&a, t, 4); memcpy(&b, c, 4);
-        memcpy(&x, t + n - 4, 4); memcpy(&y, c + n - 4, 4);
-        return ((a ^ b) | (x ^ y)) == 0;
-    }
-    return memcmp(t, c, n) == 0;
+    return (size_t)(lim - t) >= n && n <= UINT32_MAX && bytes_equal(t, c, (uint32_t)n);
 }
 
 /* Match the pattern at *pc against t (in a buffer ending at lim).  Returns 1 (match) or 0;
