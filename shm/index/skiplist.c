@@ -113,6 +113,16 @@ static inline uint64_t fast_bound(const struct seg *s)
     return s->size >= SEG_PAGE + node_size(SL_LEVELS) ? s->size - node_size(SL_LEVELS) - SEG_PAGE : 0;
 }
 
+/* The node a reader's link leads to (base: s->base, fast: fast_bound(s), both kept by the
+ * caller's loop), or NULL at the end or out of bounds. */
+static inline __attribute__((always_inline)) const struct snode *node_quick(const struct seg *s, const unsigned char *base,
+                                                                             uint64_t fast, uint64_t no)
+{
+    if (__builtin_expect(no - SEG_PAGE <= fast && !(no & 7), 1))
+        return (const struct snode *)(base + no);
+    return no ? node_at(s, no) : NULL;
+}
+
 /* ---- the prefix ------------------------------------------------------------------------- */
 
 enum { RK_NUMBER = 1, RK_ATOM, RK_REF, RK_FUN, RK_PORT, RK_PID, RK_TUPLE, RK_MAP, RK_NIL, RK_LIST,
@@ -297,10 +307,8 @@ static inline __attribute__((always_inline)) int level_walk(struct walk *w, int 
         if ((unsigned)l >= w->x->height || w->cap-- == 0)
             return 0;
         uint64_t no = atomic_load_explicit(&w->x->next[l], memory_order_acquire);
-        const struct snode *n;
-        if (__builtin_expect(no - SEG_PAGE <= w->fast && !(no & 7), 1))
-            n = (const struct snode *)(w->base + no);
-        else if (!no || !(n = node_at(w->s, no))) {
+        const struct snode *n = node_quick(w->s, w->base, w->fast, no);
+        if (!n) {
             *stop = 0;
             *cmp = 1;
             return 1;
@@ -485,18 +493,17 @@ static size_t sl_steps(const struct tab *t, struct index_cursor *c, int reverse,
         /* Link by link, each node checked once (the search's two compares, or node_at near the
          * mapping's end), its object's line prefetched. */
         uint64_t fast = fast_bound(s);
+        const unsigned char *base = s->base;
         uint64_t at = c->node;
         const struct snode *x = at ? node_at(s, at) : NULL;
         while (x && m < max) {
             uint64_t no = atomic_load_explicit(&x->next[0], memory_order_acquire);
-            const struct snode *n;
-            if (__builtin_expect(no - SEG_PAGE <= fast && !(no & 7), 1))
-                n = (const struct snode *)(s->base + no);
-            else if (!no || !(n = node_at(s, no)))
+            const struct snode *n = node_quick(s, base, fast, no);
+            if (!n)
                 break;                  /* the end (or a damaged link: the walk ends here) */
             uint64_t o = atomic_load_explicit(&n->obj, memory_order_acquire);
             if (o - SEG_PAGE <= fast)
-                __builtin_prefetch(s->base + o);
+                __builtin_prefetch(base + o);
             out[m++] = o;
             at = no;
             x = n;
