@@ -401,30 +401,32 @@ uint64_t shmets_term_hash(shmets_term t, uint64_t seed)
     return XXH3_64bits_withSeed(t.ptr, t.len, seed);
 }
 
-int shmets_term_key(shmets_term obj, unsigned pos, shmets_term *key)
+/* shmets_term_key's refusals, out of its path (a call to err_set there made it save registers
+ * for every key it found). */
+static __attribute__((noinline, cold)) int term_key_refused(shmets_term obj, unsigned pos, const shmets_term *key)
 {
-    const unsigned char *q = obj.ptr;
-    if (__builtin_expect(q && key && q[0] == ETF_SMALL_TUPLE && pos - 1u < q[1], 1)) {
-        /* A small tuple (every object under 256 elements): a leaf, no registers saved. */
-        q += 2;
-        for (unsigned i = 1; i < pos; i++)
-            q = term_end_leaf(q);
-        key->ptr = q;
-        key->len = (size_t)(term_end_leaf(q) - q);
-        return 0;
-    }
-    if (!obj.ptr || !key)
-        return err_set(SHMETS_EINVAL, "NULL argument");
     const unsigned char *p = obj.ptr;
+    if (!p || !key)
+        return err_set(SHMETS_EINVAL, "NULL argument");
     if (p[0] != ETF_SMALL_TUPLE && p[0] != ETF_LARGE_TUPLE)
         return err_set(SHMETS_ETYPE, "object is not a tuple");
     uint32_t n = p[0] == ETF_SMALL_TUPLE ? p[1] : get_be32(p + 1);
-    if (pos < 1 || pos > n)
-        return err_set(SHMETS_EBADPOS, "keypos %u outside the object's arity %u", pos, n);
+    return err_set(SHMETS_EBADPOS, "keypos %u outside the object's arity %u", pos, n);
+}
+
+int shmets_term_key(shmets_term obj, unsigned pos, shmets_term *key)
+{
+    const unsigned char *p = obj.ptr;
+    if (__builtin_expect(!p || !key || (p[0] != ETF_SMALL_TUPLE && p[0] != ETF_LARGE_TUPLE), 0))
+        return term_key_refused(obj, pos, key);
+    uint32_t n = p[0] == ETF_SMALL_TUPLE ? p[1] : get_be32(p + 1);
+    if (__builtin_expect(pos < 1 || pos > n, 0))
+        return term_key_refused(obj, pos, key);
+    /* The elements are stepped over by term_end's loop inline (term_end_leaf). */
     p += p[0] == ETF_SMALL_TUPLE ? 2 : 5;
     for (unsigned i = 1; i < pos; i++)
-        p = term_end_inline(p);
+        p = term_end_leaf(p);
     key->ptr = p;
-    key->len = (size_t)(term_end_inline(p) - p);
+    key->len = (size_t)(term_end_leaf(p) - p);
     return 0;
 }
