@@ -856,13 +856,17 @@ int shmets_range_view(shmets_tab *t, shmets_term from, unsigned flags, shmets_te
  * These calls allocate nothing, take no lock and touch one thread-local block; a lookup is
  * then the bucket line, the object and a memcpy (`make bench` reports the instructions).
  * A prepared key belongs to the table it was prepared for (its hash depends on the table's
- * seed): another table's is -SHMETS_EINVAL.  The key's bytes are the caller's, not copied.
+ * seed): another table's is -SHMETS_EINVAL.  The key's bytes are the caller's, not copied
+ * (but for the first 8, in head): like its hash, a prepared key is of the bytes it was
+ * prepared from; change them and prepare it again.
  */
 typedef struct shmets_key {
     const unsigned char *etf;       /* the key's canonical encoding (the caller's memory) */
     uint32_t len;
     uint64_t hash;                  /* its hash under the table's seed (0 for an ordered_set: its index reads none) */
     uint64_t seed;                  /* the seed it was prepared with (checked by each call) */
+    uint64_t head;                  /* its first 8 bytes (zero-padded), kept so that a lookup
+                                       compares a short key without reading etf */
 } shmets_key;
 
 /* Prepare `key` (a valid canonical term, e.g. from the builder or a parse) for lookups in t.

@@ -17,6 +17,7 @@
 #include "tabutil.h"
 #include "testutil.h"
 #include "store/tab.h"
+#include "index/hash_read.h"
 #include "intkey.h"
 
 #include <string.h>
@@ -306,6 +307,171 @@ static void batch_finds_a_fingerprint_0_key_behind_an_empty_slot(void **state)
     shmets_delete(t);
 }
 
+/* Every read of one key, each against the others: the copying lookup (its short path for a
+ * set), the view, the prepared key's view, into and the batch of one.  n is the number of
+ * objects the key must have (at most 2 are compared). */
+static void reads_agree(shmets_tab *t, shmets_term key, size_t n)
+{
+    shmets_key pk;
+    assert_int_equal(shmets_key_prepare(t, key, &pk), 0);
+    shmets_term list, o1[2], o2[2], b[1], obj, first;
+    size_t n1, n2, len, found;
+    assert_int_equal(shmets_lookup(t, key, &list), 0);
+    assert_int_equal(shmets_term_list_length(list, &len), 0);
+    assert_int_equal(len, n);
+    unsigned char buf[2048];
+    int rc = shmets_lookup_into(t, &pk, buf, sizeof buf, &obj, NULL);
+    assert_int_equal(rc, n ? 0 : -SHMETS_ENOKEY);
+    assert_int_equal(shmets_read_begin(db), 0);
+    assert_int_equal(shmets_lookup_view(t, key, o1, 2, &n1), 0);
+    assert_int_equal(shmets_lookup_view_key(t, &pk, o2, 2, &n2), 0);
+    assert_int_equal(shmets_lookup_bulk_view_keys(t, &pk, 1, b, &found), 0);
+    assert_int_equal(n1, n);
+    assert_int_equal(n2, n);
+    assert_int_equal(found, n > 0);
+    if (n) {
+        shmets_list_iter it;
+        assert_int_equal(shmets_list_begin(list, &it), 0);
+        assert_int_equal(shmets_list_next(&it, &first), 1);
+        assert_true(shmets_term_exact_equal(first, o1[0]));
+        assert_true(shmets_term_exact_equal(first, o2[0]));
+        assert_true(shmets_term_exact_equal(first, b[0]));
+        assert_true(shmets_term_exact_equal(first, obj));
+    }
+    shmets_read_end(db);
+    shmets_term_free(&list);
+}
+
+/* A prepared key keeps its first 8 bytes (shmets_key.head), and a short stored key is
+ * compared with them alone.  Keys of every length from 1 to 39 bytes ([], small integers,
+ * atoms of 0 to 37 characters) are each found by every read, and a key of the same length
+ * that differs in any one character — inside the head's 8 bytes, at their edge, past them —
+ * by none. */
+static void every_key_length_and_every_differing_byte(void **state)
+{
+    (void)state;
+    shmets_tab *t = mkc("lens", SHMETS_SET, false);
+    char text[128], name[64];
+    ins(t, "{[], nil}");
+    ins(t, "{7, seven}");
+    static const char *const small[] = { "[]", "7", "8" };
+    for (int i = 0; i < 3; i++) {
+        shmets_term key = T(small[i]);
+        reads_agree(t, key, i < 2);
+        shmets_term_free(&key);
+    }
+    for (int len = 0; len <= 37; len++) {
+        memset(name, 'a', (size_t)len);
+        name[len] = 0;
+        snprintf(text, sizeof text, "{'%s', %d}", name, len);
+        ins(t, text);
+    }
+    for (int len = 0; len <= 37; len++) {
+        /* The atom's ETF is 119, len, chars: character j is byte j + 2 of the key. */
+        memset(name, 'a', (size_t)len);
+        name[len] = 0;
+        snprintf(text, sizeof text, "'%s'", name);
+        shmets_term key = T(text);
+        reads_agree(t, key, 1);
+        shmets_term_free(&key);
+        for (int j = 0; j < len; j++) {
+            name[j] = 'b';
+            snprintf(text, sizeof text, "'%s'", name);
+            key = T(text);
+            reads_agree(t, key, 0);
+            shmets_term_free(&key);
+            name[j] = 'a';
+        }
+    }
+    check(t);
+    shmets_delete(t);
+}
+
+/* The compare a prepared key's short candidates get (hash_read.h, key_head_is; the lookups
+ * above reach it only when two keys' fingerprints collide): for keys of 1 to 40 bytes ([], a
+ * small integer, atoms of 1 and 2 characters, binaries of 0 to 35 bytes, prepared as terms),
+ * a stored copy is equal, a copy with any one byte of the key changed is not, and bytes after
+ * the key, which the compare loads too, are not looked at. */
+static void the_head_compare_sees_every_byte_of_the_key_and_none_after(void **state)
+{
+    (void)state;
+    shmets_tab *t = mkc("head", SHMETS_SET, false);
+    static const unsigned char shorts[4][4] = { { 106 }, { 97, 200 }, { 119, 1, 'a' }, { 119, 2, 'a', 'b' } };
+    unsigned char key[48], stored[48 + 8];
+    for (uint32_t len = 1; len <= 40; len++) {
+        if (len < 5) {
+            memcpy(key, shorts[len - 1], len);
+        } else {
+            uint32_t blen = len - 5;
+            key[0] = 109;                           /* BINARY_EXT, 32-bit length, bytes */
+            key[1] = key[2] = key[3] = 0;
+            key[4] = (unsigned char)blen;
+            for (uint32_t i = 0; i < blen; i++)
+                key[5 + i] = (unsigned char)(blen * 31 + i * 7 + 1);
+        }
+        shmets_key pk;
+        assert_int_equal(shmets_key_prepare(t, (shmets_term){ key, len }, &pk), 0);
+        for (int after = 0; after < 2; after++) {
+            memcpy(stored, key, len);
+            memset(stored + len, after ? 0xA5 : 0, 8);
+            assert_true(key_head_is(stored, &pk));
+            for (uint32_t j = 0; j < len; j++) {
+                stored[j] ^= 0x10;
+                assert_false(key_head_is(stored, &pk));
+                stored[j] ^= 0x10;
+            }
+        }
+    }
+    shmets_delete(t);
+}
+
+/* A table at its smallest reservation (1 MiB), filled until it is full: its last objects lie
+ * within 64 KiB of the mapping's end, where a candidate takes sobj_at's whole check instead
+ * of the one bound (hash_read.h, HB_LIM).  Every key, near the end or not, is found by every
+ * read, through both ways. */
+static void a_full_small_table_is_read_to_its_end(void **state)
+{
+    (void)state;
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.kind = SHMETS_SET;
+    o.access = SHMETS_PUBLIC;
+    o.max_bytes = 1u << 20;
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, "small", &o, &t), 0);
+    char text[1200], fill[1001];
+    memset(fill, 'x', 1000);
+    fill[1000] = 0;
+    int n = 0, rc;
+    for (;; n++) {
+        /* Objects of ~1 KiB: the bucket array stays small, and the heap fills to its end. */
+        snprintf(text, sizeof text, "{%d, <<\"%s%08d\">>}", n, fill + (n % 500), n);
+        shmets_term obj = T(text);
+        rc = shmets_insert(t, obj);
+        shmets_term_free(&obj);
+        if (rc)
+            break;
+    }
+    assert_int_equal(rc, -SHMETS_ENOMEM);
+    assert_true(n > 500);
+    size_t near_end = 0;
+    for (int i = 0; i <= n; i++) {
+        snprintf(text, sizeof text, "%d", i);
+        shmets_term key = T(text), v;
+        reads_agree(t, key, i < n);
+        size_t got;
+        assert_int_equal(shmets_read_begin(db), 0);
+        assert_int_equal(shmets_lookup_view(t, key, &v, 1, &got), 0);
+        if (got && (size_t)(v.ptr - t->s.base) + 65535 > t->s.size)
+            near_end++;
+        shmets_read_end(db);
+        shmets_term_free(&key);
+    }
+    assert_true(near_end > 0);          /* the case this test is for did happen */
+    check(t);
+    shmets_delete(t);
+}
+
 /* A private table of another process: refused, as the general calls refuse it. */
 static void private_table_of_another_process(void **state)
 {
@@ -349,6 +515,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(batch_refuses_another_tables_key_anywhere, setup, teardown),
         cmocka_unit_test_setup_teardown(batch_finds_a_fingerprint_0_key_behind_an_empty_slot, setup, teardown),
         cmocka_unit_test_setup_teardown(private_table_of_another_process, setup, teardown),
+        cmocka_unit_test_setup_teardown(every_key_length_and_every_differing_byte, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_head_compare_sees_every_byte_of_the_key_and_none_after, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_full_small_table_is_read_to_its_end, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

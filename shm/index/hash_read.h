@@ -80,10 +80,33 @@ static inline int key_is(const struct sobj *o, const unsigned char *key, uint32_
     return sobj_klen(o) == klen && bytes_equal(sobj_key(o), key, klen);
 }
 
+/* An offset c (a multiple of 8) with c - SEG_PAGE < HB_LIM(size) holds a short object (under
+ * 64 KiB) wholly inside a mapping of size bytes, and the 8 bytes after its key (below, and
+ * hash_bulk_obj). */
+#define HB_LIM(size) ((size) > SEG_PAGE + SOBJ_SHORT_HDR + 65535 ? (size) - (SEG_PAGE + SOBJ_SHORT_HDR + 65535) + 1 : 0)
+
+/* Is the key at p k's?  (The stored key's length is k's, checked by the caller, and the 8 bytes
+ * at p lie inside the mapping.)  A key of up to 8 bytes is compared with k->head, the caller's
+ * bytes not read: one load, one xor, one shift that drops the bytes after the key (the high
+ * ones of a little-endian load). */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "key_head_is and shmets_key.head assume little-endian loads");
+static inline int key_head_is(const unsigned char *p, const shmets_key *k)
+{
+    uint64_t x;
+    uint32_t n = k->len;
+    memcpy(&x, p, 8);
+    if (__builtin_expect(n <= 8, 1))
+        return ((x ^ k->head) << (-(n * 8) & 63)) == 0;
+    return x == k->head && bytes_equal(p + 8, k->etf + 8, n - 8);
+}
+
 /* ---- readers -------------------------------------------------------------------------- */
 
-/* The object of a key (checked by sobj_at), or NULL. */
-static inline __attribute__((always_inline)) const struct sobj *hash_read_obj(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
+/* The object of a key (checked by sobj_at), or NULL: of key's klen bytes, or (pk not NULL, a
+ * constant in each caller) of a prepared key, whose short objects are checked and compared as
+ * a batch's are (hash_bulk_obj: one bound for the block, the key's head). */
+static inline __attribute__((always_inline)) const struct sobj *hash_find(const struct tab *t, const unsigned char *key, uint32_t klen,
+                                                                         uint64_t hash, const shmets_key *pk)
 {
     const struct seg *s = &t->s;
     uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
@@ -104,13 +127,32 @@ static inline __attribute__((always_inline)) const struct sobj *hash_read_obj(co
         unsigned m = fp_matches(b, want);
         for (; m; m &= m - 1) {
             uint64_t off = entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire));
-            const struct sobj *o = sobj_at(s, off);
+            const struct sobj *o;
+            if (pk && off - SEG_PAGE < HB_LIM(s->size) &&
+                (o = (const struct sobj *)(s->base + off))->koff8 < SOBJ_SHORT_LZ4) {
+                if (o->x8 == pk->len && (uint32_t)o->koff8 + o->x8 <= o->len16 &&
+                    key_head_is((const unsigned char *)o + SOBJ_SHORT_HDR + o->koff8, pk))
+                    return o;
+                continue;
+            }
+            o = sobj_at(s, off);
             if (o && key_is(o, key, klen))
                 return o;
         }
         boff = atomic_load_explicit(&b->next, memory_order_acquire);
     }
     return NULL;
+}
+
+static inline __attribute__((always_inline)) const struct sobj *hash_read_obj(const struct tab *t, const unsigned char *key, uint32_t klen, uint64_t hash)
+{
+    return hash_find(t, key, klen, hash, NULL);
+}
+
+/* The object of a prepared key (its seed and bytes checked by the caller), or NULL. */
+static inline __attribute__((always_inline)) const struct sobj *hash_read_key(const struct tab *t, const shmets_key *k)
+{
+    return hash_find(t, k->etf, k->len, k->hash, k);
 }
 
 /* The same as an offset, 0: none (the method table's lookup). */
@@ -129,12 +171,22 @@ static inline __attribute__((always_inline)) uint64_t hash_read(const struct tab
  * array is bounds-checked once, whole (every bucket of a table that passes lies inside the
  * mapping); a damaged root that fails goes the checked way of hash_read_obj for every key.
  * The candidate's offset may be anything a damaged line holds: a prefetch never faults, and
- * sobj_at checks it before it is read.  cand 1 marks "ask hash_read_obj" (no object is at
- * offset 1); b[i] NULL: no bucket (an empty or damaged table).  The probe also tells
+ * it is checked before it is read.  cand HB_ABSENT (2) marks "absent", HB_ASK (1) or 0 "ask
+ * hash_read_obj" (no object is at offset 0, 1 or 2); b[i] NULL: no bucket (an empty or
+ * damaged table).  The probe also tells
  * whether every key was prepared with this seed and has bytes (0: all did), which the
- * caller checks before pass 3 reads any key's bytes. */
+ * caller checks before pass 3 reads any key's bytes.
+ *
+ * Pass 3's check of a candidate is sobj_at's, made cheaper by what a candidate is: an entry's
+ * offset is a multiple of 8 (entry_off), and `lim` (HB_LIM) places it in one compare.  Every
+ * other candidate (a long object, one near the mapping's end, 0, 1 or 2) takes sobj_at's
+ * whole check, or none. */
 #define HASH_BULK 16
+#define HB_ASK    1u
+#define HB_ABSENT 2u
 struct hash_bulk {
+    const unsigned char *base;          /* the mapping */
+    uint64_t lim;                       /* HB_LIM of the mapping */
     const struct hbucket *b[HASH_BULK];
     uint64_t cand[HASH_BULK];
 };
@@ -143,19 +195,22 @@ static inline __attribute__((always_inline)) uint64_t hash_bulk_probe(const stru
                                                                       struct hash_bulk *q)
 {
     const struct seg *s = &t->s;
-    uint64_t seed = t->h->seed, bad = 0;
+    const unsigned char *sb = s->base;
+    uint64_t size = s->size, seed = t->h->seed, bad = 0;
     uint64_t w = atomic_load_explicit(&t->h->root.word, memory_order_acquire);
     unsigned lg = root_lg(w);
     uint64_t base = root_base(w);
-    if (lg > LG_MAX || base < SEG_PAGE || base > s->size || (s->size - base) >> 6 < (1ull << lg)) {
+    q->base = sb;
+    q->lim = HB_LIM(size);
+    if (lg > LG_MAX || base < SEG_PAGE || base > size || (size - base) >> 6 < (1ull << lg)) {
         for (size_t i = 0; i < n; i++) {
             q->b[i] = NULL;
-            q->cand[i] = base ? 1 : 0;          /* a damaged root: each key the checked way */
+            q->cand[i] = base ? HB_ASK : HB_ABSENT;     /* a damaged root: each key the checked way */
             bad |= (k[i].seed ^ seed) | !k[i].etf;
         }
         return bad;
     }
-    const unsigned char *a = s->base + base;
+    const unsigned char *a = sb + base;
     uint64_t mask = (1ull << lg) - 1;
     for (size_t i = 0; i < n; i++) {
         q->b[i] = (const struct hbucket *)(a + ((k[i].hash & mask) << 6));
@@ -165,48 +220,53 @@ static inline __attribute__((always_inline)) uint64_t hash_bulk_probe(const stru
     for (size_t i = 0; i < n; i++) {
         const struct hbucket *b = q->b[i];
         unsigned m = fp_matches(b, k[i].hash & ~OFF_MASK);
-        uint64_t c = 1;
+        uint64_t c = HB_ASK;
         if (!(m & (m - 1)) && (m || !atomic_load_explicit(&b->next, memory_order_relaxed))) {
-            c = 0;
-            if (m) {
-                /* An empty slot matches fingerprint 0 (an entry of offset 0): the key may be in
-                 * the overflow chain, so the checked way (c 1), not "absent" (c 0). */
-                c = entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire));
-                c += !c;
-            }
-            __builtin_prefetch(s->base + c);
+            /* An empty slot matches fingerprint 0 (an entry of offset 0): the key may be in the
+             * overflow chain, and pass 3 takes 0 as "ask", not "absent". */
+            c = m ? entry_off(atomic_load_explicit(&b->e[__builtin_ctz(m)], memory_order_acquire)) : HB_ABSENT;
+            __builtin_prefetch(sb + c);
         }
         q->cand[i] = c;
     }
     return bad;
 }
 
-/* Pass 3 for key i of a probe: its object (sobj_at), or NULL, and *etf its bytes (sobj_etf,
- * sobj_len).  A short plain object (every set's small objects) is compared from the header
- * fields sobj_at has just read, without the accessors' test of its form. */
+/* Pass 3 for key i of a probe: its object, or NULL, and *etf its bytes (sobj_etf, sobj_len).
+ * A short plain object (every set's small objects) is compared from its header fields,
+ * without the accessors' test of its form. */
 static inline __attribute__((always_inline)) const struct sobj *hash_bulk_obj(const struct tab *t, const shmets_key *k,
                                                                              const struct hash_bulk *q, size_t i,
                                                                              shmets_term *etf)
 {
     uint64_t c = q->cand[i];
-    if (__builtin_expect(c > 1, 1)) {
-        const struct sobj *o = sobj_at(&t->s, c);
-        if (__builtin_expect(o && o->koff8 < SOBJ_SHORT_LZ4, 1)) {
+    const struct sobj *o;
+    if (__builtin_expect(c - SEG_PAGE < q->lim, 1)) {
+        o = (const struct sobj *)(q->base + c);
+        if (__builtin_expect(o->koff8 < SOBJ_SHORT_LZ4, 1)) {
             const unsigned char *e = (const unsigned char *)o + SOBJ_SHORT_HDR;
-            if (o->x8 == k[i].len && bytes_equal(e + o->koff8, k[i].etf, o->x8)) {
+            if (o->x8 == k[i].len && (uint32_t)o->koff8 + o->x8 <= o->len16 && key_head_is(e + o->koff8, &k[i])) {
                 *etf = (shmets_term){ e, o->len16 };
                 return o;
             }
-        } else if (o && key_is(o, k[i].etf, k[i].len)) {
+            if (!atomic_load_explicit(&q->b[i]->next, memory_order_relaxed))
+                return NULL;
+            goto slow;
+        }
+    }
+    if (c == HB_ABSENT)
+        return NULL;
+    if (c > HB_ABSENT) {
+        o = sobj_at(&t->s, c);
+        if (o && key_is(o, k[i].etf, k[i].len)) {
             *etf = (shmets_term){ sobj_etf(o), sobj_len(o) };
             return o;
         }
         if (!atomic_load_explicit(&q->b[i]->next, memory_order_relaxed))
             return NULL;
-    } else if (!c) {
-        return NULL;
     }
-    const struct sobj *o = hash_read_obj(t, k[i].etf, k[i].len, k[i].hash);
+slow:
+    o = hash_read_obj(t, k[i].etf, k[i].len, k[i].hash);
     if (o)
         *etf = (shmets_term){ sobj_etf(o), sobj_len(o) };
     return o;

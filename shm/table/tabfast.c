@@ -9,7 +9,10 @@
  * instructions for a copying lookup and 750 for a zero-copy one, of which the bucket line and
  * the object are ~150.  At that length the CPU cannot overlap one lookup's two cache misses
  * with the next one's (DESIGN.md §5).  This path does only what a lookup must:
- *   - the key is prepared once by the caller (its bytes and its hash for the table's seed);
+ *   - the key is prepared once by the caller (its bytes, its hash for the table's seed, and
+ *     its first 8 bytes, `head`, against which a short stored key is compared without
+ *     reading the caller's bytes: hash_read.h, key_head_is); a key used once
+ *     (shmets_lookup_view) is made here without a head, which would cost more than it saves;
  *   - the thread's reader comes from one thread-local block, inline (inst.h, inst_reader);
  *   - the section is the RCU's two stores, the T.3 sequence check two loads;
  *   - the hash index's lookup is inline (index/hash_read.h; the skip list's goes through its
@@ -21,7 +24,9 @@
  *   Q.1 A copy is of one published object, whole: it is made inside the read section (the
  *       object cannot be freed meanwhile, rcu.c R.3) and retried if a multi-key publish
  *       overlapped it (commit.c T.3), as tab_read does.
- *   Q.2 Offsets read from the segment are bounds-checked (sobj_at), as everywhere.
+ *   Q.2 Offsets read from the segment are bounds-checked (sobj_at), as everywhere; for a
+ *       prepared key's short candidates, by one bound (HB_LIM, hash_read.h) that implies
+ *       sobj_at's checks, and the key's place inside its object as sobj_at checks it.
  *   Q.3 A prepared key is used only with the table whose seed it was made with.
  *   Q.4 A compressed table's objects are unpacked by the general path (shmets_lookup).
  *   Q.5 What it hands out is a term (term_span.c D.1, issue 20): a copy is checked after it is
@@ -36,13 +41,40 @@
 #include <stdlib.h>
 #include <string.h>
 
-void tab_key_of(const struct tab *t, shmets_term key, shmets_key *k)
+/* The first 8 bytes of a key of len bytes, zero-padded (shmets_key.head, as a little-endian
+ * load of them gives: hash_read.h), read without reading past the key: one load, two
+ * overlapping ones, or three bytes. */
+static inline uint64_t key_head(const unsigned char *p, uint32_t len)
+{
+    uint64_t h = 0;
+    if (len >= 8) {
+        memcpy(&h, p, 8);
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + len - 4, 4);
+        h = a | (uint64_t)b << (8 * (len - 4));
+    } else if (len) {
+        h = p[0] | (uint64_t)p[len / 2] << (8 * (len / 2)) | (uint64_t)p[len - 1] << (8 * (len - 1));
+    }
+    return h;
+}
+
+/* A key used once (shmets_lookup_view) has no head: its lookup compares the caller's bytes
+ * (hash_read_obj), which costs fewer instructions than making the head would save. */
+static inline __attribute__((always_inline)) void key_of(const struct tab *t, shmets_term key, shmets_key *k, int head)
 {
     /* A key longer than any stored key can hold: an empty key, found nowhere. */
     k->etf = key.ptr;
     k->len = key.len <= UINT32_MAX ? (uint32_t)key.len : 0;
     k->seed = t->h->seed;
     k->hash = k->len ? tab_read_hash(t, key) : 0;
+    k->head = head ? key_head(key.ptr, k->len) : 0;
+}
+
+void tab_key_of(const struct tab *t, shmets_term key, shmets_key *k)
+{
+    key_of(t, key, k, 1);
 }
 
 int shmets_key_prepare(shmets_tab *t, shmets_term key, shmets_key *k)
@@ -55,11 +87,12 @@ int shmets_key_prepare(shmets_tab *t, shmets_term key, shmets_key *k)
     return 0;
 }
 
-/* The object of a prepared key, or NULL: the hash index inline, any other through its method. */
-static inline __attribute__((always_inline)) const struct sobj *lookup_obj(struct tab *t, const shmets_key *k)
+/* The object of a prepared key, or NULL: the hash index inline, any other through its method
+ * (head: k has one; a constant in each caller). */
+static inline __attribute__((always_inline)) const struct sobj *lookup_obj(struct tab *t, const shmets_key *k, int head)
 {
     if (__builtin_expect(t->ops == &hash_index_ops, 1))
-        return hash_read_obj(t, k->etf, k->len, k->hash);
+        return head ? hash_read_key(t, k) : hash_read_obj(t, k->etf, k->len, k->hash);
     uint64_t off = t->ops->lookup(t, k->etf, k->len, k->hash);
     return off ? sobj_at(&t->s, off) : NULL;
 }
@@ -123,7 +156,7 @@ int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap
             rc = err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
             break;
         }
-        const struct sobj *x = lookup_obj(t, k);
+        const struct sobj *x = lookup_obj(t, k, 1);
         if (!x) {
             rc = -SHMETS_ENOKEY;
         } else {
@@ -171,20 +204,16 @@ int tab_view_section(struct tab *t)
     return in_section(t, &rd);
 }
 
-int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs, size_t max, size_t *n)
+/* The views of k's objects (its seed checked, inside a section). */
+static inline __attribute__((always_inline)) int view_key(struct tab *t, const shmets_key *k, shmets_term *objs, size_t max,
+                                                          size_t *n, int head)
 {
-    if (!t || (!objs && max) || !n)
-        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_view_key");
-    struct rcu_reader *rd;
-    int rc = key_check(t, k);
-    if (rc || (rc = in_section(t, &rd)))
-        return rc;
     size_t got;
     for (;;) {
         uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
         if (seq & 1)
             seq = tab_seq_begin(t);
-        const struct sobj *x = lookup_obj(t, k);
+        const struct sobj *x = lookup_obj(t, k, head);
         got = 0;
         if (x && !sobj_next(x)) {               /* the common case: one object */
             if (!term_span(sobj_etf(x), sobj_len(x)))
@@ -209,6 +238,33 @@ int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs
     }
     *n = got;
     return 0;
+}
+
+int shmets_lookup_view_key(shmets_tab *t, const shmets_key *k, shmets_term *objs, size_t max, size_t *n)
+{
+    if (!t || (!objs && max) || !n)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_view_key");
+    struct rcu_reader *rd;
+    int rc = key_check(t, k);
+    if (rc || (rc = in_section(t, &rd)))
+        return rc;
+    return view_key(t, k, objs, max, n, 1);
+}
+
+int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t max, size_t *n)
+{
+    if (!t || !key.ptr || (!objs && max) || !n)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_view");
+    struct rcu_reader *rd;
+    int rc = in_section(t, &rd);
+    if (rc)
+        return rc;
+    *n = 0;
+    if (key.len > UINT32_MAX)
+        return 0;
+    shmets_key k;
+    key_of(t, key, &k, 0);
+    return view_key(t, &k, objs, max, n, 0);
 }
 
 #define FAST_CHUNK 64

@@ -8,8 +8,9 @@
  * checks the publish sequence (T.3) and looks again if a multi-key publish overlapped it, so
  * one call never sees half of a list insert.
  *
- * VIEWS by term key prepare the key (its hash) and take the short path (tabfast.c:
- * shmets_lookup_view_key, shmets_lookup_bulk_view_keys): one reader of views, not two.
+ * VIEWS by term key take the short path (tabfast.c: shmets_lookup_view itself lives there,
+ * beside shmets_lookup_view_key; a batch's keys are prepared here and handed to
+ * shmets_lookup_bulk_view_keys): one reader of views, not two.
  *
  * COPYING BATCHES go through the index's lookup_bulk (hash.c: prefetch all buckets, then all
  * candidate objects, then compare), in chunks of BULK_CHUNK keys whose hashes are computed
@@ -28,22 +29,8 @@
 
 #define BULK_CHUNK 64
 
-/* The term-key view calls prepare the key (tab_key_of, tabfast.c) and take the short path, so
- * there is one reader of views. */
-int shmets_lookup_view(shmets_tab *t, shmets_term key, shmets_term *objs, size_t max, size_t *n)
-{
-    if (!t || !key.ptr || (!objs && max) || !n)
-        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup_view");
-    int rc = tab_view_section(t);
-    if (rc)
-        return rc;
-    *n = 0;
-    if (key.len > UINT32_MAX)
-        return 0;
-    shmets_key k;
-    tab_key_of(t, key, &k);
-    return shmets_lookup_view_key(t, &k, objs, max, n);
-}
+/* shmets_lookup_view is in tabfast.c, on the short path with its key made there, so there is
+ * one reader of views. */
 
 /* ---- ranges --------------------------------------------------------------------------------- */
 
