@@ -472,6 +472,53 @@ static void a_full_small_table_is_read_to_its_end(void **state)
     shmets_delete(t);
 }
 
+/* shmets_lookup takes the short path for a hash table's key with no object or one plain one,
+ * the general way for the rest: each form gives the list of the objects inserted — a set's
+ * small object and its big one (the long form, over 64 KiB), a bag's one and two objects, a
+ * compressed set's — and a deleted table is -SHMETS_ENOENT to another handle. */
+static void copying_lookup_of_every_form(void **state)
+{
+    (void)state;
+    enum { BIG = 100000 };
+    unsigned char *big = malloc(BIG + 12);       /* {big, <<BIG bytes>>}, encoded here */
+    assert_non_null(big);
+    memcpy(big, "\x68\x02\x77\x03" "big" "\x6d", 8);
+    big[8] = BIG >> 24, big[9] = (BIG >> 16) & 255, big[10] = (BIG >> 8) & 255, big[11] = BIG & 255;
+    memset(big + 12, 'v', BIG);
+    shmets_term want = { big, BIG + 12 };
+    static const struct { enum shmets_kind kind; bool packed; } forms[] = {
+        { SHMETS_SET, false }, { SHMETS_BAG, false }, { SHMETS_DUPLICATE_BAG, false }, { SHMETS_SET, true },
+    };
+    for (size_t f = 0; f < sizeof forms / sizeof forms[0]; f++) {
+        char name[16];
+        snprintf(name, sizeof name, "form%zu", f);
+        shmets_tab *t = mkc(name, forms[f].kind, forms[f].packed);
+        ins(t, "{one, 1}");
+        assert_int_equal(shmets_insert(t, want), 0);
+        ins(t, "{two, a}");
+        if (forms[f].kind != SHMETS_SET)
+            ins(t, "{two, b}");
+        assert_string_equal(look(t, "one"), "[{one,1}]");
+        assert_string_equal(look(t, "two"), forms[f].kind != SHMETS_SET ? "[{two,a},{two,b}]" : "[{two,a}]");
+        assert_string_equal(look(t, "three"), "[]");
+        shmets_term key = T("big"), list, obj;
+        assert_int_equal(shmets_lookup(t, key, &list), 0);
+        shmets_list_iter it;
+        assert_int_equal(shmets_list_begin(list, &it), 0);
+        assert_int_equal(shmets_list_next(&it, &obj), 1);
+        assert_true(shmets_term_exact_equal(obj, want));
+        assert_int_equal(shmets_list_next(&it, &obj), 0);
+        shmets_term_free(&list);
+        shmets_tab *other;
+        assert_int_equal(shmets_attach(db, shmets_id(t), &other), 0);
+        assert_int_equal(shmets_delete(t), 0);
+        assert_int_equal(shmets_lookup(other, key, &list), -SHMETS_ENOENT);
+        shmets_detach(other);
+        shmets_term_free(&key);
+    }
+    free(big);
+}
+
 /* A private table of another process: refused, as the general calls refuse it. */
 static void private_table_of_another_process(void **state)
 {
@@ -518,6 +565,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(every_key_length_and_every_differing_byte, setup, teardown),
         cmocka_unit_test_setup_teardown(the_head_compare_sees_every_byte_of_the_key_and_none_after, setup, teardown),
         cmocka_unit_test_setup_teardown(a_full_small_table_is_read_to_its_end, setup, teardown),
+        cmocka_unit_test_setup_teardown(copying_lookup_of_every_form, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

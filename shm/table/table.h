@@ -37,6 +37,8 @@ void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b);
 /* tabfast.c: key as a prepared key of t (its hash for t's seed; 0 for an ordered_set, whose
  * index reads none; a key over 4 GiB as an empty key, found nowhere).  No checks. */
 void tab_key_of(const struct tab *t, shmets_term key, shmets_key *k);
+/* shmets_lookup the general way: any index, any object form (table.c). */
+int  tab_lookup(struct tab *t, shmets_term key, shmets_term *objects);
 /* tabfast.c: may a view call read t here — inside the caller's read section, a table whose
  * objects are terms (not compressed), readable by this process, not deleted?  0 or the error
  * (-SHMETS_EINVAL, -SHMETS_EOWNER, -SHMETS_ENOENT) with its detail. */
