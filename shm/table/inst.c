@@ -175,37 +175,52 @@ struct rcu_reader *inst_reader_slow(struct shmets *db)
     return &r->rd;
 }
 
-struct rcu_reader *tab_reader(struct tab *t)
-{
-    return inst_reader_slow(t->db);
-}
-
 int inst_in_section(struct shmets *db)
 {
     struct treader *r = thread_reader(db);
     return r && r->pid == proc_self_pid() && r->rd.nest > 0;
 }
 
-int shmets_read_begin(shmets *db)
+/* Sections: the thread-local hit inline (inst.h, inst_cached) and nothing else on the way in
+ * and out; the rest — a NULL instance, a thread's first section, a forked child — out of line,
+ * so that the hit saves and restores no registers. */
+static __attribute__((noinline, cold)) int read_begin_slow(shmets *db)
 {
     if (!db)
         return err_set(SHMETS_EINVAL, "NULL instance");
-    struct rcu_reader *rd = inst_reader(db);     /* the thread-local hit inline (inst.h) */
+    struct rcu_reader *rd = inst_reader_slow(db);
     if (!rd)
         return -SHMETS_EAGAIN;
     rcu_read_begin(&db->c.h->reg, rd);
     return 0;
 }
 
-void shmets_read_end(shmets *db)
+int shmets_read_begin(shmets *db)
+{
+    struct treader *r;
+    if (__builtin_expect(db && (r = inst_cached(db)), 1)) {
+        rcu_read_begin(&db->c.h->reg, &r->rd);
+        return 0;
+    }
+    return read_begin_slow(db);
+}
+
+static __attribute__((noinline, cold)) void read_end_slow(shmets *db)
 {
     if (!db)
         return;
-    struct treader *r = inst_cached(db);     /* the hit inline (inst.h); else the slow way */
-    if (!r)
-        r = thread_reader(db);
+    struct treader *r = thread_reader(db);
     if (r && r->pid == proc_self_pid() && r->rd.nest > 0)
         rcu_read_end(&r->rd);
+}
+
+void shmets_read_end(shmets *db)
+{
+    struct treader *r;
+    if (__builtin_expect(db && (r = inst_cached(db)) && r->rd.nest > 0, 1))
+        rcu_read_end(&r->rd);
+    else
+        read_end_slow(db);
 }
 
 int shmets_destroy_instance(const char *instance)
