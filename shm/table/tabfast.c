@@ -186,73 +186,94 @@ int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap
 }
 
 /*
- * ets:lookup/2, copying (shmets_lookup).  A hash table's key with no object or one plain one —
- * every key of a set — is read here: the key made without a head (key_of), the section and the
- * lookup inline as above, the list [Obj] written into one malloc of its exact size and checked
- * (Q.5, the copy).  Anything else (an ordered_set, a bag's chain, a packed object, a private
- * table of another process) goes the general way, tab_lookup (table.c), which gives the same
- * answers: this path is that one's first case without its callback, its growing buffer and
- * the realloc that trims it (~340 instructions of ~800).
+ * ONE KEY, COPIED OUT (tab_fast_read): the copying calls by term key — shmets_lookup and the
+ * byte-key reads (tabview.c) — take this path for a hash table's key: the key made without a
+ * head (key_of), the section and the lookup inline as above, fn called on the key's first
+ * object inside the section (again if a multi-key publish overlapped it).  A table this path
+ * is not for (an ordered_set, a compressed table, a private table of another process, no
+ * reader slot) answers TAB_FAST_NO before anything is read, and so may fn (a bag's chain, an
+ * object form it does not read): the caller then goes the general way, which gives the same
+ * answers.
  */
-int shmets_lookup(shmets_tab *t, shmets_term key, shmets_term *objects)
+static inline __attribute__((always_inline)) int fast_read(struct tab *t, shmets_term key,
+                                                           int (*fn)(struct tab *t, const struct sobj *x, void *arg), void *arg)
 {
-    if (!t || !key.ptr || !objects)
-        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup");
     struct rcu_reader *rd;
     if (t->ops != &hash_index_ops || (t->h->flags & TABF_COMPRESSED) || key.len > UINT32_MAX ||
         (t->access == SHMETS_PRIVATE && !t->owner) || !(rd = inst_reader(t->db)))
-        return tab_lookup(t, key, objects);
+        return TAB_FAST_NO;
     shmets_key k;
     key_of(t, key, &k, 0);
-    unsigned char *buf = NULL;
-    size_t cap = 0, len = 0;
     int rc;
     rcu_read_begin(&t->db->c.h->reg, rd);
     for (;;) {
         uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
         if (__builtin_expect(seq & 1, 0))
             seq = tab_seq_begin(t);
-        rc = 0;
         if (__builtin_expect(atomic_load_explicit(&t->h->root.deleted, memory_order_relaxed), 0)) {
             rc = err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
             break;
         }
-        const struct sobj *x = hash_read_obj(t, k.etf, k.len, k.hash);
-        if (x && (sobj_flags(x) || sobj_next(x))) {
-            rc = 1;                                     /* the general way */
-            break;
-        }
-        uint32_t n = x ? sobj_len(x) : 0;
-        len = x ? (size_t)n + 6 : 1;
-        if (len > cap) {
-            free(buf);
-            if (!(buf = malloc(len))) {
-                rc = err_set(SHMETS_ENOMEM, "a lookup's result of %zu bytes", len);
-                break;
-            }
-            cap = len;
-        }
-        if (x) {
-            buf[0] = ETF_LIST;
-            put_be32(buf + 1, 1);
-            memcpy(buf + 5, sobj_etf(x), n);
-            buf[5 + n] = ETF_NIL;
-            if (__builtin_expect(!term_span(buf + 5, n), 0)) {
-                rc = sobj_bad(t, x, "D.1 a stored object is not a term");
-                break;
-            }
-        } else {
-            buf[0] = ETF_NIL;
-        }
-        if (__builtin_expect(!tab_seq_retry(t, seq), 1))
+        rc = fn(t, hash_read_obj(t, k.etf, k.len, k.hash), arg);
+        if (rc || __builtin_expect(!tab_seq_retry(t, seq), 1))
             break;
     }
     rcu_read_end(rd);
-    if (rc) {
-        free(buf);
-        return rc == 1 ? tab_lookup(t, key, objects) : rc;
+    return rc;
+}
+
+/* The same for the other files (its callback called, not inlined). */
+int tab_fast_read(struct tab *t, shmets_term key, int (*fn)(struct tab *t, const struct sobj *x, void *arg), void *arg)
+{
+    return fast_read(t, key, fn, arg);
+}
+
+/* shmets_lookup's copy of a key with no object or one plain one: the list [Obj] (or []) in
+ * one malloc of its size, kept across a retry that needs no more, and checked (Q.5). */
+struct copy_one {
+    unsigned char *buf;
+    size_t cap, len;
+};
+
+static inline __attribute__((always_inline)) int copy_one(struct tab *t, const struct sobj *x, void *arg)
+{
+    struct copy_one *a = arg;
+    if (x && (sobj_flags(x) || sobj_next(x)))
+        return TAB_FAST_NO;
+    uint32_t n = x ? sobj_len(x) : 0;
+    a->len = x ? (size_t)n + 6 : 1;
+    if (a->len > a->cap) {
+        free(a->buf);
+        if (!(a->buf = malloc(a->len)))
+            return err_set(SHMETS_ENOMEM, "a lookup's result of %zu bytes", a->len);
+        a->cap = a->len;
     }
-    *objects = (shmets_term){ buf, len };
+    unsigned char *q = a->buf;
+    if (!x) {
+        q[0] = ETF_NIL;
+        return 0;
+    }
+    q[0] = ETF_LIST;
+    put_be32(q + 1, 1);
+    memcpy(q + 5, sobj_etf(x), n);
+    q[5 + n] = ETF_NIL;
+    return __builtin_expect(term_span(q + 5, n), 1) ? 0 : sobj_bad(t, x, "D.1 a stored object is not a term");
+}
+
+/* ets:lookup/2, copying: a set's keys (every key with no object or one plain one) the short
+ * way, with no callback of tab_read's, no growing buffer and no realloc to trim it (~220
+ * instructions of ~800); the rest the general way, tab_lookup (table.c). */
+int shmets_lookup(shmets_tab *t, shmets_term key, shmets_term *objects)
+{
+    if (!t || !key.ptr || !objects)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_lookup");
+    struct copy_one a = { NULL, 0, 0 };
+    int rc = fast_read(t, key, copy_one, &a);     /* copy_one inline */
+    if (rc) {
+        free(a.buf);
+        return rc == TAB_FAST_NO ? tab_lookup(t, key, objects) : rc;
+    }
+    *objects = (shmets_term){ a.buf, a.len };
     return 0;
 }
 

@@ -39,6 +39,10 @@ void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b);
 void tab_key_of(const struct tab *t, shmets_term key, shmets_key *k);
 /* shmets_lookup the general way: any index, any object form (table.c). */
 int  tab_lookup(struct tab *t, shmets_term key, shmets_term *objects);
+/* One key of a hash table read the short way (tabfast.c): fn on its first object (NULL: none)
+ * inside a read section; TAB_FAST_NO (from it or from fn) means "go the general way". */
+#define TAB_FAST_NO 1
+int  tab_fast_read(struct tab *t, shmets_term key, int (*fn)(struct tab *t, const struct sobj *x, void *arg), void *arg);
 /* tabfast.c: may a view call read t here — inside the caller's read section, a table whose
  * objects are terms (not compressed), readable by this process, not deleted?  0 or the error
  * (-SHMETS_EINVAL, -SHMETS_EOWNER, -SHMETS_ENOENT) with its detail. */

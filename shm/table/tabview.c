@@ -18,7 +18,8 @@
  *
  * BYTE KEYS: the object of key K and value V is {<<K>>, <<V>>}; its canonical encoding is
  * 104 2 | 109 len(K) K | 109 len(V) V, written here directly.  A value is found right after
- * the stored key (koff + klen), so kv_get costs what a lookup costs.
+ * the stored key (koff + klen), so kv_get costs what a lookup costs; a hash table's key is
+ * read on the short path (tabfast.c, tab_fast_read), the rest the general way.
  */
 #include "table/table.h"
 #include "term/term.h"
@@ -323,14 +324,15 @@ int shmets_kv_put(shmets_tab *t, const void *key, size_t klen, const void *val, 
 }
 
 /* The value of {<<K>>, <<V>>} (a canonical object): -SHMETS_ETYPE if it is not of that form. */
-static int kv_value(shmets_term o, const unsigned char **v, size_t *vlen)
+/* The value of {<<K>>, <<V>>} (o's bytes, all of them), or -SHMETS_ETYPE (with its detail when
+ * say is set) for any other term or bytes. */
+static int kv_value(shmets_term o, const unsigned char **v, size_t *vlen, int say)
 {
     const unsigned char *p = o.ptr;
-    if (o.len < 12 || p[0] != ETF_SMALL_TUPLE || p[1] != 2 || p[2] != ETF_BINARY)
-        return err_set(SHMETS_ETYPE, "the key's object is not {<<Key>>, <<Value>>}");
-    uint64_t at = 7 + (uint64_t)get_be32(p + 3);
-    if (at + 5 > o.len || p[at] != ETF_BINARY || at + 5 + get_be32(p + at + 1) != o.len)
-        return err_set(SHMETS_ETYPE, "the key's object is not {<<Key>>, <<Value>>}");
+    uint64_t at = 7;
+    if (o.len < 12 || p[0] != ETF_SMALL_TUPLE || p[1] != 2 || p[2] != ETF_BINARY ||
+        (at += get_be32(p + 3)) + 5 > o.len || p[at] != ETF_BINARY || at + 5 + get_be32(p + at + 1) != o.len)
+        return say ? err_set(SHMETS_ETYPE, "the key's object is not {<<Key>>, <<Value>>}") : -SHMETS_ETYPE;
     *v = p + at + 5;
     *vlen = get_be32(p + at + 1);
     return 0;
@@ -358,9 +360,30 @@ static int kv_get_fn(struct tab *t, void *arg)
     shmets_term obj;
     int rc = sobj_term(t, o, a->tmp, &obj);
     if (!rc)
-        rc = kv_value(obj, &v, &a->vlen);
+        rc = kv_value(obj, &v, &a->vlen, 1);
     if (rc)
         return rc;
+    a->found = 1;
+    a->view = v;
+    if (a->buf && a->vlen <= a->cap && a->vlen)
+        memcpy(a->buf, v, a->vlen);
+    return 0;
+}
+
+/* kv_get_fn on the short path (tabfast.c, tab_fast_read): the object read in place, its shape
+ * checked by kv_value alone — which accepts exactly the terms {<<K>>, <<V>>}, so it is D.1's
+ * check for them.  An object it refuses goes the general way, which tells a damaged object
+ * (-SHMETS_EBADSEG) from one of another shape (-SHMETS_ETYPE). */
+static int kv_fast_fn(struct tab *t, const struct sobj *x, void *arg)
+{
+    (void)t;
+    struct kv_arg *a = arg;
+    a->found = 0;
+    if (!x)
+        return 0;
+    const unsigned char *v;
+    if (sobj_flags(x) || kv_value((shmets_term){ sobj_etf(x), sobj_len(x) }, &v, &a->vlen, 0))
+        return TAB_FAST_NO;
     a->found = 1;
     a->view = v;
     if (a->buf && a->vlen <= a->cap && a->vlen)
@@ -376,12 +399,15 @@ static int kv_read(struct tab *t, const void *key, size_t klen, struct kv_arg *a
         rc = kv_key(key, klen, stack, &heap, &a->key);
     if (rc)
         return rc;
-    a->hash = tab_read_hash(t, a->key);
-    struct tbuf tmp;
-    tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
-    a->tmp = &tmp;
-    rc = tab_read(t, kv_get_fn, a);
-    tbuf_free(&tmp);
+    rc = tab_fast_read(t, a->key, kv_fast_fn, a);
+    if (rc == TAB_FAST_NO) {
+        a->hash = tab_read_hash(t, a->key);
+        struct tbuf tmp;
+        tbuf_init(&tmp, SHMETS_TERM_MAX_SIZE);
+        a->tmp = &tmp;
+        rc = tab_read(t, kv_get_fn, a);
+        tbuf_free(&tmp);
+    }
     free(heap);
     if (!rc && !a->found)
         rc = err_set(SHMETS_ENOKEY, "no such key");
