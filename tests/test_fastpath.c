@@ -152,7 +152,7 @@ static void view_and_batch_keys_agree(void **state)
 
 /* The hash index's batch (hash_read_bulk: buckets, then candidates, then keys) agrees with the
  * single lookup on a set large enough that many bucket lines overflow (30,000 keys at 4-5 a
- * line), for present and absent keys, in batches of 37 (groups of 16 cut anywhere). */
+ * line), for present and absent keys, in batches of 37 (groups of HASH_BULK cut anywhere). */
 static void batch_agrees_on_overflowing_buckets(void **state)
 {
     (void)state;
@@ -204,7 +204,7 @@ static void batch_refuses_another_tables_key_anywhere(void **state)
     shmets_tab *other = mkc("other", SHMETS_SET, false);
     for (size_t c = 0; c < 2; c++) {
         shmets_tab *t = mkc(c ? "ord" : "set", kinds[c], false);
-        enum { B = 37 };
+        enum { B = 2 * HASH_BULK + 5 };
         shmets_term keys[B], v[B];
         shmets_key pk[B], alien;
         char text[32];
@@ -220,7 +220,7 @@ static void batch_refuses_another_tables_key_anywhere(void **state)
         size_t found;
         assert_int_equal(shmets_lookup_bulk_view_keys(t, pk, B, v, &found), 0);
         assert_int_equal(found, B);
-        static const int at[] = { 0, 15, 16, 20, B - 1 };     /* first, group edges, middle, last */
+        static const int at[] = { 0, HASH_BULK - 1, HASH_BULK, HASH_BULK + 4, B - 1 };  /* first, group edges, middle, last */
         for (size_t a = 0; a < sizeof at / sizeof at[0]; a++) {
             shmets_key keep = pk[at[a]];
             pk[at[a]] = alien;
