@@ -1299,6 +1299,56 @@ static void test_key(void **state)
     shmets_term_free(&notup);
 }
 
+/* shmets_term_key reads a small tuple whose elements up to the wanted one are integers,
+ * short atoms, binaries, [] or small tuples of them on a path of its own, and any other the
+ * general way: every element of tuples that mix both kinds, in every order, and of a large
+ * tuple, is the element itself (compared with the element parsed alone). */
+static void test_key_every_element_kind(void **state)
+{
+    (void)state;
+    static const char *const els[] = {
+        "a", "7", "-70000", "<<1,2,3>>", "[]", "{}", "{1,{2,{3,<<>>}}}", "[1,2]", "\"str\"",
+        "12345678901234567890", "#{k => v}", "3.5", "{x, [y]}", "'an atom of some length'",
+    };
+    enum { N = sizeof els / sizeof els[0] };
+    char text[1024];
+    for (int rot = 0; rot < N; rot++) {
+        size_t at = 0;
+        at += (size_t)snprintf(text + at, sizeof text - at, "{");
+        for (int i = 0; i < N; i++)
+            at += (size_t)snprintf(text + at, sizeof text - at, "%s%s", i ? ", " : "", els[(i + rot) % N]);
+        snprintf(text + at, sizeof text - at, "}");
+        shmets_term obj, want, key;
+        assert_int_equal(shmets_term_parse(text, strlen(text), &obj), 0);
+        for (int i = 0; i < N; i++) {
+            const char *e = els[(i + rot) % N];
+            assert_int_equal(shmets_term_parse(e, strlen(e), &want), 0);
+            assert_int_equal(shmets_term_key(obj, (unsigned)i + 1, &key), 0);
+            assert_true(shmets_term_exact_equal(key, want));
+            shmets_term_free(&want);
+        }
+        assert_int_equal(shmets_term_key(obj, N + 1, &key), -SHMETS_EBADPOS);
+        shmets_term_free(&obj);
+    }
+    /* A large tuple (arity 300: LARGE_TUPLE_EXT) of small integers. */
+    size_t at = 0;
+    static char big[4096];
+    for (int i = 0; i < 300; i++)
+        at += (size_t)snprintf(big + at, sizeof big - at, "%s%d", i ? "," : "{", i % 200);
+    snprintf(big + at, sizeof big - at, "}");
+    shmets_term obj, key;
+    assert_int_equal(shmets_term_parse(big, strlen(big), &obj), 0);
+    assert_int_equal(obj.ptr[0], 105);
+    for (unsigned i = 1; i <= 300; i++) {
+        assert_int_equal(shmets_term_key(obj, i, &key), 0);
+        assert_int_equal(key.ptr[0], 97);
+        assert_int_equal(key.ptr[1], (i - 1) % 200);
+        assert_int_equal(key.len, 2);
+    }
+    assert_int_equal(shmets_term_key(obj, 301, &key), -SHMETS_EBADPOS);
+    shmets_term_free(&obj);
+}
+
 static void test_hash(void **state)
 {
     /* The same value from different encodings. */
@@ -1369,6 +1419,7 @@ int main(void)
         cmocka_unit_test(test_map_walk),
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_key),
+        cmocka_unit_test(test_key_every_element_kind),
         cmocka_unit_test(test_hash),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

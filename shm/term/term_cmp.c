@@ -414,7 +414,9 @@ static __attribute__((noinline, cold)) int term_key_refused(shmets_term obj, uns
     return err_set(SHMETS_EBADPOS, "keypos %u outside the object's arity %u", pos, n);
 }
 
-int shmets_term_key(shmets_term obj, unsigned pos, shmets_term *key)
+/* shmets_term_key for any tuple and any element: term_end_leaf, which calls term_end_from on
+ * a tag it does not step over itself. */
+static __attribute__((noinline)) int term_key_general(shmets_term obj, unsigned pos, shmets_term *key)
 {
     const unsigned char *p = obj.ptr;
     if (__builtin_expect(!p || !key || (p[0] != ETF_SMALL_TUPLE && p[0] != ETF_LARGE_TUPLE), 0))
@@ -422,11 +424,53 @@ int shmets_term_key(shmets_term obj, unsigned pos, shmets_term *key)
     uint32_t n = p[0] == ETF_SMALL_TUPLE ? p[1] : get_be32(p + 1);
     if (__builtin_expect(pos < 1 || pos > n, 0))
         return term_key_refused(obj, pos, key);
-    /* The elements are stepped over by term_end's loop inline (term_end_leaf). */
     p += p[0] == ETF_SMALL_TUPLE ? 2 : 5;
     for (unsigned i = 1; i < pos; i++)
         p = term_end_leaf(p);
     key->ptr = p;
     key->len = (size_t)(term_end_leaf(p) - p);
+    return 0;
+}
+
+/* Where the term at p ends, for the tags term_end_leaf steps over itself (integers, short
+ * atoms, binaries, small tuples of them, []), or NULL at any other tag. */
+static inline __attribute__((always_inline)) const unsigned char *leaf_end(const unsigned char *p)
+{
+    uint64_t pending = 1;
+    do {
+        unsigned tag = p[0], n = term_scalar_len[tag];
+        if (n)
+            p += n;
+        else if (tag == ETF_SMALL_TUPLE) {
+            pending += p[1];
+            p += 2;
+        } else if (tag == ETF_BINARY)
+            p += 5 + get_be32(p + 1);
+        else if (tag == ETF_SMALL_ATOM_UTF8)
+            p += 2 + p[1];
+        else
+            return NULL;
+    } while (--pending);
+    return p;
+}
+
+/* A small tuple whose elements up to pos are of leaf_end's tags (the objects most tables hold,
+ * {K, V}, {{B, K}, <<V>>}) is read here with no call, so with no register saved; anything else
+ * the general way.  The accessors reach a value through it (shmets_term_tuple_element): ~45
+ * instructions for {{B, K}, <<V>>}'s second element, ~80 the general way. */
+int shmets_term_key(shmets_term obj, unsigned pos, shmets_term *key)
+{
+    const unsigned char *p = obj.ptr, *e;
+    if (__builtin_expect(!p || !key || p[0] != ETF_SMALL_TUPLE || pos - 1u >= p[1], 0))
+        return term_key_general(obj, pos, key);
+    p += 2;
+    for (unsigned i = pos;; p = e) {
+        if (__builtin_expect(!(e = leaf_end(p)), 0))
+            return term_key_general(obj, pos, key);
+        if (--i == 0)
+            break;
+    }
+    key->ptr = p;
+    key->len = (size_t)(e - p);
     return 0;
 }
