@@ -20,8 +20,11 @@
 #include "index/hash_read.h"
 #include "intkey.h"
 
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 static shmets_tab *mkc(const char *name, enum shmets_kind kind, bool compressed)
 {
@@ -519,6 +522,193 @@ static void copying_lookup_of_every_form(void **state)
     free(big);
 }
 
+/* Every short read, from processes that share nothing with the writer but the table, while
+ * the writer replaces the values of 20,000 keys and inserts and deletes 40,000 more (the
+ * bucket array grows and is replaced under the readers), and a third process reclaims what
+ * the writes retire.  Objects are {<<K:64>>, <<K:64, Gen:64, Pad:128>>}.  Each reader, for
+ * every key it asks: a batch of 32 prepared keys, shmets_lookup_into, a prepared key's view,
+ * shmets_lookup and shmets_kv_get.  A key of the first 20,000 is found by every read, and
+ * every object found is its key's, whole (its value names its key); a key of the rest may be
+ * found or not.  (It runs ~4 rounds, ~3 million reads a reader.  It does not widen the moment
+ * between a lookup and its copy: a read outside its section, made on purpose, went unseen in
+ * three runs; test_rcu.c tests that sections hold reclamation back.) */
+enum { XP_STABLE = 20000, XP_KEYS = 60000, XP_VAL = 32, XP_READERS = 2 };
+
+struct xp_flags {
+    _Atomic int stop;
+    _Atomic uint64_t reads[XP_READERS];
+};
+
+static void xp_kb(uint64_t k, unsigned char *kb)
+{
+    for (int i = 0; i < 8; i++)
+        kb[i] = (unsigned char)(k >> (56 - 8 * i));
+}
+
+/* Is v (len bytes) the value of key k?  (Its first 8 bytes name the key.) */
+static int xp_ok(const unsigned char *v, size_t len, uint64_t k)
+{
+    unsigned char kb[8];
+    xp_kb(k, kb);
+    return len == XP_VAL && memcmp(v, kb, 8) == 0;
+}
+
+static void xp_put(shmets_tab *t, uint64_t k, uint64_t gen)
+{
+    unsigned char kb[8], v[XP_VAL] = { 0 };
+    xp_kb(k, kb);
+    memcpy(v, kb, 8);
+    memcpy(v + 8, &gen, 8);
+    assert_int_equal(shmets_kv_put(t, kb, 8, v, XP_VAL), 0);
+}
+
+/* One reader's run: exit 0 if every answer held, else the number of the first broken rule. */
+static int xp_reader(struct xp_flags *f, int id)
+{
+    shmets *d;
+    shmets_tab *t;
+    if (shmets_open(inst, &d) || shmets_attach_name(d, "xp", &t))
+        return 10;
+    uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(id + 1), reads = 0;
+    unsigned char kt[32][13];
+    shmets_key pk[32];
+    shmets_term views[32];
+    while (!atomic_load(&f->stop)) {
+        uint64_t keys[32];
+        for (int i = 0; i < 32; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            keys[i] = x % XP_KEYS;
+            kt[i][0] = 109, kt[i][1] = kt[i][2] = kt[i][3] = 0, kt[i][4] = 8;
+            xp_kb(keys[i], kt[i] + 5);
+            if (shmets_key_prepare(t, (shmets_term){ kt[i], 13 }, &pk[i]))
+                return 11;
+        }
+        if (shmets_read_begin(d))
+            return 12;
+        size_t found;
+        if (shmets_lookup_bulk_view_keys(t, pk, 32, views, &found))
+            return 13;
+        for (int i = 0; i < 32; i++) {
+            shmets_term v;
+            const void *vp;
+            size_t vl;
+            if (!views[i].ptr) {
+                if (keys[i] < XP_STABLE)
+                    return 14;                      /* a stable key not found */
+                continue;
+            }
+            if (shmets_term_tuple_element(views[i], 2, &v) || shmets_term_get_binary(v, &vp, &vl) || !xp_ok(vp, vl, keys[i]))
+                return 15;                          /* another key's object, or not whole */
+        }
+        shmets_read_end(d);
+        uint64_t k = keys[0];
+        unsigned char buf[128], kb[8];
+        shmets_term obj, list, v, o[1];
+        const void *vp;
+        size_t vl, n;
+        int rc = shmets_lookup_into(t, &pk[0], buf, sizeof buf, &obj, NULL);
+        if (rc == -SHMETS_ENOKEY ? k < XP_STABLE
+                                 : rc || shmets_term_tuple_element(obj, 2, &v) || shmets_term_get_binary(v, &vp, &vl) || !xp_ok(vp, vl, k))
+            return 16;
+        if (shmets_read_begin(d) || shmets_lookup_view_key(t, &pk[0], o, 1, &n))
+            return 17;
+        if (n ? shmets_term_tuple_element(o[0], 2, &v) || shmets_term_get_binary(v, &vp, &vl) || !xp_ok(vp, vl, k) : k < XP_STABLE)
+            return 17;
+        shmets_read_end(d);
+        if (shmets_lookup(t, (shmets_term){ kt[0], 13 }, &list) || shmets_term_list_length(list, &n) || n > 1)
+            return 18;
+        if (n) {
+            shmets_list_iter it;
+            if (shmets_list_begin(list, &it) || shmets_list_next(&it, &obj) != 1 || shmets_term_tuple_element(obj, 2, &v) ||
+                shmets_term_get_binary(v, &vp, &vl) || !xp_ok(vp, vl, k))
+                return 18;
+        } else if (k < XP_STABLE) {
+            return 18;
+        }
+        shmets_term_free(&list);
+        xp_kb(k, kb);
+        rc = shmets_kv_get(t, kb, 8, buf, sizeof buf, &vl);
+        if (rc == -SHMETS_ENOKEY ? k < XP_STABLE : rc || !xp_ok(buf, vl, k))
+            return 19;
+        reads += 36;
+        atomic_store(&f->reads[id], reads);
+    }
+    shmets_detach(t);
+    shmets_close(d);
+    return 0;
+}
+
+static void readers_in_other_processes_while_another_writes_and_a_third_reclaims(void **state)
+{
+    (void)state;
+    shmets_opts o;
+    shmets_opts_init(&o);
+    o.kind = SHMETS_SET;
+    o.access = SHMETS_PUBLIC;
+    o.named = true;
+    shmets_tab *t;
+    assert_int_equal(shmets_new(db, "xp", &o, &t), 0);
+    for (uint64_t k = 0; k < XP_STABLE; k++)
+        xp_put(t, k, 0);
+    struct xp_flags *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(f != MAP_FAILED);
+    memset(f, 0, sizeof *f);
+    pid_t kids[XP_READERS + 1];
+    for (int r = 0; r <= XP_READERS; r++) {
+        kids[r] = fork();
+        assert_true(kids[r] >= 0);
+        if (kids[r] == 0) {
+            child_init();
+            if (r < XP_READERS)
+                _exit(xp_reader(f, r));
+            shmets *d;                              /* the reclaimer */
+            shmets_tab *x;
+            if (shmets_open(inst, &d) || shmets_attach_name(d, "xp", &x))
+                _exit(20);
+            while (!atomic_load(&f->stop)) {
+                uint64_t freed;
+                if (shmets_reclaim(x, 0, &freed))
+                    _exit(21);
+                usleep(1000);
+            }
+            shmets_detach(x);
+            shmets_close(d);
+            _exit(0);
+        }
+    }
+    /* The writer: rounds of replacing every stable key's value and growing and emptying the
+     * rest, until each reader has read at least 20,000 times (and at least 3 rounds). */
+    uint64_t gen = 1;
+    for (int round = 0;; round++, gen++) {
+        for (uint64_t k = 0; k < XP_STABLE; k++)
+            xp_put(t, k, gen);
+        for (uint64_t k = XP_STABLE; k < XP_KEYS; k++)
+            xp_put(t, k, gen);
+        for (uint64_t k = XP_STABLE; k < XP_KEYS; k++) {
+            unsigned char kb[8];
+            xp_kb(k, kb);
+            assert_int_equal(shmets_kv_del(t, kb, 8), 0);
+        }
+        int done = round >= 3;
+        for (int r = 0; r < XP_READERS; r++)
+            done &= atomic_load(&f->reads[r]) >= 20000;
+        if (done || round > 200)
+            break;
+    }
+    atomic_store(&f->stop, 1);
+    for (int r = 0; r <= XP_READERS; r++) {
+        int st;
+        assert_int_equal(waitpid(kids[r], &st, 0), kids[r]);
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            fail_msg("process %d (%s) ended with status %d", r, r < XP_READERS ? "reader" : "reclaimer", st);
+    }
+    for (int r = 0; r < XP_READERS; r++)
+        assert_true(atomic_load(&f->reads[r]) >= 20000);
+    munmap(f, sizeof *f);
+    check(t);
+    shmets_delete(t);
+}
+
 /* A private table of another process: refused, as the general calls refuse it. */
 static void private_table_of_another_process(void **state)
 {
@@ -566,6 +756,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_head_compare_sees_every_byte_of_the_key_and_none_after, setup, teardown),
         cmocka_unit_test_setup_teardown(a_full_small_table_is_read_to_its_end, setup, teardown),
         cmocka_unit_test_setup_teardown(copying_lookup_of_every_form, setup, teardown),
+        cmocka_unit_test_setup_teardown(readers_in_other_processes_while_another_writes_and_a_third_reclaims, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
