@@ -108,6 +108,19 @@ static int key_check(struct tab *t, const shmets_key *k)
     return 0;
 }
 
+/* A read's start inside its section: the T.3 sequence it checks at its end (a publish in
+ * progress waited out), or -SHMETS_ENOENT for a table deleted meanwhile. */
+static inline __attribute__((always_inline)) int read_start(struct tab *t, uint64_t *seq)
+{
+    uint64_t s = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
+    if (__builtin_expect(s & 1, 0))
+        s = tab_seq_begin(t);
+    *seq = s;
+    if (__builtin_expect(atomic_load_explicit(&t->h->root.deleted, memory_order_relaxed), 0))
+        return err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
+    return 0;
+}
+
 /* The general path for a compressed table (Q.4). */
 static int into_slow(struct tab *t, const shmets_key *k, void *buf, size_t cap, shmets_term *obj, int *more)
 {
@@ -151,13 +164,9 @@ int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap
         return -SHMETS_EAGAIN;
     rcu_read_begin(&t->db->c.h->reg, rd);
     for (;;) {
-        uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
-        if (__builtin_expect(seq & 1, 0))
-            seq = tab_seq_begin(t);
-        if (__builtin_expect(atomic_load_explicit(&t->h->root.deleted, memory_order_relaxed), 0)) {
-            rc = err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
+        uint64_t seq;
+        if ((rc = read_start(t, &seq)))
             break;
-        }
         const struct sobj *x = lookup_obj(t, k, 1);
         if (!x) {
             rc = -SHMETS_ENOKEY;
@@ -207,13 +216,9 @@ static inline __attribute__((always_inline)) int fast_read(struct tab *t, shmets
     int rc;
     rcu_read_begin(&t->db->c.h->reg, rd);
     for (;;) {
-        uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
-        if (__builtin_expect(seq & 1, 0))
-            seq = tab_seq_begin(t);
-        if (__builtin_expect(atomic_load_explicit(&t->h->root.deleted, memory_order_relaxed), 0)) {
-            rc = err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
+        uint64_t seq;
+        if ((rc = read_start(t, &seq)))
             break;
-        }
         rc = fn(t, hash_read_obj(t, k.etf, k.len, k.hash), arg);
         if (rc || __builtin_expect(!tab_seq_retry(t, seq), 1))
             break;

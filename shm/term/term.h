@@ -219,12 +219,12 @@ static inline __attribute__((always_inline)) int term_span_shaped(struct term_sh
 
 /* End of the canonical term starting at p. */
 const unsigned char *term_end(const unsigned char *p);
-/* term_end's body, for the accessors that would otherwise make it their only call (so that
- * they save no registers): the common tags in a loop, the rest by a tail call to
- * term_end_from (term_walk.c). */
 extern const unsigned char term_scalar_len[256];
 const unsigned char *term_end_from(const unsigned char *p, uint64_t pending);
-static inline __attribute__((always_inline)) const unsigned char *term_end_leaf(const unsigned char *p)
+/* term_end's loop over the tags most elements have (integers, short atoms, binaries, [],
+ * small tuples of them), inline: where it stopped, and *left the terms still to step over
+ * there (0: the term ends at the pointer returned; else its tag is none of those). */
+static inline __attribute__((always_inline)) const unsigned char *term_leaf_steps(const unsigned char *p, uint64_t *left)
 {
     uint64_t pending = 1;
     do {
@@ -238,10 +238,22 @@ static inline __attribute__((always_inline)) const unsigned char *term_end_leaf(
             p += 5 + get_be32(p + 1);
         else if (tag == ETF_SMALL_ATOM_UTF8)
             p += 2 + p[1];
-        else
-            return term_end_from(p, pending);
+        else {
+            *left = pending;
+            return p;
+        }
     } while (--pending);
+    *left = 0;
     return p;
+}
+/* term_end's body, for the accessors that would otherwise make it their only call (so that
+ * they save no registers): the common tags in a loop, the rest by a tail call to
+ * term_end_from (term_walk.c). */
+static inline __attribute__((always_inline)) const unsigned char *term_end_leaf(const unsigned char *p)
+{
+    uint64_t left;
+    const unsigned char *q = term_leaf_steps(p, &left);
+    return left ? term_end_from(q, left) : q;
 }
 /* term_end with the scalar tags most elements have inline (integers, binaries, short atoms,
  * []), for the accessors that step over a tuple's elements. */

@@ -432,26 +432,13 @@ static __attribute__((noinline)) int term_key_general(shmets_term obj, unsigned 
     return 0;
 }
 
-/* Where the term at p ends, for the tags term_end_leaf steps over itself (integers, short
- * atoms, binaries, small tuples of them, []), or NULL at any other tag. */
+/* Where the term at p ends, for the tags term_end_leaf steps over itself (term_leaf_steps),
+ * or NULL at any other tag. */
 static inline __attribute__((always_inline)) const unsigned char *leaf_end(const unsigned char *p)
 {
-    uint64_t pending = 1;
-    do {
-        unsigned tag = p[0], n = term_scalar_len[tag];
-        if (n)
-            p += n;
-        else if (tag == ETF_SMALL_TUPLE) {
-            pending += p[1];
-            p += 2;
-        } else if (tag == ETF_BINARY)
-            p += 5 + get_be32(p + 1);
-        else if (tag == ETF_SMALL_ATOM_UTF8)
-            p += 2 + p[1];
-        else
-            return NULL;
-    } while (--pending);
-    return p;
+    uint64_t left;
+    const unsigned char *q = term_leaf_steps(p, &left);
+    return left ? NULL : q;
 }
 
 /* A small tuple whose elements up to pos are of leaf_end's tags (the objects most tables hold,
