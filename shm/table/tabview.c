@@ -348,6 +348,16 @@ struct kv_arg {
     struct tbuf *tmp;           /* a compressed object, unpacked */
 };
 
+/* The key's value v (a->vlen bytes) was found: kept as a view, and copied when it fits. */
+static inline int kv_found(struct kv_arg *a, const unsigned char *v)
+{
+    a->found = 1;
+    a->view = v;
+    if (a->buf && a->vlen <= a->cap && a->vlen)
+        memcpy(a->buf, v, a->vlen);
+    return 0;
+}
+
 static int kv_get_fn(struct tab *t, void *arg)
 {
     struct kv_arg *a = arg;
@@ -361,13 +371,7 @@ static int kv_get_fn(struct tab *t, void *arg)
     int rc = sobj_term(t, o, a->tmp, &obj);
     if (!rc)
         rc = kv_value(obj, &v, &a->vlen, 1);
-    if (rc)
-        return rc;
-    a->found = 1;
-    a->view = v;
-    if (a->buf && a->vlen <= a->cap && a->vlen)
-        memcpy(a->buf, v, a->vlen);
-    return 0;
+    return rc ? rc : kv_found(a, v);
 }
 
 /* kv_get_fn on the short path (tabfast.c, tab_fast_read): the object read in place, its shape
@@ -384,11 +388,7 @@ static int kv_fast_fn(struct tab *t, const struct sobj *x, void *arg)
     const unsigned char *v;
     if (sobj_flags(x) || kv_value((shmets_term){ sobj_etf(x), sobj_len(x) }, &v, &a->vlen, 0))
         return TAB_FAST_NO;
-    a->found = 1;
-    a->view = v;
-    if (a->buf && a->vlen <= a->cap && a->vlen)
-        memcpy(a->buf, v, a->vlen);
-    return 0;
+    return kv_found(a, v);
 }
 
 static int kv_read(struct tab *t, const void *key, size_t klen, struct kv_arg *a)
