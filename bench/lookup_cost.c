@@ -20,6 +20,7 @@
  *             ordered_set keyed {K div 100, K rem 100}, B uniformly drawn; cost per object
  *   rangezc   R5 by range views: read_begin, shmets_range_view of the 100 objects from the key
  *             {B, 0} of the same ordered_set, each value folded, read_end; cost per object
+ *   member    shmets_member (whether the key has an object; no value reached)
  *   kv        shmets_kv_get
  *   write     R2's write: {K, <<V:32 bytes>>} built (shmets_builder, viewed: no copy) and inserted
  *             over the drawn key's object (shmets_insert replaces it); cost per write
@@ -296,6 +297,13 @@ static __attribute__((noinline)) void run(const char *mode)
             shmets_term_free(&from);
         }
         shmets_builder_destroy(b);
+    } else if (!strcmp(mode, "member")) {
+        for (uint64_t i = 0; i < nlook; i++) {
+            int found;
+            if ((rc = shmets_member(set, key_of(bench_rnd(&seed) % nobj, kb[0]), &found)))
+                die("member", rc);
+            sum += (uint64_t)found;
+        }
     } else if (!strcmp(mode, "kv")) {
         for (uint64_t i = 0; i < nlook; i++) {
             uint64_t k = bench_rnd(&seed) % nobj;
@@ -328,7 +336,7 @@ static __attribute__((noinline)) void run(const char *mode)
     }
 }
 
-static const char *const modes[] = { "copy", "into", "zc", "zckey", "batch", "batchkey", "ordered", "next", "fold", "range", "rangezc",
+static const char *const modes[] = { "copy", "into", "zc", "zckey", "batch", "batchkey", "member", "ordered", "next", "fold", "range", "rangezc",
                                      "kv", "write", "none" };
 
 int main(int argc, char **argv)

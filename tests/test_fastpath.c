@@ -478,7 +478,8 @@ static void a_full_small_table_is_read_to_its_end(void **state)
 /* shmets_lookup takes the short path for a hash table's key with no object or one plain one,
  * the general way for the rest: each form gives the list of the objects inserted — a set's
  * small object and its big one (the long form, over 64 KiB), a bag's one and two objects, a
- * compressed set's — and a deleted table is -SHMETS_ENOENT to another handle. */
+ * compressed set's — and a deleted table is -SHMETS_ENOENT to another handle.  shmets_member
+ * (short for every hash table) agrees. */
 static void copying_lookup_of_every_form(void **state)
 {
     (void)state;
@@ -504,6 +505,12 @@ static void copying_lookup_of_every_form(void **state)
         assert_string_equal(look(t, "one"), "[{one,1}]");
         assert_string_equal(look(t, "two"), forms[f].kind != SHMETS_SET ? "[{two,a},{two,b}]" : "[{two,a}]");
         assert_string_equal(look(t, "three"), "[]");
+        int found = -1;
+        shmets_term k3 = T("three"), k2 = T("two");
+        assert_int_equal(shmets_member(t, k2, &found), 0);
+        assert_int_equal(found, 1);
+        assert_int_equal(shmets_member(t, k3, &found), 0);
+        assert_int_equal(found, 0);
         shmets_term key = T("big"), list, obj;
         assert_int_equal(shmets_lookup(t, key, &list), 0);
         shmets_list_iter it;
@@ -516,7 +523,10 @@ static void copying_lookup_of_every_form(void **state)
         assert_int_equal(shmets_attach(db, shmets_id(t), &other), 0);
         assert_int_equal(shmets_delete(t), 0);
         assert_int_equal(shmets_lookup(other, key, &list), -SHMETS_ENOENT);
+        assert_int_equal(shmets_member(other, k2, &found), -SHMETS_ENOENT);
         shmets_detach(other);
+        shmets_term_free(&k2);
+        shmets_term_free(&k3);
         shmets_term_free(&key);
     }
     free(big);

@@ -195,8 +195,8 @@ int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap
 }
 
 /*
- * ONE KEY, COPIED OUT (tab_fast_read): the copying calls by term key — shmets_lookup and the
- * byte-key reads (tabview.c) — take this path for a hash table's key: the key made without a
+ * ONE KEY, COPIED OUT (tab_fast_read): the copying calls by term key — shmets_lookup,
+ * shmets_member and the byte-key reads (tabview.c) — take this path for a hash table's key: the key made without a
  * head (key_of), the section and the lookup inline as above, fn called on the key's first
  * object inside the section (again if a multi-key publish overlapped it).  A table this path
  * is not for (an ordered_set, a compressed table, a private table of another process, no
@@ -280,6 +280,23 @@ int shmets_lookup(shmets_tab *t, shmets_term key, shmets_term *objects)
     }
     *objects = (shmets_term){ a.buf, a.len };
     return 0;
+}
+
+/* ets:member/2: whether the key has an object, the short way for a hash table (nothing of
+ * the object is read), the general way for the rest (tab_member, table.c). */
+static inline __attribute__((always_inline)) int is_there(struct tab *t, const struct sobj *x, void *arg)
+{
+    (void)t;
+    *(int *)arg = x != NULL;
+    return 0;
+}
+
+int shmets_member(shmets_tab *t, shmets_term key, int *found)
+{
+    if (!t || !key.ptr || !found)
+        return err_set(SHMETS_EINVAL, "NULL argument to shmets_member");
+    int rc = fast_read(t, key, is_there, found);
+    return rc == TAB_FAST_NO ? tab_member(t, key, found) : rc;
 }
 
 /* Inside the caller's read section, for a table whose objects are terms (the view calls). */

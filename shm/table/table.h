@@ -39,6 +39,8 @@ void tab_copy_chain(const struct tab *t, uint64_t off, struct tbuf *b);
 void tab_key_of(const struct tab *t, shmets_term key, shmets_key *k);
 /* shmets_lookup the general way: any index, any object form (table.c). */
 int  tab_lookup(struct tab *t, shmets_term key, shmets_term *objects);
+/* shmets_member the general way (table.c). */
+int  tab_member(struct tab *t, shmets_term key, int *found);
 /* One key of a hash table read the short way (tabfast.c): fn on its first object (NULL: none)
  * inside a read section; TAB_FAST_NO (from it or from fn) means "go the general way". */
 #define TAB_FAST_NO 1
