@@ -25,7 +25,7 @@ mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 printf 'mode\tinstructions_per_lookup\tlibrary_only\n' > "$out/cost.tsv"
-for mode in ${COST_MODES:-none copy into zc zckey batch batchkey member ordered next fold range rangezc kv write}; do
+for mode in ${COST_MODES:-none copy into zc zckey batch batchkey member element ordered next fold range rangezc kv write}; do
     valgrind --tool=callgrind --callgrind-out-file="$tmp/cg.$mode" --toggle-collect=run \
         "$exe" "$mode" "$N" "$M" > /dev/null 2> "$tmp/log.$mode"
     ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$tmp/cg.$mode" | head -1)
@@ -76,6 +76,7 @@ awk -v M="$M" '$1 != "none" { printf "%s\t%.0f\t%.0f\n", $1, $2 / M, $3 / M }' "
         w["range"] = "ordered_set: select of a bound prefix {B, _} (100 objects), per object";
         w["rangezc"] = "ordered_set: shmets_range_view of 100 objects from {B, 0}, per object";
         w["member"] = "shmets_member (no value reached: its harness is the key draw alone)";
+        w["element"] = "shmets_lookup_element of the value (position 2), copied out (malloc), freed";
         w["kv"] = "shmets_kv_get (byte keys)";
         w["write"] = "R2'"'"'s write: {K, <<V>>} built (builder_view) and inserted over K'"'"'s object, per write";
         printf "| %s | %s | %s | %s |\n", $1, w[$1], $2, $3 }' "$out/cost.tsv"

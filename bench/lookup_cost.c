@@ -21,6 +21,7 @@
  *   rangezc   R5 by range views: read_begin, shmets_range_view of the 100 objects from the key
  *             {B, 0} of the same ordered_set, each value folded, read_end; cost per object
  *   member    shmets_member (whether the key has an object; no value reached)
+ *   element   shmets_lookup_element of the value (position 2), copied out and freed
  *   kv        shmets_kv_get
  *   write     R2's write: {K, <<V:32 bytes>>} built (shmets_builder, viewed: no copy) and inserted
  *             over the drawn key's object (shmets_insert replaces it); cost per write
@@ -304,6 +305,17 @@ static __attribute__((noinline)) void run(const char *mode)
                 die("member", rc);
             sum += (uint64_t)found;
         }
+    } else if (!strcmp(mode, "element")) {
+        for (uint64_t i = 0; i < nlook; i++) {
+            shmets_term v;
+            const void *p;
+            size_t len;
+            if ((rc = shmets_lookup_element(set, key_of(bench_rnd(&seed) % nobj, kb[0]), 2, NULL, &v)))
+                die("lookup_element", rc);
+            if (shmets_term_get_binary(v, &p, &len) == 0 && len == VALUE)
+                sum += *(const unsigned char *)p;
+            shmets_term_free(&v);
+        }
     } else if (!strcmp(mode, "kv")) {
         for (uint64_t i = 0; i < nlook; i++) {
             uint64_t k = bench_rnd(&seed) % nobj;
@@ -336,7 +348,7 @@ static __attribute__((noinline)) void run(const char *mode)
     }
 }
 
-static const char *const modes[] = { "copy", "into", "zc", "zckey", "batch", "batchkey", "member", "ordered", "next", "fold", "range", "rangezc",
+static const char *const modes[] = { "copy", "into", "zc", "zckey", "batch", "batchkey", "member", "element", "ordered", "next", "fold", "range", "rangezc",
                                      "kv", "write", "none" };
 
 int main(int argc, char **argv)

@@ -479,7 +479,7 @@ static void a_full_small_table_is_read_to_its_end(void **state)
  * the general way for the rest: each form gives the list of the objects inserted — a set's
  * small object and its big one (the long form, over 64 KiB), a bag's one and two objects, a
  * compressed set's — and a deleted table is -SHMETS_ENOENT to another handle.  shmets_member
- * (short for every hash table) agrees. */
+ * (short for every hash table) and shmets_lookup_element (short for a set's key) agree. */
 static void copying_lookup_of_every_form(void **state)
 {
     (void)state;
@@ -511,7 +511,25 @@ static void copying_lookup_of_every_form(void **state)
         assert_int_equal(found, 1);
         assert_int_equal(shmets_member(t, k3, &found), 0);
         assert_int_equal(found, 0);
-        shmets_term key = T("big"), list, obj;
+        shmets_term k1 = T("one"), e1, dflt = T("none");
+        assert_int_equal(shmets_lookup_element(t, k1, 2, NULL, &e1), 0);
+        assert_string_equal(S(e1), forms[f].kind == SHMETS_SET ? "1" : "[1]");
+        shmets_term_free(&e1);
+        assert_int_equal(shmets_lookup_element(t, k2, 2, NULL, &e1), 0);
+        assert_string_equal(S(e1), forms[f].kind == SHMETS_SET ? "a" : "[a,b]");
+        shmets_term_free(&e1);
+        assert_int_equal(shmets_lookup_element(t, k1, 3, NULL, &e1), -SHMETS_EBADPOS);
+        assert_int_equal(shmets_lookup_element(t, k1, 0, NULL, &e1), -SHMETS_EBADPOS);
+        assert_int_equal(shmets_lookup_element(t, k3, 2, NULL, &e1), -SHMETS_ENOKEY);
+        assert_int_equal(shmets_lookup_element(t, k3, 9, &dflt, &e1), 0);
+        assert_string_equal(S(e1), "none");
+        shmets_term_free(&e1);
+        shmets_term_free(&k1);
+        shmets_term_free(&dflt);
+        shmets_term key = T("big"), list, obj, el;
+        assert_int_equal(shmets_lookup_element(t, key, 2, NULL, &el), 0);   /* the long form's element */
+        assert_int_equal(el.len, forms[f].kind == SHMETS_SET ? BIG + 5 : BIG + 5 + 6);
+        shmets_term_free(&el);
         assert_int_equal(shmets_lookup(t, key, &list), 0);
         shmets_list_iter it;
         assert_int_equal(shmets_list_begin(list, &it), 0);
@@ -524,6 +542,7 @@ static void copying_lookup_of_every_form(void **state)
         assert_int_equal(shmets_delete(t), 0);
         assert_int_equal(shmets_lookup(other, key, &list), -SHMETS_ENOENT);
         assert_int_equal(shmets_member(other, k2, &found), -SHMETS_ENOENT);
+        assert_int_equal(shmets_lookup_element(other, k2, 2, NULL, &el), -SHMETS_ENOENT);
         shmets_detach(other);
         shmets_term_free(&k2);
         shmets_term_free(&k3);

@@ -196,7 +196,8 @@ int shmets_lookup_into(shmets_tab *t, const shmets_key *k, void *buf, size_t cap
 
 /*
  * ONE KEY, COPIED OUT (tab_fast_read): the copying calls by term key — shmets_lookup,
- * shmets_member and the byte-key reads (tabview.c) — take this path for a hash table's key: the key made without a
+ * shmets_member, a set's shmets_lookup_element (tabread.c) and the byte-key reads (tabview.c)
+ * — take this path for a hash table's key: the key made without a
  * head (key_of), the section and the lookup inline as above, fn called on the key's first
  * object inside the section (again if a multi-key publish overlapped it).  A table this path
  * is not for (an ordered_set, a compressed table, a private table of another process, no

@@ -548,6 +548,43 @@ static int elem_fn(struct tab *t, void *arg)
     return 0;
 }
 
+/* A set's element on the short path (tabfast.c, tab_fast_read): the object checked in place
+ * (D.1, as sobj_term checks it), its element copied into one malloc of its size, kept across a
+ * retry that needs no more.  A packed object goes the general way. */
+struct elem_one {
+    uint64_t pos;
+    unsigned char *buf;
+    size_t cap, len;
+    int found, short_obj;
+};
+
+static int elem_one_fn(struct tab *t, const struct sobj *x, void *arg)
+{
+    struct elem_one *a = arg;
+    a->found = x != NULL;
+    a->short_obj = 0;
+    if (!x)
+        return 0;
+    if (sobj_flags(x))
+        return TAB_FAST_NO;
+    shmets_term obj = { sobj_etf(x), sobj_len(x) }, el;
+    if (!term_span(obj.ptr, obj.len))
+        return sobj_bad(t, x, "D.1 a stored object is not a term");
+    if (shmets_term_tuple_element(obj, (size_t)a->pos, &el) != 0) {
+        a->short_obj = 1;
+        return 0;
+    }
+    if (el.len > a->cap) {
+        free(a->buf);
+        if (!(a->buf = malloc(el.len)))
+            return err_set(SHMETS_ENOMEM, "an element of %zu bytes", el.len);
+        a->cap = el.len;
+    }
+    memcpy(a->buf, el.ptr, el.len);
+    a->len = el.len;
+    return 0;
+}
+
 int shmets_lookup_element(shmets_tab *t, shmets_term key, uint64_t pos, const shmets_term *dflt,
                           shmets_term *out)
 {
@@ -557,6 +594,24 @@ int shmets_lookup_element(shmets_tab *t, shmets_term key, uint64_t pos, const sh
     out->len = 0;
     if (pos == 0)
         return err_set(SHMETS_EBADPOS, "lookup_element: position 0");
+    if (t->h->kind == SHMETS_SET && pos <= SIZE_MAX) {
+        struct elem_one e = { pos, NULL, 0, 0, 0, 0 };
+        int rc = tab_fast_read(t, key, elem_one_fn, &e);
+        if (rc != TAB_FAST_NO) {
+            if (!rc && e.short_obj)
+                rc = err_set(SHMETS_EBADPOS, "lookup_element: an object of the key has fewer than %llu elements",
+                             (unsigned long long)pos);
+            if (!rc && e.found) {
+                *out = (shmets_term){ e.buf, e.len };
+                return 0;
+            }
+            free(e.buf);
+            if (!rc)
+                rc = dflt ? shmets_term_dup(*dflt, out) : err_set(SHMETS_ENOKEY, "lookup_element: the key is not in the table");
+            return rc;
+        }
+        free(e.buf);
+    }
     struct tbuf b;
     tbuf_init(&b, (size_t)1 << 62);
     tbuf_byte(&b, ETF_LIST);
