@@ -232,7 +232,7 @@ int tab_reclaim(struct tab *t, uint64_t max, uint64_t *freed)
 
 /* ---- readers' side of T.3 ---------------------------------------------------------------- */
 
-uint64_t tab_seq_begin(const struct tab *t)
+uint64_t tab_seq_wait(const struct tab *t)
 {
     for (unsigned spins = 1;; spins++) {
         uint64_t s = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);

@@ -42,8 +42,15 @@ int  tab_check(struct tab *t);
  * stripe.  Returns 0 or an allocator error. */
 int plan_alloc(struct plan *p, struct tab *t, uint64_t size, uint64_t *off);
 
-/* Readers: wait out a multi-word publish, and tell whether one happened meanwhile (T.3). */
-uint64_t tab_seq_begin(const struct tab *t);
+/* Readers: wait out a multi-word publish, and tell whether one happened meanwhile (T.3).
+ * tab_seq_begin is one load inline when no publish is in progress (every read of the short
+ * path starts with it); tab_seq_wait spins the rest out of line. */
+uint64_t tab_seq_wait(const struct tab *t);
+static inline uint64_t tab_seq_begin(const struct tab *t)
+{
+    uint64_t s = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
+    return __builtin_expect(s & 1, 0) ? tab_seq_wait(t) : s;
+}
 static inline int tab_seq_retry(const struct tab *t, uint64_t s)
 {
     atomic_thread_fence(memory_order_acquire);

@@ -112,10 +112,7 @@ static int key_check(struct tab *t, const shmets_key *k)
  * progress waited out), or -SHMETS_ENOENT for a table deleted meanwhile. */
 static inline __attribute__((always_inline)) int read_start(struct tab *t, uint64_t *seq)
 {
-    uint64_t s = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
-    if (__builtin_expect(s & 1, 0))
-        s = tab_seq_begin(t);
-    *seq = s;
+    *seq = tab_seq_begin(t);
     if (__builtin_expect(atomic_load_explicit(&t->h->root.deleted, memory_order_relaxed), 0))
         return err_set(SHMETS_ENOENT, "table %llu was deleted", (unsigned long long)t->id);
     return 0;
@@ -327,9 +324,7 @@ static inline __attribute__((always_inline)) int view_key(struct tab *t, const s
 {
     size_t got;
     for (;;) {
-        uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
-        if (seq & 1)
-            seq = tab_seq_begin(t);
+        uint64_t seq = tab_seq_begin(t);
         const struct sobj *x = lookup_obj(t, k, head);
         got = 0;
         if (x && !sobj_next(x)) {               /* the common case: one object */
@@ -415,9 +410,7 @@ int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n
             shmets_term *out = objs + g;
             size_t hit;
             for (;;) {
-                uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
-                if (__builtin_expect(seq & 1, 0))
-                    seq = tab_seq_begin(t);
+                uint64_t seq = tab_seq_begin(t);
                 if (__builtin_expect(hash_bulk_probe(t, k, m, &q) != 0, 0)) {
                     /* A key of another table; or, if none is now, the seed itself changed
                      * under the probe: the header is damaged (a seed never changes). */
@@ -452,9 +445,7 @@ int shmets_lookup_bulk_view_keys(shmets_tab *t, const shmets_key *keys, size_t n
     for (size_t g = 0; g < n; g += FAST_CHUNK) {
         size_t m = n - g < FAST_CHUNK ? n - g : FAST_CHUNK;
         for (;;) {
-            uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
-            if (seq & 1)
-                seq = tab_seq_begin(t);
+            uint64_t seq = tab_seq_begin(t);
             if (t->ops->lookup_bulk)
                 t->ops->lookup_bulk(t, keys + g, m, off);
             else

@@ -159,9 +159,7 @@ int shmets_range_view(shmets_tab *t, shmets_term from, unsigned flags, shmets_te
     if (rc)
         return rc;
     for (;;) {
-        uint64_t seq = atomic_load_explicit(&t->h->root.seq, memory_order_acquire);
-        if (seq & 1)
-            seq = tab_seq_begin(t);
+        uint64_t seq = tab_seq_begin(t);
         rc = range_walk(t, from, flags, objs, max, n);
         if (!tab_seq_retry(t, seq))
             return rc;
