@@ -26,16 +26,28 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static shmets_tab *mkc(const char *name, enum shmets_kind kind, bool compressed)
+/* The options of a public table of this kind (the tests set what else they need). */
+static shmets_opts pub(enum shmets_kind kind)
 {
     shmets_opts o;
     shmets_opts_init(&o);
     o.kind = kind;
-    o.compressed = compressed;
     o.access = SHMETS_PUBLIC;
+    return o;
+}
+
+static shmets_tab *mko(const char *name, shmets_opts o)
+{
     shmets_tab *t;
     assert_int_equal(shmets_new(db, name, &o, &t), 0);
     return t;
+}
+
+static shmets_tab *mkc(const char *name, enum shmets_kind kind, bool compressed)
+{
+    shmets_opts o = pub(kind);
+    o.compressed = compressed;
+    return mko(name, o);
 }
 
 /* lookup_into agrees with lookup on every key of every kind (first object, and *more). */
@@ -435,13 +447,9 @@ static void the_head_compare_sees_every_byte_of_the_key_and_none_after(void **st
 static void a_full_small_table_is_read_to_its_end(void **state)
 {
     (void)state;
-    shmets_opts o;
-    shmets_opts_init(&o);
-    o.kind = SHMETS_SET;
-    o.access = SHMETS_PUBLIC;
+    shmets_opts o = pub(SHMETS_SET);
     o.max_bytes = 1u << 20;
-    shmets_tab *t;
-    assert_int_equal(shmets_new(db, "small", &o, &t), 0);
+    shmets_tab *t = mko("small", o);
     char text[1200], fill[1001];
     memset(fill, 'x', 1000);
     fill[1000] = 0;
@@ -670,13 +678,9 @@ static int xp_reader(struct xp_flags *f, int id)
 static void readers_in_other_processes_while_another_writes_and_a_third_reclaims(void **state)
 {
     (void)state;
-    shmets_opts o;
-    shmets_opts_init(&o);
-    o.kind = SHMETS_SET;
-    o.access = SHMETS_PUBLIC;
+    shmets_opts o = pub(SHMETS_SET);
     o.named = true;
-    shmets_tab *t;
-    assert_int_equal(shmets_new(db, "xp", &o, &t), 0);
+    shmets_tab *t = mko("xp", o);
     for (uint64_t k = 0; k < XP_STABLE; k++)
         xp_put(t, k, 0);
     struct xp_flags *f = mmap(NULL, sizeof *f, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
