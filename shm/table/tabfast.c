@@ -245,12 +245,9 @@ static inline __attribute__((always_inline)) int copy_one(struct tab *t, const s
         return TAB_FAST_NO;
     uint32_t n = x ? sobj_len(x) : 0;
     a->len = x ? (size_t)n + 6 : 1;
-    if (a->len > a->cap) {
-        free(a->buf);
-        if (!(a->buf = malloc(a->len)))
-            return err_set(SHMETS_ENOMEM, "a lookup's result of %zu bytes", a->len);
-        a->cap = a->len;
-    }
+    int rc = tab_fast_room(&a->buf, &a->cap, a->len);
+    if (rc)
+        return rc;
     unsigned char *q = a->buf;
     if (!x) {
         q[0] = ETF_NIL;

@@ -13,6 +13,7 @@
 #include "store/tab.h"
 #include "table/inst.h"
 #include "shmets.h"
+#include <stdlib.h>
 
 
 /* table.c, shared with the other front-end files (tabread.c, tabwrite.c, tabinfo.c). */
@@ -44,6 +45,18 @@ int  tab_member(struct tab *t, shmets_term key, int *found);
 /* One key of a hash table read the short way (tabfast.c): fn on its first object (NULL: none)
  * inside a read section; TAB_FAST_NO (from it or from fn) means "go the general way". */
 #define TAB_FAST_NO 1
+/* A short read's result buffer of at least len bytes (malloc'd, *cap its size), kept across
+ * the retries that need no more: 0 or -SHMETS_ENOMEM. */
+static inline int tab_fast_room(unsigned char **buf, size_t *cap, size_t len)
+{
+    if (len <= *cap)
+        return 0;
+    free(*buf);
+    if (!(*buf = malloc(len)))
+        return err_set(SHMETS_ENOMEM, "a result of %zu bytes", len);
+    *cap = len;
+    return 0;
+}
 int  tab_fast_read(struct tab *t, shmets_term key, int (*fn)(struct tab *t, const struct sobj *x, void *arg), void *arg);
 /* tabfast.c: may a view call read t here — inside the caller's read section, a table whose
  * objects are terms (not compressed), readable by this process, not deleted?  0 or the error

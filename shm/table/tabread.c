@@ -574,12 +574,9 @@ static int elem_one_fn(struct tab *t, const struct sobj *x, void *arg)
         a->short_obj = 1;
         return 0;
     }
-    if (el.len > a->cap) {
-        free(a->buf);
-        if (!(a->buf = malloc(el.len)))
-            return err_set(SHMETS_ENOMEM, "an element of %zu bytes", el.len);
-        a->cap = el.len;
-    }
+    int rc = tab_fast_room(&a->buf, &a->cap, el.len);
+    if (rc)
+        return rc;
     memcpy(a->buf, el.ptr, el.len);
     a->len = el.len;
     return 0;
